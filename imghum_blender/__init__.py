@@ -1,0 +1,26 @@
+"""imGHUM-style implicit human body model: signed distance + semantics from shape, expression, pose.
+
+Core library (no bpy). Public surface::
+
+    import imghum_blender as ih
+    model = ih.load_model()                 # the shipped default bundle
+    lat = model.latents(phenotypes={"age": 0.7}, expression={"jawOpen": 0.5})
+    sdf, sem = model.query(points, lat)     # (N,3) -> (N,), (N,3)
+    mesh = model.mesh(lat, resolution=256)
+"""
+import importlib
+
+__version__ = "0.1.0"
+_LAZY = {"load_model": "model", "Model": "model", "Latents": "model", "LatentError": "model",
+         "load_bundle": "bundle", "BundleError": "bundle", "Mesh": "meshing", "ResolutionError": "meshing"}
+
+
+def __getattr__(name: str):
+    """Import torch-based parts on first use, so light modules (bundle_info) stay light."""
+    if name in _LAZY:
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(name)
+
+
+__all__ = ["load_model", "load_bundle", "Model", "Latents", "Mesh", "BundleError", "LatentError",
+           "ResolutionError", "__version__"]

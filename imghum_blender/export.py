@@ -1,0 +1,55 @@
+"""Write meshes for non-Blender users: OBJ (with per-corner UVs and normals) and binary PLY."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def write_obj(path: str | Path, vertices: np.ndarray, faces: np.ndarray, normals: np.ndarray | None = None,
+              corner_uvs: np.ndarray | None = None) -> None:
+    """OBJ with optional normals and per-corner UVs (F,3,2); written atomically."""
+    path = Path(path)
+    lines = ["# imGHUM body mesh (meters, Z up)"]
+    lines += [f"v {x:.6f} {y:.6f} {z:.6f}" for x, y, z in vertices]
+    if normals is not None:
+        lines += [f"vn {x:.5f} {y:.5f} {z:.5f}" for x, y, z in normals]
+    if corner_uvs is not None:
+        lines += [f"vt {u:.6f} {v:.6f}" for u, v in corner_uvs.reshape(-1, 2)]
+    f1 = faces + 1
+    t1 = np.arange(1, 3 * len(faces) + 1).reshape(-1, 3)
+    for i, (a, b, c) in enumerate(f1):
+        if corner_uvs is not None and normals is not None:
+            ta, tb, tc = t1[i]
+            lines.append(f"f {a}/{ta}/{a} {b}/{tb}/{b} {c}/{tc}/{c}")
+        elif corner_uvs is not None:
+            ta, tb, tc = t1[i]
+            lines.append(f"f {a}/{ta} {b}/{tb} {c}/{tc}")
+        elif normals is not None:
+            lines.append(f"f {a}//{a} {b}//{b} {c}//{c}")
+        else:
+            lines.append(f"f {a} {b} {c}")
+    _atomic_write(path, ("\n".join(lines) + "\n").encode())
+
+
+def write_ply(path: str | Path, vertices: np.ndarray, faces: np.ndarray, normals: np.ndarray | None = None) -> None:
+    """Binary little-endian PLY with optional vertex normals; written atomically."""
+    has_n = normals is not None
+    header = ["ply", "format binary_little_endian 1.0", f"element vertex {len(vertices)}",
+              "property float x", "property float y", "property float z"]
+    if has_n:
+        header += ["property float nx", "property float ny", "property float nz"]
+    header += [f"element face {len(faces)}", "property list uchar int vertex_indices", "end_header"]
+    vdata = np.hstack([vertices, normals]) if has_n else vertices
+    fdata = np.empty(len(faces), dtype=[("n", "u1"), ("i", "<i4", (3,))])
+    fdata["n"] = 3
+    fdata["i"] = faces
+    blob = ("\n".join(header) + "\n").encode() + vdata.astype("<f4").tobytes() + fdata.tobytes()
+    _atomic_write(Path(path), blob)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".partial")
+    tmp.write_bytes(data)
+    tmp.replace(path)

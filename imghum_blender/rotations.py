@@ -1,0 +1,64 @@
+"""Small rotation helpers on torch tensors (no external dependency)."""
+from __future__ import annotations
+
+import torch
+
+
+def rotvec_to_matrix(rotvec: torch.Tensor) -> torch.Tensor:
+    """Axis-angle vectors (..., 3) -> rotation matrices (..., 3, 3) (Rodrigues, safe at 0)."""
+    theta2 = (rotvec * rotvec).sum(-1, keepdim=True)[..., None]
+    theta = torch.sqrt(theta2.clamp_min(1e-24))
+    small = theta2 < 1e-8
+    a = torch.where(small, 1.0 - theta2 / 6.0, torch.sin(theta) / theta)
+    b = torch.where(small, 0.5 - theta2 / 24.0, (1.0 - torch.cos(theta)) / theta2.clamp_min(1e-24))
+    x, y, z = rotvec.unbind(-1)
+    zero = torch.zeros_like(x)
+    k = torch.stack([zero, -z, y, z, zero, -x, -y, x, zero], -1).reshape(rotvec.shape[:-1] + (3, 3))
+    eye = torch.eye(3, dtype=rotvec.dtype, device=rotvec.device).expand_as(k)
+    return eye + a * k + b * (k @ k)
+
+
+def matrix_to_rotvec(matrix: torch.Tensor) -> torch.Tensor:
+    """Rotation matrices (..., 3, 3) -> axis-angle vectors (..., 3)."""
+    trace = matrix[..., 0, 0] + matrix[..., 1, 1] + matrix[..., 2, 2]
+    cos = ((trace - 1.0) / 2.0).clamp(-1.0, 1.0)
+    angle = torch.acos(cos)
+    axis = torch.stack(
+        [matrix[..., 2, 1] - matrix[..., 1, 2], matrix[..., 0, 2] - matrix[..., 2, 0],
+         matrix[..., 1, 0] - matrix[..., 0, 1]], -1)
+    sin = torch.sin(angle)
+    scale = torch.where(sin.abs() > 1e-6, angle / (2.0 * sin).clamp_min(1e-12), torch.full_like(sin, 0.5))
+    rotvec = axis * scale[..., None]
+    # Near pi the antisymmetric part vanishes: take the axis from the symmetric part.
+    near_pi = cos < -0.999
+    if near_pi.any():
+        sym = (matrix + torch.eye(3, dtype=matrix.dtype, device=matrix.device)) / 2.0
+        diag = torch.diagonal(sym, dim1=-2, dim2=-1)
+        col = diag.argmax(-1)
+        v = torch.gather(sym, -1, col[..., None, None].expand(sym.shape[:-1] + (1,)))[..., 0]
+        v = v / v.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+        rotvec = torch.where(near_pi[..., None], v * angle[..., None], rotvec)
+    return rotvec
+
+
+def special_procrustes(m: torch.Tensor) -> torch.Tensor:
+    """The rotation nearest to each (..., 3, 3) matrix in Frobenius norm."""
+    u, _, vh = torch.linalg.svd(m)
+    det = torch.det(u @ vh)
+    fix = torch.ones(m.shape[:-2] + (3,), dtype=m.dtype, device=m.device)
+    fix[..., 2] = det
+    return (u * fix[..., None, :]) @ vh
+
+
+def matrix_to_6d(matrix: torch.Tensor) -> torch.Tensor:
+    """Continuous 6D representation: the first two columns, (..., 3, 3) -> (..., 6)."""
+    return matrix[..., :, :2].transpose(-1, -2).reshape(matrix.shape[:-2] + (6,))
+
+
+def rigid(rotation: torch.Tensor, translation: torch.Tensor) -> torch.Tensor:
+    """Homogeneous (..., 4, 4) transforms from (..., 3, 3) rotations and (..., 3) translations."""
+    out = torch.zeros(rotation.shape[:-2] + (4, 4), dtype=rotation.dtype, device=rotation.device)
+    out[..., :3, :3] = rotation
+    out[..., :3, 3] = translation
+    out[..., 3, 3] = 1.0
+    return out

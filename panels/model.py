@@ -1,0 +1,30 @@
+"""The Model panel: which bundle is in use and its status."""
+import bpy
+
+from ..operators.model_status import summary
+
+
+class IMGHUM_PT_model(bpy.types.Panel):
+    """Model bundle status."""
+
+    bl_idname = "IMGHUM_PT_model"
+    bl_label = "Model"
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "imGHUM"
+
+    def draw(self, context):
+        layout = self.layout
+        info = summary(context)
+        if "error" in info:
+            layout.label(text="Model unusable", icon="ERROR")
+            layout.label(text=info["error"][:120])
+        else:
+            col = layout.column(align=True)
+            col.label(text=info["name"], icon="OUTLINER_OB_ARMATURE")
+            col.label(text=f"{info['parts']} parts, {info['bones']} bones, {info['size_mb']} MB")
+            col.label(text=f"Teacher: {info['teacher']}")
+        layout.operator("imghum.check_model", icon="FILE_REFRESH")
+
+
+classes = (IMGHUM_PT_model,)

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Set up (if needed) and run the whole test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+. .venv/bin/activate
+export ANNY_CACHE_DIR="${ANNY_CACHE_DIR:-$HOME/.cache/imghum/anny}"
+python -m pytest "$@"
