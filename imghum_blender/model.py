@@ -9,6 +9,7 @@ import torch
 
 from .bundle import Bundle, load_bundle
 from .kinematics import forward_kinematics, rest_frames
+from .network import PartGrid
 from .rotations import matrix_to_6d, rotvec_to_matrix
 
 
@@ -42,15 +43,16 @@ class BodyState:
 
     frames: torch.Tensor
     films: list[torch.Tensor]
+    grid: PartGrid
 
 
 def _as_tensor(value, name: str) -> torch.Tensor:
     t = torch.as_tensor(np.asarray(value) if not isinstance(value, torch.Tensor) else value)
     if not t.is_floating_point():
-        t = t.float()
+        t = t.double()
     if not torch.isfinite(t).all():
         raise LatentError(f"{name} contains NaN or infinite values")
-    return t.float() if t.dtype != torch.float64 else t
+    return t
 
 
 class Model:
@@ -120,8 +122,9 @@ class Model:
                 raise LatentError(f"{name} has batch size {t.shape[0]}, expected 1 or {bsz}")
         if root_translation is not None:
             trans = _as_tensor(root_translation, "root_translation").reshape(-1, 3)
-        return Latents(beta_t.expand(bsz, -1), expr_t.expand(bsz, -1),
-                       rot.expand(bsz, -1, -1, -1), trans.expand(bsz, -1))
+        dt = self.dtype
+        return Latents(beta_t.expand(bsz, -1).to(dt), expr_t.expand(bsz, -1).to(dt),
+                       rot.expand(bsz, -1, -1, -1).to(dt), trans.expand(bsz, -1).to(dt))
 
     def _expression(self, expression, e: int) -> torch.Tensor:
         names = self.spec.expression_names
@@ -188,8 +191,9 @@ class Model:
                                     lat.root_translation.to(dt), self._levels)
         return frames, rest_rot, heads
 
-    def prepare(self, lat: Latents) -> BodyState:
-        """Frames and per-part modulations for a batch of bodies (reuse across many queries)."""
+    def prepare(self, lat: Latents, grid_cells: int = 40) -> BodyState:
+        """Frames, per-part modulations and the part-candidate grid for a batch of bodies (reuse
+        across many queries; ``grid_cells`` per axis: finer pays off for large queries)."""
         frames, rest_rot, _ = self.bone_frames(lat)
         parents = self.skeleton.parents.clamp_min(0)
         rest_rel = rest_rot[:, parents].transpose(-1, -2) @ rest_rot
@@ -198,7 +202,7 @@ class Model:
         delta = rest_rel.transpose(-1, -2) @ posed_rel
         rel6d = matrix_to_6d(delta) - matrix_to_6d(torch.eye(3, dtype=delta.dtype))
         films = self.network.conditioning(lat.beta.to(self.dtype), rel6d, lat.expression.to(self.dtype))
-        return BodyState(frames, films)
+        return BodyState(frames, films, self.network.candidate_grid(frames, grid_cells))
 
     def query(self, points, lat: Latents, chunk: int = 200_000, state: BodyState | None = None):
         """Signed distance (meters, negative inside) and semantics (template point) of points.
@@ -215,7 +219,7 @@ class Model:
         state = state or self.prepare(lat)
         sdf_parts, sem_parts = [], []
         for start in range(0, pts.shape[1], chunk):
-            s, c = self.network(pts[:, start:start + chunk], state.frames, state.films)
+            s, c = self.network(pts[:, start:start + chunk], state.frames, state.films, state.grid)
             sdf_parts.append(s)
             sem_parts.append(c)
         sdf, sem = torch.cat(sdf_parts, 1), torch.cat(sem_parts, 1)

@@ -71,12 +71,18 @@ class PartNet(nn.Module):
         return self.hyper(cond)
 
     def forward(self, u: torch.Tensor, film: torch.Tensor) -> torch.Tensor:
-        """Normalized local points (n, 3) and their bodies' modulations (n, 4W) -> (n, 4)."""
+        """Normalized local points (n, 3) and modulations, (n, 4W) or one row (1, 4W) shared by
+        all points (then folded into the weights) -> (n, 4)."""
         g0, b0, g1, b1 = film.split(self.width, -1)
-        h = torch.relu(self.l0(fourier(u, self.n_freq)) * (1.0 + g0) + b0)
-        h = torch.relu(self.l1(h) * (1.0 + g1) + b1)
-        h = torch.relu(self.l2(h))
-        return self.out(h)
+        x = fourier(u, self.n_freq)
+        if film.shape[0] == 1:
+            s0, s1 = 1.0 + g0[0], 1.0 + g1[0]
+            h = torch.relu(torch.nn.functional.linear(x, self.l0.weight * s0[:, None], self.l0.bias * s0 + b0[0]))
+            h = torch.relu(torch.nn.functional.linear(h, self.l1.weight * s1[:, None], self.l1.bias * s1 + b1[0]))
+        else:
+            h = torch.relu(self.l0(x) * (1.0 + g0) + b0)
+            h = torch.relu(self.l1(h) * (1.0 + g1) + b1)
+        return self.out(torch.relu(self.l2(h)))
 
 
 class ImplicitBody(nn.Module):
@@ -113,48 +119,108 @@ class ImplicitBody(nn.Module):
             films.append(net.film(torch.cat(cond, -1)))
         return films
 
-    def local_points(self, points: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
-        """Points (B,N,3) in every part's main-bone frame: (B,N,P,3), meters."""
-        f = frames[:, self.main]  # (B,P,4,4)
-        rel = points[:, :, None, :] - f[:, None, :, :3, 3]
-        return torch.einsum("bnpc,bpcd->bnpd", rel, f[:, :, :3, :3])
+    def candidate_grid(self, frames: torch.Tensor, cells: int) -> "PartGrid":
+        """Per-body uniform grid over the posed padded boxes listing, per cell, the parts whose
+        padded box reaches the cell, and a lower bound of the distance to every core box."""
+        with torch.no_grad():
+            f = frames[:, self.main].detach()  # (B,P,4,4)
+            signs = torch.tensor([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)],
+                                 dtype=f.dtype, device=f.device)
+            corners = self.center[:, None] + signs * self.half_size[:, None]  # (P,8,3)
+            world = torch.einsum("bpcd,pkd->bpkc", f[..., :3, :3], corners) + f[:, :, None, :3, 3]
+            lo = world.flatten(1, 2).amin(1) - 1e-3
+            hi = world.flatten(1, 2).amax(1) + 1e-3
+            size = (hi - lo) / cells  # (B,3)
+            ax = torch.arange(cells, dtype=f.dtype, device=f.device) + 0.5
+            g = torch.stack(torch.meshgrid(ax, ax, ax, indexing="ij"), -1).reshape(-1, 3)  # (C,3)
+            centers = lo[:, None] + g * size[:, None]  # (B,C,3)
+            radius = 0.5 * size.norm(dim=-1)  # (B,)
+            rel = centers[:, :, None] - f[:, None, :, :3, 3]  # (B,C,P,3)
+            u = torch.einsum("bcpd,bpde->bcpe", rel, f[..., :3, :3]) - self.center
+            pad_d = (u.abs() - self.half_size).clamp_min(0).norm(dim=-1)
+            core_d = (u.abs() - self.core_half).clamp_min(0).norm(dim=-1)
+            hit = pad_d <= radius[:, None, None]  # (B,C,P)
+            kmax = max(int(hit.sum(-1).max()), 1)
+            order = torch.argsort((~hit).to(torch.uint8), dim=-1, stable=True)[..., :kmax]
+            valid = torch.gather(hit, -1, order)
+            lower = (core_d.amin(-1) - radius[:, None]).clamp_min(0)
+        return PartGrid(lo, size, cells, order, valid, lower)
 
-    def forward(self, points: torch.Tensor, frames: torch.Tensor,
-                films: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        """SDF (B,N) and semantics (B,N,3) of points (B,N,3) given posed frames (B,J,4,4)."""
+    def forward(self, points: torch.Tensor, frames: torch.Tensor, films: list[torch.Tensor],
+                grid: "PartGrid") -> tuple[torch.Tensor, torch.Tensor]:
+        """SDF (B,N) and semantics (B,N,3) of points (B,N,3) given posed frames (B,J,4,4).
+
+        Outside every part box the SDF is a lower bound of the distance to the part boxes (hence
+        to the surface) and the semantics are zero."""
         b, n, _ = points.shape
-        local = self.local_points(points, frames)
-        u = (local - self.center) / self.half_size
-        inside = (u.abs() <= 1.0).all(-1)  # (B,N,P)
-        flat_ids, dists, sems = [], [], []
-        for p, net in enumerate(self.nets):
-            bi, ni = inside[:, :, p].nonzero(as_tuple=True)
-            if bi.numel() == 0:
+        flat_pts = points.reshape(-1, 3)
+        cell_f = ((points.detach() - grid.lo[:, None]) / grid.size[:, None]).floor().long()
+        in_grid = ((cell_f >= 0) & (cell_f < grid.cells)).all(-1)
+        cell_f = cell_f.clamp(0, grid.cells - 1)
+        cell = (cell_f[..., 0] * grid.cells + cell_f[..., 1]) * grid.cells + cell_f[..., 2]  # (B,N)
+        dev = points.device
+        n_cells = grid.cells ** 3
+        flat_cell = (cell + torch.arange(b, device=dev)[:, None] * n_cells).reshape(-1)
+        cand_valid = grid.valid.reshape(b * n_cells, -1).index_select(0, flat_cell) & in_grid.reshape(-1, 1)
+        pid, pk = cand_valid.nonzero(as_tuple=True)
+        part = grid.order.reshape(b * n_cells, -1)[flat_cell[pid], pk]
+        pb = pid // n
+        n_parts = len(self.parts)
+        fr = frames[:, self.main].reshape(b * n_parts, 4, 4)
+        bp = pb * n_parts + part
+        rot = fr[:, :3, :3].index_select(0, bp)
+        local = torch.einsum("nc,ncd->nd", flat_pts.index_select(0, pid) - fr[:, :3, 3].index_select(0, bp), rot)
+        u = (local - self.center.index_select(0, part)) / self.half_size.index_select(0, part)
+        inside = (u.detach().abs() <= 1.0).all(-1)
+        keep = inside.nonzero()[:, 0]
+        keep = keep[torch.argsort(part.index_select(0, keep))]
+        part, pid, pb, u, local = (t.index_select(0, keep) for t in (part, pid, pb, u, local))
+        counts = torch.bincount(part, minlength=n_parts).tolist()
+        dists, sems = [], []
+        start = 0
+        for p, count in enumerate(counts):
+            if count == 0:
                 continue
-            up = u[bi, ni, p]
-            out = net(up, films[p][bi])
+            sl = slice(start, start + count)
+            start += count
+            up = u[sl]
+            film = films[p] if b == 1 else films[p].index_select(0, pb[sl])
+            out = self.nets[p](up, film)
             prior = (up.norm(dim=-1) - 0.75) * self.half_size[p].min()
             dists.append(prior + out[:, 0] * self.half_size[p].mean())
             tf = self.template_frames[p]
-            sems.append(local[bi, ni, p] @ tf[:3, :3].T + tf[:3, 3] + 0.05 * out[:, 1:])
-            flat_ids.append(bi * n + ni)
-        box = ((local - self.center).abs() - self.core_half).clamp_min(0.0).norm(dim=-1)  # (B,N,P)
-        box_d, box_p = box.min(-1)
-        sdf = box_d.reshape(-1).clone()
-        tf = self.template_frames[box_p]  # semantics outside all boxes: nearest box centre
-        sem = (tf[..., :3, :3] @ self.center[box_p][..., None])[..., 0] + tf[..., :3, 3]
-        sem = sem.reshape(-1, 3).clone()
-        if flat_ids:
-            ids = torch.cat(flat_ids)
+            sems.append(local[sl] @ tf[:3, :3].T + tf[:3, 3] + 0.05 * out[:, 1:])
+        lower = grid.lower.reshape(-1).index_select(0, flat_cell).reshape(b, n)
+        outside_d = torch.where(in_grid, lower, _box_distance(points.detach(), grid))
+        sdf = outside_d.reshape(-1).to(points.dtype)
+        sem = torch.zeros(b * n, 3, dtype=points.dtype, device=dev)
+        if dists:
             d = torch.cat(dists)
             s = torch.cat(sems)
-            m = torch.full((b * n,), float("inf"), dtype=d.dtype, device=d.device)
-            m = m.scatter_reduce(0, ids, d.detach(), "amin")
-            w = torch.exp(-(d - m[ids]) / self.softmin_k)
-            z = torch.zeros(b * n, dtype=d.dtype, device=d.device).index_add(0, ids, w)
-            ws = torch.zeros(b * n, 3, dtype=d.dtype, device=d.device).index_add(0, ids, w[:, None] * s)
+            m = torch.full((b * n,), float("inf"), dtype=d.dtype, device=dev).scatter_reduce(0, pid, d.detach(), "amin")
+            w = torch.exp(-(d - m[pid]) / self.softmin_k)
+            z = torch.zeros(b * n, dtype=d.dtype, device=dev).index_add(0, pid, w)
+            ws = torch.zeros(b * n, 3, dtype=d.dtype, device=dev).index_add(0, pid, w[:, None] * s)
             hit = torch.isfinite(m)
             zc = z.clamp_min(1e-30)
             sdf = torch.where(hit, m - self.softmin_k * torch.log(zc), sdf)
             sem = torch.where(hit[:, None], ws / zc[:, None], sem)
         return sdf.reshape(b, n), sem.reshape(b, n, 3)
+
+
+@dataclass
+class PartGrid:
+    """Candidate parts per grid cell for a batch of posed bodies (see ``candidate_grid``)."""
+
+    lo: torch.Tensor
+    size: torch.Tensor
+    cells: int
+    order: torch.Tensor
+    valid: torch.Tensor
+    lower: torch.Tensor
+
+
+def _box_distance(points: torch.Tensor, grid: PartGrid) -> torch.Tensor:
+    """Distance (B,N) from points to each body's grid box (zero inside)."""
+    hi = grid.lo + grid.size * grid.cells
+    return torch.maximum(grid.lo[:, None] - points, points - hi[:, None]).clamp_min(0).norm(dim=-1)

@@ -41,13 +41,16 @@ def matrix_to_rotvec(matrix: torch.Tensor) -> torch.Tensor:
     return rotvec
 
 
-def special_procrustes(m: torch.Tensor) -> torch.Tensor:
-    """The rotation nearest to each (..., 3, 3) matrix in Frobenius norm."""
-    u, _, vh = torch.linalg.svd(m)
-    det = torch.det(u @ vh)
-    fix = torch.ones(m.shape[:-2] + (3,), dtype=m.dtype, device=m.device)
-    fix[..., 2] = det
-    return (u * fix[..., None, :]) @ vh
+def special_procrustes(m: torch.Tensor, iterations: int = 12) -> torch.Tensor:
+    """The rotation nearest to each (..., 3, 3) matrix (positive determinant) in Frobenius norm.
+
+    Scaled Newton iteration for the polar factor (Higham): unlike an SVD its gradient stays
+    finite when singular values coincide, as they do for near-rotation inputs."""
+    x = m
+    for _ in range(iterations):
+        gamma = torch.det(x).abs().clamp_min(1e-30) ** (-1.0 / 3.0)
+        x = 0.5 * (gamma[..., None, None] * x + torch.linalg.inv(x).transpose(-1, -2) / gamma[..., None, None])
+    return x
 
 
 def matrix_to_6d(matrix: torch.Tensor) -> torch.Tensor:

@@ -31,14 +31,27 @@ def interpolate_grid(values: torch.Tensor, nodes: list[torch.Tensor], x: torch.T
 
 
 def fit_phenotypes(values: torch.Tensor, nodes: list[torch.Tensor], beta: torch.Tensor,
-                   steps: int = 200) -> torch.Tensor:
-    """Phenotypes in [0, 1] (B, D) whose interpolated beta is nearest to ``beta`` (B, K)."""
-    z = torch.zeros(beta.shape[0], len(nodes), dtype=beta.dtype, requires_grad=True)
-    opt = torch.optim.Adam([z], lr=0.1)
+                   steps: int = 300, starts: int = 4096, refine: int = 16) -> torch.Tensor:
+    """Phenotypes in [0, 1] (B, D) whose interpolated beta is nearest to ``beta`` (B, K).
+
+    The map is piecewise multilinear and not convex to invert, so the ``refine`` best of
+    ``starts`` seeded random phenotype sets are each refined with Adam in logit space and the
+    best result is kept."""
+    values = values.to(beta.dtype)
     target = beta.detach()
+    b, d = target.shape[0], len(nodes)
+    cand = torch.rand(starts, d, generator=torch.Generator().manual_seed(0), dtype=beta.dtype).clamp(0.02, 0.98)
+    top = torch.cdist(target, interpolate_grid(values, nodes, cand)).topk(refine, largest=False).indices
+    z = torch.logit(cand[top.reshape(-1)]).clone().requires_grad_(True)  # (B*refine, D)
+    goal = target.repeat_interleave(refine, 0)
+    opt = torch.optim.Adam([z], lr=0.05)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
     for _ in range(steps):
         opt.zero_grad()
-        loss = ((interpolate_grid(values.to(beta.dtype), nodes, torch.sigmoid(z)) - target) ** 2).sum()
-        loss.backward()
+        ((interpolate_grid(values, nodes, torch.sigmoid(z)) - goal) ** 2).sum().backward()
         opt.step()
-    return torch.sigmoid(z).detach()
+        sched.step()
+    with torch.no_grad():
+        phen = torch.sigmoid(z)
+        err = ((interpolate_grid(values, nodes, phen) - goal) ** 2).sum(-1).reshape(b, refine)
+        return phen.reshape(b, refine, d)[torch.arange(b), err.argmin(1)]

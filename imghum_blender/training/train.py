@@ -67,13 +67,13 @@ def latents_of(batch: dict[str, torch.Tensor], beta_size: int) -> Latents:
 def losses(model: Model, batch: dict[str, torch.Tensor], grad_points: int = 256) -> dict[str, torch.Tensor]:
     """Clamped-L1 SDF, L1 semantics near the surface, normal alignment and eikonal terms."""
     lat = latents_of(batch, model.spec.beta_size)
-    state = model.prepare(lat)
+    state = model.prepare(lat, grid_cells=12)
     pts = batch["points"]
     n_on = int(batch["n_on"])
     g = min(grad_points, n_on)
     gpts = pts[:, :g].clone().requires_grad_(True)
-    sdf_g, _ = model.network(gpts, state.frames, state.films)
-    sdf, sem = model.network(pts[:, g:], state.frames, state.films)
+    sdf_g, _ = model.network(gpts, state.frames, state.films, state.grid)
+    sdf, sem = model.network(pts[:, g:], state.frames, state.films, state.grid)
     gt = batch["sdf"][:, g:]
     l_sdf = (sdf.clamp(-CLAMP, CLAMP) - gt.clamp(-CLAMP, CLAMP)).abs().mean()
     band = (gt.abs() < SEM_BAND).float()
@@ -108,8 +108,8 @@ def validate(model: Model, data: Dataset, bodies: torch.Tensor) -> dict[str, flo
     for chunk in bodies.split(8):
         batch = data.batch(chunk, 4096, gen)
         lat = latents_of(batch, model.spec.beta_size)
-        state = model.prepare(lat)
-        sdf, s = model.network(batch["points"], state.frames, state.films)
+        state = model.prepare(lat, grid_cells=12)
+        sdf, s = model.network(batch["points"], state.frames, state.films, state.grid)
         gt = batch["sdf"]
         err.append((sdf.clamp(-CLAMP, CLAMP) - gt.clamp(-CLAMP, CLAMP)).abs().mean())
         near = (gt.abs() < 0.01) & (gt != 0)
