@@ -44,12 +44,18 @@ def _cell_corners(cells: np.ndarray, stride: int) -> np.ndarray:
     return (cells[:, None, :] + offs).reshape(-1, 3)
 
 
+def _unique_nodes(nodes: np.ndarray, shape: np.ndarray) -> np.ndarray:
+    """Unique grid nodes (M,3) via linear indices (much faster than a row-wise unique)."""
+    flat = np.unique(np.ravel_multi_index(tuple(nodes.T), tuple(int(n) for n in shape)))
+    return np.stack(np.unravel_index(flat, tuple(int(n) for n in shape)), -1)
+
+
 def extract_mesh(model, lat, resolution: int = 256, bounds=None, min_component: float = 0.002) -> Mesh:
     """Mesh of body 0 of ``lat`` at ``resolution`` samples along the longest box side.
 
     The field is evaluated on a coarse grid (stride 8), then only in cells that may hold the
     surface, halving the stride down to 1; cells are kept where a corner's |SDF| is below the
-    cell's diagonal (times 1.5 for safety) or corner signs differ. ``bounds``: optional (lo, hi)
+    cell's diagonal plus one fine voxel, or corner signs differ. ``bounds``: optional (lo, hi)
     region. Components with fewer than ``min_component`` of the vertices are dropped.
     """
     from skimage.measure import marching_cubes
@@ -71,13 +77,13 @@ def extract_mesh(model, lat, resolution: int = 256, bounds=None, min_component: 
     cells = np.stack(np.meshgrid(*[np.arange(0, n - 1, s) for n in shape], indexing="ij"), -1).reshape(-1, 3)
     while True:
         corners = grid[tuple(_cell_corners(cells, s).T)].reshape(-1, 8)
-        near = (np.abs(corners).min(1) < 1.5 * s * h * np.sqrt(3)) | (np.sign(corners).ptp(1) > 0)
+        near = (np.abs(corners).min(1) < s * h * np.sqrt(3) + h) | (np.sign(corners).ptp(1) > 0)
         cells = cells[near]
         if s == 1:
             break
         s //= 2
         cells = _cell_corners(cells, s)
-        nodes = np.unique(_cell_corners(cells, s), axis=0)
+        nodes = _unique_nodes(_cell_corners(cells, s), shape)
         nodes = nodes[np.isnan(grid[tuple(nodes.T)])]
         grid[tuple(nodes.T)] = _sdf_at(model, lat, state, lo, h, nodes)
         queries += len(nodes)

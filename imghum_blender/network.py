@@ -121,7 +121,8 @@ class ImplicitBody(nn.Module):
 
     def candidate_grid(self, frames: torch.Tensor, cells: int) -> "PartGrid":
         """Per-body uniform grid over the posed padded boxes listing, per cell, the parts whose
-        padded box reaches the cell, and a lower bound of the distance to every core box."""
+        padded box reaches the cell, and a lower bound of the distance to the other parts' core
+        boxes (the candidates' core-box distances are computed exactly per point)."""
         with torch.no_grad():
             f = frames[:, self.main].detach()  # (B,P,4,4)
             signs = torch.tensor([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)],
@@ -143,15 +144,16 @@ class ImplicitBody(nn.Module):
             kmax = max(int(hit.sum(-1).max()), 1)
             order = torch.argsort((~hit).to(torch.uint8), dim=-1, stable=True)[..., :kmax]
             valid = torch.gather(hit, -1, order)
-            lower = (core_d.amin(-1) - radius[:, None]).clamp_min(0)
+            far = torch.where(hit, torch.full_like(core_d, float("inf")), core_d)
+            lower = (far.amin(-1) - radius[:, None]).clamp_min(0)
         return PartGrid(lo, size, cells, order, valid, lower)
 
     def forward(self, points: torch.Tensor, frames: torch.Tensor, films: list[torch.Tensor],
                 grid: "PartGrid") -> tuple[torch.Tensor, torch.Tensor]:
         """SDF (B,N) and semantics (B,N,3) of points (B,N,3) given posed frames (B,J,4,4).
 
-        Outside every part box the SDF is a lower bound of the distance to the part boxes (hence
-        to the surface) and the semantics are zero."""
+        Outside every padded part box the SDF is a lower bound of the distance to the core part
+        boxes (hence to the surface) and the semantics are zero."""
         b, n, _ = points.shape
         flat_pts = points.reshape(-1, 3)
         cell_f = ((points.detach() - grid.lo[:, None]) / grid.size[:, None]).floor().long()
@@ -170,8 +172,11 @@ class ImplicitBody(nn.Module):
         bp = pb * n_parts + part
         rot = fr[:, :3, :3].index_select(0, bp)
         local = torch.einsum("nc,ncd->nd", flat_pts.index_select(0, pid) - fr[:, :3, 3].index_select(0, bp), rot)
-        u = (local - self.center.index_select(0, part)) / self.half_size.index_select(0, part)
+        offset = local - self.center.index_select(0, part)
+        u = offset / self.half_size.index_select(0, part)
         inside = (u.detach().abs() <= 1.0).all(-1)
+        core = (offset.detach().abs() - self.core_half.index_select(0, part)).clamp_min(0).norm(dim=-1)
+        near_core = torch.full((b * n,), float("inf"), dtype=core.dtype, device=dev).scatter_reduce(0, pid, core, "amin")
         keep = inside.nonzero()[:, 0]
         keep = keep[torch.argsort(part.index_select(0, keep))]
         part, pid, pb, u, local = (t.index_select(0, keep) for t in (part, pid, pb, u, local))
@@ -190,7 +195,7 @@ class ImplicitBody(nn.Module):
             dists.append(prior + out[:, 0] * self.half_size[p].mean())
             tf = self.template_frames[p]
             sems.append(local[sl] @ tf[:3, :3].T + tf[:3, 3] + 0.05 * out[:, 1:])
-        lower = grid.lower.reshape(-1).index_select(0, flat_cell).reshape(b, n)
+        lower = torch.minimum(grid.lower.reshape(-1).index_select(0, flat_cell), near_core).reshape(b, n)
         outside_d = torch.where(in_grid, lower, _box_distance(points.detach(), grid))
         sdf = outside_d.reshape(-1).to(points.dtype)
         sem = torch.zeros(b * n, 3, dtype=points.dtype, device=dev)

@@ -186,7 +186,7 @@ def main(argv: list[str] | None = None) -> None:
         state["elapsed"] = time.time() - t_start
         if rank == 0 and state["step"] % 50 == 0:
             msg = {"step": state["step"], "min": round(state["elapsed"] / 60, 2), "lr": round(lr, 6),
-                   **{k: round(float(v), 6) for k, v in terms.items()}}
+                   **{k: round(float(v.detach()), 6) for k, v in terms.items()}}
             print(json.dumps(msg), flush=True)
             log.write(json.dumps(msg) + "\n")
             log.flush()
