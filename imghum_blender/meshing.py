@@ -9,6 +9,8 @@ import torch
 #: Largest dense grid (nodes) the extractor will allocate: 4 bytes per node.
 MAX_GRID_NODES = 600_000_000
 COARSE_STRIDE = 8
+#: Slack on the half-diagonal test for a learned (not exactly 1-Lipschitz) distance field.
+SAFETY = 1.2
 
 
 class ResolutionError(ValueError):
@@ -55,7 +57,8 @@ def extract_mesh(model, lat, resolution: int = 256, bounds=None, min_component: 
 
     The field is evaluated on a coarse grid (stride 8), then only in cells that may hold the
     surface, halving the stride down to 1; cells are kept where a corner's |SDF| is below the
-    cell's diagonal plus one fine voxel, or corner signs differ. ``bounds``: optional (lo, hi)
+    cell's half diagonal (the exact test for a distance field) times SAFETY plus one fine voxel,
+    or corner signs differ. ``bounds``: optional (lo, hi)
     region. Components with fewer than ``min_component`` of the vertices are dropped.
     """
     from skimage.measure import marching_cubes
@@ -77,7 +80,7 @@ def extract_mesh(model, lat, resolution: int = 256, bounds=None, min_component: 
     cells = np.stack(np.meshgrid(*[np.arange(0, n - 1, s) for n in shape], indexing="ij"), -1).reshape(-1, 3)
     while True:
         corners = grid[tuple(_cell_corners(cells, s).T)].reshape(-1, 8)
-        near = (np.abs(corners).min(1) < s * h * np.sqrt(3) + h) | (np.sign(corners).ptp(1) > 0)
+        near = (np.abs(corners).min(1) < SAFETY * 0.5 * np.sqrt(3) * s * h + h) | (np.sign(corners).ptp(1) > 0)
         cells = cells[near]
         if s == 1:
             break

@@ -148,6 +148,13 @@ class ImplicitBody(nn.Module):
             lower = (far.amin(-1) - radius[:, None]).clamp_min(0)
         return PartGrid(lo, size, cells, order, valid, lower)
 
+    def _core_distance(self, points: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
+        """Exact distance (n,) from points (n,3) of one body (frames (J,4,4)) to the union of its
+        core boxes; used for the few points outside the candidate grid."""
+        f = frames[self.main]
+        local = torch.einsum("npc,pcd->npd", points[:, None] - f[:, :3, 3], f[:, :3, :3])
+        return ((local - self.center).abs() - self.core_half).clamp_min(0).norm(dim=-1).amin(-1)
+
     def forward(self, points: torch.Tensor, frames: torch.Tensor, films: list[torch.Tensor],
                 grid: "PartGrid") -> tuple[torch.Tensor, torch.Tensor]:
         """SDF (B,N) and semantics (B,N,3) of points (B,N,3) given posed frames (B,J,4,4).
@@ -175,8 +182,8 @@ class ImplicitBody(nn.Module):
         offset = local - self.center.index_select(0, part)
         u = offset / self.half_size.index_select(0, part)
         inside = (u.detach().abs() <= 1.0).all(-1)
-        core = (offset.detach().abs() - self.core_half.index_select(0, part)).clamp_min(0).norm(dim=-1)
-        near_core = torch.full((b * n,), float("inf"), dtype=core.dtype, device=dev).scatter_reduce(0, pid, core, "amin")
+        core = (offset.abs() - self.core_half.index_select(0, part)).clamp_min(0).norm(dim=-1)
+        near_core = torch.full((b * n,), float("inf"), dtype=core.dtype, device=dev).scatter_reduce(0, pid, core, "amin", include_self=True)
         keep = inside.nonzero()[:, 0]
         keep = keep[torch.argsort(part.index_select(0, keep))]
         part, pid, pb, u, local = (t.index_select(0, keep) for t in (part, pid, pb, u, local))
@@ -196,7 +203,11 @@ class ImplicitBody(nn.Module):
             tf = self.template_frames[p]
             sems.append(local[sl] @ tf[:3, :3].T + tf[:3, 3] + 0.05 * out[:, 1:])
         lower = torch.minimum(grid.lower.reshape(-1).index_select(0, flat_cell), near_core).reshape(b, n)
-        outside_d = torch.where(in_grid, lower, _box_distance(points.detach(), grid))
+        outside_d = lower.clone()
+        for body in range(b):
+            out_of_grid = ~in_grid[body]
+            if bool(out_of_grid.any()):
+                outside_d[body, out_of_grid] = self._core_distance(points[body, out_of_grid], frames[body])
         sdf = outside_d.reshape(-1).to(points.dtype)
         sem = torch.zeros(b * n, 3, dtype=points.dtype, device=dev)
         if dists:
@@ -224,8 +235,3 @@ class PartGrid:
     valid: torch.Tensor
     lower: torch.Tensor
 
-
-def _box_distance(points: torch.Tensor, grid: PartGrid) -> torch.Tensor:
-    """Distance (B,N) from points to each body's grid box (zero inside)."""
-    hi = grid.lo + grid.size * grid.cells
-    return torch.maximum(grid.lo[:, None] - points, points - hi[:, None]).clamp_min(0).norm(dim=-1)
