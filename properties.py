@@ -27,15 +27,4 @@ def current_bundle_path(context) -> str:
 
 
 classes = (IMGHUM_AddonPreferences,)
-
-
-def register() -> None:
-    """Register the preferences."""
-    for cls in classes:
-        bpy.utils.register_class(cls)
-
-
-def unregister() -> None:
-    """Unregister the preferences."""
-    for cls in reversed(classes):
-        bpy.utils.unregister_class(cls)
+register, unregister = bpy.utils.register_classes_factory(classes)

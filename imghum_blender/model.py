@@ -82,7 +82,8 @@ class Model:
     # -- latents -------------------------------------------------------------------------------
     def latents(self, beta=None, phenotypes=None, expression=None, pose=None,
                 root_translation=None) -> Latents:
-        """Validated latents; defaults are the mean body, neutral face and the teacher's rest pose.
+        """Validated latents; defaults: the mean body (beta = 0, the template's shape), a neutral face
+        and the teacher's rest pose (identity deltas).
 
         beta: (K,) or (B,K). phenotypes: dict name -> value(s) in [0,1] (unset names take the
         spec defaults), exclusive with beta. expression: (E,)/(B,E) or dict name -> value in [0,1].
@@ -112,8 +113,7 @@ class Model:
             if beta_t.abs().max() > spec.beta_limit:
                 raise LatentError(f"beta values must lie within +-{spec.beta_limit} (standard deviations)")
         else:
-            beta_t = self.bundle.beta_from_phenotypes(
-                torch.tensor([[spec.phenotype_defaults.get(n, 0.5) for n in spec.phenotype_names]]))
+            beta_t = torch.zeros(1, k)
         expr_t = self._expression(expression, e)
         rot, trans = self._pose(pose, j)
         bsz = max(beta_t.shape[0], expr_t.shape[0], rot.shape[0])

@@ -4,16 +4,10 @@ import bpy
 from . import model_status
 
 classes = model_status.classes
-
-
-def register() -> None:
-    """Register every operator class."""
-    for cls in classes:
-        bpy.utils.register_class(cls)
+register, _unregister_classes = bpy.utils.register_classes_factory(classes)
 
 
 def unregister() -> None:
     """Unregister in reverse order and drop cached state."""
-    for cls in reversed(classes):
-        bpy.utils.unregister_class(cls)
+    _unregister_classes()
     model_status.forget()

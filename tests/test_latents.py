@@ -9,7 +9,7 @@ from imghum_blender.training import teacher as T
 
 def test_defaults_are_mean_shape_rest_pose(model):
     lat = model.latents()
-    assert lat.beta.shape == (1, model.spec.beta_size)
+    assert lat.beta.shape == (1, model.spec.beta_size) and lat.beta.abs().sum() == 0
     assert torch.equal(lat.pose, torch.eye(3).expand(1, len(model.spec.bone_names), 3, 3))
     assert lat.expression.abs().sum() == 0
 

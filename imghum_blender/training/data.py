@@ -21,7 +21,7 @@ import torch
 from ..bundle import load_bundle
 from . import teacher
 from .build_bundle import posed_teacher, teacher_code
-from .ground_truth import barycentric, nearest_semantics, signed_distance, transfer
+from .ground_truth import face_normals, nearest_semantics, signed_distance, surface_samples, transfer
 
 #: (count, noise sigma in m); sigma 0 = on the surface.
 SURFACE_MIX = ((2500, 0.0), (3500, 0.003), (2500, 0.01), (1500, 0.03))
@@ -45,17 +45,7 @@ def face_importance(bundle) -> np.ndarray:
 def sample_body(verts: np.ndarray, faces: np.ndarray, template: np.ndarray, importance: np.ndarray,
                 hand_vertices: list[np.ndarray], rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Points, SDF, semantics (and normals of the on-surface points) for one posed body."""
-    tri = verts[faces]
-    cross = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-    area = np.linalg.norm(cross, axis=1) / 2
-    normals = cross / np.maximum(2 * area[:, None], 1e-20)
-    prob = area * importance
-    n_surf = sum(c for c, _ in SURFACE_MIX)
-    fidx = rng.choice(len(faces), n_surf, p=prob / prob.sum())
-    r1, r2 = rng.random(n_surf), rng.random(n_surf)
-    s = np.sqrt(r1)
-    bary = np.stack([1 - s, s * (1 - r2), s * r2], -1)
-    surf = (tri[fidx] * bary[..., None]).sum(1)
+    surf, fidx, bary = surface_samples(verts, faces, sum(c for c, _ in SURFACE_MIX), rng, importance)
     sigma = np.concatenate([np.full(c, sd) for c, sd in SURFACE_MIX])
     pts = [surf + rng.normal(size=surf.shape) * sigma[:, None]]
     lo, hi = verts.min(0) - BOX_PAD, verts.max(0) + BOX_PAD
@@ -72,8 +62,19 @@ def sample_body(verts: np.ndarray, faces: np.ndarray, template: np.ndarray, impo
         "points": pts.astype(np.float32),
         "sdf": np.concatenate([np.zeros(n_on), sdf]).astype(np.float32),
         "semantics": np.concatenate([sem_on, sem]).astype(np.float32),
-        "normals": normals[fidx[:n_on]].astype(np.float32),
+        "normals": face_normals(verts, faces)[fidx[:n_on]].astype(np.float32),
     }
+
+
+def sample_teacher_bodies(bundle, n: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+    """Random plausible bodies: model codes [beta, psi] (n,K+E), pose deltas (n,J,4,4) and the
+    teacher's posed vertices (n,V,3) for exactly those codes."""
+    phen = teacher.sample_phenotypes(n, gen)
+    face = teacher.sample_expressions(n, gen)
+    deltas = teacher.sample_poses(n, gen)
+    code, coeffs = teacher_code(bundle, phen, face)
+    verts, _ = posed_teacher(teacher.load_teacher(), coeffs, deltas)
+    return code, deltas, verts.numpy()
 
 
 def make_chunk(args: tuple) -> str:
@@ -84,15 +85,9 @@ def make_chunk(args: tuple) -> str:
         return str(path)
     torch.set_num_threads(1)
     bundle = load_bundle(bundle_path)
-    t = teacher.load_teacher()
     gen = torch.Generator().manual_seed(seed * 1_000_003 + index)
     rng = np.random.default_rng(seed * 1_000_003 + index)
-    phen = teacher.sample_phenotypes(n_bodies, gen)
-    face = teacher.sample_expressions(n_bodies, gen)
-    deltas = teacher.sample_poses(n_bodies, gen)
-    code, coeffs = teacher_code(bundle, phen, face)
-    verts, _ = posed_teacher(t, coeffs, deltas)
-    verts = verts.numpy()
+    code, deltas, verts = sample_teacher_bodies(bundle, n_bodies, gen)
     faces = bundle.tensors["template_faces"].long().numpy()
     template = bundle.tensors["template_vertices"].numpy().astype(np.float64)
     importance = face_importance(bundle)

@@ -22,26 +22,8 @@ import numpy as np
 import torch
 
 from ..model import load_model
-from . import teacher
-from .build_bundle import posed_teacher, teacher_code
-from .ground_truth import barycentric, signed_distance, transfer
-
-
-def surface_samples(verts: np.ndarray, faces: np.ndarray, n: int, rng: np.random.Generator):
-    """Area-uniform samples: points (n,3), face ids (n,), barycentrics (n,3)."""
-    tri = verts[faces]
-    area = np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
-    fidx = rng.choice(len(faces), n, p=area / area.sum())
-    r1, r2 = rng.random(n), rng.random(n)
-    s = np.sqrt(r1)
-    bary = np.stack([1 - s, s * (1 - r2), s * r2], -1)
-    return (tri[fidx] * bary[..., None]).sum(1), fidx, bary
-
-
-def face_normals(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """Unit face normals."""
-    n = np.cross(verts[faces[:, 1]] - verts[faces[:, 0]], verts[faces[:, 2]] - verts[faces[:, 0]])
-    return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-20)
+from .data import sample_teacher_bodies
+from .ground_truth import face_normals, signed_distance, surface_samples, transfer
 
 
 def iou(pred: np.ndarray, gt: np.ndarray) -> float:
@@ -109,14 +91,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--points", type=int, default=100_000)
     args = ap.parse_args(argv)
     model = load_model(args.bundle)
-    t = teacher.load_teacher()
     gen = torch.Generator().manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
-    phen = teacher.sample_phenotypes(args.bodies, gen)
-    face = teacher.sample_expressions(args.bodies, gen)
-    deltas = teacher.sample_poses(args.bodies, gen)
-    code, coeffs = teacher_code(model.bundle, phen, face)
-    verts_all, _ = posed_teacher(t, coeffs, deltas)
+    code, deltas, verts_all = sample_teacher_bodies(model.bundle, args.bodies, gen)
     faces = model.template_faces.numpy()
     template = model.template_vertices.numpy().astype(np.float64)
     names = model.bundle.info["part_names"]
@@ -129,13 +106,13 @@ def main(argv: list[str] | None = None) -> None:
     for b in range(args.bodies):
         lat = model.latents(beta=code[b:b + 1, :k].float(), expression=code[b:b + 1, k:].float(),
                             pose=deltas[b:b + 1].float())
-        r = evaluate_body(model, lat, verts_all[b].numpy(), faces, template, regions, rng, args.resolution, args.points)
+        r = evaluate_body(model, lat, verts_all[b], faces, template, regions, rng, args.resolution, args.points)
         rows.append(r)
         print(f"body {b:2d}: uIoU {r['uniform_iou']:.4f} nIoU {r['near_iou']:.4f} CD {r['chamfer_mm']:.2f} mm "
               f"hands {r['chamfer_hands_mm']:.2f} head {r['chamfer_head_mm']:.2f} "
               f"sem {np.median(r['sem_err']):.1f} mm mesh {r['mesh_seconds']:.1f}s", flush=True)
     lat0 = model.latents(beta=code[:1, :k].float(), expression=code[:1, k:].float(), pose=deltas[:1].float())
-    qps = throughput(model, lat0, verts_all[0].numpy(), faces, rng)
+    qps = throughput(model, lat0, verts_all[0], faces, rng)
     sem_all = np.concatenate([r["sem_err"] for r in rows])
     metrics = {
         "bodies": args.bodies, "seed": args.seed, "resolution": args.resolution,
