@@ -1,12 +1,12 @@
 """Train the part networks on generated data (resumable, logged, checkpointed).
 
     python -m imghum_blender.training.train --bundle runs/base.safetensors --data runs/data \
-        --run runs/v1 --minutes 90
+        --workdir runs/v1 --minutes 90
 
 Runs on CUDA when available and under ``torchrun`` (DistributedDataParallel, bodies sharded by
 rank) unchanged. The learning rate follows a cosine over the time budget; ``--minutes`` may be
-raised when resuming. ``run/last.pt`` holds the resumable state, ``run/best.safetensors`` the best
-bundle so far (half precision) by validation loss.
+raised when resuming. ``WORKDIR/last.pt`` holds the resumable state, ``WORKDIR/best.safetensors``
+the best bundle so far (half precision) by validation loss.
 """
 from __future__ import annotations
 
@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bundle", required=True)
     ap.add_argument("--data", required=True)
-    ap.add_argument("--run", required=True)
+    ap.add_argument("--workdir", required=True, help="run folder: checkpoints, logs, best bundle")
     ap.add_argument("--minutes", type=float, default=60.0)
     ap.add_argument("--bodies-per-step", type=int, default=8)
     ap.add_argument("--points-per-body", type=int, default=2048)
@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> None:
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     rank = dist.get_rank() if distributed else 0
     world = dist.get_world_size() if distributed else 1
-    run = Path(args.run)
+    run = Path(args.workdir)
     run.mkdir(parents=True, exist_ok=True)
     bundle = load_bundle(args.bundle)
     model = Model(bundle)
@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> None:
             log.flush()
         if rank == 0 and state["step"] % args.eval_every == 0:
             _checkpoint(model, net, opt, state, data, val_bodies, run, bundle, log)
-    if rank == 0:
+    if rank == 0 and state["step"] % args.eval_every:
         _checkpoint(model, net, opt, state, data, val_bodies, run, bundle, log)
     if distributed:
         dist.destroy_process_group()
