@@ -77,12 +77,12 @@ class PartNet(nn.Module):
         x = fourier(u, self.n_freq)
         if film.shape[0] == 1:
             s0, s1 = 1.0 + g0[0], 1.0 + g1[0]
-            h = torch.relu(torch.nn.functional.linear(x, self.l0.weight * s0[:, None], self.l0.bias * s0 + b0[0]))
-            h = torch.relu(torch.nn.functional.linear(h, self.l1.weight * s1[:, None], self.l1.bias * s1 + b1[0]))
+            h = torch.relu_(torch.nn.functional.linear(x, self.l0.weight * s0[:, None], self.l0.bias * s0 + b0[0]))
+            h = torch.relu_(torch.nn.functional.linear(h, self.l1.weight * s1[:, None], self.l1.bias * s1 + b1[0]))
         else:
-            h = torch.relu(self.l0(x) * (1.0 + g0) + b0)
-            h = torch.relu(self.l1(h) * (1.0 + g1) + b1)
-        return self.out(torch.relu(self.l2(h)))
+            h = torch.relu_(self.l0(x) * (1.0 + g0) + b0)
+            h = torch.relu_(self.l1(h) * (1.0 + g1) + b1)
+        return self.out(torch.relu_(self.l2(h)))
 
 
 class ImplicitBody(nn.Module):
@@ -175,18 +175,21 @@ class ImplicitBody(nn.Module):
         part = grid.order.reshape(b * n_cells, -1)[flat_cell[pid], pk]
         pb = pid // n
         n_parts = len(self.parts)
-        fr = frames[:, self.main].reshape(b * n_parts, 4, 4)
-        bp = pb * n_parts + part
-        rot = fr[:, :3, :3].index_select(0, bp)
-        local = torch.einsum("nc,ncd->nd", flat_pts.index_select(0, pid) - fr[:, :3, 3].index_select(0, bp), rot)
-        offset = local - self.center.index_select(0, part)
-        u = offset / self.half_size.index_select(0, part)
-        inside = (u.detach().abs() <= 1.0).all(-1)
-        core = (offset.abs() - self.core_half.index_select(0, part)).clamp_min(0).norm(dim=-1)
-        near_core = torch.full((b * n,), float("inf"), dtype=core.dtype, device=dev).scatter_reduce(0, pid, core, "amin", include_self=True)
+        # One gather of [R | t] and of [center, half, core_half] per candidate pair.
+        fr = frames[:, self.main, :3, :].reshape(b * n_parts, 12)
+        pose = fr.index_select(0, part if b == 1 else pb * n_parts + part).reshape(-1, 3, 4)
+        local = torch.einsum("nc,ncd->nd", flat_pts.index_select(0, pid) - pose[:, :, 3], pose[:, :, :3])
+        boxes = torch.cat([self.center, self.half_size, self.core_half], 1).index_select(0, part)
+        offset = (local - boxes[:, :3]).abs()
+        inside = (offset.detach() <= boxes[:, 3:6]).all(-1)
+        core = (offset - boxes[:, 6:]).clamp_min(0).norm(dim=-1)
+        near_core = torch.full((b * n,), float("inf"), dtype=core.dtype, device=dev).scatter_reduce(
+            0, pid, core, "amin", include_self=True)
         keep = inside.nonzero()[:, 0]
         keep = keep[torch.argsort(part.index_select(0, keep))]
-        part, pid, pb, u, local = (t.index_select(0, keep) for t in (part, pid, pb, u, local))
+        part, pid, local = (t.index_select(0, keep) for t in (part, pid, local))
+        pb = pid // n if b > 1 else None
+        u = (local - self.center.index_select(0, part)) / self.half_size.index_select(0, part)
         counts = torch.bincount(part, minlength=n_parts).tolist()
         dists, sems = [], []
         start = 0

@@ -18,7 +18,7 @@ from ..spec import PHENOTYPE_NAMES, LatentSpec
 from . import teacher
 
 BETA_SIZE = 16
-BETA_LIMIT = 5.0
+BETA_LIMIT = 10.0
 
 
 def part_layout(bone_names: list[str]) -> list[dict]:
