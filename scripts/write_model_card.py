@@ -111,6 +111,12 @@ machine (2 cores, torch {bench['torch'] if bench else ''}), no gradients, one bo
 
 ## Limitations
 - Children (ages under 13) are outside the training distribution; toes are not posed.
+- Shapes at the corners of the phenotype space, rarely drawn by the training distribution (e.g.
+  gender 1, weight 0.8, muscle 0.7, height 0.8, or muscle 0.9 with weight 0.2), show open seams
+  between parts (knees, waist) — see the second and fourth bodies in `docs/images/shapes.png`. The
+  held-out numbers above are for the training distribution. Fix: sample the phenotype corners in
+  training and train longer.
+- Neutral lips can open slightly into the teacher's mouth pocket at low resolutions.
 - Far from the body (outside every part box) the field is a conservative lower bound of the distance,
   not the exact distance, and the semantics are zero there.
 - The model is as good as its teacher: anny's shapes and skinning (with its slight self-intersections

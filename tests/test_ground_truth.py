@@ -19,8 +19,9 @@ def test_sdf_matches_brute_force_on_a_sphere():
     sdf, _, _ = signed_distance(m.vertices, m.faces, p)
     ref = brute_force_unsigned(m.vertices, m.faces, p)
     assert np.allclose(np.abs(sdf), ref, atol=1e-9)
-    inside = np.array([m.contains([x])[0] for x in p])
-    assert np.array_equal(sdf < 0, inside)
+    clear = ref > 0.02  # away from the faceted surface, inside <=> within the radius
+    assert clear.sum() > 300
+    assert np.array_equal((sdf < 0)[clear], (np.linalg.norm(p, axis=1) < 0.3)[clear])
 
 
 def test_overlapping_parts_are_a_union_with_exact_distances():
