@@ -67,17 +67,32 @@ class Model:
         self.template_vertices = bundle.tensors["template_vertices"]
         self.template_faces = bundle.tensors["template_faces"].long()
         self.dtype = torch.float32
+        self._template_surface = None
 
-    def to(self, dtype: torch.dtype) -> "Model":
-        """Convert the network and skeleton to ``dtype`` (e.g. float64 for gradient checks)."""
+    def to(self, dtype: torch.dtype | None = None, device: torch.device | str | None = None) -> "Model":
+        """Move the network and skeleton to ``dtype`` (e.g. float64 for gradient checks) and/or
+        ``device``; the skeleton's integer parents keep their dtype."""
         import dataclasses
 
         sk = self.skeleton
-        self.skeleton = dataclasses.replace(sk, **{f.name: getattr(sk, f.name).to(dtype) for f in dataclasses.fields(sk)
-                                                   if f.name != "parents" and isinstance(getattr(sk, f.name), torch.Tensor)})
-        self.network.to(dtype)
-        self.dtype = dtype
+
+        def move(t: torch.Tensor) -> torch.Tensor:
+            return t.to(device=device, dtype=dtype if t.is_floating_point() else None)
+
+        self.skeleton = dataclasses.replace(sk, **{f.name: move(getattr(sk, f.name)) for f in dataclasses.fields(sk)
+                                                   if isinstance(getattr(sk, f.name), torch.Tensor)})
+        self.network.to(device=device, dtype=dtype)
+        self.dtype = dtype or self.dtype
         return self
+
+    @property
+    def template_surface(self):
+        """Nearest-triangle index of the canonical template (built on first use)."""
+        if self._template_surface is None:
+            from .correspondence import TemplateSurface
+
+            self._template_surface = TemplateSurface(self.template_vertices.numpy(), self.template_faces.numpy())
+        return self._template_surface
 
     # -- latents -------------------------------------------------------------------------------
     def latents(self, beta=None, phenotypes=None, expression=None, pose=None,

@@ -3,20 +3,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .correspondence import TemplateSurface
-
-
-def template_surface(model) -> TemplateSurface:
-    """The model's template surface index (built once per model)."""
-    if getattr(model, "_template_surface", None) is None:
-        model._template_surface = TemplateSurface(model.template_vertices.numpy(), model.template_faces.numpy())
-    return model._template_surface
-
 
 def corner_uvs(model, mesh) -> np.ndarray:
     """UVs per face corner (F,3,2): each vertex's nearest template point, interpolated in the
     template's UV layout."""
-    tri, bary = template_surface(model).project(mesh.semantics)
+    tri, bary = model.template_surface.project(mesh.semantics)
     uv = model.bundle.tensors["template_uvs"].numpy()
     fuv = model.bundle.tensors["template_face_uvs"].long().numpy()
     vert_uv = (uv[fuv[tri]] * bary[..., None]).sum(1)

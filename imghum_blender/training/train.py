@@ -159,8 +159,7 @@ def main(argv: list[str] | None = None) -> None:
         state = {k: saved[k] for k in state}
         if rank == 0:
             print(f"resumed at step {state['step']} ({state['elapsed'] / 60:.1f} min)", flush=True)
-    net.to(device)
-    model.skeleton = _skeleton_to(model.skeleton, device)
+    model.to(device=device)
     objective = Objective(model)
     if distributed:
         objective = torch.nn.parallel.DistributedDataParallel(objective, find_unused_parameters=True)
@@ -196,14 +195,6 @@ def main(argv: list[str] | None = None) -> None:
         _checkpoint(model, net, opt, state, data, val_bodies, run, bundle, log)
     if distributed:
         dist.destroy_process_group()
-
-
-def _skeleton_to(skel, device: torch.device):
-    """The skeleton's tensors on ``device``."""
-    import dataclasses
-
-    return dataclasses.replace(skel, **{f.name: getattr(skel, f.name).to(device) for f in dataclasses.fields(skel)
-                                        if isinstance(getattr(skel, f.name), torch.Tensor)})
 
 
 def _checkpoint(model, net, opt, state, data, val_bodies, run, bundle, log) -> None:
