@@ -7,12 +7,14 @@ Core library (no bpy). Public surface::
     lat = model.latents(phenotypes={"age": 0.7}, expression={"jawOpen": 0.5})
     sdf, sem = model.query(points, lat)     # (N,3) -> (N,), (N,3)
     mesh = model.mesh(lat, resolution=256)
+    attrs = ih.surface_attributes(model, mesh)  # seam-aware UVs, part labels, skin weights
 """
 import importlib
 
 __version__ = "0.1.0"
 _LAZY = {"load_model": "model", "Model": "model", "Latents": "model", "LatentError": "model",
-         "load_bundle": "bundle", "BundleError": "bundle", "Mesh": "meshing", "ResolutionError": "meshing"}
+         "load_bundle": "bundle", "BundleError": "bundle", "Mesh": "meshing", "ResolutionError": "meshing",
+         "surface_attributes": "surface_attributes", "SurfaceAttributes": "surface_attributes"}
 
 
 def __getattr__(name: str):
@@ -23,4 +25,4 @@ def __getattr__(name: str):
 
 
 __all__ = ["load_model", "load_bundle", "Model", "Latents", "Mesh", "BundleError", "LatentError",
-           "ResolutionError", "__version__"]
+           "ResolutionError", "surface_attributes", "SurfaceAttributes", "__version__"]

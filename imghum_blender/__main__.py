@@ -1,8 +1,10 @@
 """Command line: ``python -m imghum_blender mesh --out body.obj [latent flags]``.
 
-Latents from flags (``--phenotype age=0.8``, ``--expression jawOpen=0.5``, ``--beta v1 v2 ...``)
-or a JSON file (``--latents file.json`` with keys beta | phenotypes, expression, pose: a map of
-bone name -> rotation vector in radians). Writes OBJ (with UVs) or PLY by the file extension.
+Latents from flags (``--phenotype age=0.8``, ``--expression jawOpen=0.5``, ``--beta v1 v2 ...``,
+``--pose lowerarm01.L=0,0,1.2``) or a JSON file (``--latents file.json`` with keys beta |
+phenotypes, expression, pose: a map of bone name -> rotation vector in radians); flags override
+the file. Writes OBJ (seam-aware UVs, normals) or PLY (normals, part label, canonical template
+point and skin weights per vertex) by the file extension.
 """
 from __future__ import annotations
 
@@ -13,14 +15,21 @@ import time
 from pathlib import Path
 
 
-def _pairs(values: list[str], what: str) -> dict[str, float]:
-    out = {}
+def _items(values: list[str], what: str) -> list[tuple[str, str]]:
+    out = []
     for item in values:
         name, sep, value = item.partition("=")
         if not sep:
             raise ValueError(f"{what} must look like name=value, got {item!r}")
-        out[name] = float(value)
+        out.append((name, value))
     return out
+
+
+def _pairs(values: list[str], what: str) -> dict[str, float]:
+    try:
+        return {name: float(value) for name, value in _items(values, what)}
+    except ValueError as exc:
+        raise ValueError(f"{what}: {exc}") from exc
 
 
 def latent_kwargs(args: argparse.Namespace) -> dict:
@@ -43,31 +52,42 @@ def latent_kwargs(args: argparse.Namespace) -> dict:
         kwargs["phenotypes"] = {**kwargs.get("phenotypes", {}), **_pairs(args.phenotype, "--phenotype")}
     if args.expression:
         kwargs["expression"] = {**kwargs.get("expression", {}), **_pairs(args.expression, "--expression")}
+    if args.pose:
+        pose = {}
+        for name, value in _items(args.pose, "--pose"):
+            try:
+                pose[name] = [float(x) for x in value.split(",")]
+            except ValueError:
+                pose[name] = []
+            if len(pose[name]) != 3:
+                raise ValueError(f"--pose {name} needs a rotation vector x,y,z in radians, got {value!r}")
+        kwargs["pose"] = {**kwargs.get("pose", {}), **pose}
     if args.beta:
         kwargs["beta"] = args.beta
     return kwargs
 
 
 def cmd_mesh(args: argparse.Namespace) -> None:
-    """Extract a mesh with per-corner UVs and write it."""
+    """Extract a mesh with its semantic attributes and write it."""
     from . import load_model
-    from .surface_attributes import corner_uvs
+    from .export import write_obj, write_ply
+    from .surface_attributes import surface_attributes
 
+    out = Path(args.out)
+    if out.suffix.lower() not in (".obj", ".ply"):
+        raise ValueError(f"unsupported output format {out.suffix!r}; use .obj or .ply")
     model = load_model(args.bundle)
     lat = model.latents(**latent_kwargs(args))
+    region = None if args.region is None else (args.region[:3], args.region[3:])
     t0 = time.time()
-    mesh = model.mesh(lat, resolution=args.resolution)
-    out = Path(args.out)
+    mesh = model.mesh(lat, resolution=args.resolution, region=region)
+    attrs = surface_attributes(model, mesh)
     if out.suffix.lower() == ".obj":
-        from .export import write_obj
-
-        write_obj(out, mesh.vertices, mesh.faces, mesh.normals, corner_uvs(model, mesh))
-    elif out.suffix.lower() == ".ply":
-        from .export import write_ply
-
-        write_ply(out, mesh.vertices, mesh.faces, mesh.normals)
+        write_obj(out, mesh.vertices, mesh.faces, mesh.normals, attrs.corner_uvs)
     else:
-        raise ValueError(f"unsupported output format {out.suffix!r}; use .obj or .ply")
+        write_ply(out, mesh.vertices, mesh.faces, mesh.normals,
+                  {"part": attrs.parts, "semantic": mesh.semantics,
+                   "bone": attrs.skin_indices, "weight": attrs.skin_weights})
     print(f"wrote {out}: {len(mesh.vertices)} vertices, {len(mesh.faces)} triangles "
           f"({time.time() - t0:.2f}s, {mesh.queries} field queries)")
 
@@ -85,6 +105,9 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--phenotype", nargs="*", default=[], metavar="NAME=VALUE")
     m.add_argument("--expression", nargs="*", default=[], metavar="NAME=VALUE")
     m.add_argument("--beta", nargs="*", type=float, default=None)
+    m.add_argument("--pose", nargs="*", default=[], metavar="BONE=X,Y,Z")
+    m.add_argument("--region", nargs=6, type=float, default=None, metavar=("X0", "Y0", "Z0", "X1", "Y1", "Z1"),
+                   help="mesh only this box (meters) at the body's voxel size for --resolution")
     args = ap.parse_args(argv)
     try:
         cmd_mesh(args)

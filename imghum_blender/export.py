@@ -32,20 +32,28 @@ def write_obj(path: str | Path, vertices: np.ndarray, faces: np.ndarray, normals
     _atomic_write(path, ("\n".join(lines) + "\n").encode())
 
 
-def write_ply(path: str | Path, vertices: np.ndarray, faces: np.ndarray, normals: np.ndarray | None = None) -> None:
-    """Binary little-endian PLY with optional vertex normals; written atomically."""
-    has_n = normals is not None
-    header = ["ply", "format binary_little_endian 1.0", f"element vertex {len(vertices)}",
-              "property float x", "property float y", "property float z"]
-    if has_n:
-        header += ["property float nx", "property float ny", "property float nz"]
+def write_ply(path: str | Path, vertices: np.ndarray, faces: np.ndarray, normals: np.ndarray | None = None,
+              vertex_properties: dict[str, np.ndarray] | None = None) -> None:
+    """Binary little-endian PLY with optional normals and extra per-vertex properties
+    (name -> (V,) or (V,k) array; int arrays become ``int``, float arrays ``float``, a (V,k)
+    array becomes properties name_0 .. name_{k-1}); written atomically."""
+    cols: list[tuple[str, np.ndarray]] = [(c, vertices[:, i]) for i, c in enumerate("xyz")]
+    if normals is not None:
+        cols += [(c, normals[:, i]) for i, c in enumerate(("nx", "ny", "nz"))]
+    for name, arr in (vertex_properties or {}).items():
+        arr = np.asarray(arr)
+        cols += [(name, arr)] if arr.ndim == 1 else [(f"{name}_{k}", arr[:, k]) for k in range(arr.shape[1])]
+    dtype = [(n, "<i4" if np.issubdtype(a.dtype, np.integer) else "<f4") for n, a in cols]
+    vdata = np.empty(len(vertices), dtype=dtype)
+    for n, a in cols:
+        vdata[n] = a
+    header = ["ply", "format binary_little_endian 1.0", f"element vertex {len(vertices)}"]
+    header += [f"property {'int' if t == '<i4' else 'float'} {n}" for n, t in dtype]
     header += [f"element face {len(faces)}", "property list uchar int vertex_indices", "end_header"]
-    vdata = np.hstack([vertices, normals]) if has_n else vertices
     fdata = np.empty(len(faces), dtype=[("n", "u1"), ("i", "<i4", (3,))])
     fdata["n"] = 3
     fdata["i"] = faces
-    blob = ("\n".join(header) + "\n").encode() + vdata.astype("<f4").tobytes() + fdata.tobytes()
-    _atomic_write(Path(path), blob)
+    _atomic_write(Path(path), ("\n".join(header) + "\n").encode() + vdata.tobytes() + fdata.tobytes())
 
 
 def _atomic_write(path: Path, data: bytes) -> None:

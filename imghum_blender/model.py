@@ -91,7 +91,8 @@ class Model:
         if self._template_surface is None:
             from .correspondence import TemplateSurface
 
-            self._template_surface = TemplateSurface(self.template_vertices.numpy(), self.template_faces.numpy())
+            self._template_surface = TemplateSurface(self.template_vertices.numpy(), self.template_faces.numpy(),
+                                                     self.bundle.tensors["template_face_uvs"].numpy())
         return self._template_surface
 
     # -- latents -------------------------------------------------------------------------------

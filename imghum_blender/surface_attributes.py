@@ -1,14 +1,91 @@
-"""Per-vertex and per-corner attributes of an extracted mesh from its semantics."""
+"""Per-vertex and per-corner attributes of an extracted mesh from its semantics: template
+correspondence, seam-aware UVs, part labels and skin weights."""
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
 
-def corner_uvs(model, mesh) -> np.ndarray:
-    """UVs per face corner (F,3,2): each vertex's nearest template point, interpolated in the
-    template's UV layout."""
-    tri, bary = model.template_surface.project(mesh.semantics)
-    uv = model.bundle.tensors["template_uvs"].numpy()
-    fuv = model.bundle.tensors["template_face_uvs"].long().numpy()
-    vert_uv = (uv[fuv[tri]] * bary[..., None]).sum(1)
-    return vert_uv[mesh.faces]
+@dataclass
+class SurfaceAttributes:
+    """Attributes of a mesh with V vertices and F triangles.
+
+    template_triangle (V,) and barycentrics (V,3): nearest canonical-template point per vertex;
+    corner_uvs (F,3,2): UVs per face corner, every triangle inside one template UV chart;
+    parts (V,): index into ``model.bundle.parts``; skin_indices / skin_weights (V,k): top-k bones
+    (indices into the model's bone names) with weights summing to 1 (unused slots: weight 0).
+    """
+
+    template_triangle: np.ndarray
+    barycentrics: np.ndarray
+    corner_uvs: np.ndarray
+    parts: np.ndarray
+    skin_indices: np.ndarray
+    skin_weights: np.ndarray
+
+
+def surface_attributes(model, mesh, skin_bones: int = 4) -> SurfaceAttributes:
+    """All semantic attributes of ``mesh`` (from :meth:`Model.mesh`)."""
+    surf = model.template_surface
+    tri, bary = surf.project(mesh.semantics)
+    tensors = model.bundle.tensors
+    corners = model.template_faces.numpy()[tri]  # (V,3) template vertex ids
+    parts = tensors["template_parts"].numpy()[corners[np.arange(len(tri)), bary.argmax(1)]].astype(np.int32)
+    idx, w = _skin(corners, bary, tensors["skin_indices"].numpy(), tensors["skin_weights"].numpy(),
+                   len(model.spec.bone_names), skin_bones)
+    return SurfaceAttributes(tri, bary, _corner_uvs(model, mesh, tri, bary), parts, idx, w)
+
+
+def _skin(corners: np.ndarray, bary: np.ndarray, bone_idx: np.ndarray, bone_w: np.ndarray,
+          n_bones: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Barycentric blend of the corners' skin weights, reduced to the top-k bones, normalized."""
+    v = len(corners)
+    flat = np.concatenate([np.arange(v)[:, None] * n_bones + bone_idx[corners[:, c]] for c in range(3)], 1)
+    wts = np.concatenate([bone_w[corners[:, c]] * bary[:, c:c + 1] for c in range(3)], 1)
+    dense = np.bincount(flat.reshape(-1), wts.reshape(-1), minlength=v * n_bones).reshape(v, n_bones)
+    top = np.argpartition(-dense, k - 1, axis=1)[:, :k]
+    w = np.take_along_axis(dense, top, 1)
+    order = np.argsort(-w, axis=1)
+    top, w = np.take_along_axis(top, order, 1), np.take_along_axis(w, order, 1)
+    return top.astype(np.int32), w / np.maximum(w.sum(1, keepdims=True), 1e-12)
+
+
+def _corner_uvs(model, mesh, tri: np.ndarray, bary: np.ndarray) -> np.ndarray:
+    """UVs (F,3,2), seam-aware. Each corner first takes the UV of its own nearest template point.
+    A triangle whose corner UVs are not continuous (it straddles a template UV seam) picks the
+    corner whose template triangle's affine UV map explains most corners, and maps the others
+    through it too, so no triangle stretches across the texture."""
+    surf = model.template_surface
+    uv = model.bundle.tensors["template_uvs"].numpy().astype(np.float64)
+    tuv = uv[model.bundle.tensors["template_face_uvs"].long().numpy()]  # (T,3,2)
+    own = (tuv[tri] * bary[..., None]).sum(1)[mesh.faces]  # (F,3,2)
+    sem = mesh.semantics.astype(np.float64)[mesh.faces]  # (F,3,3)
+    anchor_tri = tri[mesh.faces]  # (F,3): candidate anchor triangle per corner
+    t3, t2 = surf.tri[anchor_tri], tuv[anchor_tri]  # (F,A,3,3), (F,A,3,2)
+    lam = _plane_barycentrics(sem[:, None], t3[:, :, None])  # (F,A,C,3)
+    aff = np.einsum("fack,fakd->facd", lam, t2)  # (F,A,C,2)
+    e3 = np.cross(t3[..., 1, :] - t3[..., 0, :], t3[..., 2, :] - t3[..., 0, :])
+    e2 = t2[..., 1, :] - t2[..., 0, :], t2[..., 2, :] - t2[..., 0, :]
+    uv_area = np.abs(e2[0][..., 0] * e2[1][..., 1] - e2[0][..., 1] * e2[1][..., 0])
+    scale = np.sqrt(uv_area / np.maximum(np.linalg.norm(e3, axis=-1), 1e-12))  # (F,A) uv units per meter
+    v = mesh.vertices[mesh.faces].astype(np.float64)
+    edge = np.linalg.norm(v - v[:, [1, 2, 0]], axis=-1).max(1)  # (F,)
+    ok = np.linalg.norm(aff - own[:, None], axis=-1) < (scale * edge[:, None])[..., None]  # (F,A,C)
+    best = ok.sum(-1).argmax(1)
+    rows = np.arange(len(best))
+    # Corners far from the anchor in template space (a bridge between touching body parts, not a
+    # seam) keep their own UV: extrapolating the anchor's map that far would leave the chart.
+    far = np.linalg.norm(sem - sem[rows, best][:, None], axis=-1) > 3 * edge[:, None]
+    keep = ok[rows, best] | far  # (F,C)
+    return np.where(keep[..., None], own, aff[rows, best]).astype(np.float32)
+
+
+def _plane_barycentrics(p: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Unclamped barycentrics (...,3) of points p (...,3) projected onto the planes of triangles t (...,3,3)."""
+    e1, e2, d = t[..., 1, :] - t[..., 0, :], t[..., 2, :] - t[..., 0, :], p - t[..., 0, :]
+    a, b, c = (e1 * e1).sum(-1), (e1 * e2).sum(-1), (e2 * e2).sum(-1)
+    r1, r2 = (e1 * d).sum(-1), (e2 * d).sum(-1)
+    den = np.where(np.abs(a * c - b * b) < 1e-30, 1e-30, a * c - b * b)
+    u, w = (c * r1 - b * r2) / den, (a * r2 - b * r1) / den
+    return np.stack([1 - u - w, u, w], -1)

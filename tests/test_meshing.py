@@ -1,0 +1,100 @@
+"""Coarse-to-fine meshing: equality with dense marching cubes, mesh quality, regions, limits."""
+import numpy as np
+import pytest
+import torch
+from scipy.spatial import cKDTree
+
+from imghum_blender.meshing import MAX_GRID_NODES, ResolutionError
+
+
+@pytest.fixture(scope="module")
+def posed_latents(model, teacher):
+    """The mean body at rest and two held-out teacher bodies in random poses (fingers included)."""
+    from imghum_blender.training.teacher import latents_from_anny, sample_phenotypes, sample_poses
+
+    gen = torch.Generator().manual_seed(2024)
+    lat = latents_from_anny(model, sample_phenotypes(2, gen), None, sample_poses(2, gen, mild_fraction=0.0))
+    bodies = [model.latents()]
+    for i in range(2):
+        bodies.append(type(lat)(*(t[i:i + 1] for t in (lat.beta, lat.expression, lat.pose, lat.root_translation))))
+    return bodies
+
+
+def _hausdorff(a: np.ndarray, b: np.ndarray) -> float:
+    return max(cKDTree(a).query(b)[0].max(), cKDTree(b).query(a)[0].max())
+
+
+def _voxel(model, lat, resolution: int) -> float:
+    lo, hi = model.bounds(lat)
+    return float((hi - lo).max()) / (resolution - 1)
+
+
+def test_coarse_to_fine_equals_dense(model, posed_latents):
+    for lat in posed_latents:
+        fast = model.mesh(lat, resolution=128)
+        dense = model.mesh(lat, resolution=128, dense=True)
+        assert _hausdorff(fast.vertices, dense.vertices) <= 0.5 * _voxel(model, lat, 128)
+        assert abs(len(fast.vertices) - len(dense.vertices)) <= 0.002 * len(dense.vertices)
+        assert dense.queries >= 12 * fast.queries, (dense.queries, fast.queries)
+
+
+def test_query_savings_at_256(model):
+    lat = model.latents()
+    mesh = model.mesh(lat, resolution=256)
+    lo, hi = model.bounds(lat)
+    h = _voxel(model, lat, 256)
+    dense_nodes = np.prod(np.ceil((hi - lo) / h / 8) * 8 + 1)
+    assert dense_nodes >= 15 * mesh.queries
+
+
+def _edges(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    e = np.sort(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), axis=1)
+    return np.unique(e, axis=0, return_counts=True)
+
+
+def test_watertight_outward_and_clean(model, posed_latents):
+    for lat in posed_latents:
+        mesh = model.mesh(lat, resolution=128)
+        v, f = mesh.vertices.astype(np.float64), mesh.faces
+        _, counts = _edges(f)
+        assert (counts == 2).all(), "every edge must be shared by exactly two triangles"
+        area = 0.5 * np.linalg.norm(np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]]), axis=1)
+        assert area.min() > 0, "degenerate triangle"
+        volume = np.einsum("ij,ij->i", v[f[:, 0]], np.cross(v[f[:, 1]], v[f[:, 2]])).sum() / 6
+        assert 0.03 < volume < 0.2, volume  # m^3: positive = outward-facing triangles
+        out, _ = model.query((v + 0.004 * mesh.normals).astype(np.float32), lat)
+        inn, _ = model.query((v - 0.004 * mesh.normals).astype(np.float32), lat)
+        assert (out > 0).mean() > 0.98 and (inn < 0).mean() > 0.98
+        from scipy.sparse import coo_matrix
+        from scipy.sparse.csgraph import connected_components
+        n = len(v)
+        e = np.concatenate([f[:, [0, 1]], f[:, [1, 2]]])
+        adj = coo_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(n, n))
+        _, label = connected_components(adj, directed=False)
+        assert np.bincount(label).min() >= 0.002 * n, "floating specks must be dropped"
+
+
+def test_region_matches_full_mesh_and_refines(model):
+    lat = model.latents()
+    full = model.mesh(lat, resolution=128)
+    top = full.vertices[:, 2].max()
+    region = (np.array([-0.3, -0.3, top - 0.3]), np.array([0.3, 0.3, top + 0.1]))
+    head = model.mesh(lat, resolution=128, region=region)
+    h = _voxel(model, lat, 128)  # the region snaps outward to the full-body lattice (< 1 voxel)
+    assert (head.vertices >= region[0] - h).all() and (head.vertices <= region[1] + 1e-6).all()
+    inner = full.vertices[(full.vertices[:, 2] > top - 0.3 + 2 * h)]
+    assert cKDTree(head.vertices).query(inner)[0].max() <= 0.5 * h
+    fine = model.mesh(lat, resolution=512, region=region)
+    assert len(fine.vertices) > 10 * len(head.vertices)
+    assert _hausdorff(fine.vertices[fine.vertices[:, 2] > top - 0.25],
+                      head.vertices[head.vertices[:, 2] > top - 0.25]) < 2 * h
+
+
+def test_out_of_memory_resolution_is_refused(model):
+    lat = model.latents()
+    with pytest.raises(ResolutionError, match="use a lower resolution"):
+        model.mesh(lat, resolution=int(round((MAX_GRID_NODES * 8) ** (1 / 3))))
+    with pytest.raises(ResolutionError):
+        model.mesh(lat, resolution=4)
+    with pytest.raises(ValueError, match="region"):
+        model.mesh(lat, resolution=64, region=([0, 0, 0], [np.nan, 1, 1]))
