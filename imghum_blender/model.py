@@ -68,6 +68,7 @@ class Model:
         self.template_faces = bundle.tensors["template_faces"].long()
         self.dtype = torch.float32
         self._template_surface = None
+        self._bone_directions = None
 
     def to(self, dtype: torch.dtype | None = None, device: torch.device | str | None = None) -> "Model":
         """Move the network and skeleton to ``dtype`` (e.g. float64 for gradient checks) and/or
@@ -94,6 +95,15 @@ class Model:
             self._template_surface = TemplateSurface(self.template_vertices.numpy(), self.template_faces.numpy(),
                                                      self.bundle.tensors["template_face_uvs"].numpy())
         return self._template_surface
+
+    @property
+    def bone_directions(self) -> tuple[np.ndarray, np.ndarray]:
+        """Fixed armature bone axes (y along the bone, z for the roll), see :mod:`.rig`."""
+        if self._bone_directions is None:
+            from .rig import bone_directions
+
+            self._bone_directions = bone_directions(self)
+        return self._bone_directions
 
     # -- latents -------------------------------------------------------------------------------
     def latents(self, beta=None, phenotypes=None, expression=None, pose=None,

@@ -1,13 +1,14 @@
 """Operators of the imGHUM add-on, one module per family, registered in order."""
 import bpy
 
-from . import model_status
+from . import animation, body, model_status, runtime
 
-classes = model_status.classes
+classes = model_status.classes + body.classes + animation.classes
 register, _unregister_classes = bpy.utils.register_classes_factory(classes)
 
 
 def unregister() -> None:
-    """Unregister in reverse order and drop cached state."""
+    """Stop the background evaluator, unregister in reverse order and drop cached state."""
+    runtime.shutdown()
     _unregister_classes()
     model_status.forget()

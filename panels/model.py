@@ -25,6 +25,7 @@ class IMGHUM_PT_model(bpy.types.Panel):
             col.label(text=f"{info['parts']} parts, {info['bones']} bones, {info['size_mb']} MB")
             col.label(text=f"Teacher: {info['teacher']}")
         layout.operator("imghum.check_model", icon="FILE_REFRESH")
+        layout.operator("imghum.add_body", icon="ADD")
 
 
 classes = (IMGHUM_PT_model,)

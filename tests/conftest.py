@@ -1,5 +1,8 @@
 """Shared fixtures: the shipped model, the teacher, and a tiny real bundle built from the teacher."""
+import json
 import os
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -31,3 +34,31 @@ def teacher():
 def gen():
     """A seeded torch generator."""
     return torch.Generator().manual_seed(0)
+
+
+@pytest.fixture(scope="session")
+def built_zip(tmp_path_factory):
+    """The extension zip, built with Blender's own tool exactly as users get it."""
+    out = tmp_path_factory.mktemp("dist")
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "build_extension.py"), "--out", str(out)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    zips = list(out.glob("imghum-*.zip"))
+    assert len(zips) == 1
+    return zips[0]
+
+
+@pytest.fixture(scope="session")
+def blender_script():
+    """Runs tests/blender/<script> in a fresh bpy process (own Blender user folder) and returns
+    the JSON it printed on its RESULT line."""
+    return _run_blender_script
+
+
+def _run_blender_script(script: str, *args, tmp_path, timeout: int = 900) -> dict:
+    env = dict(os.environ, BLENDER_USER_RESOURCES=str(tmp_path / "blender_user"))
+    proc = subprocess.run([sys.executable, str(ROOT / "tests" / "blender" / script), *map(str, args)],
+                          capture_output=True, text=True, env=env, timeout=timeout)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    assert proc.returncode == 0 and lines, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return json.loads(lines[-1][len("RESULT "):])

@@ -11,51 +11,11 @@ import os
 
 import torch
 
+from ..poses import POSE_RANGES, pose_range_key
 from ..rotations import rotvec_to_matrix
 
 #: Morphological age range of v1 (teenagers to the elderly), in years.
 AGE_RANGE_YEARS = (13.0, 90.0)
-
-# Pose ranges as (low, high) per axis of the rotation vector in world-aligned axes at the bone
-# ('local-ref' deltas), for the left side; the right side mirrors y and z.
-_POSE_RANGES: dict[str, tuple[tuple[float, float], ...]] = {
-    "spine": ((-0.25, 0.2), (-0.15, 0.15), (-0.2, 0.2)),
-    "neck": ((-0.25, 0.2), (-0.15, 0.15), (-0.25, 0.25)),
-    "head": ((-0.4, 0.3), (-0.25, 0.25), (-0.4, 0.4)),
-    "clavicle": ((-0.15, 0.15), (-0.15, 0.15), (-0.15, 0.15)),
-    "shoulder01": ((-0.2, 0.2), (-0.25, 0.15), (-0.2, 0.2)),
-    "upperarm01": ((-0.9, 1.0), (-1.9, 0.5), (-1.0, 0.8)),
-    "upperarm02": ((-0.4, 0.4), (-0.4, 0.4), (-0.4, 0.4)),
-    "lowerarm01": ((-1.9, 0.2), (-0.3, 0.3), (-1.2, 0.2)),
-    "lowerarm02": ((-0.5, 0.5), (-0.3, 0.3), (-0.3, 0.3)),
-    "wrist": ((-0.7, 0.7), (-0.4, 0.4), (-0.4, 0.4)),
-    "metacarpal": ((-0.08, 0.08), (-0.08, 0.08), (-0.08, 0.08)),
-    "finger1": ((-0.5, 0.6), (-0.5, 0.5), (-0.5, 0.5)),
-    "finger": ((-0.3, 1.5), (-0.1, 0.1), (-0.2, 0.2)),
-    "pelvis": ((-0.1, 0.1), (-0.1, 0.1), (-0.1, 0.1)),
-    "upperleg01": ((-1.6, 0.5), (-0.3, 0.3), (-0.35, 0.6)),
-    "upperleg02": ((-0.3, 0.3), (-0.3, 0.3), (-0.3, 0.3)),
-    "lowerleg01": ((0.0, 2.0), (-0.1, 0.1), (-0.1, 0.1)),
-    "lowerleg02": ((-0.2, 0.2), (-0.2, 0.2), (-0.2, 0.2)),
-    "foot": ((-0.5, 0.5), (-0.3, 0.3), (-0.3, 0.3)),
-    "eye": ((-0.3, 0.3), (-0.1, 0.1), (-0.4, 0.4)),
-}
-
-
-def pose_range_key(bone: str) -> str | None:
-    """The pose-range group of a teacher bone name (None: kept at identity, e.g. toes, root)."""
-    base = bone.split(".")[0]
-    if base.startswith("spine"):
-        return "spine"
-    if base.startswith("neck"):
-        return "neck"
-    if base.startswith("finger1-"):
-        return "finger1"
-    if base.startswith("finger"):
-        return "finger"
-    if base.startswith("metacarpal"):
-        return "metacarpal"
-    return base if base in _POSE_RANGES else None
 
 
 @functools.lru_cache(maxsize=1)
@@ -114,7 +74,7 @@ def sample_poses(n: int, generator: torch.Generator, mild_fraction: float = 0.25
         key = pose_range_key(name)
         if key is None:
             continue
-        lo_hi = torch.tensor(_POSE_RANGES[key], dtype=torch.float64)
+        lo_hi = torch.tensor(POSE_RANGES[key], dtype=torch.float64)
         if name.endswith(".R"):
             lo_hi = lo_hi * torch.tensor([[1.0], [-1.0], [-1.0]], dtype=torch.float64)
             lo_hi = lo_hi.sort(dim=1).values

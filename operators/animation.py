@@ -1,0 +1,264 @@
+"""Animation operators: bake the implicit field per frame, and import facial (ARKit CSV) and body
+(pose JSON) animation as keyframes."""
+import bpy
+import numpy as np
+from bpy_extras.io_utils import ImportHelper
+
+from ..imghum_blender import animation_io, rig
+from ..imghum_blender.body_mesh import evaluate
+from ..properties import BONE_NAMES, EXPRESSION_NAMES
+from . import runtime, scene_data
+from .base import BodyOperator
+
+BAKE_PROP = "imghum_bake_of"
+
+
+def bake_job(snaps: list[dict]):
+    """An evaluator job meshing every frame's snapshot, with progress."""
+
+    def job(model, progress):
+        out = []
+        for i, snap in enumerate(snaps):
+            progress(i / len(snaps))
+            out.append(evaluate(model, runtime.request(model, snap)))
+        progress(1.0)
+        return out
+
+    return job
+
+
+def baked_objects(arm) -> list:
+    """The baked per-frame mesh objects of a body."""
+    return [o for o in arm.children if o.get(BAKE_PROP) == arm.imghum.body_id]
+
+
+def clear_bake(arm) -> None:
+    """Remove the body's baked meshes and show the live mesh again."""
+    for ob in baked_objects(arm):
+        me = ob.data
+        bpy.data.objects.remove(ob)
+        if me.users == 0:
+            bpy.data.meshes.remove(me)
+    live = arm.imghum.mesh_object
+    if live:
+        live.hide_render = live.hide_viewport = False
+
+
+def write_bake(context, arm, frames: list[int], results: list) -> None:
+    """One mesh object per frame (armature space), shown only on its frame by keyframed visibility,
+    so the bake plays and renders without the add-on; the live skinned mesh is hidden."""
+    clear_bake(arm)
+    live = arm.imghum.mesh_object
+    collection = live.users_collection[0] if live else context.collection
+    n_parts = len(runtime.model().bundle.parts)
+    for k, (frame, data) in enumerate(zip(frames, results)):
+        name = f"{arm.name} bake {frame:04d}"
+        ob = bpy.data.objects.new(name, bpy.data.meshes.new(name))
+        scene_data.write_mesh(ob.data, data, n_parts)
+        if live and live.active_material:
+            ob.data.materials.append(live.active_material)
+        ob.parent = arm
+        ob[BAKE_PROP] = arm.imghum.body_id
+        collection.objects.link(ob)
+        keys = [(frame, False)]
+        if k > 0:
+            keys.append((frame - 1, True))
+        if k < len(frames) - 1:
+            keys.append((frame + 1, True))
+        for f, hidden in keys:
+            ob.hide_viewport = ob.hide_render = hidden
+            ob.keyframe_insert("hide_viewport", frame=f)
+            ob.keyframe_insert("hide_render", frame=f)
+        ob.hide_viewport = ob.hide_render = context.scene.frame_current != frame
+    if live:
+        live.hide_render = live.hide_viewport = True
+
+
+class IMGHUM_OT_bake_animation(BodyOperator):
+    """Re-evaluate the implicit body at every frame of a range (keyframed shape, expression and pose)
+    into per-frame meshes that play and render without the add-on. Esc cancels"""
+
+    bl_idname = "imghum.bake_animation"
+    bl_label = "Bake Animation"
+
+    frame_start: bpy.props.IntProperty(name="Start", default=-1, description="-1: the scene's start")
+    frame_end: bpy.props.IntProperty(name="End", default=-1, description="-1: the scene's end")
+    resolution: bpy.props.IntProperty(name="Resolution", default=0, min=0, max=768, description="0: the final resolution")
+
+    def _prepare(self, context, arm):
+        scene = context.scene
+        start = scene.frame_start if self.frame_start < 0 else self.frame_start
+        end = scene.frame_end if self.frame_end < 0 else self.frame_end
+        if end < start:
+            raise ValueError(f"frame range {start}-{end} is empty")
+        if end - start >= 2000:
+            raise ValueError("bake at most 2000 frames at once")
+        res = self.resolution or arm.imghum.final_resolution
+        current = scene.frame_current
+        self._frames = list(range(start, end + 1))
+        with runtime.suspended():
+            snaps = []
+            for f in self._frames:
+                scene.frame_set(f)
+                snaps.append(runtime.snapshot(arm, res, posed=True))
+            scene.frame_set(current)
+        return snaps
+
+    def run(self, context, arm):
+        snaps = self._prepare(context, arm)
+        results = bake_job(snaps)(runtime.model(), lambda p: None)
+        write_bake(context, arm, self._frames, results)
+        self.report({"INFO"}, f"baked {len(results)} frames")
+        return {"FINISHED"}
+
+    def invoke(self, context, event):
+        if bpy.app.background:
+            return self.execute(context)
+        arm = runtime.body_of(context.active_object)
+        try:
+            snaps = self._prepare(context, arm)
+        except ValueError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        self._arm_name, self._key = arm.name, f"bake:{arm.imghum.body_id}"
+        runtime.evaluator().submit(self._key, bake_job(snaps))
+        wm = context.window_manager
+        self._timer = wm.event_timer_add(0.1, window=context.window)
+        wm.progress_begin(0, 100)
+        wm.modal_handler_add(self)
+        return {"RUNNING_MODAL"}
+
+    def modal(self, context, event):
+        ev = runtime.evaluator()
+        if event.type == "ESC":
+            ev.cancel(self._key)
+            self.report({"WARNING"}, "bake cancelled")
+            return self._end(context, {"CANCELLED"})
+        if event.type != "TIMER":
+            return {"PASS_THROUGH"}
+        progress = ev.progress(self._key)
+        if progress is not None:
+            context.window_manager.progress_update(int(100 * progress))
+            context.workspace.status_text_set(f"imGHUM bake: {int(100 * progress)} %  (Esc cancels)")
+        if ev.busy(self._key):
+            return {"PASS_THROUGH"}
+        for o in ev.poll():
+            if o.key != self._key:
+                runtime.apply_outcomes(context, [o])
+            elif o.error:
+                self.report({"ERROR"}, o.error)
+                return self._end(context, {"CANCELLED"})
+            else:
+                write_bake(context, bpy.data.objects[self._arm_name], self._frames, o.result)
+                self.report({"INFO"}, f"baked {len(o.result)} frames")
+        return self._end(context, {"FINISHED"})
+
+    def _end(self, context, result):
+        wm = context.window_manager
+        wm.event_timer_remove(self._timer)
+        wm.progress_end()
+        context.workspace.status_text_set(None)
+        return result
+
+
+class IMGHUM_OT_clear_bake(BodyOperator):
+    """Delete the body's baked frames and show the live mesh again"""
+
+    bl_idname = "imghum.clear_bake"
+    bl_label = "Clear Bake"
+
+    def run(self, context, arm):
+        clear_bake(arm)
+        return {"FINISHED"}
+
+
+def _fcurve(arm, data_path: str, index: int = 0):
+    ad = arm.animation_data or arm.animation_data_create()
+    if ad.action is None:
+        ad.action = bpy.data.actions.new(f"{arm.name} Action")
+    return ad.action.fcurve_ensure_for_datablock(arm, data_path, index=index)
+
+
+def key_values(arm, data_path: str, index: int, frames: np.ndarray, values: np.ndarray) -> None:
+    """Keyframes at ``frames`` (replacing keys there) in one bulk write."""
+    fc = _fcurve(arm, data_path, index)
+    old = np.empty(2 * len(fc.keyframe_points), dtype=np.float32)
+    fc.keyframe_points.foreach_get("co", old)
+    old = old.reshape(-1, 2)
+    keep = old[~np.isin(np.round(old[:, 0], 3), np.round(frames, 3))]
+    co = np.concatenate([keep, np.stack([frames, values], 1)])
+    co = co[np.argsort(co[:, 0], kind="stable")]
+    fc.keyframe_points.clear()
+    fc.keyframe_points.add(len(co))
+    fc.keyframe_points.foreach_set("co", co.astype(np.float32).ravel())
+    fc.keyframe_points.foreach_set("interpolation", np.full(len(co), 2, dtype=np.int32))  # LINEAR
+    fc.update()
+
+
+class IMGHUM_OT_import_arkit_csv(BodyOperator, ImportHelper):
+    """Key the facial actions from an ARKit / Live Link Face CSV (one column per blendshape)"""
+
+    bl_idname = "imghum.import_arkit_csv"
+    bl_label = "Import ARKit CSV"
+
+    filename_ext = ".csv"
+    filter_glob: bpy.props.StringProperty(default="*.csv", options={"HIDDEN"})
+    fps: bpy.props.FloatProperty(name="CSV FPS", default=60.0, min=1.0, max=1000.0,
+                                 description="Rows per second of the recording (Live Link Face: 60)")
+    frame_start: bpy.props.IntProperty(name="Start Frame", default=-1, description="-1: the scene's start")
+
+    def run(self, context, arm):
+        track = animation_io.read_arkit_csv(self.filepath, EXPRESSION_NAMES)
+        scene = context.scene
+        start = scene.frame_start if self.frame_start < 0 else self.frame_start
+        frames = start + np.arange(len(track.values)) * (scene.render.fps / scene.render.fps_base) / self.fps
+        for j, name in enumerate(EXPRESSION_NAMES):
+            if track.present[j]:
+                key_values(arm, f"imghum.expression.{name}", 0, frames, track.values[:, j])
+        with runtime.suspended():
+            scene.frame_set(scene.frame_current)
+        self.report({"INFO"}, f"keyed {int(track.present.sum())} facial actions over {len(frames)} rows")
+        return {"FINISHED"}
+
+
+class IMGHUM_OT_import_pose_json(BodyOperator, ImportHelper):
+    """Key the bone rotations from a pose JSON file (per-frame rotation vectors, see README)"""
+
+    bl_idname = "imghum.import_pose_json"
+    bl_label = "Import Pose JSON"
+
+    filename_ext = ".json"
+    filter_glob: bpy.props.StringProperty(default="*.json", options={"HIDDEN"})
+    frame_start: bpy.props.IntProperty(name="Start Frame", default=-1, description="-1: the scene's start")
+
+    def run(self, context, arm):
+        from mathutils import Matrix
+
+        from ..imghum_blender.rotations import rotvec_to_matrix
+        import torch
+
+        fps, frames = animation_io.read_pose_json(self.filepath, BONE_NAMES)
+        scene = context.scene
+        start = scene.frame_start if self.frame_start < 0 else self.frame_start
+        times = start + np.arange(len(frames)) * (scene.render.fps / scene.render.fps_base) / fps
+        bones = sorted({b for f in frames for b in f}, key=BONE_NAMES.index)
+        idx = [BONE_NAMES.index(b) for b in bones]
+        v = rig.pose_maps(runtime.model(), scene_data.bone_rest_rotations(arm, BONE_NAMES))[idx]
+        vec = np.array([[f.get(b, np.zeros(3)) for b in bones] for f in frames])  # (N,B,3)
+        d = rotvec_to_matrix(torch.as_tensor(vec)).numpy()
+        local = np.einsum("bji,nbjk,bkl->nbil", v, d, v)
+        for k, bone in enumerate(bones):
+            pb = arm.pose.bones[bone]
+            pb.rotation_mode = "QUATERNION"
+            quats = np.array([tuple(Matrix(m.tolist()).to_quaternion()) for m in local[:, k]])
+            for i in range(1, len(quats)):  # keep consecutive quaternions in one hemisphere (no flips)
+                if quats[i] @ quats[i - 1] < 0:
+                    quats[i] = -quats[i]
+            for c in range(4):
+                key_values(arm, f'pose.bones["{bone}"].rotation_quaternion', c, times, quats[:, c])
+        scene.frame_set(scene.frame_current)
+        self.report({"INFO"}, f"keyed {len(bones)} bones over {len(frames)} frames")
+        return {"FINISHED"}
+
+
+classes = (IMGHUM_OT_bake_animation, IMGHUM_OT_clear_bake, IMGHUM_OT_import_arkit_csv, IMGHUM_OT_import_pose_json)

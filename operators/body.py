@@ -1,0 +1,248 @@
+"""Body operators: add a body, (re)mesh it, random / reset / preset shape, expression and pose."""
+import bpy
+import numpy as np
+
+from ..imghum_blender import poses, rig
+from ..imghum_blender.body_mesh import evaluate
+from ..properties import BONE_NAMES, EXPRESSION_NAMES, PHENOTYPE_NAMES, SPEC
+from . import runtime, scene_data
+from .base import BodyOperator
+
+_SHAPE_RANGES = {"gender": (0.0, 1.0), "age": (0.45, 0.95), "muscle": (0.2, 0.8), "weight": (0.15, 0.85),
+                 "height": (0.2, 0.8), "proportions": (0.3, 0.7)}
+
+
+def _rng(seed: int) -> np.random.Generator:
+    return np.random.default_rng(None if seed == 0 else seed)
+
+
+def mesh_now(context, arm, resolution: int) -> None:
+    """Evaluate and apply synchronously (raises on bad latents; the old mesh stays)."""
+    model = runtime.model()
+    runtime.evaluator().cancel(arm.imghum.body_id)
+    runtime.apply_result(context, arm, evaluate(model, runtime.request(model, runtime.snapshot(arm, resolution))))
+
+
+class IMGHUM_OT_add_body(bpy.types.Operator):
+    """Add an imGHUM body: an armature with a skinned, UV-mapped mesh at the 3D cursor"""
+
+    bl_idname = "imghum.add_body"
+    bl_label = "Add Body"
+    bl_options = {"REGISTER", "UNDO"}
+
+    name: bpy.props.StringProperty(name="Name", default="Body")
+    resolution: bpy.props.IntProperty(name="Resolution", default=0, min=0, max=768,
+                                      description="Grid resolution of the first mesh (0: the preview resolution)")
+
+    def execute(self, context):
+        try:
+            model = runtime.model()
+        except (ValueError, OSError) as exc:
+            self.report({"ERROR"}, f"cannot load the model: {exc}")
+            return {"CANCELLED"}
+        arm = bpy.data.objects.new(self.name, bpy.data.armatures.new(self.name))
+        arm.location = context.scene.cursor.location
+        arm.data.display_type = "STICK"
+        ob = bpy.data.objects.new(f"{self.name} Mesh", bpy.data.meshes.new(f"{self.name} Mesh"))
+        ob.parent = arm
+        for o in (arm, ob):
+            context.collection.objects.link(o)
+        p = arm.imghum
+        p.is_body, p.body_id, p.mesh_object = True, runtime.new_body_id(), ob
+        ob.data.materials.append(scene_data.body_material(f"{self.name} Skin"))
+        mod = ob.modifiers.new("Armature", "ARMATURE")
+        mod.object = arm
+        try:
+            data = evaluate(model, runtime.request(model, runtime.snapshot(arm, self.resolution or p.preview_resolution)))
+        except (ValueError, RuntimeError) as exc:
+            for o in (ob, arm):
+                bpy.data.objects.remove(o)
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        runtime.apply_result(context, arm, data)
+        for o in context.selected_objects:
+            o.select_set(False)
+        arm.select_set(True)
+        context.view_layer.objects.active = arm
+        return {"FINISHED"}
+
+
+class IMGHUM_OT_update_mesh(BodyOperator):
+    """Re-evaluate the implicit body at the final resolution (background in the UI)"""
+
+    bl_idname = "imghum.update_mesh"
+    bl_label = "Update Mesh"
+
+    preview: bpy.props.BoolProperty(name="Preview", default=False, description="Use the preview resolution")
+    wait: bpy.props.BoolProperty(name="Wait", default=False, description="Run synchronously (always headless)")
+
+    def run(self, context, arm):
+        p = arm.imghum
+        res = p.preview_resolution if self.preview else p.final_resolution
+        if self.wait or bpy.app.background:
+            mesh_now(context, arm, res)
+            self.report({"INFO"}, runtime.status(arm))
+        else:
+            runtime.schedule(arm, res)
+        return {"FINISHED"}
+
+
+class IMGHUM_OT_cancel_update(BodyOperator):
+    """Cancel the body's pending or running evaluation"""
+
+    bl_idname = "imghum.cancel_update"
+    bl_label = "Cancel"
+    bl_options = {"REGISTER"}
+
+    def run(self, context, arm):
+        runtime.evaluator().cancel(arm.imghum.body_id)
+        return {"FINISHED"}
+
+
+class IMGHUM_OT_random_shape(BodyOperator):
+    """Random plausible body shape"""
+
+    bl_idname = "imghum.random_shape"
+    bl_label = "Random Shape"
+
+    seed: bpy.props.IntProperty(name="Seed", default=0, min=0, description="0: a new random shape each time")
+
+    def run(self, context, arm):
+        rng, p = _rng(self.seed), arm.imghum
+        if p.use_beta:
+            p.beta = np.clip(rng.normal(0.0, 0.8, SPEC["beta_size"]), -3, 3).tolist()
+        else:
+            for name in PHENOTYPE_NAMES:
+                lo, hi = _SHAPE_RANGES.get(name, (0.2, 0.8))
+                setattr(p, name, float(rng.uniform(lo, hi)))
+        return self.finish_edit(context)
+
+
+class IMGHUM_OT_reset_shape(BodyOperator):
+    """Reset the shape to the default phenotypes (and beta to the mean body)"""
+
+    bl_idname = "imghum.reset_shape"
+    bl_label = "Reset Shape"
+
+    def run(self, context, arm):
+        p = arm.imghum
+        for name in PHENOTYPE_NAMES:
+            p.property_unset(name)
+        p.beta = [0.0] * SPEC["beta_size"]
+        return self.finish_edit(context)
+
+
+class IMGHUM_OT_expression_preset(BodyOperator):
+    """Set the facial actions to a preset (or all zero with Neutral)"""
+
+    bl_idname = "imghum.expression_preset"
+    bl_label = "Expression Preset"
+
+    preset: bpy.props.EnumProperty(items=[("NEUTRAL", "Neutral", "")] + [(k, k.title(), "") for k in poses.EXPRESSION_PRESETS])
+
+    def run(self, context, arm):
+        values = poses.EXPRESSION_PRESETS.get(self.preset, {})
+        expr = arm.imghum.expression
+        for name in EXPRESSION_NAMES:
+            if getattr(expr, name) != values.get(name, 0.0):
+                setattr(expr, name, values.get(name, 0.0))
+        return self.finish_edit(context)
+
+
+class IMGHUM_OT_random_expression(BodyOperator):
+    """A random facial expression (a few actions at random strengths)"""
+
+    bl_idname = "imghum.random_expression"
+    bl_label = "Random Expression"
+
+    seed: bpy.props.IntProperty(name="Seed", default=0, min=0)
+
+    def run(self, context, arm):
+        rng = _rng(self.seed)
+        chosen = set(rng.choice(len(EXPRESSION_NAMES), size=int(rng.integers(1, 5)), replace=False).tolist())
+        expr = arm.imghum.expression
+        for i, name in enumerate(EXPRESSION_NAMES):
+            setattr(expr, name, float(rng.uniform(0.3, 1.0)) if i in chosen else 0.0)
+        return self.finish_edit(context)
+
+
+def set_pose(arm, deltas: dict[str, np.ndarray], bones) -> None:
+    """Set the named ``bones`` of the armature to model pose deltas (rotation vectors; absent = rest)."""
+    from ..imghum_blender.rotations import rotvec_to_matrix
+    import torch
+
+    model = runtime.model()
+    d = np.repeat(np.eye(3)[None], len(BONE_NAMES), 0)
+    for name, vec in deltas.items():
+        d[BONE_NAMES.index(name)] = rotvec_to_matrix(torch.as_tensor(vec, dtype=torch.float64)).numpy()
+    v = rig.pose_maps(model, scene_data.bone_rest_rotations(arm, BONE_NAMES))
+    scene_data.set_pose_rotations(arm, BONE_NAMES, rig.bones_from_pose(v, d), bones)
+
+
+def _is_hand(bone: str) -> bool:
+    return bone.startswith(("finger", "metacarpal"))
+
+
+class IMGHUM_OT_pose_preset(BodyOperator):
+    """Pose the body (not the hands) as a preset"""
+
+    bl_idname = "imghum.pose_preset"
+    bl_label = "Pose Preset"
+
+    preset: bpy.props.EnumProperty(items=[("REST", "Rest", "The model's identity pose"),
+                                          ("A_POSE", "A-Pose", ""), ("T_POSE", "T-Pose", "")])
+
+    def run(self, context, arm):
+        bones = [b for b in BONE_NAMES if not _is_hand(b)]
+        set_pose(arm, poses.preset_pose(bones, poses.BODY_PRESETS[self.preset]), bones)
+        if self.preset == "REST":
+            arm.pose.bones[BONE_NAMES[0]].location = (0.0, 0.0, 0.0)
+        return {"FINISHED"}
+
+
+class IMGHUM_OT_hand_preset(BodyOperator):
+    """Pose the hands as a preset"""
+
+    bl_idname = "imghum.hand_preset"
+    bl_label = "Hand Preset"
+
+    preset: bpy.props.EnumProperty(items=[(k, k.title(), "") for k in poses.HAND_PRESETS])
+    side: bpy.props.EnumProperty(items=[("BOTH", "Both", ""), ("L", "Left", ""), ("R", "Right", "")])
+
+    def run(self, context, arm):
+        bones = [b for b in BONE_NAMES if _is_hand(b) and (self.side == "BOTH" or b.endswith("." + self.side))]
+        set_pose(arm, poses.preset_pose(bones, poses.HAND_PRESETS[self.preset]), bones)
+        return {"FINISHED"}
+
+
+class IMGHUM_OT_random_pose(BodyOperator):
+    """A random plausible pose within joint ranges"""
+
+    bl_idname = "imghum.random_pose"
+    bl_label = "Random Pose"
+
+    seed: bpy.props.IntProperty(name="Seed", default=0, min=0)
+    scale: bpy.props.FloatProperty(name="Amount", default=0.6, min=0.0, max=1.0, description="Fraction of the joint ranges")
+    hands: bpy.props.BoolProperty(name="Hands", default=True)
+
+    def run(self, context, arm):
+        bones = [b for b in BONE_NAMES if self.hands or not _is_hand(b)]
+        set_pose(arm, poses.random_pose(bones, _rng(self.seed), self.scale, self.hands), bones)
+        return {"FINISHED"}
+
+
+class IMGHUM_OT_reset_pose(BodyOperator):
+    """Every bone back to rest (rotation and root location)"""
+
+    bl_idname = "imghum.reset_pose"
+    bl_label = "Reset Pose"
+
+    def run(self, context, arm):
+        set_pose(arm, {}, BONE_NAMES)
+        arm.pose.bones[BONE_NAMES[0]].location = (0.0, 0.0, 0.0)
+        return {"FINISHED"}
+
+
+classes = (IMGHUM_OT_add_body, IMGHUM_OT_update_mesh, IMGHUM_OT_cancel_update, IMGHUM_OT_random_shape,
+           IMGHUM_OT_reset_shape, IMGHUM_OT_expression_preset, IMGHUM_OT_random_expression,
+           IMGHUM_OT_pose_preset, IMGHUM_OT_hand_preset, IMGHUM_OT_random_pose, IMGHUM_OT_reset_pose)

@@ -1,0 +1,170 @@
+"""Blender data of a body (main thread only): armature bones, the skinned mesh with its UVs,
+attributes and vertex groups, the material, and baked per-frame meshes. Bulk data goes through
+``foreach_set``; nothing loops over vertices in Python."""
+import colorsys
+
+import bpy
+import numpy as np
+
+SEMANTIC_ATTR = "imghum_semantic"
+PART_ATTR = "imghum_part"
+PART_COLOR_ATTR = "imghum_part_color"
+UV_NAME = "UVMap"
+GRID_IMAGE = "imGHUM UV Grid"
+#: Vertex-group weights are written in this many levels (Blender normalizes per vertex).
+WEIGHT_LEVELS = 1000
+
+
+def part_palette(n: int) -> np.ndarray:
+    """Distinct RGBA colours (n,4) for part labels."""
+    golden = 0.618033988749895
+    return np.array([(*colorsys.hsv_to_rgb((i * golden) % 1.0, 0.55 + 0.3 * (i % 2), 0.95), 1.0) for i in range(n)],
+                    dtype=np.float32)
+
+
+def write_mesh(me: bpy.types.Mesh, data, n_parts: int) -> None:
+    """Replace the geometry of ``me`` with a meshed body: UVs per corner, semantic point, part label
+    and part colour per vertex, smooth shading."""
+    v, f = data.vertices, data.faces
+    me.clear_geometry()
+    me.vertices.add(len(v))
+    me.vertices.foreach_set("co", v.astype(np.float32).ravel())
+    me.loops.add(f.size)
+    me.loops.foreach_set("vertex_index", f.astype(np.int32).ravel())
+    me.polygons.add(len(f))
+    me.polygons.foreach_set("loop_start", np.arange(0, f.size, 3, dtype=np.int32))
+    uv = me.uv_layers.new(name=UV_NAME) if UV_NAME not in me.uv_layers else me.uv_layers[UV_NAME]
+    uv.data.foreach_set("uv", data.attributes.corner_uvs.astype(np.float32).ravel())
+    for name, kind, key, values in ((SEMANTIC_ATTR, "FLOAT_VECTOR", "vector", data.semantics.astype(np.float32)),
+                                    (PART_ATTR, "INT", "value", data.attributes.parts.astype(np.int32)),
+                                    (PART_COLOR_ATTR, "FLOAT_COLOR", "color",
+                                     part_palette(n_parts)[data.attributes.parts])):
+        attr = me.attributes.get(name) or me.attributes.new(name, kind, "POINT")
+        attr.data.foreach_set(key, values.ravel())
+    me.polygons.foreach_set("use_smooth", np.ones(len(f), dtype=bool))
+    me.update()
+
+
+def write_vertex_groups(ob: bpy.types.Object, data, bone_names) -> None:
+    """One vertex group per bone with the transferred skin weights (replacing the old ones)."""
+    ob.vertex_groups.clear()
+    idx, w = data.attributes.skin_indices, data.attributes.skin_weights
+    level = np.rint(w * WEIGHT_LEVELS).astype(np.int64)
+    verts = np.broadcast_to(np.arange(len(idx))[:, None], idx.shape)
+    keep = level > 0
+    bone, lev, vert = idx[keep], level[keep], verts[keep]
+    order = np.lexsort((vert, lev, bone))
+    bone, lev, vert = bone[order], lev[order], vert[order]
+    cuts = np.flatnonzero(np.diff(bone * (WEIGHT_LEVELS + 1) + lev)) + 1
+    groups = {}
+    for start, end in zip(np.r_[0, cuts], np.r_[cuts, len(bone)]):
+        b = int(bone[start])
+        if b not in groups:
+            groups[b] = ob.vertex_groups.new(name=bone_names[b])
+        groups[b].add(vert[start:end].tolist(), float(lev[start]) / WEIGHT_LEVELS, "REPLACE")
+
+
+def fit_armature(context, arm: bpy.types.Object, rig, tolerance: float = 5e-5) -> bool:
+    """Create or move the bones of ``arm`` to the rest rig (bones keep their orientation, so pose
+    keyframes keep their meaning); returns whether edit mode was needed."""
+    bones = arm.data.bones
+    if len(bones) == len(rig.names):
+        heads = np.empty(3 * len(bones), dtype=np.float32)
+        bones.foreach_get("head_local", heads)
+        order = [bones.find(n) for n in rig.names]
+        if min(order) >= 0 and np.abs(heads.reshape(-1, 3)[order] - rig.heads).max() < tolerance:
+            return False
+    view_layer = context.view_layer
+    prev_active, prev_mode = view_layer.objects.active, arm.mode
+    hidden = arm.hide_get()
+    arm.hide_set(False)
+    view_layer.objects.active = arm
+    bpy.ops.object.mode_set(mode="EDIT")
+    try:
+        eb = arm.data.edit_bones
+        for name, head, tail, z in zip(rig.names, rig.heads, rig.tails, rig.z_axes):
+            b = eb.get(name) or eb.new(name)
+            b.head, b.tail = head.tolist(), tail.tolist()
+            b.align_roll(z.tolist())
+        for name, parent in zip(rig.names, rig.parents):
+            eb[name].parent = eb[rig.names[parent]] if parent >= 0 else None
+            eb[name].use_connect = False
+    finally:
+        bpy.ops.object.mode_set(mode=prev_mode if prev_mode in ("POSE", "OBJECT") else "OBJECT")
+        view_layer.objects.active = prev_active
+        arm.hide_set(hidden)
+    return True
+
+
+def bone_rest_rotations(arm: bpy.types.Object, names) -> np.ndarray:
+    """Rest rotations Q (J,3,3) of the armature's bones (armature space), in model bone order."""
+    bones = arm.data.bones
+    m = np.empty(16 * len(bones), dtype=np.float32)
+    bones.foreach_get("matrix_local", m)
+    m = m.reshape(-1, 4, 4).transpose(0, 2, 1)  # foreach_get yields column-major matrices
+    return m[[bones.find(n) for n in names], :3, :3].astype(np.float64)
+
+
+def pose_rotations(arm: bpy.types.Object, names) -> tuple[np.ndarray, np.ndarray]:
+    """Pose-bone local rotations L (J,3,3) and the root bone's location (3,), as evaluated now."""
+    pb = arm.pose.bones
+    m = np.empty(16 * len(pb), dtype=np.float32)
+    pb.foreach_get("matrix_basis", m)
+    m = m.reshape(-1, 4, 4).transpose(0, 2, 1)[[pb.find(n) for n in names]].astype(np.float64)
+    rot = m[:, :3, :3]
+    u, _, vt = np.linalg.svd(rot)  # drop any scale the artist keyed
+    rot = u @ vt
+    return rot, m[0, :3, 3]
+
+
+def set_pose_rotations(arm: bpy.types.Object, names, local: np.ndarray, bones=None) -> None:
+    """Set pose-bone rotations (J,3,3) of the named ``bones`` (default: all) in any rotation mode."""
+    from mathutils import Matrix
+
+    wanted = set(names if bones is None else bones)
+    for name, rot in zip(names, local):
+        if name not in wanted:
+            continue
+        pb = arm.pose.bones[name]
+        mat = Matrix(rot.tolist())
+        if pb.rotation_mode == "QUATERNION":
+            pb.rotation_quaternion = mat.to_quaternion()
+        elif pb.rotation_mode == "AXIS_ANGLE":
+            axis, angle = mat.to_quaternion().to_axis_angle()
+            pb.rotation_axis_angle = (angle, *axis)
+        else:
+            pb.rotation_euler = mat.to_euler(pb.rotation_mode)
+
+
+def body_material(name: str) -> bpy.types.Material:
+    """A material showing the UV texture (a colour grid the artist can swap) or the part colours."""
+    mat = bpy.data.materials.new(name)
+    mat.use_nodes = True
+    nt = mat.node_tree
+    bsdf = next(n for n in nt.nodes if n.type == "BSDF_PRINCIPLED")
+    tex = nt.nodes.new("ShaderNodeTexImage")
+    tex.name = tex.label = "UV Texture"
+    image = bpy.data.images.get(GRID_IMAGE) or bpy.data.images.new(GRID_IMAGE, 1024, 1024)
+    image.generated_type = "COLOR_GRID"
+    tex.image = image
+    uvmap = nt.nodes.new("ShaderNodeUVMap")
+    uvmap.uv_map = UV_NAME
+    nt.links.new(uvmap.outputs["UV"], tex.inputs["Vector"])
+    attr = nt.nodes.new("ShaderNodeAttribute")
+    attr.attribute_name = PART_COLOR_ATTR
+    mix = nt.nodes.new("ShaderNodeMix")
+    mix.name = "Colour Mode"
+    mix.data_type = "RGBA"
+    nt.links.new(tex.outputs["Color"], mix.inputs[6])
+    nt.links.new(attr.outputs["Color"], mix.inputs[7])
+    nt.links.new(mix.outputs[2], bsdf.inputs["Base Color"])
+    bsdf.inputs["Roughness"].default_value = 0.6
+    return mat
+
+
+def set_color_mode(arm: bpy.types.Object, mode: str) -> None:
+    """Switch the body material between UV texture and part colours."""
+    ob = arm.imghum.mesh_object
+    mat = ob.active_material if ob else None
+    if mat and mat.node_tree and "Colour Mode" in mat.node_tree.nodes:
+        mat.node_tree.nodes["Colour Mode"].inputs[0].default_value = 1.0 if mode == "PARTS" else 0.0

@@ -1,0 +1,153 @@
+"""Panels that edit the active body: Shape (+ raw beta), Expression, Pose, Mesh, Animation."""
+import bpy
+
+from ..operators import runtime
+from ..properties import EXPRESSION_NAMES, PHENOTYPE_NAMES
+
+#: Face regions for the expression sliders (by ARKit name prefix).
+FACE_REGIONS = (("Brows", ("brow",)), ("Eyes", ("eye",)), ("Cheeks & Nose", ("cheek", "nose")),
+                ("Jaw", ("jaw",)), ("Mouth", ("mouth",)), ("Tongue", ("tongue",)))
+
+
+class BodyPanel:
+    """Shared placement and poll: the imGHUM tab, visible when a body is active."""
+
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "imGHUM"
+
+    @classmethod
+    def poll(cls, context):
+        return runtime.body_of(context.active_object) is not None
+
+    def body(self, context):
+        return runtime.body_of(context.active_object)
+
+
+class IMGHUM_PT_shape(BodyPanel, bpy.types.Panel):
+    """Shape by named phenotypes."""
+
+    bl_idname = "IMGHUM_PT_shape"
+    bl_label = "Shape"
+
+    def draw(self, context):
+        p = self.body(context).imghum
+        col = self.layout.column(align=True)
+        col.enabled = not p.use_beta
+        for name in PHENOTYPE_NAMES:
+            col.prop(p, name, slider=True)
+        row = self.layout.row(align=True)
+        row.operator("imghum.random_shape", icon="MOD_NOISE")
+        row.operator("imghum.reset_shape", icon="LOOP_BACK", text="Reset")
+
+
+class IMGHUM_PT_shape_beta(BodyPanel, bpy.types.Panel):
+    """The raw shape code."""
+
+    bl_idname = "IMGHUM_PT_shape_beta"
+    bl_label = "Shape Code (β)"
+    bl_parent_id = "IMGHUM_PT_shape"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw_header(self, context):
+        self.layout.prop(self.body(context).imghum, "use_beta", text="")
+
+    def draw(self, context):
+        p = self.body(context).imghum
+        col = self.layout.column(align=True)
+        col.enabled = p.use_beta
+        col.prop(p, "beta", text="")
+
+
+class IMGHUM_PT_expression(BodyPanel, bpy.types.Panel):
+    """Facial expression: presets and the 52 ARKit actions by region."""
+
+    bl_idname = "IMGHUM_PT_expression"
+    bl_label = "Expression"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context):
+        layout = self.layout
+        grid = layout.grid_flow(columns=3, align=True)
+        for preset in ("NEUTRAL", "SMILE", "SURPRISE", "BLINK", "FROWN"):
+            grid.operator("imghum.expression_preset", text=preset.title()).preset = preset
+        layout.operator("imghum.random_expression", icon="MOD_NOISE")
+        expr = self.body(context).imghum.expression
+        for title, prefixes in FACE_REGIONS:
+            box = layout.box()
+            box.label(text=title)
+            col = box.column(align=True)
+            for name in EXPRESSION_NAMES:
+                if name.startswith(prefixes):
+                    col.prop(expr, name, slider=True)
+
+
+class IMGHUM_PT_pose(BodyPanel, bpy.types.Panel):
+    """Pose presets; pose the armature's bones in Pose Mode as usual."""
+
+    bl_idname = "IMGHUM_PT_pose"
+    bl_label = "Pose"
+
+    def draw(self, context):
+        layout = self.layout
+        row = layout.row(align=True)
+        for preset, text in (("REST", "Rest"), ("A_POSE", "A-Pose"), ("T_POSE", "T-Pose")):
+            row.operator("imghum.pose_preset", text=text).preset = preset
+        layout.label(text="Hands")
+        row = layout.row(align=True)
+        for preset in ("RELAXED", "FIST", "OPEN", "POINT"):
+            row.operator("imghum.hand_preset", text=preset.title()).preset = preset
+        row = layout.row(align=True)
+        row.operator("imghum.random_pose", icon="MOD_NOISE")
+        row.operator("imghum.reset_pose", icon="LOOP_BACK", text="Reset")
+        arm = self.body(context)
+        if context.mode != "POSE":
+            layout.label(text="Pose bones in Pose Mode (Ctrl Tab on the armature)", icon="INFO")
+        elif context.active_pose_bone and context.active_pose_bone.id_data == arm:
+            layout.prop(context.active_pose_bone, "rotation_quaternion", text=context.active_pose_bone.name)
+
+
+class IMGHUM_PT_mesh(BodyPanel, bpy.types.Panel):
+    """Meshing: resolutions, auto update, colour mode, status."""
+
+    bl_idname = "IMGHUM_PT_mesh"
+    bl_label = "Mesh"
+
+    def draw(self, context):
+        arm = self.body(context)
+        p = arm.imghum
+        layout = self.layout
+        col = layout.column(align=True)
+        col.prop(p, "preview_resolution")
+        col.prop(p, "final_resolution")
+        layout.prop(p, "auto_update")
+        layout.prop(p, "color_mode", expand=True)
+        row = layout.row(align=True)
+        row.operator("imghum.update_mesh", icon="FILE_REFRESH")
+        row.operator("imghum.cancel_update", icon="CANCEL", text="")
+        text = runtime.status(arm)
+        if text:
+            layout.label(text=text, icon="ERROR" if text.startswith("Error") else "INFO")
+
+
+class IMGHUM_PT_animation(BodyPanel, bpy.types.Panel):
+    """Bake and import animation."""
+
+    bl_idname = "IMGHUM_PT_animation"
+    bl_label = "Animation"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context):
+        layout = self.layout
+        scene = context.scene
+        layout.label(text=f"Bake frames {scene.frame_start}–{scene.frame_end} (scene range)")
+        row = layout.row(align=True)
+        row.operator("imghum.bake_animation", icon="RENDER_ANIMATION")
+        row.operator("imghum.clear_bake", icon="TRASH", text="")
+        col = layout.column(align=True)
+        col.operator("imghum.import_arkit_csv", icon="IMPORT")
+        col.operator("imghum.import_pose_json", icon="IMPORT")
+
+
+classes = (IMGHUM_PT_shape, IMGHUM_PT_shape_beta, IMGHUM_PT_expression, IMGHUM_PT_pose, IMGHUM_PT_mesh,
+           IMGHUM_PT_animation)

@@ -1,0 +1,69 @@
+"""The background evaluator with the real model: latest wins, cancel, errors, stop."""
+import threading
+import time
+
+import numpy as np
+
+from imghum_blender.body_mesh import BodyRequest, evaluate
+from imghum_blender.evaluator import Evaluator
+
+
+def _job(phen_age: float, resolution: int = 48):
+    def job(model, progress):
+        progress(0.0)
+        return evaluate(model, BodyRequest(resolution=resolution, phenotypes={"age": phen_age}))
+    return job
+
+
+def test_latest_request_wins(model):
+    ev = Evaluator(lambda: model)
+    try:
+        for i in range(30):
+            ev.submit("body", _job(0.3 + 0.01 * i))
+        out = ev.drain(timeout=120)
+        assert len(out) == 1 and out[0].error is None
+        direct = evaluate(model, BodyRequest(resolution=48, phenotypes={"age": 0.3 + 0.01 * 29}))
+        assert np.allclose(out[0].result.vertices, direct.vertices)
+        ev.submit("a", _job(0.5))
+        ev.submit("b", _job(0.6))
+        assert sorted(o.key for o in ev.drain(timeout=120)) == ["a", "b"]
+    finally:
+        ev.stop()
+    assert not ev.alive
+
+
+def test_cancel_and_errors(model):
+    started = threading.Event()
+
+    def slow(model_, progress):
+        started.set()
+        for _ in range(200):
+            time.sleep(0.01)
+            progress(0.5)
+        return "done"
+
+    ev = Evaluator(lambda: model)
+    try:
+        ev.submit("body", slow)
+        started.wait(10)
+        assert ev.busy("body") and ev.progress("body") is not None
+        assert ev.cancel("body")
+        assert ev.drain(timeout=10) == []
+        ev.submit("body", lambda m, p: evaluate(m, BodyRequest(resolution=48, beta=np.full(16, np.nan))))
+        (out,) = ev.drain(timeout=60)
+        assert out.result is None and "NaN" in out.error
+    finally:
+        ev.stop()
+
+
+def test_model_load_failure_is_reported():
+    def broken():
+        raise ValueError("model file is broken")
+
+    ev = Evaluator(broken)
+    try:
+        ev.submit("body", _job(0.5))
+        (out,) = ev.drain(timeout=10)
+        assert out.error == "model file is broken"
+    finally:
+        ev.stop()
