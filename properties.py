@@ -78,7 +78,7 @@ class IMGHUM_PG_body(bpy.types.PropertyGroup):
                                          description=_PHENOTYPE_HELP.get(name, name), update=_latents_changed)
            for name in PHENOTYPE_NAMES},
         "expression": bpy.props.PointerProperty(type=IMGHUM_PG_expression),
-        "preview_resolution": bpy.props.IntProperty(name="Preview", default=80, min=24, max=256,
+        "preview_resolution": bpy.props.IntProperty(name="Preview", default=64, min=24, max=256,
                                                     description="Grid resolution while editing (longest body side)"),
         "final_resolution": bpy.props.IntProperty(name="Final", default=192, min=32, max=768,
                                                   description="Grid resolution of Update Mesh and of bakes"),

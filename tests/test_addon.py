@@ -20,6 +20,7 @@ def baking(built_zip, blender_script, tmp_path_factory):
 
 
 def test_body_structure(editing):
+    assert editing["ui_registered"]
     assert editing["bones"] == 104 and editing["bone_names_match"]
     assert editing["uv_maps"] == ["UVMap"]
     assert editing["attributes"] == ["imghum_part", "imghum_part_color", "imghum_semantic"]

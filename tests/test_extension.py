@@ -1,5 +1,6 @@
 """The Blender extension: Blender's validator and builder pass, and the built zip installs,
 registers and unregisters cleanly in the real bpy 5.0.1 module."""
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -34,3 +35,22 @@ def test_installed_extension_registers_and_unregisters(built_zip, blender_script
         "check_model": ["FINISHED"], "panel_category": "imGHUM", "disabled": True,
         "panel_unregistered": True, "re_enabled": True,
     }
+
+
+def test_self_contained_zip_bundles_wheels_and_installs(blender_script, tmp_path):
+    import zipfile
+
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "build_extension.py"), "--wheels",
+                           "--out", str(tmp_path / "dist")], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (zip_path,) = (tmp_path / "dist").glob("imghum-*-linux_x64.zip")
+    archive = zipfile.ZipFile(zip_path)
+    wheels = [n for n in archive.namelist() if n.endswith(".whl")]
+    assert any("torch-2.13.0+cpu" in w for w in wheels) and any("scikit_image" in w for w in wheels)
+    assert not any("/numpy-" in w for w in wheels)  # Blender ships numpy
+    manifest = archive.read("blender_manifest.toml").decode()
+    assert 'platforms = ["linux-x64"]' in manifest and all(w in manifest for w in wheels)
+    seen = blender_script("install_wheels.py", zip_path, tmp_path=tmp_path)
+    assert seen["install"] == ["FINISHED"] and seen["torch_in_extension_site_packages"]
+    assert seen["add_body"] == ["FINISHED"] and seen["vertices"] > 1000
+    shutil.rmtree(tmp_path / "blender_user", ignore_errors=True)

@@ -21,6 +21,10 @@ bpy.context.scene.collection.objects.link(cube)
 bpy.context.view_layer.objects.active = cube
 seen["wrong_object"] = operator_error(bpy.ops.imghum.update_mesh)
 
+seen["ui_registered"] = all(hasattr(bpy.types, n) for n in (
+    "IMGHUM_PT_model", "IMGHUM_PT_shape", "IMGHUM_PT_shape_beta", "IMGHUM_PT_expression", "IMGHUM_PT_pose",
+    "IMGHUM_PT_mesh", "IMGHUM_PT_animation")) and all(hasattr(bpy.ops.imghum, n) for n in (
+    "add_body", "update_mesh", "random_shape", "random_pose", "bake_animation", "import_arkit_csv"))
 assert bpy.ops.imghum.add_body() == {"FINISHED"}
 arm = bpy.context.active_object
 ob = arm.imghum.mesh_object

@@ -1,0 +1,74 @@
+"""Benchmark the add-on's interactive loop in real Blender (bpy module): a slider change -> new
+preview mesh applied to the body (evaluation on the worker thread, then mesh, UVs, attributes and
+vertex groups written on the main thread), at the default preview resolution, plus a final-resolution
+update and a 10-frame bake.
+
+    python scripts/benchmark_addon.py [--out docs/benchmarks/addon.json]
+
+Builds the extension zip and installs it into a throw-away Blender user folder first.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    """Print and record the timings."""
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--repeats", type=int, default=10)
+    ap.add_argument("--out", default=None)
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="imghum-bench-"))
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "build_extension.py"), "--out", str(tmp)], check=True,
+                   capture_output=True)
+    os.environ["BLENDER_USER_RESOURCES"] = str(tmp / "user")
+    import bpy
+    import numpy as np
+
+    bpy.ops.extensions.package_install_files(filepath=str(next(tmp.glob("imghum-*.zip"))), repo="user_default",
+                                             enable_on_install=True)
+    runtime = sys.modules["bl_ext.user_default.imghum.operators.runtime"]
+    bpy.ops.imghum.add_body()
+    arm = bpy.context.active_object
+    p = arm.imghum
+    slider = []
+    for i in range(args.repeats + 1):
+        t0 = time.perf_counter()
+        p.weight = 0.3 + 0.04 * i  # what dragging the Weight slider does
+        errors = runtime.drain()
+        slider.append(time.perf_counter() - t0)
+        assert not errors, errors
+    slider = slider[1:]
+    vertices = len(p.mesh_object.data.vertices)
+    t0 = time.perf_counter()
+    bpy.ops.imghum.update_mesh()
+    final = time.perf_counter() - t0
+    final_vertices = len(p.mesh_object.data.vertices)
+    scene = bpy.context.scene
+    scene.frame_start, scene.frame_end = 1, 10
+    t0 = time.perf_counter()
+    bpy.ops.imghum.bake_animation(resolution=p.preview_resolution)
+    bake = (time.perf_counter() - t0) / 10
+    result = {"preview_resolution": p.preview_resolution, "preview_vertices": vertices,
+              "slider_to_mesh_seconds_median": float(np.median(slider)), "slider_to_mesh_seconds_max": float(max(slider)),
+              "final_resolution": p.final_resolution, "final_vertices": final_vertices, "final_update_seconds": final,
+              "bake_seconds_per_frame_at_preview": bake, "blender": bpy.app.version_string,
+              "cores": len(os.sched_getaffinity(0))}
+    for k, v in result.items():
+        print(f"{k:36s} {v:.3f}" if isinstance(v, float) else f"{k:36s} {v}")
+    bpy.ops.preferences.addon_disable(module="bl_ext.user_default.imghum")
+    if args.out:
+        Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
