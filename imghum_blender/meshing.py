@@ -12,8 +12,10 @@ COARSE_STRIDE = 8
 #: Coarse cells with a corner closer to the surface than this many cell sizes are refined even
 #: without a sign change (thin parts between coarse nodes, e.g. fingers and ears).
 NEAR = 0.5
-#: Part-candidate grid for meshing: coarser than the query default, as meshing queries are sparse.
+#: Part-candidate grid for meshing: coarser than the query default, as meshing queries are sparse
+#: (and coarser still for previews, where building the grid is a large share of the time).
 MESH_GRID_CELLS = 20
+PREVIEW_GRID_CELLS = 12
 
 
 class ResolutionError(ValueError):
@@ -31,8 +33,16 @@ class Mesh:
     queries: int = 0
 
 
-def _grid_shape(lo: np.ndarray, hi: np.ndarray, h: float) -> np.ndarray:
-    cells = np.maximum(np.ceil((hi - lo) / h / COARSE_STRIDE), 1).astype(int) * COARSE_STRIDE
+def _coarse_stride(resolution: int) -> int:
+    """COARSE_STRIDE, halved until the coarse grid has at least 16 cells along the longest side."""
+    s = COARSE_STRIDE
+    while s > 1 and resolution / s < 16:
+        s //= 2
+    return s
+
+
+def _grid_shape(lo: np.ndarray, hi: np.ndarray, h: float, stride: int) -> np.ndarray:
+    cells = np.maximum(np.ceil((hi - lo) / h / stride), 1).astype(int) * stride
     return cells + 1
 
 
@@ -43,10 +53,10 @@ class _SparseField:
     """A dense grid of SDF values of which only some nodes are evaluated by the network; the
     others hold trilinear predictions from the next coarser level."""
 
-    def __init__(self, model, lat, lo: np.ndarray, h: float, shape: np.ndarray):
+    def __init__(self, model, lat, lo: np.ndarray, h: float, shape: np.ndarray, grid_cells: int):
         self.model, self.lat, self.lo, self.h = model, lat, lo, h
         self.shape = tuple(int(n) for n in shape)
-        self.state = model.prepare(lat, grid_cells=MESH_GRID_CELLS)
+        self.state = model.prepare(lat, grid_cells=grid_cells)
         self.values = np.zeros(self.shape, dtype=np.float32)
         self.known = np.zeros(self.shape, dtype=bool)
         self.queries = 0
@@ -120,8 +130,7 @@ def _dense_cells(field: _SparseField) -> np.ndarray:
     return cells[field.sign_change(cells, 1)]
 
 
-def _coarse_to_fine_cells(field: _SparseField) -> np.ndarray:
-    s = COARSE_STRIDE
+def _coarse_to_fine_cells(field: _SparseField, s: int) -> np.ndarray:
     field.evaluate(_nodes(field.shape, s))
     cells = _nodes(field.shape, s, cells=True)
     v = field.values[tuple((cells[:, None, :] + _CORNERS * s).reshape(-1, 3).T)].reshape(-1, 8)
@@ -138,7 +147,8 @@ def extract_mesh(model, lat, resolution: int = 256, region=None, min_component: 
                  dense: bool = False) -> Mesh:
     """Mesh of body 0 of ``lat``; voxel size = the body's longest box side / (resolution - 1).
 
-    Coarse to fine: the field is evaluated on a stride-8 grid; at each finer stride the children
+    Coarse to fine: the field is evaluated on a stride-8 grid (finer below resolution 128, so that
+    it has at least 16 cells along the longest side); at each finer stride the children
     of surface cells (corner signs differ, or a corner closer than ``NEAR`` cell sizes) are
     evaluated and the surface is then followed cell by cell until every cell that straddles the
     zero level has all its corners evaluated, so the result equals dense marching cubes wherever
@@ -163,13 +173,14 @@ def extract_mesh(model, lat, resolution: int = 256, region=None, min_component: 
         lo, hi = snapped, np.minimum(hi, rhi)
         if (hi <= lo).any():
             raise ValueError("the region does not overlap the body")
-    shape = _grid_shape(lo, hi, h)
+    stride = _coarse_stride(resolution)
+    shape = _grid_shape(lo, hi, h, stride)
     nodes = int(np.prod(shape, dtype=np.int64))
     if nodes > MAX_GRID_NODES:
         raise ResolutionError(f"resolution {resolution} needs a {shape[0]}x{shape[1]}x{shape[2]} grid "
                               f"(~{nodes * 6 / 1e9:.1f} GB); use a lower resolution or a smaller region")
-    field = _SparseField(model, lat, lo, h, shape)
-    cells = _dense_cells(field) if dense else _coarse_to_fine_cells(field)
+    field = _SparseField(model, lat, lo, h, shape, PREVIEW_GRID_CELLS if resolution <= 96 else MESH_GRID_CELLS)
+    cells = _dense_cells(field) if dense else _coarse_to_fine_cells(field, stride)
     if len(cells) == 0:
         raise ValueError("the field has no surface inside the requested region")
     mask = np.zeros(field.shape, dtype=bool)  # scikit-image meshes cubes whose 8 corners are all True

@@ -2,6 +2,7 @@
 correspondence, seam-aware UVs, part labels and skin weights."""
 from __future__ import annotations
 
+import colorsys
 from dataclasses import dataclass
 
 import numpy as np
@@ -89,3 +90,10 @@ def _plane_barycentrics(p: np.ndarray, t: np.ndarray) -> np.ndarray:
     den = np.where(np.abs(a * c - b * b) < 1e-30, 1e-30, a * c - b * b)
     u, w = (c * r1 - b * r2) / den, (a * r2 - b * r1) / den
     return np.stack([1 - u - w, u, w], -1)
+
+
+def part_colors(n: int) -> np.ndarray:
+    """Distinct RGBA colours (n,4) in [0,1] for part labels (golden-ratio hues)."""
+    golden = 0.618033988749895
+    return np.array([(*colorsys.hsv_to_rgb((i * golden) % 1.0, 0.55 + 0.3 * (i % 2), 0.95), 1.0) for i in range(n)],
+                    dtype=np.float32)

@@ -242,6 +242,9 @@ class IMGHUM_OT_import_pose_json(BodyOperator, ImportHelper):
         start = scene.frame_start if self.frame_start < 0 else self.frame_start
         times = start + np.arange(len(frames)) * (scene.render.fps / scene.render.fps_base) / fps
         bones = sorted({b for f in frames for b in f}, key=BONE_NAMES.index)
+        if not bones:
+            self.report({"WARNING"}, "the file poses no bones: nothing keyed")
+            return {"FINISHED"}
         idx = [BONE_NAMES.index(b) for b in bones]
         v = rig.pose_maps(runtime.model(), scene_data.bone_rest_rotations(arm, BONE_NAMES))[idx]
         vec = np.array([[f.get(b, np.zeros(3)) for b in bones] for f in frames])  # (N,B,3)

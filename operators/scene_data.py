@@ -1,10 +1,10 @@
 """Blender data of a body (main thread only): armature bones, the skinned mesh with its UVs,
 attributes and vertex groups, the material, and baked per-frame meshes. Bulk data goes through
 ``foreach_set``; nothing loops over vertices in Python."""
-import colorsys
-
 import bpy
 import numpy as np
+
+from ..imghum_blender.surface_attributes import part_colors
 
 SEMANTIC_ATTR = "imghum_semantic"
 PART_ATTR = "imghum_part"
@@ -13,13 +13,6 @@ UV_NAME = "UVMap"
 GRID_IMAGE = "imGHUM UV Grid"
 #: Vertex-group weights are written in this many levels (Blender normalizes per vertex).
 WEIGHT_LEVELS = 1000
-
-
-def part_palette(n: int) -> np.ndarray:
-    """Distinct RGBA colours (n,4) for part labels."""
-    golden = 0.618033988749895
-    return np.array([(*colorsys.hsv_to_rgb((i * golden) % 1.0, 0.55 + 0.3 * (i % 2), 0.95), 1.0) for i in range(n)],
-                    dtype=np.float32)
 
 
 def write_mesh(me: bpy.types.Mesh, data, n_parts: int) -> None:
@@ -38,7 +31,7 @@ def write_mesh(me: bpy.types.Mesh, data, n_parts: int) -> None:
     for name, kind, key, values in ((SEMANTIC_ATTR, "FLOAT_VECTOR", "vector", data.semantics.astype(np.float32)),
                                     (PART_ATTR, "INT", "value", data.attributes.parts.astype(np.int32)),
                                     (PART_COLOR_ATTR, "FLOAT_COLOR", "color",
-                                     part_palette(n_parts)[data.attributes.parts])):
+                                     part_colors(n_parts)[data.attributes.parts])):
         attr = me.attributes.get(name) or me.attributes.new(name, kind, "POINT")
         attr.data.foreach_set(key, values.ravel())
     me.polygons.foreach_set("use_smooth", np.ones(len(f), dtype=bool))

@@ -5,16 +5,13 @@ update and a 10-frame bake.
 
     python scripts/benchmark_addon.py [--out docs/benchmarks/addon.json]
 
-Builds the extension zip and installs it into a throw-away Blender user folder first.
+Enables this checkout as the add-on in a throw-away Blender user folder first.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
-import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -27,16 +24,13 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=10)
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="imghum-bench-"))
-    subprocess.run([sys.executable, str(ROOT / "scripts" / "build_extension.py"), "--out", str(tmp)], check=True,
-                   capture_output=True)
-    os.environ["BLENDER_USER_RESOURCES"] = str(tmp / "user")
+    from imghum_blender.batch.session import enable_addon, runtime_module
+
+    module = enable_addon()
     import bpy
     import numpy as np
 
-    bpy.ops.extensions.package_install_files(filepath=str(next(tmp.glob("imghum-*.zip"))), repo="user_default",
-                                             enable_on_install=True)
-    runtime = sys.modules["bl_ext.user_default.imghum.operators.runtime"]
+    runtime = runtime_module(module)
     bpy.ops.imghum.add_body()
     arm = bpy.context.active_object
     p = arm.imghum
@@ -65,7 +59,7 @@ def main() -> None:
               "cores": len(os.sched_getaffinity(0))}
     for k, v in result.items():
         print(f"{k:36s} {v:.3f}" if isinstance(v, float) else f"{k:36s} {v}")
-    bpy.ops.preferences.addon_disable(module="bl_ext.user_default.imghum")
+    bpy.ops.preferences.addon_disable(module=module)
     if args.out:
         Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
 

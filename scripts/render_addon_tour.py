@@ -1,5 +1,5 @@
-"""Render the README's add-on tour with the add-on itself (installed from the built zip into a
-throw-away Blender user folder) and Cycles: the UV texture through the semantic UVs, the body-part
+"""Render the README's add-on tour with the add-on itself (this checkout, enabled in a throw-away
+Blender user folder) and Cycles: the UV texture through the semantic UVs, the body-part
 colours, and a posed body with an expression and hand presets.
 
     python scripts/render_addon_tour.py [--out docs/images/addon_tour.png] [--samples 16]
@@ -8,10 +8,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,14 +20,11 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=16)
     ap.add_argument("--resolution", type=int, default=192)
     args = ap.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="imghum-tour-"))
-    subprocess.run([sys.executable, str(ROOT / "scripts" / "build_extension.py"), "--out", str(tmp)], check=True,
-                   capture_output=True)
-    os.environ["BLENDER_USER_RESOURCES"] = str(tmp / "user")
+    from imghum_blender.batch.session import enable_addon
+
+    enable_addon()
     import bpy
 
-    bpy.ops.extensions.package_install_files(filepath=str(next(tmp.glob("imghum-*.zip"))), repo="user_default",
-                                             enable_on_install=True)
     for o in list(bpy.data.objects):
         bpy.data.objects.remove(o)
     scene = bpy.context.scene

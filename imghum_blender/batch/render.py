@@ -1,0 +1,328 @@
+"""Render batch items with Blender through the add-on's own operators (bpy; main thread).
+
+Per item: add the body, set its latents (shape and expression on ``obj.imghum``, the pose through
+``imghum.import_pose_json``), bake that frame (the exact implicit field at the pose), frame the
+camera, render the image, then render the ground-truth passes with Cycles (1 sample, no filter,
+emission-only override materials): UV + part label, and camera depth. Files appear under their
+final names only when complete.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+
+import bpy
+import numpy as np
+from mathutils import Vector
+
+from ..surface_attributes import part_colors
+from .spec import EXPRESSIONS, PHENOTYPES, VIEWS, Body, Spec, frame_latents
+
+SKIN = (0.8, 0.62, 0.52)
+#: Meters below the top of the body framed by ``framing = "head"``.
+HEAD_HEIGHT = 0.3
+
+
+def _partial(path: Path) -> Path:
+    return path.with_name(path.stem + ".partial" + path.suffix)
+
+
+def _publish(tmp: Path, final: Path) -> None:
+    os.replace(tmp, final)
+
+
+class Renderer:
+    """Owns the scene for a batch run; :meth:`render_item` renders one (body, frame)."""
+
+    def __init__(self, spec: Spec, out: Path, runtime):
+        self.spec, self.out, self.runtime = spec, out, runtime
+        self.tmp = Path(tempfile.mkdtemp(prefix="imghum-batch-"))
+        self.arm = None
+        self.body_name = None
+        self._setup_scene()
+
+    # -- scene ---------------------------------------------------------------------------------
+    def _setup_scene(self) -> None:
+        for o in list(bpy.data.objects):
+            bpy.data.objects.remove(o)
+        scene = bpy.context.scene
+        sc = self.spec.scene
+        scene.render.resolution_x, scene.render.resolution_y = sc.resolution
+        scene.render.resolution_percentage = 100
+        scene.render.film_transparent = sc.background is None
+        scene.world = bpy.data.worlds.new("Batch World")
+        scene.world.use_nodes = True
+        bg = next(n for n in scene.world.node_tree.nodes if n.type == "BACKGROUND")
+        bg.inputs["Color"].default_value = (*(sc.background or (0.0, 0.0, 0.0)), 1.0)
+        bg.inputs["Strength"].default_value = 0.6
+        scene.world.color = sc.background or (0.0, 0.0, 0.0)
+        scene.view_settings.view_transform = "AgX"
+        scene.view_settings.look = "None"
+        cam = bpy.data.objects.new("Camera", bpy.data.cameras.new("Camera"))
+        cam.data.lens = sc.lens
+        cam.data.sensor_fit = "AUTO"
+        scene.collection.objects.link(cam)
+        scene.camera = cam
+        self.lights = []
+        if sc.lights == "studio":
+            for name, energy, size in (("Key", 250.0, 1.5), ("Fill", 80.0, 2.0), ("Rim", 150.0, 1.0)):
+                light = bpy.data.objects.new(name, bpy.data.lights.new(name, "AREA"))
+                light.data.energy, light.data.size = energy, size
+                scene.collection.objects.link(light)
+                self.lights.append(light)
+        self.skin = bpy.data.materials.new("Batch Skin")
+        self.skin.use_nodes = True
+        bsdf = next(n for n in self.skin.node_tree.nodes if n.type == "BSDF_PRINCIPLED")
+        bsdf.inputs["Base Color"].default_value = (*SKIN, 1.0)
+        bsdf.inputs["Roughness"].default_value = 0.55
+        self.skin.diffuse_color = (*SKIN, 1.0)
+        self.gt_labels = self._emission_material("GT UV+Part", "labels")
+        self.gt_depth = self._emission_material("GT Depth", "depth")
+
+    @staticmethod
+    def _emission_material(name: str, kind: str):
+        mat = bpy.data.materials.new(name)
+        mat.use_nodes = True
+        nt = mat.node_tree
+        nt.nodes.clear()
+        out = nt.nodes.new("ShaderNodeOutputMaterial")
+        emit = nt.nodes.new("ShaderNodeEmission")
+        nt.links.new(emit.outputs[0], out.inputs["Surface"])
+        combine = nt.nodes.new("ShaderNodeCombineXYZ")
+        nt.links.new(combine.outputs[0], emit.inputs["Color"])
+        if kind == "labels":
+            uv = nt.nodes.new("ShaderNodeUVMap")
+            uv.uv_map = "UVMap"
+            sep = nt.nodes.new("ShaderNodeSeparateXYZ")
+            nt.links.new(uv.outputs["UV"], sep.inputs[0])
+            part = nt.nodes.new("ShaderNodeAttribute")
+            part.attribute_name = "imghum_part"
+            nt.links.new(sep.outputs[0], combine.inputs[0])
+            nt.links.new(sep.outputs[1], combine.inputs[1])
+            nt.links.new(part.outputs["Fac"], combine.inputs[2])
+        else:
+            cam = nt.nodes.new("ShaderNodeCameraData")
+            nt.links.new(cam.outputs["View Z Depth"], combine.inputs[0])
+        return mat
+
+    # -- bodies --------------------------------------------------------------------------------
+    def _body(self, body: Body, frame: int, lat: dict):
+        """Make the body for this item exist with the item's latents, baked at ``frame``."""
+        scene = bpy.context.scene
+        if self.body_name != body.name:
+            if self.arm is not None:
+                for o in list(self.arm.children) + [self.arm]:
+                    bpy.data.objects.remove(o)
+            bpy.ops.imghum.add_body(name=body.name, resolution=32)
+            self.arm = bpy.context.active_object
+            self.arm.imghum.auto_update = False
+            self.body_name = body.name
+        arm, p = self.arm, self.arm.imghum
+        if "beta" in lat:
+            p.use_beta, p.beta = True, lat["beta"]
+        else:
+            p.use_beta = False
+            for name in PHENOTYPES:
+                setattr(p, name, lat.get("phenotypes", {}).get(name, p.bl_rna.properties[name].default))
+        for name in EXPRESSIONS:
+            setattr(p.expression, name, float(lat["expression"].get(name, 0.0)))
+        p.preview_resolution = 32
+        bpy.ops.imghum.update_mesh(preview=True)  # refits the rig to this shape (keypoints, pose mapping)
+        scene.frame_set(frame)
+        pose_path = self.tmp / "pose.json"
+        pose_path.write_text(json.dumps({"fps": scene.render.fps / scene.render.fps_base,
+                                         "frames": [lat["pose"]]}))
+        arm.animation_data_clear()  # each item is rendered from its own latents only (shard-independent)
+        bpy.ops.imghum.reset_pose()
+        if lat["pose"]:
+            bpy.ops.imghum.import_pose_json(filepath=str(pose_path), frame_start=frame)
+        if body.pose_file:
+            bpy.ops.imghum.import_pose_json(filepath=body.pose_file, frame_start=scene.frame_start)
+        scene.frame_set(frame)
+        bpy.ops.imghum.bake_animation(frame_start=frame, frame_end=frame, resolution=self.spec.mesh_resolution)
+        baked = next(o for o in arm.children if "imghum_bake_of" in o)
+        baked.hide_render = baked.hide_viewport = False
+        baked.data.materials.clear()
+        baked.data.materials.append(self.skin)
+        return baked
+
+    def _frame_camera(self, mesh_obj, framing: str = "body") -> None:
+        sc = self.spec.scene
+        cam = bpy.context.scene.camera
+        if sc.camera:
+            loc, target = Vector(sc.camera["location"]), Vector(sc.camera["look_at"])
+        else:
+            co = np.empty(3 * len(mesh_obj.data.vertices), dtype=np.float32)
+            mesh_obj.data.vertices.foreach_get("co", co)
+            mw = np.array(mesh_obj.matrix_world)
+            world = co.reshape(-1, 3) @ mw[:3, :3].T + mw[:3, 3]
+            if framing == "head":
+                world = world[world[:, 2] > world[:, 2].max() - HEAD_HEIGHT]
+            lo, hi = world.min(0), world.max(0)
+            target = Vector(((lo + hi) / 2).tolist())
+            a = math.radians(VIEWS[sc.view])
+            direction = Vector((math.sin(a), -math.cos(a), 0.0))
+            w, h = sc.resolution
+            half_fov = math.atan(36.0 / 2 / sc.lens)
+            fov_x = half_fov if w >= h else math.atan(math.tan(half_fov) * w / h)
+            fov_y = half_fov if h >= w else math.atan(math.tan(half_fov) * h / w)
+            extent = hi - lo
+            side = abs(direction.x) * extent[1] + abs(direction.y) * extent[0]
+            depth = abs(direction.x) * extent[0] + abs(direction.y) * extent[1]
+            dist = 1.08 * max(extent[2] / 2 / math.tan(fov_y), side / 2 / math.tan(fov_x)) + depth / 2
+            loc = target + direction * dist
+        cam.location = loc
+        cam.rotation_euler = (target - loc).to_track_quat("-Z", "Y").to_euler()
+        for light, (az, el, dist) in zip(self.lights, ((-40, 35, 3.0), (50, 10, 3.5), (170, 40, 3.0))):
+            view = (loc - target).normalized()
+            base = math.atan2(view.x, -view.y)
+            a, e = base + math.radians(az), math.radians(el)
+            light.location = target + Vector((math.sin(a) * math.cos(e), -math.cos(a) * math.cos(e), math.sin(e))) * dist
+            light.rotation_euler = (target - light.location).to_track_quat("-Z", "Y").to_euler()
+
+    # -- rendering -----------------------------------------------------------------------------
+    def _render(self, path: Path, engine: str, samples: int, override=None, exr: bool = False) -> Path:
+        scene = bpy.context.scene
+        vl = bpy.context.view_layer
+        scene.render.engine = "BLENDER_WORKBENCH" if engine == "WORKBENCH" else engine
+        if engine == "CYCLES":
+            scene.cycles.device = "CPU"
+            scene.cycles.samples = samples
+            scene.cycles.use_adaptive_sampling = False
+            scene.cycles.use_denoising = False
+            scene.cycles.seed = 0
+            scene.cycles.pixel_filter_type = "BOX"
+            scene.cycles.filter_width = 0.01 if override else 1.5
+            scene.cycles.max_bounces = 0 if override else 8
+        else:
+            shading = scene.display.shading
+            shading.light, shading.color_type = "STUDIO", "MATERIAL"
+            shading.show_cavity = True
+            scene.display.render_aa = "8"
+        vl.material_override = override
+        settings = scene.render.image_settings
+        settings.file_format = "OPEN_EXR" if exr else "PNG"
+        settings.color_mode = "RGBA"
+        settings.color_depth = "32" if exr else "8"
+        film = scene.render.film_transparent
+        scene.render.film_transparent = film or bool(override)
+        tmp = _partial(path)
+        scene.render.filepath = str(tmp)
+        try:
+            bpy.ops.render.render(write_still=True)
+        finally:
+            vl.material_override = None
+            scene.render.film_transparent = film
+        return tmp
+
+    def _read_exr(self, path: Path) -> np.ndarray:
+        img = bpy.data.images.load(str(path), check_existing=False)
+        w, h = img.size
+        px = np.empty(w * h * 4, dtype=np.float32)
+        img.pixels.foreach_get(px)
+        bpy.data.images.remove(img)
+        return px.reshape(h, w, 4)[::-1]
+
+    def render_item(self, body: Body, frame: int, item_id: str) -> dict:
+        """Render one item; returns {kind: path relative to the output folder} and its latents."""
+        from skimage.io import imsave
+
+        from ..export import write_obj, write_ply
+
+        lat = frame_latents(body, frame)
+        mesh_obj = self._body(body, frame, lat)
+        self._frame_camera(mesh_obj, body.framing)
+        out, files = self.out, {}
+        passes = self.spec.output.passes
+        if self.spec.output.images:
+            final = out / "images" / f"{item_id}.png"
+            final.parent.mkdir(parents=True, exist_ok=True)
+            _publish(self._render(final, self.spec.scene.engine, self.spec.scene.samples), final)
+            files["image"] = final
+        if set(passes) & {"segmentation", "uv", "depth", "keypoints"}:
+            labels = self._read_exr(self._render(self.tmp / "labels.exr", "CYCLES", 1, self.gt_labels, exr=True))
+            depth = self._read_exr(self._render(self.tmp / "depth.exr", "CYCLES", 1, self.gt_depth, exr=True))
+            mask = labels[..., 3] > 0.5
+            part = np.where(mask, np.rint(labels[..., 2]).astype(np.int16), -1)
+            (out / "passes").mkdir(parents=True, exist_ok=True)
+            if "segmentation" in passes:
+                seg = out / "passes" / f"{item_id}_seg.png"
+                imsave(_partial(seg), (part + 1).astype(np.uint8), check_contrast=False)
+                _publish(_partial(seg), seg)
+                files["segmentation"] = seg
+                color = out / "passes" / f"{item_id}_seg_color.png"
+                rgb = np.where(mask[..., None], (part_colors(max(int(part.max()) + 1, 1))[part, :3] * 255), 255)
+                imsave(_partial(color), rgb.astype(np.uint8), check_contrast=False)
+                _publish(_partial(color), color)
+                files["segmentation_color"] = color
+            arrays = {"mask": mask}
+            if "uv" in passes:
+                arrays["uv"] = np.where(mask[..., None], labels[..., :2], np.nan).astype(np.float32)
+            if "depth" in passes:
+                arrays["depth"] = np.where(mask, depth[..., 0], np.inf).astype(np.float32)
+            arrays["part"] = part
+            gt = out / "passes" / f"{item_id}_gt.npz"
+            with open(_partial(gt), "wb") as fh:
+                np.savez_compressed(fh, **arrays)
+            _publish(_partial(gt), gt)
+            files["ground_truth"] = gt
+            if "keypoints" in passes:
+                kp = out / "keypoints" / f"{item_id}.json"
+                kp.parent.mkdir(parents=True, exist_ok=True)
+                _partial(kp).write_text(json.dumps(self._keypoints(mask), indent=1))
+                _publish(_partial(kp), kp)
+                files["keypoints"] = kp
+        if self.spec.output.meshes != "none":
+            files["mesh"] = self._write_mesh(mesh_obj, out / "meshes" / f"{item_id}.{self.spec.output.meshes}",
+                                             write_obj, write_ply)
+        if self.spec.output.blend:
+            blend = out / "blend" / f"{item_id}.blend"
+            blend.parent.mkdir(parents=True, exist_ok=True)
+            bpy.ops.wm.save_as_mainfile(filepath=str(_partial(blend)), copy=True)
+            _publish(_partial(blend), blend)
+            files["blend"] = blend
+        return {"files": {k: str(v.relative_to(out)) for k, v in files.items()}, "latents": lat}
+
+    def _keypoints(self, mask: np.ndarray) -> dict:
+        """Joint positions (bone heads) in 3D and projected, with the camera (OpenCV convention:
+        x right, y down, z forward; pixel origin at the top-left corner)."""
+        scene = bpy.context.scene
+        cam = scene.camera
+        w, h = scene.render.resolution_x, scene.render.resolution_y
+        f = cam.data.lens * max(w, h) / cam.data.sensor_width
+        k = np.array([[f, 0, w / 2], [0, f, h / 2], [0, 0, 1]])
+        world_to_blender_cam = np.array(cam.matrix_world.inverted())
+        extrinsic = np.diag([1.0, -1.0, -1.0, 1.0]) @ world_to_blender_cam
+        mw = np.array(self.arm.matrix_world)
+        names = [pb.name for pb in self.arm.pose.bones]
+        heads = np.array([pb.head for pb in self.arm.pose.bones]) @ mw[:3, :3].T + mw[:3, 3]
+        cam_pts = heads @ extrinsic[:3, :3].T + extrinsic[:3, 3]
+        uv = cam_pts[:, :2] / cam_pts[:, 2:] * f + np.array([w / 2, h / 2])
+        px = np.clip(np.floor(uv).astype(int), 0, [w - 1, h - 1])
+        inside = mask[px[:, 1], px[:, 0]] & (uv >= 0).all(1) & (uv[:, 0] < w) & (uv[:, 1] < h)
+        return {"joints": names, "joints_3d": heads.round(6).tolist(), "joints_2d": uv.round(3).tolist(),
+                "in_silhouette": inside.tolist(), "intrinsics": k.tolist(), "world_to_camera": extrinsic.tolist(),
+                "image_size": [w, h], "convention": "OpenCV camera (x right, y down, z forward); pixels from the top-left"}
+
+    @staticmethod
+    def _write_mesh(ob, path: Path, write_obj, write_ply) -> Path:
+        me = ob.data
+        v = np.empty(3 * len(me.vertices), dtype=np.float32)
+        me.vertices.foreach_get("co", v)
+        f = np.empty(len(me.loops), dtype=np.int32)
+        me.loops.foreach_get("vertex_index", f)
+        uv = np.empty(2 * len(me.loops), dtype=np.float32)
+        me.uv_layers["UVMap"].data.foreach_get("uv", uv)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        mw = np.array(ob.matrix_world)
+        v = v.reshape(-1, 3) @ mw[:3, :3].T + mw[:3, 3]  # world coordinates, like the keypoints
+        if path.suffix == ".obj":
+            write_obj(path, v, f.reshape(-1, 3), None, uv.reshape(-1, 3, 2))
+        else:
+            part = np.empty(len(me.vertices), dtype=np.int32)
+            me.attributes["imghum_part"].data.foreach_get("value", part)
+            write_ply(path, v, f.reshape(-1, 3), None, {"part": part})
+        return path
