@@ -61,3 +61,16 @@ def _atomic_write(path: Path, data: bytes) -> None:
     tmp = path.with_name(path.name + ".partial")
     tmp.write_bytes(data)
     tmp.replace(path)
+
+
+def read_ply(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """Read back a PLY written by :func:`write_ply`: per-vertex properties as a structured array
+    (fields x, y, z, ..., part, ...) and the faces (F,3)."""
+    head, body = Path(path).read_bytes().split(b"end_header\n", 1)
+    lines = head.decode().splitlines()
+    count = {ln.split()[1]: int(ln.split()[2]) for ln in lines if ln.startswith("element ")}
+    props = [(ln.split()[2], "<i4" if ln.split()[1] == "int" else "<f4") for ln in lines
+             if ln.startswith("property ") and "list" not in ln]
+    verts = np.frombuffer(body, dtype=props, count=count["vertex"])
+    faces = np.frombuffer(body, dtype=[("n", "u1"), ("i", "<i4", (3,))], count=count["face"], offset=verts.nbytes)
+    return verts, faces["i"].astype(np.int64)

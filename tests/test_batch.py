@@ -11,6 +11,7 @@ import pytest
 from scipy.spatial import cKDTree
 
 from imghum_blender.batch import spec as bs
+from imghum_blender.export import read_ply
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = """
@@ -128,7 +129,7 @@ def test_render_outputs_and_ground_truth(rendered):
         z = gt["depth"][ys, xs]
         cam = np.stack([(xs + 0.5 - k[0, 2]) / k[0, 0] * z, (ys + 0.5 - k[1, 2]) / k[1, 1] * z, z], 1)
         world = (cam - ext[:3, 3]) @ ext[:3, :3]
-        verts, header = _read_ply(out / item["files"]["mesh"])
+        verts, _ = read_ply(out / item["files"]["mesh"])
         _, nearest = cKDTree(np.stack([verts["x"], verts["y"], verts["z"]], 1)).query(world)
         assert (verts["part"][nearest] == seg[ys, xs]).mean() > 0.9
         uv = gt["uv"][gt["mask"]]
@@ -136,16 +137,6 @@ def test_render_outputs_and_ground_truth(rendered):
     body = [gt for gt in (np.load(out / i["files"]["ground_truth"])["mask"] for i in m["items"])]
     assert (body[0] != body[2]).mean() > 0.01  # different bodies
     assert np.abs(images["a_f0001"].astype(int) - images["b_f0001"].astype(int)).mean() > 1
-
-
-def _read_ply(path):
-    data = path.read_bytes()
-    head, body = data.split(b"end_header\n", 1)
-    lines = head.decode().splitlines()
-    nv = int(next(x for x in lines if x.startswith("element vertex")).split()[-1])
-    props = [(x.split()[2], "<i4" if x.split()[1] == "int" else "<f4") for x in lines
-             if x.startswith("property ") and "list" not in x]
-    return np.frombuffer(body[:nv * 4 * len(props)], dtype=props), lines
 
 
 def test_resume_renders_nothing(rendered):

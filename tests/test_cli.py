@@ -4,17 +4,7 @@ import json
 import numpy as np
 
 from imghum_blender.__main__ import main
-
-
-def _read_ply(path):
-    data = path.read_bytes()
-    head, body = data.split(b"end_header\n", 1)
-    lines = head.decode().splitlines()
-    nv = int(next(x for x in lines if x.startswith("element vertex")).split()[-1])
-    props = [(x.split()[2], "<i4" if x.split()[1] == "int" else "<f4") for x in lines
-             if x.startswith("property ") and "list" not in x]
-    verts = np.frombuffer(body[:nv * 4 * len(props)], dtype=props)
-    return verts, lines
+from imghum_blender.export import read_ply
 
 
 def test_obj_and_ply_with_attributes(tmp_path, capsys):
@@ -30,8 +20,8 @@ def test_obj_and_ply_with_attributes(tmp_path, capsys):
     assert "wrote" in capsys.readouterr().out
     assert main(["mesh", "--out", str(ply), "--resolution", "64", "--latents", str(latents),
                  "--expression", "jawOpen=0.6", "--pose", "lowerarm01.L=0,0,1.0"]) == 0
-    verts, header = _read_ply(ply)
-    assert len(verts) == nv and "property int part" in header
+    verts, faces = read_ply(ply)
+    assert len(verts) == nv and len(faces) == nf and "part" in verts.dtype.names
     w = np.stack([verts[f"weight_{k}"] for k in range(4)], 1)
     assert np.allclose(w.sum(1), 1, atol=1e-4) and verts["part"].max() < 49
 
