@@ -53,8 +53,8 @@ class _SparseField:
     """A dense grid of SDF values of which only some nodes are evaluated by the network; the
     others hold trilinear predictions from the next coarser level."""
 
-    def __init__(self, model, lat, lo: np.ndarray, h: float, shape: np.ndarray, grid_cells: int):
-        self.model, self.lat, self.lo, self.h = model, lat, lo, h
+    def __init__(self, model, lat, lo: np.ndarray, h: float, shape: np.ndarray, grid_cells: int, edits=None):
+        self.model, self.lat, self.lo, self.h, self.edits = model, lat, lo, h, edits
         self.shape = tuple(int(n) for n in shape)
         self.state = model.prepare(lat, grid_cells=grid_cells)
         self.values = np.zeros(self.shape, dtype=np.float32)
@@ -67,8 +67,14 @@ class _SparseField:
             return
         pts = torch.from_numpy((self.lo + nodes * self.h).astype(np.float32))
         with torch.no_grad():
-            sdf, _ = self.model.query(pts[None], self.lat, state=self.state)
-        self.values[tuple(nodes.T)] = sdf[0].numpy()
+            sdf, sem = self.model.query(pts[None], self.lat, state=self.state)
+        values = sdf[0].numpy()
+        if self.edits:
+            from .edits import apply
+
+            values = apply(self.model, self.edits, self.state.frames[0].double().numpy(), pts.numpy(), values,
+                           sem[0].numpy())
+        self.values[tuple(nodes.T)] = values
         self.known[tuple(nodes.T)] = True
         self.queries += len(nodes)
 
@@ -144,7 +150,7 @@ def _coarse_to_fine_cells(field: _SparseField, s: int) -> np.ndarray:
 
 
 def extract_mesh(model, lat, resolution: int = 256, region=None, min_component: float = 0.002,
-                 dense: bool = False) -> Mesh:
+                 dense: bool = False, edits=None) -> Mesh:
     """Mesh of body 0 of ``lat``; voxel size = the body's longest box side / (resolution - 1).
 
     Coarse to fine: the field is evaluated on a stride-8 grid (finer below resolution 128, so that
@@ -157,7 +163,8 @@ def extract_mesh(model, lat, resolution: int = 256, region=None, min_component: 
     part of the body at the same voxel size (e.g. the head at higher resolution; the surface is
     open where it leaves the region). Components with fewer than ``min_component`` of the
     vertices are dropped. ``dense=True`` evaluates every grid node instead (the reference that
-    the coarse-to-fine result is tested and benchmarked against).
+    the coarse-to-fine result is tested and benchmarked against). ``edits``: an
+    :class:`imghum_blender.edits.Edits` (garment layers, limb differences) applied to the field.
     """
     from skimage.measure import marching_cubes
 
@@ -179,7 +186,7 @@ def extract_mesh(model, lat, resolution: int = 256, region=None, min_component: 
     if nodes > MAX_GRID_NODES:
         raise ResolutionError(f"resolution {resolution} needs a {shape[0]}x{shape[1]}x{shape[2]} grid "
                               f"(~{nodes * 6 / 1e9:.1f} GB); use a lower resolution or a smaller region")
-    field = _SparseField(model, lat, lo, h, shape, PREVIEW_GRID_CELLS if resolution <= 96 else MESH_GRID_CELLS)
+    field = _SparseField(model, lat, lo, h, shape, PREVIEW_GRID_CELLS if resolution <= 96 else MESH_GRID_CELLS, edits)
     cells = _dense_cells(field) if dense else _coarse_to_fine_cells(field, stride)
     if len(cells) == 0:
         raise ValueError("the field has no surface inside the requested region")

@@ -69,6 +69,7 @@ class Model:
         self.dtype = torch.float32
         self._template_surface = None
         self._bone_directions = None
+        self._part_geometry = None
 
     def to(self, dtype: torch.dtype | None = None, device: torch.device | str | None = None) -> "Model":
         """Move the network and skeleton to ``dtype`` (e.g. float64 for gradient checks) and/or
@@ -104,6 +105,15 @@ class Model:
 
             self._bone_directions = bone_directions(self)
         return self._bone_directions
+
+    @property
+    def part_geometry(self):
+        """Part capsules and region weights on the template for :mod:`.edits` (built on first use)."""
+        if self._part_geometry is None:
+            from .edits import PartGeometry
+
+            self._part_geometry = PartGeometry(self)
+        return self._part_geometry
 
     # -- latents -------------------------------------------------------------------------------
     def latents(self, beta=None, phenotypes=None, expression=None, pose=None,

@@ -1,0 +1,215 @@
+"""Topology-free edits of the implicit body, applied to the field before meshing: garment-like
+offset layers over semantic regions, and limb differences (a limb ending at a chosen position,
+missing fingers). Both are defined on the canonical body, so they follow shape and pose.
+
+- A layer with thickness t over a region with weight w (smooth in [0,1], defined on the template
+  and read at each point's semantics C(x)) turns the body field S into S - t w(C(x)): the surface
+  moves out by t where w = 1 and stays on the body where w = 0. Layers combine by the maximum
+  offset.
+- A limb difference removes the limb beyond a plane across one part's bone (at a fraction of the
+  part's length) together with every part distal to it: the removed region R is the part's
+  capsule beyond the plane plus the distal parts' capsules, posed with their bones; the field
+  becomes smax(S, -d_R) with a smooth maximum of radius ``rounding`` (a rounded stump).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+#: Garment regions: part -> (from, to) fraction of the part's length along its bone (None: whole part).
+_TORSO = {"chest": None, "abdomen": None, "shoulder.L": None, "shoulder.R": None}
+REGIONS: dict[str, dict[str, tuple[float, float] | None]] = {
+    "SHIRT": {**_TORSO, "pelvis": (0.5, 1.0), "upperarm.L": (0.0, 0.45), "upperarm.R": (0.0, 0.45)},
+    "LONG_SLEEVES": {**_TORSO, "pelvis": (0.5, 1.0), "upperarm.L": None, "upperarm.R": None,
+                     "lowerarm.L": (0.0, 0.92), "lowerarm.R": (0.0, 0.92)},
+    "SHORTS": {"pelvis": None, "upperleg.L": (0.0, 0.55), "upperleg.R": (0.0, 0.55)},
+    "TROUSERS": {"pelvis": None, "upperleg.L": None, "upperleg.R": None,
+                 "lowerleg.L": (0.0, 0.9), "lowerleg.R": (0.0, 0.9)},
+    "SOCKS": {"foot.L": None, "foot.R": None, "lowerleg.L": (0.72, 1.0), "lowerleg.R": (0.72, 1.0)},
+    "CAP": {"head": (0.62, 1.0)},
+}
+#: Smoothing steps of the region weights over the template graph per cm of border.
+_STEPS_PER_CM = 3
+
+
+@dataclass
+class Layer:
+    """A garment-like layer: ``region`` (a :data:`REGIONS` name), ``thickness`` and ``border`` in meters."""
+
+    region: str
+    thickness: float = 0.005
+    border: float = 0.02
+
+    def __post_init__(self):
+        if self.region not in REGIONS:
+            raise ValueError(f"unknown layer region {self.region!r}; known: {', '.join(REGIONS)}")
+        if not (0.0 <= self.thickness <= 0.05 and 0.0 <= self.border <= 0.1):
+            raise ValueError("layer thickness must lie in [0, 5 cm] and border in [0, 10 cm]")
+
+
+@dataclass
+class LimbCut:
+    """Remove the body beyond ``fraction`` of part ``part``'s length (0 = at its base) and every part
+    distal to it (e.g. ``LimbCut("lowerarm.L", 0.5)``; a finger: ``LimbCut("finger2-1.L", 0.0)``)."""
+
+    part: str
+    fraction: float = 0.5
+    rounding: float = 0.015
+
+    def __post_init__(self):
+        if not (0.0 <= self.fraction <= 1.0 and 0.0 <= self.rounding <= 0.1):
+            raise ValueError("limb cut fraction must lie in [0, 1] and rounding in [0, 10 cm]")
+
+
+@dataclass
+class Edits:
+    """Layers and limb cuts applied together (layers first, then cuts)."""
+
+    layers: list[Layer] = field(default_factory=list)
+    cuts: list[LimbCut] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.layers or self.cuts)
+
+
+class PartGeometry:
+    """Per part, in its main bone's local frame: the axis segment and capsule radius covering the
+    part's template vertices; the template's vertex weights per region (cached per model)."""
+
+    def __init__(self, model):
+        self.model = model
+        names = [p.name for p in model.bundle.parts]
+        self.index = {n: i for i, n in enumerate(names)}
+        tf = model.network.template_frames.double().numpy()  # part p: main-bone frame -> template
+        tv = model.template_vertices.double().numpy()
+        vpart = model.bundle.tensors["template_parts"].long().numpy()
+        self.main = np.array([p.main for p in model.bundle.parts])
+        self.axis = np.zeros((len(names), 3))
+        self.span = np.zeros((len(names), 2))
+        self.radius = np.zeros(len(names))
+        self.vertex_t = np.zeros(len(tv))
+        for p in range(len(names)):
+            local = (tv[vpart == p] - tf[p, :3, 3]) @ tf[p, :3, :3]  # template -> main-bone frame
+            a = local.mean(0)
+            a = a / max(np.linalg.norm(a), 1e-9)
+            t = local @ a
+            lo, hi = t.min(), t.max()
+            seg = np.clip(t, lo, hi)[:, None] * a
+            self.axis[p], self.span[p] = a, (lo, hi)
+            self.radius[p] = 1.1 * np.percentile(np.linalg.norm(local - seg, axis=1), 95) + 0.002
+            self.vertex_t[vpart == p] = (t - lo) / max(hi - lo, 1e-9)
+        self.vpart = vpart
+        self._weights: dict[tuple[str, float], np.ndarray] = {}
+        self._tree = None
+
+    def region_weights(self, region: str, border: float) -> np.ndarray:
+        """Smooth weights (V,) of a region on the template vertices."""
+        key = (region, round(border, 4))
+        if key not in self._weights:
+            w = np.zeros(len(self.vpart))
+            for part, span in REGIONS[region].items():
+                sel = self.vpart == self.index[part]
+                if span is None:
+                    w[sel] = 1.0
+                else:
+                    t = self.vertex_t[sel]
+                    w[sel] = ((t >= span[0]) & (t <= span[1])).astype(float)
+            self._weights[key] = _smooth(w, self.model.template_faces.numpy(), int(round(border * 100 * _STEPS_PER_CM)))
+        return self._weights[key]
+
+    def weights_at(self, semantics: np.ndarray, weights: np.ndarray, k: int = 4) -> np.ndarray:
+        """Region weights at semantic points (inverse-distance blend of the k nearest template vertices)."""
+        if self._tree is None:
+            from scipy.spatial import cKDTree
+
+            self._tree = cKDTree(self.model.template_vertices.numpy())
+        d, i = self._tree.query(semantics, k=k)
+        inv = 1.0 / np.maximum(d, 1e-6)
+        return (weights[i] * inv).sum(1) / inv.sum(1)
+
+    def distal_parts(self, part: int) -> list[int]:
+        """The part and every part whose main bone descends from its main bone."""
+        parents = self.model.skeleton.parents.numpy()
+        root = self.main[part]
+        out = []
+        for p, c in enumerate(self.main):
+            b = c
+            while b >= 0 and b != root:
+                b = parents[b]
+            if b == root and (p == part or c != root):
+                out.append(p)
+        return out
+
+
+def _smooth(w: np.ndarray, faces: np.ndarray, steps: int) -> np.ndarray:
+    """Laplacian smoothing of vertex values over the mesh graph (steps of neighbour averaging)."""
+    from scipy.sparse import coo_matrix
+
+    n = len(w)
+    e = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
+    adj = coo_matrix((np.ones(2 * len(e)), (np.r_[e[:, 0], e[:, 1]], np.r_[e[:, 1], e[:, 0]])), shape=(n, n)).tocsr()
+    adj.data[:] = 1.0
+    deg = np.asarray(adj.sum(1)).ravel()
+    for _ in range(steps):
+        w = 0.5 * w + 0.5 * (adj @ w) / np.maximum(deg, 1)
+    return w
+
+
+def part_geometry(model) -> PartGeometry:
+    """The model's cached :class:`PartGeometry`."""
+    return model.part_geometry
+
+
+def _segment_distance(x: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    ab = b - a
+    t = np.clip(((x - a) @ ab) / max(ab @ ab, 1e-12), 0.0, 1.0)
+    return np.linalg.norm(x - (a + t[:, None] * ab), axis=1)
+
+
+def smooth_max(a: np.ndarray, b: np.ndarray, k: float) -> np.ndarray:
+    """Polynomial smooth maximum (radius k; the exact max for k = 0)."""
+    if k <= 0:
+        return np.maximum(a, b)
+    h = np.clip(0.5 + 0.5 * (a - b) / k, 0.0, 1.0)
+    return b + (a - b) * h + k * h * (1.0 - h)
+
+
+def apply(model, edits: Edits, frames: np.ndarray, points: np.ndarray, sdf: np.ndarray,
+          semantics: np.ndarray) -> np.ndarray:
+    """The edited field at ``points`` (N,3) of body 0, given its posed frames (J,4,4) and the body
+    field's SDF (N,) and semantics (N,3)."""
+    geo = part_geometry(model)
+    out = sdf.astype(np.float64)
+    if edits.layers:
+        offset = np.zeros(len(points))
+        for layer in edits.layers:
+            w = geo.weights_at(semantics, geo.region_weights(layer.region, layer.border))
+            offset = np.maximum(offset, layer.thickness * w)
+        out = out - offset
+    for cut in edits.cuts:
+        if cut.part not in geo.index:
+            raise ValueError(f"unknown part {cut.part!r} for a limb cut")
+        p = geo.index[cut.part]
+        removed = np.full(len(points), np.inf)
+        for q in geo.distal_parts(p):
+            f = frames[geo.main[q]]
+            ends = np.outer(geo.span[q], geo.axis[q]) @ f[:3, :3].T + f[:3, 3]
+            capsule = _segment_distance(points, ends[0], ends[1]) - geo.radius[q]
+            if q == p:
+                lo, hi = geo.span[p]
+                local = (points - f[:3, 3]) @ f[:3, :3]
+                beyond = local @ geo.axis[p] - (lo + cut.fraction * (hi - lo))
+                capsule = np.maximum(capsule, -beyond)
+            removed = np.minimum(removed, capsule)
+        out = smooth_max(out, -removed, cut.rounding)
+    return out.astype(np.float32)
+
+
+def layer_faces(model, mesh, layer: Layer, threshold: float = 0.5) -> np.ndarray:
+    """Faces (mask over ``mesh.faces``) of the layer's own surface: all corners weighted above
+    ``threshold`` (a garment as a separate, open surface)."""
+    geo = part_geometry(model)
+    w = geo.weights_at(mesh.semantics, geo.region_weights(layer.region, layer.border))
+    return (w[mesh.faces] > threshold).all(1)
