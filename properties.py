@@ -7,11 +7,14 @@ the shipped bundle's header (read without torch).
 import bpy
 
 from .imghum_blender import bundle_info
+from .imghum_blender.edits import REGIONS, limb_parts
 
 _DOC = bundle_info.read_document(bundle_info.DEFAULT_BUNDLE)
 SPEC = _DOC["spec"]
 EXPRESSION_NAMES: tuple[str, ...] = tuple(SPEC["expression_names"])
 PHENOTYPE_NAMES: tuple[str, ...] = tuple(SPEC["phenotype_names"])
+PART_NAMES: tuple[str, ...] = tuple(p["name"] for p in _DOC["parts"])
+LIMB_PARTS = limb_parts(PART_NAMES)
 BONE_NAMES: tuple[str, ...] = tuple(SPEC["bone_names"])
 _PHENOTYPE_HELP = {"gender": "0 female, 1 male", "age": "0 newborn ... 0.667 young adult ... 1 elderly",
                    "muscle": "muscle tone", "weight": "body mass", "height": "body height",
@@ -60,6 +63,31 @@ IMGHUM_PG_expression = type("IMGHUM_PG_expression", (bpy.types.PropertyGroup,), 
 })
 
 
+class IMGHUM_PG_layer(bpy.types.PropertyGroup):
+    """A garment layer or a limb difference of a body (applied to the implicit field)."""
+
+    __annotations__ = {
+        "kind": bpy.props.EnumProperty(name="Kind", items=[("GARMENT", "Garment", "An offset layer over a body region"),
+                                                          ("LIMB", "Limb Difference", "Remove a limb beyond a point")],
+                                       update=_latents_changed),
+        "region": bpy.props.EnumProperty(name="Region", items=[(r, r.replace("_", " ").title(), "") for r in REGIONS],
+                                         update=_latents_changed),
+        "thickness": bpy.props.FloatProperty(name="Thickness", default=0.005, min=0.0, max=0.05, subtype="DISTANCE",
+                                             unit="LENGTH", update=_latents_changed, options={"ANIMATABLE"}),
+        "border": bpy.props.FloatProperty(name="Border", default=0.02, min=0.0, max=0.1, subtype="DISTANCE",
+                                          unit="LENGTH", update=_latents_changed, description="Width of the smooth edge"),
+        "separate": bpy.props.BoolProperty(name="Separate Object", default=False, update=_latents_changed,
+                                           description="A garment surface of its own, rigged to the same armature"),
+        "part": bpy.props.EnumProperty(name="Part", items=[(n, n, "") for n in LIMB_PARTS], update=_latents_changed,
+                                       description="The limb ends within this part; every part beyond it is removed"),
+        "fraction": bpy.props.FloatProperty(name="Position", default=0.5, min=0.0, max=1.0, subtype="FACTOR",
+                                            update=_latents_changed, options={"ANIMATABLE"},
+                                            description="Where along the part the limb ends (0: its base)"),
+        "rounding": bpy.props.FloatProperty(name="Rounding", default=0.015, min=0.0, max=0.1, subtype="DISTANCE",
+                                            unit="LENGTH", update=_latents_changed),
+    }
+
+
 class IMGHUM_PG_body(bpy.types.PropertyGroup):
     """A body's latents and mesh settings, stored on its armature object."""
 
@@ -78,6 +106,8 @@ class IMGHUM_PG_body(bpy.types.PropertyGroup):
                                          description=_PHENOTYPE_HELP.get(name, name), update=_latents_changed)
            for name in PHENOTYPE_NAMES},
         "expression": bpy.props.PointerProperty(type=IMGHUM_PG_expression),
+        "layers": bpy.props.CollectionProperty(type=IMGHUM_PG_layer),
+        "active_layer": bpy.props.IntProperty(default=0, min=0),
         "preview_resolution": bpy.props.IntProperty(name="Preview", default=64, min=24, max=256,
                                                     description="Grid resolution while editing (longest body side)"),
         "final_resolution": bpy.props.IntProperty(name="Final", default=192, min=32, max=768,
@@ -90,7 +120,7 @@ class IMGHUM_PG_body(bpy.types.PropertyGroup):
     }
 
 
-classes = (IMGHUM_AddonPreferences, IMGHUM_PG_expression, IMGHUM_PG_body)
+classes = (IMGHUM_AddonPreferences, IMGHUM_PG_expression, IMGHUM_PG_layer, IMGHUM_PG_body)
 _register, _unregister = bpy.utils.register_classes_factory(classes)
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
 
 #: Garment regions: part -> (from, to) fraction of the part's length along its bone (None: whole part).
 _TORSO = {"chest": None, "abdomen": None, "shoulder.L": None, "shoulder.R": None}
@@ -30,6 +29,12 @@ REGIONS: dict[str, dict[str, tuple[float, float] | None]] = {
     "SOCKS": {"foot.L": None, "foot.R": None, "lowerleg.L": (0.72, 1.0), "lowerleg.R": (0.72, 1.0)},
     "CAP": {"head": (0.62, 1.0)},
 }
+def limb_parts(part_names) -> tuple[str, ...]:
+    """The parts a limb difference can start at: arm, leg, hand, foot and finger parts."""
+    return tuple(n for n in part_names if n.split(".")[0] in ("upperarm", "lowerarm", "palm", "upperleg", "lowerleg",
+                                                              "foot") or n.startswith("finger"))
+
+
 #: Smoothing steps of the region weights over the template graph per cm of border.
 _STEPS_PER_CM = 3
 
@@ -183,10 +188,13 @@ def apply(model, edits: Edits, frames: np.ndarray, points: np.ndarray, sdf: np.n
     geo = part_geometry(model)
     out = sdf.astype(np.float64)
     if edits.layers:
+        # Outside every part box the field is only a lower bound and has no semantics (zero):
+        # no layer there, or a garment could grow out of the empty space around the boxes.
+        valid = np.any(semantics != 0, axis=1)
         offset = np.zeros(len(points))
         for layer in edits.layers:
-            w = geo.weights_at(semantics, geo.region_weights(layer.region, layer.border))
-            offset = np.maximum(offset, layer.thickness * w)
+            w = geo.weights_at(semantics[valid], geo.region_weights(layer.region, layer.border))
+            offset[valid] = np.maximum(offset[valid], layer.thickness * w)
         out = out - offset
     for cut in edits.cuts:
         if cut.part not in geo.index:

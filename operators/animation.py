@@ -32,21 +32,26 @@ def baked_objects(arm) -> list:
     return [o for o in arm.children if o.get(BAKE_PROP) == arm.imghum.body_id]
 
 
+def live_objects(arm) -> list:
+    """The body's live (skinned) mesh and its separate garment layers."""
+    garments = [o for o in arm.children if o.get(scene_data.GARMENT_PROP) == arm.imghum.body_id]
+    return [o for o in [arm.imghum.mesh_object] if o] + garments
+
+
 def clear_bake(arm) -> None:
-    """Remove the body's baked meshes and show the live mesh again."""
+    """Remove the body's baked meshes and show the live meshes again."""
     for ob in baked_objects(arm):
         me = ob.data
         bpy.data.objects.remove(ob)
         if me.users == 0:
             bpy.data.meshes.remove(me)
-    live = arm.imghum.mesh_object
-    if live:
+    for live in live_objects(arm):
         live.hide_render = live.hide_viewport = False
 
 
 def write_bake(context, arm, frames: list[int], results: list) -> None:
     """One mesh object per frame (armature space), shown only on its frame by keyframed visibility,
-    so the bake plays and renders without the add-on; the live skinned mesh is hidden."""
+    so the bake plays and renders without the add-on (garment layers merged); the live meshes are hidden."""
     clear_bake(arm)
     live = arm.imghum.mesh_object
     collection = live.users_collection[0] if live else context.collection
@@ -70,8 +75,8 @@ def write_bake(context, arm, frames: list[int], results: list) -> None:
             ob.keyframe_insert("hide_viewport", frame=f)
             ob.keyframe_insert("hide_render", frame=f)
         ob.hide_viewport = ob.hide_render = context.scene.frame_current != frame
-    if live:
-        live.hide_render = live.hide_viewport = True
+    for ob in live_objects(arm):
+        ob.hide_render = ob.hide_viewport = True
 
 
 class IMGHUM_OT_bake_animation(BodyOperator):
@@ -100,7 +105,7 @@ class IMGHUM_OT_bake_animation(BodyOperator):
             snaps = []
             for f in self._frames:
                 scene.frame_set(f)
-                snaps.append(runtime.snapshot(arm, res, posed=True))
+                snaps.append({**runtime.snapshot(arm, res, posed=True), "merge_layers": True})
             scene.frame_set(current)
         return snaps
 

@@ -81,6 +81,10 @@ def snapshot(arm, resolution: int, posed: bool = False) -> dict:
         snap["beta"] = np.array(p.beta[:])
     else:
         snap["phenotypes"] = {n: float(getattr(p, n)) for n in PHENOTYPE_NAMES}
+    snap["layers"] = [{"region": ly.region, "thickness": ly.thickness, "border": ly.border, "separate": ly.separate}
+                      for ly in p.layers if ly.kind == "GARMENT"]
+    snap["cuts"] = [{"part": ly.part, "fraction": ly.fraction, "rounding": ly.rounding} for ly in p.layers
+                    if ly.kind == "LIMB"]
     if posed:
         snap["bone_rest"] = scene_data.bone_rest_rotations(arm, BONE_NAMES)
         snap["bone_local"], snap["root_location"] = scene_data.pose_rotations(arm, BONE_NAMES)
@@ -91,9 +95,13 @@ def request(model_, snap: dict):
     """A :class:`BodyRequest` from a snapshot (worker side: converts the armature pose)."""
     from ..imghum_blender import rig
     from ..imghum_blender.body_mesh import BodyRequest
+    from ..imghum_blender.edits import Layer, LimbCut
 
+    layers = [(Layer(d["region"], d["thickness"], d["border"]), d["separate"] and not snap.get("merge_layers"))
+              for d in snap.get("layers", [])]
     req = BodyRequest(resolution=snap["resolution"], phenotypes=snap.get("phenotypes"), beta=snap.get("beta"),
-                      expression=snap["expression"])
+                      expression=snap["expression"], layers=layers,
+                      cuts=[LimbCut(**d) for d in snap.get("cuts", [])])
     if "bone_local" in snap:
         v = rig.pose_maps(model_, snap["bone_rest"])
         req.pose = rig.pose_from_bones(v, snap["bone_local"])
@@ -148,8 +156,10 @@ def apply_result(context, arm, data) -> None:
     ob = arm.imghum.mesh_object
     if ob is None:
         return
-    scene_data.write_mesh(ob.data, data, n_parts=len(model().bundle.parts))
+    n_parts = len(model().bundle.parts)
+    scene_data.write_mesh(ob.data, data, n_parts=n_parts)
     scene_data.write_vertex_groups(ob, data, BONE_NAMES)
+    scene_data.write_garments(arm, ob, data.garments, BONE_NAMES, n_parts)
     _status[arm.imghum.body_id] = (f"{len(data.vertices):,} vertices at {data.request.resolution}³ "
                                    f"in {data.seconds:.2f} s")
 

@@ -161,3 +161,32 @@ def set_color_mode(arm: bpy.types.Object, mode: str) -> None:
     mat = ob.active_material if ob else None
     if mat and mat.node_tree and "Colour Mode" in mat.node_tree.nodes:
         mat.node_tree.nodes["Colour Mode"].inputs[0].default_value = 1.0 if mode == "PARTS" else 0.0
+
+
+GARMENT_PROP = "imghum_garment_of"
+
+
+def write_garments(arm: bpy.types.Object, body: bpy.types.Object, garments: list, bone_names, n_parts: int) -> None:
+    """Separate garment layers as rigged child objects of the armature (created, updated, removed)."""
+    old = sorted((o for o in arm.children if o.get(GARMENT_PROP) == arm.imghum.body_id), key=lambda o: o.name)
+    for ob in old[len(garments):]:
+        me = ob.data
+        bpy.data.objects.remove(ob)
+        if me.users == 0:
+            bpy.data.meshes.remove(me)
+    for k, data in enumerate(garments):
+        if k < len(old):
+            ob = old[k]
+        else:
+            name = f"{arm.name} Layer {k + 1}"
+            ob = bpy.data.objects.new(name, bpy.data.meshes.new(name))
+            ob.parent = arm
+            ob[GARMENT_PROP] = arm.imghum.body_id
+            for coll in body.users_collection:
+                coll.objects.link(ob)
+            mod = ob.modifiers.new("Armature", "ARMATURE")
+            mod.object = arm
+            if body.active_material:
+                ob.data.materials.append(body.active_material)
+        write_mesh(ob.data, data, n_parts)
+        write_vertex_groups(ob, data, bone_names)

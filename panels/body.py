@@ -107,6 +107,44 @@ class IMGHUM_PT_pose(BodyPanel, bpy.types.Panel):
             layout.prop(context.active_pose_bone, "rotation_quaternion", text=context.active_pose_bone.name)
 
 
+class IMGHUM_UL_layers(bpy.types.UIList):
+    """A body's layers: garments and limb differences."""
+
+    def draw_item(self, context, layout, data, item, icon, active_data, active_propname, index):
+        if item.kind == "GARMENT":
+            text = f"{item.region.replace('_', ' ').title()} {item.thickness * 1000:.0f} mm"
+            layout.label(text=text + (" (object)" if item.separate else ""), icon="MOD_CLOTH")
+        else:
+            layout.label(text=f"{item.part} ends at {item.fraction:.0%}", icon="MOD_BOOLEAN")
+
+
+class IMGHUM_PT_layers(BodyPanel, bpy.types.Panel):
+    """Garment layers and limb differences in the implicit field."""
+
+    bl_idname = "IMGHUM_PT_layers"
+    bl_label = "Layers"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context):
+        p = self.body(context).imghum
+        layout = self.layout
+        row = layout.row()
+        row.template_list("IMGHUM_UL_layers", "", p, "layers", p, "active_layer", rows=3)
+        col = row.column(align=True)
+        col.operator_menu_enum("imghum.add_layer", "preset", text="", icon="ADD")
+        col.operator("imghum.remove_layer", text="", icon="REMOVE")
+        if 0 <= p.active_layer < len(p.layers):
+            layer = p.layers[p.active_layer]
+            col = layout.column()
+            col.prop(layer, "kind")
+            if layer.kind == "GARMENT":
+                for name in ("region", "thickness", "border", "separate"):
+                    col.prop(layer, name)
+            else:
+                for name in ("part", "fraction", "rounding"):
+                    col.prop(layer, name)
+
+
 class IMGHUM_PT_mesh(BodyPanel, bpy.types.Panel):
     """Meshing: resolutions, auto update, colour mode, status."""
 
@@ -149,5 +187,5 @@ class IMGHUM_PT_animation(BodyPanel, bpy.types.Panel):
         col.operator("imghum.import_pose_json", icon="IMPORT")
 
 
-classes = (IMGHUM_PT_shape, IMGHUM_PT_shape_beta, IMGHUM_PT_expression, IMGHUM_PT_pose, IMGHUM_PT_mesh,
-           IMGHUM_PT_animation)
+classes = (IMGHUM_UL_layers, IMGHUM_PT_shape, IMGHUM_PT_shape_beta, IMGHUM_PT_expression, IMGHUM_PT_pose,
+           IMGHUM_PT_layers, IMGHUM_PT_mesh, IMGHUM_PT_animation)

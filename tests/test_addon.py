@@ -80,3 +80,14 @@ def test_baked_blend_renders_without_the_addon(baking, blender_script, tmp_path)
     assert seen["addon_enabled"] is False
     assert all(0.03 < c < 0.5 for c in seen["coverage"])
     assert seen["differing_pixels"] > 0.005
+
+
+def test_layers_in_the_addon(built_zip, blender_script, tmp_path):
+    seen = blender_script("addon_layers.py", built_zip, tmp_path=tmp_path)
+    assert 8 < seen["shirt_offset_mm"] < 12 and abs(seen["shirt_leg_offset_mm"]) < 1.5
+    assert seen["garments"] == 1 and seen["garment_rigged"] == ["ARMATURE", True, True]
+    assert {"chest", "abdomen"} <= set(seen["garment_parts"]) and seen["garment_vertices"] > 500
+    assert seen["body_back_to_plain"] and seen["garment_removed"]
+    assert seen["hand_vertices_after_cut"] == 0 and seen["limb_label"] == ["LIMB", "lowerarm.L", 0.5]
+    d = seen["trouser_thigh_depth_mm"]  # keyframed thickness 0 -> 20 mm over frames 1..3
+    assert d[0] < d[1] < d[2] and 30 < d[2] - d[0] < 50

@@ -38,6 +38,8 @@ name = "b"
 random_shape = true
 random_pose = 0.5
 frames = [1, 2]
+layers = [{region = "SHORTS", thickness = 0.006}]
+limb_cuts = [{part = "finger2-1.R", fraction = 0.0}]
 """
 
 
@@ -58,6 +60,8 @@ def batch(*args, cwd=ROOT, env_dir=None):
     ("seed = 1\n", "bodies: the spec needs at least one"),
     ("[[bodies]]\nname = 'a'\n[[bodies]]\nname = 'a'\n", "the name 'a' is used twice"),
     ("[[bodies]]\npose_file = 'missing.json'\n", "bodies[0].pose_file"),
+    ("[[bodies]]\nlayers = [{region = 'SCARF'}]\n", "bodies[0].layers[0].region: 'SCARF' is not one of"),
+    ("[[bodies]]\nlimb_cuts = [{part = 'head'}]\n", "bodies[0].limb_cuts[0].part: 'head' is not one of"),
 ])
 def test_spec_errors_name_the_field(tmp_path, patch, message):
     path = tmp_path / "spec.toml"
@@ -134,6 +138,9 @@ def test_render_outputs_and_ground_truth(rendered):
         assert (verts["part"][nearest] == seg[ys, xs]).mean() > 0.9
         uv = gt["uv"][gt["mask"]]
         assert np.isfinite(uv).all() and (uv >= -0.01).all() and (uv <= 1.01).all()
+    assert m["items"][2]["edits"] == {"layers": [{"region": "SHORTS", "thickness": 0.006, "border": 0.02,
+                                                  "separate": False}],
+                                      "limb_cuts": [{"part": "finger2-1.R", "fraction": 0.0, "rounding": 0.015}]}
     body = [gt for gt in (np.load(out / i["files"]["ground_truth"])["mask"] for i in m["items"])]
     assert (body[0] != body[2]).mean() > 0.01  # different bodies
     assert np.abs(images["a_f0001"].astype(int) - images["b_f0001"].astype(int)).mean() > 1

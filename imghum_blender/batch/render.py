@@ -129,6 +129,13 @@ class Renderer:
                 setattr(p, name, lat.get("phenotypes", {}).get(name, p.bl_rna.properties[name].default))
         for name in EXPRESSIONS:
             setattr(p.expression, name, float(lat["expression"].get(name, 0.0)))
+        p.layers.clear()
+        for d in body.layers:
+            bpy.ops.imghum.add_layer(preset=d["region"], thickness=d["thickness"], separate=d["separate"])
+            p.layers[-1].border = d["border"]
+        for d in body.limb_cuts:
+            layer = p.layers.add()
+            layer.kind, layer.part, layer.fraction, layer.rounding = "LIMB", d["part"], d["fraction"], d["rounding"]
         p.preview_resolution = 32
         bpy.ops.imghum.update_mesh(preview=True)  # refits the rig to this shape (keypoints, pose mapping)
         scene.frame_set(frame)
@@ -284,7 +291,8 @@ class Renderer:
             bpy.ops.wm.save_as_mainfile(filepath=str(_partial(blend)), copy=True)
             _publish(_partial(blend), blend)
             files["blend"] = blend
-        return {"files": {k: str(v.relative_to(out)) for k, v in files.items()}, "latents": lat}
+        return {"files": {k: str(v.relative_to(out)) for k, v in files.items()}, "latents": lat,
+                "edits": {"layers": body.layers, "limb_cuts": body.limb_cuts}}
 
     def _keypoints(self, mask: np.ndarray) -> dict:
         """Joint positions (bone heads) in 3D and projected, with the camera (OpenCV convention:

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import bundle_info, poses
+from ..edits import REGIONS, limb_parts
 
 
 class SpecError(ValueError):
@@ -24,6 +25,7 @@ _NAMES = bundle_info.read_document(bundle_info.DEFAULT_BUNDLE)["spec"]
 PHENOTYPES = tuple(_NAMES["phenotype_names"])
 EXPRESSIONS = tuple(_NAMES["expression_names"])
 BONES = tuple(_NAMES["bone_names"])
+LIMB_PARTS = limb_parts(p["name"] for p in bundle_info.read_document(bundle_info.DEFAULT_BUNDLE)["parts"])
 BETA_SIZE, BETA_LIMIT = _NAMES["beta_size"], _NAMES["beta_limit"]
 PASSES = ("segmentation", "uv", "depth", "keypoints")
 VIEWS = {"front": 0.0, "three_quarter": 35.0, "side": 90.0, "back": 180.0}
@@ -88,7 +90,8 @@ def _latents(path, d: dict) -> dict:
 _SCENE = ("engine", "samples", "resolution", "background", "view", "camera", "lens", "lights")
 _OUTPUT = ("images", "passes", "meshes", "blend")
 _BODY = ("name", "phenotypes", "beta", "expression", "expression_preset", "pose", "hands", "random_shape",
-         "random_pose", "random_expression", "count", "frames", "keyframes", "pose_file", "framing")
+         "random_pose", "random_expression", "count", "frames", "keyframes", "pose_file", "framing", "layers",
+         "limb_cuts")
 _TOP = ("seed", "mesh_resolution", "scene", "output", "bodies")
 #: The schema: allowed fields per table (types and ranges are checked in ``validate``).
 FIELDS = {"top": _TOP, "scene": _SCENE, "output": _OUTPUT, "bodies[]": _BODY,
@@ -131,6 +134,8 @@ class Body:
     random_expression: bool = False
     pose_file: str | None = None
     framing: str = "body"
+    layers: list[dict] = field(default_factory=list)
+    limb_cuts: list[dict] = field(default_factory=list)
 
 
 @dataclass
@@ -257,6 +262,8 @@ def _bodies(path: str, b: dict, index: int, seed: int, base_dir: Path) -> list[B
         if not pf.is_file():
             raise SpecError(f"{path}.pose_file: {pf} does not exist")
         extra["pose_file"] = str(pf)
+    extra["layers"] = _list_of(f"{path}.layers", b.get("layers", []), _layer)
+    extra["limb_cuts"] = _list_of(f"{path}.limb_cuts", b.get("limb_cuts", []), _cut)
     out = []
     for c in range(count):
         body_seed = zlib.crc32(f"{seed}/{index}/{c}".encode()) & 0x7FFFFFFF
@@ -264,6 +271,33 @@ def _bodies(path: str, b: dict, index: int, seed: int, base_dir: Path) -> list[B
                         random_shape=b.get("random_shape", False), random_expression=b.get("random_expression", False),
                         **extra))
     return out
+
+
+def _list_of(path, v, item):
+    if not isinstance(v, list):
+        raise SpecError(f"{path}: expected a list of tables")
+    return [item(f"{path}[{i}]", x) for i, x in enumerate(v)]
+
+
+def _layer(path, d) -> dict:
+    _table(path, d, ("region", "thickness", "border", "separate"))
+    if "region" not in d:
+        raise SpecError(f"{path}.region: required")
+    out = {"region": _choice(f"{path}.region", d["region"], tuple(REGIONS)),
+           "thickness": float(_num(f"{path}.thickness", d.get("thickness", 0.005), 0, 0.05)),
+           "border": float(_num(f"{path}.border", d.get("border", 0.02), 0, 0.1))}
+    if not isinstance(d.get("separate", False), bool):
+        raise SpecError(f"{path}.separate: expected true or false")
+    return {**out, "separate": d.get("separate", False)}
+
+
+def _cut(path, d) -> dict:
+    _table(path, d, ("part", "fraction", "rounding"))
+    if "part" not in d:
+        raise SpecError(f"{path}.part: required")
+    return {"part": _choice(f"{path}.part", d["part"], LIMB_PARTS),
+            "fraction": float(_num(f"{path}.fraction", d.get("fraction", 0.5), 0, 1)),
+            "rounding": float(_num(f"{path}.rounding", d.get("rounding", 0.015), 0, 0.1))}
 
 
 def shard(items: list, shard_spec: str | None) -> list:
