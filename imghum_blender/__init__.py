@@ -8,13 +8,15 @@ Core library (no bpy). Public surface::
     sdf, sem = model.query(points, lat)     # (N,3) -> (N,), (N,3)
     mesh = model.mesh(lat, resolution=256)
     attrs = ih.surface_attributes(model, mesh)  # seam-aware UVs, part labels, skin weights
+    fit = ih.fit_points(model, scan_points)     # .latents, .mesh, .residual
 """
 import importlib
 
 __version__ = "0.1.0"
 _LAZY = {"load_model": "model", "Model": "model", "Latents": "model", "LatentError": "model",
          "load_bundle": "bundle", "BundleError": "bundle", "Mesh": "meshing", "ResolutionError": "meshing",
-         "surface_attributes": "surface_attributes", "SurfaceAttributes": "surface_attributes"}
+         "surface_attributes": "surface_attributes", "SurfaceAttributes": "surface_attributes",
+         "fit_points": "fitting", "fit_image": "fitting", "FitResult": "fitting"}
 
 
 def __getattr__(name: str):
@@ -25,4 +27,5 @@ def __getattr__(name: str):
 
 
 __all__ = ["load_model", "load_bundle", "Model", "Latents", "Mesh", "BundleError", "LatentError",
-           "ResolutionError", "surface_attributes", "SurfaceAttributes", "__version__"]
+           "ResolutionError", "surface_attributes", "SurfaceAttributes", "fit_points", "fit_image", "FitResult",
+           "__version__"]

@@ -36,35 +36,41 @@ class IMGHUM_OT_add_body(bpy.types.Operator):
 
     def execute(self, context):
         try:
-            model = runtime.model()
-        except (ValueError, OSError) as exc:
-            self.report({"ERROR"}, f"cannot load the model: {exc}")
-            return {"CANCELLED"}
-        arm = bpy.data.objects.new(self.name, bpy.data.armatures.new(self.name))
-        arm.location = context.scene.cursor.location
-        arm.data.display_type = "STICK"
-        ob = bpy.data.objects.new(f"{self.name} Mesh", bpy.data.meshes.new(f"{self.name} Mesh"))
-        ob.parent = arm
-        for o in (arm, ob):
-            context.collection.objects.link(o)
-        p = arm.imghum
-        p.is_body, p.body_id, p.mesh_object = True, runtime.new_body_id(), ob
-        ob.data.materials.append(scene_data.body_material(f"{self.name} Skin"))
-        mod = ob.modifiers.new("Armature", "ARMATURE")
-        mod.object = arm
-        try:
-            data = evaluate(model, runtime.request(model, runtime.snapshot(arm, self.resolution or p.preview_resolution)))
-        except (ValueError, RuntimeError) as exc:
-            for o in (ob, arm):
-                bpy.data.objects.remove(o)
+            arm = create_body(context, self.name, self.resolution)
+        except (ValueError, OSError, RuntimeError) as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
-        runtime.apply_result(context, arm, data)
         for o in context.selected_objects:
             o.select_set(False)
         arm.select_set(True)
         context.view_layer.objects.active = arm
         return {"FINISHED"}
+
+
+def create_body(context, name: str = "Body", resolution: int = 0):
+    """A new body at the 3D cursor: armature + skinned, UV-mapped mesh child (nothing is left behind
+    when the first evaluation fails)."""
+    model = runtime.model()
+    arm = bpy.data.objects.new(name, bpy.data.armatures.new(name))
+    arm.location = context.scene.cursor.location
+    arm.data.display_type = "STICK"
+    ob = bpy.data.objects.new(f"{name} Mesh", bpy.data.meshes.new(f"{name} Mesh"))
+    ob.parent = arm
+    for o in (arm, ob):
+        context.collection.objects.link(o)
+    p = arm.imghum
+    p.is_body, p.body_id, p.mesh_object = True, runtime.new_body_id(), ob
+    ob.data.materials.append(scene_data.body_material(f"{name} Skin"))
+    mod = ob.modifiers.new("Armature", "ARMATURE")
+    mod.object = arm
+    try:
+        data = evaluate(model, runtime.request(model, runtime.snapshot(arm, resolution or p.preview_resolution)))
+    except (ValueError, RuntimeError):
+        for o in (ob, arm):
+            bpy.data.objects.remove(o)
+        raise
+    runtime.apply_result(context, arm, data)
+    return arm
 
 
 class IMGHUM_OT_update_mesh(BodyOperator):

@@ -26,6 +26,9 @@ class IMGHUM_PT_model(bpy.types.Panel):
             col.label(text=f"Teacher: {info['teacher']}")
         layout.operator("imghum.check_model", icon="FILE_REFRESH")
         layout.operator("imghum.add_body", icon="ADD")
+        col = layout.column(align=True)
+        col.operator("imghum.fit_points", icon="OUTLINER_OB_POINTCLOUD")
+        col.operator("imghum.fit_image", icon="IMAGE_DATA")
 
 
 classes = (IMGHUM_PT_model,)

@@ -1,0 +1,220 @@
+"""Fitting operators: a body from a point cloud (a selected mesh or point-cloud object) or from an
+image (mask + keypoint JSON). Headless they run synchronously; in the UI on the background
+evaluator with progress, and Esc stops early and keeps the fit so far."""
+import json
+import threading
+from pathlib import Path
+
+import bpy
+import numpy as np
+from bpy_extras.io_utils import ImportHelper
+
+from ..imghum_blender import rig
+from ..properties import BONE_NAMES, EXPRESSION_NAMES
+from . import runtime, scene_data
+from .body import create_body, mesh_now
+
+
+def cloud_of(ob) -> tuple[np.ndarray, np.ndarray | None]:
+    """World-space points (and vertex normals when the mesh has faces) of a mesh or point cloud."""
+    data = ob.evaluated_get(bpy.context.evaluated_depsgraph_get()).data
+    mw = np.array(ob.matrix_world)
+    if ob.type == "POINTCLOUD":
+        co = np.empty(3 * len(data.points), dtype=np.float32)
+        data.points.foreach_get("co", co)
+        normals = None
+    else:
+        co = np.empty(3 * len(data.vertices), dtype=np.float32)
+        data.vertices.foreach_get("co", co)
+        normals = None
+        if len(data.polygons):
+            n = np.empty(3 * len(data.vertices), dtype=np.float32)
+            data.vertex_normals.foreach_get("vector", n)
+            normals = n.reshape(-1, 3) @ np.linalg.inv(mw[:3, :3])
+    points = co.reshape(-1, 3) @ mw[:3, :3].T + mw[:3, 3]
+    return points.astype(np.float64), normals
+
+
+def apply_fit(context, name: str, lat) -> bpy.types.Object:
+    """A new body (armature at the world origin) with the fitted shape, face and pose."""
+    saved = context.scene.cursor.location.copy()
+    context.scene.cursor.location = (0.0, 0.0, 0.0)
+    try:
+        arm = create_body(context, name, resolution=32)
+    finally:
+        context.scene.cursor.location = saved
+    p = arm.imghum
+    with runtime.suspended():
+        p.use_beta = True
+        p.beta = lat.beta[0].tolist()
+        for i, n in enumerate(EXPRESSION_NAMES):
+            setattr(p.expression, n, float(lat.expression[0, i]))
+    mesh_now(context, arm, p.preview_resolution)  # refits the rig to the fitted shape
+    model = runtime.model()
+    q = scene_data.bone_rest_rotations(arm, BONE_NAMES)
+    v = rig.pose_maps(model, q)
+    scene_data.set_pose_rotations(arm, BONE_NAMES, rig.bones_from_pose(v, lat.pose[0].double().numpy()))
+    u0 = model.skeleton.ref_orient[0].double().numpy()
+    arm.pose.bones[BONE_NAMES[0]].location = (q[0].T @ u0.T @ lat.root_translation[0].double().numpy()).tolist()
+    for o in context.selected_objects:
+        o.select_set(False)
+    arm.select_set(True)
+    context.view_layer.objects.active = arm
+    return arm
+
+
+class _FitOperator(bpy.types.Operator):
+    """Shared run logic: synchronous headless, modal with progress and Esc in the UI."""
+
+    bl_options = {"REGISTER", "UNDO"}
+
+    effort: bpy.props.FloatProperty(name="Effort", default=1.0, min=0.1, max=3.0,
+                                    description="Scales the optimisation steps (time against accuracy)")
+
+    def steps(self, base: tuple[int, int, int]) -> tuple[int, ...]:
+        return tuple(max(1, int(round(n * self.effort))) for n in base)
+
+    def job(self, context):
+        raise NotImplementedError
+
+    def execute(self, context):
+        try:
+            fn, name = self.job(context)
+            fit = fn(runtime.model(), lambda f: None, threading.Event())
+            apply_fit(context, name, fit.latents)
+        except (ValueError, OSError, RuntimeError) as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"fitted in {fit.seconds:.1f} s, median residual {np.median(fit.residual) * 1000:.1f}"
+                              + (" mm" if fit.residual.max() < 1 else " px"))
+        return {"FINISHED"}
+
+    def invoke(self, context, event):
+        if bpy.app.background:
+            return self.execute(context)
+        try:
+            fn, self._name = self.job(context)
+        except (ValueError, OSError) as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        self._stop = threading.Event()
+        self._key = f"fit:{runtime.new_body_id()}"
+        runtime.evaluator().submit(self._key, lambda model, progress: fn(model, progress, self._stop))
+        wm = context.window_manager
+        self._timer = wm.event_timer_add(0.2, window=context.window)
+        wm.progress_begin(0, 100)
+        wm.modal_handler_add(self)
+        return {"RUNNING_MODAL"}
+
+    def modal(self, context, event):
+        ev = runtime.evaluator()
+        if event.type == "ESC":
+            self._stop.set()  # the fit returns what it has so far
+        if event.type != "TIMER":
+            return {"PASS_THROUGH"}
+        progress = ev.progress(self._key)
+        if progress is not None:
+            context.window_manager.progress_update(int(100 * progress))
+            context.workspace.status_text_set(f"imGHUM fit: {int(100 * progress)} %  (Esc stops and keeps the fit so far)")
+        if ev.busy(self._key):
+            return {"PASS_THROUGH"}
+        result = {"CANCELLED"}
+        for o in ev.poll():
+            if o.key != self._key:
+                runtime.apply_outcomes(context, [o])
+            elif o.error:
+                self.report({"ERROR"}, o.error)
+            else:
+                apply_fit(context, self._name, o.result.latents)
+                result = {"FINISHED"}
+        wm = context.window_manager
+        wm.event_timer_remove(self._timer)
+        wm.progress_end()
+        context.workspace.status_text_set(None)
+        return result
+
+
+class IMGHUM_OT_fit_points(_FitOperator):
+    """Fit a new body to the selected mesh or point cloud (its vertices, in meters)"""
+
+    bl_idname = "imghum.fit_points"
+    bl_label = "Fit to Point Cloud"
+
+    @classmethod
+    def poll(cls, context):
+        ob = context.active_object
+        if ob is None or ob.type not in ("MESH", "POINTCLOUD") or runtime.body_of(ob) is not None:
+            cls.poll_message_set("Select a mesh or point cloud object (not an imGHUM body)")
+            return False
+        return True
+
+    def job(self, context):
+        from ..imghum_blender.fitting import check_points, fit_points
+
+        points, normals = cloud_of(context.active_object)
+        check_points(points)
+        name = f"{context.active_object.name} Fit"
+
+        steps = self.steps((60, 160, 80))
+
+        def fn(model, progress, stop):
+            return fit_points(model, points, normals, iterations=steps, progress=progress, cancel=stop.is_set,
+                              resolution=0)
+
+        return fn, name
+
+
+class IMGHUM_OT_fit_image(_FitOperator, ImportHelper):
+    """Fit a new body to an image: a silhouette (the image's alpha, or its brightness) and a keypoint
+    JSON with the camera (the batch renderer's keypoint format)"""
+
+    bl_idname = "imghum.fit_image"
+    bl_label = "Fit to Image"
+
+    filename_ext = ".png"
+    filter_glob: bpy.props.StringProperty(default="*.png;*.jpg;*.jpeg;*.exr", options={"HIDDEN"})
+    keypoints: bpy.props.StringProperty(name="Keypoints JSON", subtype="FILE_PATH",
+                                        description="joints, joints_2d, intrinsics, world_to_camera")
+
+    def job(self, context):
+        from ..imghum_blender.fitting import fit_image
+
+        mask = load_mask(self.filepath)
+        try:
+            data = json.loads(Path(bpy.path.abspath(self.keypoints)).read_text())
+            kp = dict(zip(data["joints"], data["joints_2d"]))
+            camera = {"intrinsics": data["intrinsics"], "world_to_camera": data["world_to_camera"]}
+        except OSError as exc:
+            raise ValueError(f"cannot read the keypoint file: {exc.strerror or exc}") from exc
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise ValueError(f"the keypoint file needs joints, joints_2d, intrinsics and world_to_camera ({exc})") from exc
+        from ..imghum_blender.fitting import LANDMARKS
+
+        kp = {n: kp[n] for n in LANDMARKS if n in kp} or kp
+        name = f"{Path(self.filepath).stem} Fit"
+
+        steps = self.steps((80, 140, 40))
+
+        def fn(model, progress, stop):
+            return fit_image(model, mask, kp, camera, iterations=steps, progress=progress, cancel=stop.is_set,
+                             resolution=0)
+
+        return fn, name
+
+
+def load_mask(path: str) -> np.ndarray:
+    """A boolean silhouette (H,W, top row first) from an image: alpha > 0.5 if it varies, else brightness."""
+    try:
+        img = bpy.data.images.load(bpy.path.abspath(path), check_existing=False)
+    except RuntimeError as exc:
+        raise ValueError(f"cannot read the image {path}: {exc}") from exc
+    w, h = img.size
+    px = np.empty(w * h * 4, dtype=np.float32)
+    img.pixels.foreach_get(px)
+    bpy.data.images.remove(img)
+    px = px.reshape(h, w, 4)[::-1]
+    alpha = px[..., 3]
+    return alpha > 0.5 if np.ptp(alpha) > 0.5 else px[..., :3].mean(-1) > 0.5
+
+
+classes = (IMGHUM_OT_fit_points, IMGHUM_OT_fit_image)
