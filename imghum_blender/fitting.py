@@ -111,6 +111,37 @@ def _stage_params(p: _Params, stage: str) -> list:
     return [p.root, p.translation, p.beta, p.pose, p.face]
 
 
+class _Runner:
+    """Runs stage schedules of one fit: Adam per stage with a cosine decay, progress, cancel."""
+
+    def __init__(self, total: int, progress, cancel):
+        self.total, self.done, self.progress, self.cancel = max(total, 1), 0, progress, cancel
+        self.cancelled = False
+        self.history: list[dict] = []
+
+    def run(self, params: "_Params", schedule, loss_fn) -> list[dict]:
+        """``loss_fn(stage) -> (loss, record)``; returns this run's records."""
+        records = []
+        for stage, steps in schedule:
+            opt = torch.optim.Adam(_stage_params(params, stage), lr=0.01 if stage == "details" else 0.02)
+            sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(steps, 1), eta_min=0.002)
+            for _ in range(steps):
+                if self.cancelled or (self.cancel is not None and self.cancel()):
+                    self.cancelled = True
+                    return records
+                loss, record = loss_fn(stage)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                sched.step()
+                self.done += 1
+                records.append({"stage": stage, "loss": float(loss.detach()), **record})
+                self.history.append(records[-1])
+                if self.progress is not None:
+                    self.progress(min(self.done / self.total, 1.0))
+        return records
+
+
 def _sdf(model, lat: Latents, pts: torch.Tensor) -> torch.Tensor:
     state = model.prepare(lat, grid_cells=12)
     return model.network(pts[None], state.frames, state.films, state.grid)[0][0]
@@ -143,7 +174,7 @@ def fit_points(model, points, normals=None, *, iterations: tuple[int, int, int] 
     trans0 = pts_np.mean(0) - centre
     pts = torch.as_tensor(pts_np, dtype=torch.float32)
     probe = pts[torch.as_tensor(rng.choice(len(pts), min(len(pts), 1500), replace=False))]
-    best = None
+    candidates = []
     with torch.no_grad():
         for yaw in np.linspace(-math.pi, math.pi, 8, endpoint=False):
             params = _Params(model, trans0, float(yaw))
@@ -151,42 +182,34 @@ def fit_points(model, points, normals=None, *, iterations: tuple[int, int, int] 
             rot = rotvec_to_matrix(torch.tensor([0.0, 0.0, float(yaw)], dtype=torch.float64)).numpy()
             params.translation.data = torch.as_tensor(pts_np.mean(0) - rot @ centre, dtype=torch.float32)
             loss = float(torch.log1p((_sdf(model, params.latents("global"), probe) / 0.05) ** 2).mean())
-            if best is None or loss < best[0]:
-                best = (loss, params)
-    params = best[1]
-    history, total, done, cancelled = [], sum(iterations), 0, False
-    for stage, steps in zip(("global", "body", "details"), iterations):
-        opt = torch.optim.Adam(_stage_params(params, stage), lr=0.01 if stage == "details" else 0.02)
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(steps, 1), eta_min=0.002)
-        for _ in range(steps):
-            if cancel is not None and cancel():
-                cancelled = True
-                break
-            idx = torch.as_tensor(rng.choice(len(pts), min(samples, len(pts)), replace=False))
-            lat = params.latents(stage)
-            x = pts[idx]
-            if nrm is not None:
-                n = torch.as_tensor(nrm[idx.numpy()], dtype=torch.float32)
-                x = torch.cat([x, x + 0.01 * n, x - 0.01 * n])
-            s = _sdf(model, lat, x)
-            k = len(idx)
-            data = robust ** 2 * torch.log1p((s[:k] / robust) ** 2).mean()
-            if nrm is not None:
-                data = data + 0.5 * robust ** 2 * (torch.log1p(((s[k:2 * k] - 0.01) / robust) ** 2).mean()
-                                                   + torch.log1p(((s[2 * k:] + 0.01) / robust) ** 2).mean())
-            loss = data / robust ** 2 + 1e-3 * params.prior(stage)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            done += 1
-            history.append({"stage": stage, "loss": float(loss.detach()), "data_mm": float(s[:k].detach().abs().mean()) * 1000})
-            if progress is not None:
-                progress(done / total)
-        if cancelled:
-            break
-    lat = params.latents("details" if not cancelled or done > iterations[0] + iterations[1] else "body")
-    lat = lat.detach()
+            candidates.append((loss, params))
+    def loss_fn(stage: str):
+        idx = torch.as_tensor(rng.choice(len(pts), min(samples, len(pts)), replace=False))
+        x = pts[idx]
+        if nrm is not None:
+            n = torch.as_tensor(nrm[idx.numpy()], dtype=torch.float32)
+            x = torch.cat([x, x + 0.01 * n, x - 0.01 * n])
+        s = _sdf(model, current.latents(stage), x)
+        k = len(idx)
+        data = torch.log1p((s[:k] / robust) ** 2).mean()
+        if nrm is not None:
+            data = data + 0.5 * (torch.log1p(((s[k:2 * k] - 0.01) / robust) ** 2).mean()
+                                 + torch.log1p(((s[2 * k:] + 0.01) / robust) ** 2).mean())
+        return data + 1e-3 * current.prior(stage), {"data_mm": float(s[:k].detach().abs().mean()) * 1000}
+
+    # The two best yaws each get a short global + body fit (a body seen from the back fits a full
+    # cloud almost as well at rest); the better one is refined.
+    trial = min(30, iterations[1])
+    runner = _Runner(2 * (iterations[0] + trial) + iterations[1] - trial + iterations[2], progress, cancel)
+    scored = []
+    for _, candidate in sorted(candidates, key=lambda c: c[0])[:2]:
+        current = candidate
+        records = runner.run(current, [("global", iterations[0]), ("body", trial)], loss_fn)
+        scored.append((np.mean([r["data_mm"] for r in records[-5:]]) if records else np.inf, candidate))
+    current = params = min(scored, key=lambda c: c[0])[1]
+    runner.run(current, [("body", iterations[1] - trial), ("details", iterations[2])], loss_fn)
+    history, cancelled, done = runner.history, runner.cancelled, runner.done
+    lat = params.latents("details" if not cancelled or done > runner.total - iterations[2] else "body").detach()
     with torch.no_grad():
         residual = np.abs(model.query(pts_np.astype(np.float32), lat)[0])
     mesh = model.mesh(lat, resolution=resolution) if resolution else None
@@ -255,42 +278,28 @@ def fit_image(model, mask, keypoints_2d: dict, camera: dict, *, iterations: tupl
 
     ring = np.stack(np.nonzero(binary_dilation(mask, iterations=12) & ~mask)[::-1], 1)
     diag = float(np.hypot(*mask.shape))
-    history, total, done, cancelled = [], sum(iterations), 0, False
-    for stage, steps in zip(("global", "body", "details"), iterations):
-        opt = torch.optim.Adam(_stage_params(params, stage), lr=0.01 if stage == "details" else 0.02)
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(steps, 1), eta_min=0.002)
-        for _ in range(steps):
-            if cancel is not None and cancel():
-                cancelled = True
-                break
-            lat = params.latents(stage)
-            frames = model.bone_frames(lat)[0][0]
-            kp_err = (project(camera, frames[kp_idx, :3, 3]) - kp).norm(dim=1)
-            loss = (kp_err / diag * 100).pow(2).mean()
-            if stage != "global":
-                pix = np.concatenate([inside[rng.choice(len(inside), rays // 2)], ring[rng.choice(len(ring), rays // 2)]])
-                label = torch.cat([torch.ones(rays // 2), torch.zeros(rays // 2)])
-                o, d = _rays(camera, pix)
-                zc = float(np.linalg.norm(params.translation.detach().numpy() + centre - o))
-                t = np.linspace(zc - 0.7, zc + 0.7, depth_samples) + rng.uniform(0, 1.4 / depth_samples, (len(pix), 1))
-                pts = torch.as_tensor((o + d[:, None] * t[..., None]).reshape(-1, 3), dtype=torch.float32)
-                sdf = _sdf(model, lat, pts).reshape(len(pix), depth_samples)
-                occ = torch.logsumexp(-sdf / 0.004, dim=1) * 0.004  # soft max of -SDF along the ray
-                prob = torch.sigmoid(occ / 0.004)
-                sil = torch.nn.functional.binary_cross_entropy(prob.clamp(1e-4, 1 - 1e-4), label)
-                loss = loss + 2.0 * sil
-            loss = loss + 1e-2 * params.prior(stage)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            done += 1
-            history.append({"stage": stage, "loss": float(loss.detach()), "keypoint_px": float(kp_err.detach().mean())})
-            if progress is not None:
-                progress(done / total)
-        if cancelled:
-            break
-    lat = params.latents("details" if not cancelled or done > iterations[0] + iterations[1] else "body").detach()
+    def loss_fn(stage: str):
+        lat = params.latents(stage)
+        frames = model.bone_frames(lat)[0][0]
+        kp_err = (project(camera, frames[kp_idx, :3, 3]) - kp).norm(dim=1)
+        loss = (kp_err / diag * 100).pow(2).mean()
+        if stage != "global":
+            pix = np.concatenate([inside[rng.choice(len(inside), rays // 2)], ring[rng.choice(len(ring), rays // 2)]])
+            label = torch.cat([torch.ones(rays // 2), torch.zeros(rays // 2)])
+            o, d = _rays(camera, pix)
+            zc = float(np.linalg.norm(params.translation.detach().numpy() + centre - o))
+            t = np.linspace(zc - 0.7, zc + 0.7, depth_samples) + rng.uniform(0, 1.4 / depth_samples, (len(pix), 1))
+            pts = torch.as_tensor((o + d[:, None] * t[..., None]).reshape(-1, 3), dtype=torch.float32)
+            sdf = _sdf(model, lat, pts).reshape(len(pix), depth_samples)
+            occ = torch.logsumexp(-sdf / 0.004, dim=1) * 0.004  # soft max of -SDF along the ray
+            prob = torch.sigmoid(occ / 0.004)
+            loss = loss + 2.0 * torch.nn.functional.binary_cross_entropy(prob.clamp(1e-4, 1 - 1e-4), label)
+        return loss + 1e-2 * params.prior(stage), {"keypoint_px": float(kp_err.detach().mean())}
+
+    runner = _Runner(sum(iterations), progress, cancel)
+    runner.run(params, list(zip(("global", "body", "details"), iterations)), loss_fn)
+    history, cancelled, done = runner.history, runner.cancelled, runner.done
+    lat = params.latents("details" if not cancelled or done > runner.total - iterations[2] else "body").detach()
     with torch.no_grad():
         residual = (project(camera, model.bone_frames(lat)[0][0, kp_idx, :3, 3]) - kp).norm(dim=1).numpy()
     mesh = model.mesh(lat, resolution=resolution) if resolution else None

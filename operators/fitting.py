@@ -186,7 +186,7 @@ class IMGHUM_OT_fit_image(_FitOperator, ImportHelper):
             camera = {"intrinsics": data["intrinsics"], "world_to_camera": data["world_to_camera"]}
         except OSError as exc:
             raise ValueError(f"cannot read the keypoint file: {exc.strerror or exc}") from exc
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as exc:
             raise ValueError(f"the keypoint file needs joints, joints_2d, intrinsics and world_to_camera ({exc})") from exc
         from ..imghum_blender.fitting import LANDMARKS
 

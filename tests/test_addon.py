@@ -91,3 +91,13 @@ def test_layers_in_the_addon(built_zip, blender_script, tmp_path):
     assert seen["hand_vertices_after_cut"] == 0 and seen["limb_label"] == ["LIMB", "lowerarm.L", 0.5]
     d = seen["trouser_thigh_depth_mm"]  # keyframed thickness 0 -> 20 mm over frames 1..3
     assert d[0] < d[1] < d[2] and 30 < d[2] - d[0] < 50
+
+
+def test_fitting_operators(built_zip, blender_script, tmp_path):
+    seen = blender_script("addon_fitting.py", built_zip, tmp_path, tmp_path=tmp_path / "user")
+    assert seen["fit_points"] == ["FINISHED"] and seen["fitted_is_body"] and seen["fitted_body_mesh"] > 1000
+    assert seen["points_mpjpe_mm"] < 30
+    assert seen["fit_image"] == ["FINISHED"] and seen["image_keypoint_px"] < 5
+    assert "Select a mesh or point cloud" in seen["fit_body_refused"]
+    assert "at least 100" in seen["tiny_cloud"] and "cannot read the image" in seen["missing_image"]
+    assert "keypoint file" in seen["bad_keypoints"] and seen["nothing_added"]
