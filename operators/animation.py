@@ -8,7 +8,7 @@ from ..imghum_blender import animation_io, rig
 from ..imghum_blender.body_mesh import evaluate
 from ..properties import BONE_NAMES, EXPRESSION_NAMES
 from . import runtime, scene_data
-from .base import BodyOperator
+from .base import BodyOperator, ModalJob
 
 BAKE_PROP = "imghum_bake_of"
 
@@ -79,12 +79,13 @@ def write_bake(context, arm, frames: list[int], results: list) -> None:
         ob.hide_render = ob.hide_viewport = True
 
 
-class IMGHUM_OT_bake_animation(BodyOperator):
+class IMGHUM_OT_bake_animation(BodyOperator, ModalJob):
     """Re-evaluate the implicit body at every frame of a range (keyframed shape, expression and pose)
     into per-frame meshes that play and render without the add-on. Esc cancels"""
 
     bl_idname = "imghum.bake_animation"
     bl_label = "Bake Animation"
+    job_label = "imGHUM bake"
 
     frame_start: bpy.props.IntProperty(name="Start", default=-1, description="-1: the scene's start")
     frame_end: bpy.props.IntProperty(name="End", default=-1, description="-1: the scene's end")
@@ -125,45 +126,24 @@ class IMGHUM_OT_bake_animation(BodyOperator):
         except ValueError as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
-        self._arm_name, self._key = arm.name, f"bake:{arm.imghum.body_id}"
-        runtime.evaluator().submit(self._key, bake_job(snaps))
-        wm = context.window_manager
-        self._timer = wm.event_timer_add(0.1, window=context.window)
-        wm.progress_begin(0, 100)
-        wm.modal_handler_add(self)
-        return {"RUNNING_MODAL"}
+        self._arm_name = arm.name
+        return self.start_job(context, f"bake:{arm.imghum.body_id}", bake_job(snaps))
 
     def modal(self, context, event):
-        ev = runtime.evaluator()
         if event.type == "ESC":
-            ev.cancel(self._key)
+            runtime.evaluator().cancel(self._key)
+            self.end_job(context)
             self.report({"WARNING"}, "bake cancelled")
-            return self._end(context, {"CANCELLED"})
-        if event.type != "TIMER":
+            return {"CANCELLED"}
+        outcome = self.job_step(context, event)
+        if outcome is None:
             return {"PASS_THROUGH"}
-        progress = ev.progress(self._key)
-        if progress is not None:
-            context.window_manager.progress_update(int(100 * progress))
-            context.workspace.status_text_set(f"imGHUM bake: {int(100 * progress)} %  (Esc cancels)")
-        if ev.busy(self._key):
-            return {"PASS_THROUGH"}
-        for o in ev.poll():
-            if o.key != self._key:
-                runtime.apply_outcomes(context, [o])
-            elif o.error:
-                self.report({"ERROR"}, o.error)
-                return self._end(context, {"CANCELLED"})
-            else:
-                write_bake(context, bpy.data.objects[self._arm_name], self._frames, o.result)
-                self.report({"INFO"}, f"baked {len(o.result)} frames")
-        return self._end(context, {"FINISHED"})
-
-    def _end(self, context, result):
-        wm = context.window_manager
-        wm.event_timer_remove(self._timer)
-        wm.progress_end()
-        context.workspace.status_text_set(None)
-        return result
+        if not outcome or outcome.error:
+            self.report({"ERROR"}, outcome.error if outcome else "the bake produced nothing")
+            return {"CANCELLED"}
+        write_bake(context, bpy.data.objects[self._arm_name], self._frames, outcome.result)
+        self.report({"INFO"}, f"baked {len(outcome.result)} frames")
+        return {"FINISHED"}
 
 
 class IMGHUM_OT_clear_bake(BodyOperator):

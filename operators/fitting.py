@@ -12,6 +12,7 @@ from bpy_extras.io_utils import ImportHelper
 from ..imghum_blender import rig
 from ..properties import BONE_NAMES, EXPRESSION_NAMES
 from . import runtime, scene_data
+from .base import ModalJob
 from .body import create_body, mesh_now
 
 
@@ -63,10 +64,11 @@ def apply_fit(context, name: str, lat) -> bpy.types.Object:
     return arm
 
 
-class _FitOperator(bpy.types.Operator):
+class _FitOperator(bpy.types.Operator, ModalJob):
     """Shared run logic: synchronous headless, modal with progress and Esc in the UI."""
 
     bl_options = {"REGISTER", "UNDO"}
+    job_label = "imGHUM fit"
 
     effort: bpy.props.FloatProperty(name="Effort", default=1.0, min=0.1, max=3.0,
                                     description="Scales the optimisation steps (time against accuracy)")
@@ -98,40 +100,20 @@ class _FitOperator(bpy.types.Operator):
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
         self._stop = threading.Event()
-        self._key = f"fit:{runtime.new_body_id()}"
-        runtime.evaluator().submit(self._key, lambda model, progress: fn(model, progress, self._stop))
-        wm = context.window_manager
-        self._timer = wm.event_timer_add(0.2, window=context.window)
-        wm.progress_begin(0, 100)
-        wm.modal_handler_add(self)
-        return {"RUNNING_MODAL"}
+        stop = self._stop
+        return self.start_job(context, f"fit:{runtime.new_body_id()}", lambda model, progress: fn(model, progress, stop))
 
     def modal(self, context, event):
-        ev = runtime.evaluator()
         if event.type == "ESC":
             self._stop.set()  # the fit returns what it has so far
-        if event.type != "TIMER":
+        outcome = self.job_step(context, event)
+        if outcome is None:
             return {"PASS_THROUGH"}
-        progress = ev.progress(self._key)
-        if progress is not None:
-            context.window_manager.progress_update(int(100 * progress))
-            context.workspace.status_text_set(f"imGHUM fit: {int(100 * progress)} %  (Esc stops and keeps the fit so far)")
-        if ev.busy(self._key):
-            return {"PASS_THROUGH"}
-        result = {"CANCELLED"}
-        for o in ev.poll():
-            if o.key != self._key:
-                runtime.apply_outcomes(context, [o])
-            elif o.error:
-                self.report({"ERROR"}, o.error)
-            else:
-                apply_fit(context, self._name, o.result.latents)
-                result = {"FINISHED"}
-        wm = context.window_manager
-        wm.event_timer_remove(self._timer)
-        wm.progress_end()
-        context.workspace.status_text_set(None)
-        return result
+        if not outcome or outcome.error:
+            self.report({"ERROR"}, outcome.error if outcome else "the fit produced nothing")
+            return {"CANCELLED"}
+        apply_fit(context, self._name, outcome.result.latents)
+        return {"FINISHED"}
 
 
 class IMGHUM_OT_fit_points(_FitOperator):
