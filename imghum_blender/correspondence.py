@@ -44,7 +44,7 @@ class TemplateSurface:
     """Nearest-triangle queries on the canonical template (KD-trees on triangle centroids), over
     the whole surface or restricted to one UV chart."""
 
-    def __init__(self, vertices: np.ndarray, faces: np.ndarray, face_uvs: np.ndarray, candidates: int = 12):
+    def __init__(self, vertices: np.ndarray, faces: np.ndarray, face_uvs: np.ndarray, candidates: int = 8):
         from scipy.spatial import cKDTree
 
         self.vertices = np.asarray(vertices, dtype=np.float64)

@@ -56,22 +56,40 @@ def _corner_uvs(model, mesh, tri: np.ndarray, bary: np.ndarray) -> np.ndarray:
     """UVs (F,3,2), seam-aware. Each corner first takes the UV of its own nearest template point.
     A triangle whose corner UVs are not continuous (it straddles a template UV seam) picks the
     corner whose template triangle's affine UV map explains most corners, and maps the others
-    through it too, so no triangle stretches across the texture."""
+    through it too, so no triangle stretches across the texture. Only triangles whose UV edges
+    are much longer than their 3D edges suggest (a few percent) need that test."""
     surf = model.template_surface
     uv = model.bundle.tensors["template_uvs"].numpy().astype(np.float64)
     tuv = uv[model.bundle.tensors["template_face_uvs"].long().numpy()]  # (T,3,2)
     own = (tuv[tri] * bary[..., None]).sum(1)[mesh.faces]  # (F,3,2)
-    sem = mesh.semantics.astype(np.float64)[mesh.faces]  # (F,3,3)
-    anchor_tri = tri[mesh.faces]  # (F,3): candidate anchor triangle per corner
+    v = mesh.vertices[mesh.faces].astype(np.float64)
+    edge = np.linalg.norm(v - v[:, [1, 2, 0]], axis=-1).max(1)  # (F,)
+    scale = _uv_density(surf.tri, tuv)  # (T,) uv units per meter
+    uv_edge = np.linalg.norm(own - own[:, [1, 2, 0]], axis=-1).max(1)
+    suspect = np.flatnonzero(uv_edge > 2 * scale[tri[mesh.faces]].max(1) * edge)
+    out = own.copy()
+    if len(suspect):
+        out[suspect] = _anchored(surf, tuv, tri[mesh.faces[suspect]], mesh.semantics[mesh.faces[suspect]],
+                                 own[suspect], edge[suspect])
+    return out.astype(np.float32)
+
+
+def _uv_density(tri3: np.ndarray, tri2: np.ndarray) -> np.ndarray:
+    """sqrt(UV area / 3D area) per triangle (...): UV units per meter."""
+    e3 = np.cross(tri3[..., 1, :] - tri3[..., 0, :], tri3[..., 2, :] - tri3[..., 0, :])
+    a, b = tri2[..., 1, :] - tri2[..., 0, :], tri2[..., 2, :] - tri2[..., 0, :]
+    uv_area = np.abs(a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0])
+    return np.sqrt(uv_area / np.maximum(np.linalg.norm(e3, axis=-1), 1e-12))
+
+
+def _anchored(surf, tuv: np.ndarray, anchor_tri: np.ndarray, semantics: np.ndarray, own: np.ndarray,
+              edge: np.ndarray) -> np.ndarray:
+    """Corner UVs (F,3,2) of suspect faces through the best anchor corner's affine UV map."""
+    sem = semantics.astype(np.float64)  # (F,3,3)
     t3, t2 = surf.tri[anchor_tri], tuv[anchor_tri]  # (F,A,3,3), (F,A,3,2)
     lam = _plane_barycentrics(sem[:, None], t3[:, :, None])  # (F,A,C,3)
     aff = np.einsum("fack,fakd->facd", lam, t2)  # (F,A,C,2)
-    e3 = np.cross(t3[..., 1, :] - t3[..., 0, :], t3[..., 2, :] - t3[..., 0, :])
-    e2 = t2[..., 1, :] - t2[..., 0, :], t2[..., 2, :] - t2[..., 0, :]
-    uv_area = np.abs(e2[0][..., 0] * e2[1][..., 1] - e2[0][..., 1] * e2[1][..., 0])
-    scale = np.sqrt(uv_area / np.maximum(np.linalg.norm(e3, axis=-1), 1e-12))  # (F,A) uv units per meter
-    v = mesh.vertices[mesh.faces].astype(np.float64)
-    edge = np.linalg.norm(v - v[:, [1, 2, 0]], axis=-1).max(1)  # (F,)
+    scale = _uv_density(t3, t2)  # (F,A)
     ok = np.linalg.norm(aff - own[:, None], axis=-1) < (scale * edge[:, None])[..., None]  # (F,A,C)
     best = ok.sum(-1).argmax(1)
     rows = np.arange(len(best))
@@ -79,7 +97,7 @@ def _corner_uvs(model, mesh, tri: np.ndarray, bary: np.ndarray) -> np.ndarray:
     # seam) keep their own UV: extrapolating the anchor's map that far would leave the chart.
     far = np.linalg.norm(sem - sem[rows, best][:, None], axis=-1) > 3 * edge[:, None]
     keep = ok[rows, best] | far  # (F,C)
-    return np.where(keep[..., None], own, aff[rows, best]).astype(np.float32)
+    return np.where(keep[..., None], own, aff[rows, best])
 
 
 def _plane_barycentrics(p: np.ndarray, t: np.ndarray) -> np.ndarray:
