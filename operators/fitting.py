@@ -65,10 +65,12 @@ def apply_fit(context, name: str, lat) -> bpy.types.Object:
 
 
 class _FitOperator(bpy.types.Operator, ModalJob):
-    """Shared run logic: synchronous headless, modal with progress and Esc in the UI."""
+    """Shared run logic: synchronous headless, modal with progress and Esc in the UI (``execute``
+    decides, so a file browser can come first)."""
 
     bl_options = {"REGISTER", "UNDO"}
     job_label = "imGHUM fit"
+    residual_unit = (1000.0, "mm")
 
     effort: bpy.props.FloatProperty(name="Effort", default=1.0, min=0.1, max=3.0,
                                     description="Scales the optimisation steps (time against accuracy)")
@@ -82,26 +84,24 @@ class _FitOperator(bpy.types.Operator, ModalJob):
     def execute(self, context):
         try:
             fn, name = self.job(context)
-            fit = fn(runtime.model(), lambda f: None, threading.Event())
-            apply_fit(context, name, fit.latents)
-        except (ValueError, OSError, RuntimeError) as exc:
-            self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
-        self.report({"INFO"}, f"fitted in {fit.seconds:.1f} s, median residual {np.median(fit.residual) * 1000:.1f}"
-                              + (" mm" if fit.residual.max() < 1 else " px"))
-        return {"FINISHED"}
-
-    def invoke(self, context, event):
-        if bpy.app.background:
-            return self.execute(context)
-        try:
-            fn, self._name = self.job(context)
         except (ValueError, OSError) as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
-        self._stop = threading.Event()
-        stop = self._stop
-        return self.start_job(context, f"fit:{runtime.new_body_id()}", lambda model, progress: fn(model, progress, stop))
+        if not bpy.app.background and context.window is not None:
+            # In the UI: on the background evaluator, with progress; Esc keeps the fit so far.
+            self._name, self._stop = name, threading.Event()
+            stop = self._stop
+            return self.start_job(context, f"fit:{runtime.new_body_id()}",
+                                  lambda model, progress: fn(model, progress, stop))
+        try:
+            fit = fn(runtime.model(), lambda f: None, threading.Event())
+            apply_fit(context, name, fit.latents)
+        except (ValueError, RuntimeError) as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        scale, unit = self.residual_unit
+        self.report({"INFO"}, f"fitted in {fit.seconds:.1f} s, median residual {np.median(fit.residual) * scale:.1f} {unit}")
+        return {"FINISHED"}
 
     def modal(self, context, event):
         if event.type == "ESC":
@@ -152,6 +152,7 @@ class IMGHUM_OT_fit_image(_FitOperator, ImportHelper):
 
     bl_idname = "imghum.fit_image"
     bl_label = "Fit to Image"
+    residual_unit = (1.0, "px")
 
     filename_ext = ".png"
     filter_glob: bpy.props.StringProperty(default="*.png;*.jpg;*.jpeg;*.exr", options={"HIDDEN"})
