@@ -162,11 +162,6 @@ def _smooth(w: np.ndarray, faces: np.ndarray, steps: int) -> np.ndarray:
     return w
 
 
-def part_geometry(model) -> PartGeometry:
-    """The model's cached :class:`PartGeometry`."""
-    return model.part_geometry
-
-
 def _segment_distance(x: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     ab = b - a
     t = np.clip(((x - a) @ ab) / max(ab @ ab, 1e-12), 0.0, 1.0)
@@ -185,7 +180,7 @@ def apply(model, edits: Edits, frames: np.ndarray, points: np.ndarray, sdf: np.n
           semantics: np.ndarray) -> np.ndarray:
     """The edited field at ``points`` (N,3) of body 0, given its posed frames (J,4,4) and the body
     field's SDF (N,) and semantics (N,3)."""
-    geo = part_geometry(model)
+    geo = model.part_geometry
     out = sdf.astype(np.float64)
     if edits.layers:
         # Outside every part box the field is only a lower bound and has no semantics (zero):
@@ -218,6 +213,6 @@ def apply(model, edits: Edits, frames: np.ndarray, points: np.ndarray, sdf: np.n
 def layer_faces(model, mesh, layer: Layer, threshold: float = 0.5) -> np.ndarray:
     """Faces (mask over ``mesh.faces``) of the layer's own surface: all corners weighted above
     ``threshold`` (a garment as a separate, open surface)."""
-    geo = part_geometry(model)
+    geo = model.part_geometry
     w = geo.weights_at(mesh.semantics, geo.region_weights(layer.region, layer.border))
     return (w[mesh.faces] > threshold).all(1)

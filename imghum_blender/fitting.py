@@ -147,10 +147,15 @@ def _sdf(model, lat: Latents, pts: torch.Tensor) -> torch.Tensor:
     return model.network(pts[None], state.frames, state.films, state.grid)[0][0]
 
 
-def _centre(model) -> tuple[np.ndarray, np.ndarray]:
-    """Mean body surface samples (model frame) for the initial alignment."""
-    mesh = model.mesh(model.latents(), resolution=48)
-    return mesh.vertices.astype(np.float64), mesh.vertices.mean(0).astype(np.float64)
+def _yaw_candidates(model, target: np.ndarray) -> tuple[np.ndarray, list["_Params"]]:
+    """The mean body's centre (model frame) and 8 starting fits, one per yaw, each rotated about
+    that centre and placed with the centre on ``target``."""
+    centre = model.mesh(model.latents(), resolution=48).vertices.mean(0).astype(np.float64)
+    out = []
+    for yaw in np.linspace(-math.pi, math.pi, 8, endpoint=False):
+        rot = rotvec_to_matrix(torch.tensor([0.0, 0.0, float(yaw)], dtype=torch.float64)).numpy()
+        out.append(_Params(model, target - rot @ centre, float(yaw)))
+    return centre, out
 
 
 def fit_points(model, points, normals=None, *, iterations: tuple[int, int, int] = (60, 160, 80),
@@ -169,20 +174,13 @@ def fit_points(model, points, normals=None, *, iterations: tuple[int, int, int] 
             raise ValueError("normals must be finite and have the points' shape")
         nrm = nrm / np.maximum(np.linalg.norm(nrm, axis=1, keepdims=True), 1e-9)
     rng = np.random.default_rng(seed)
-    body, centre = _centre(model)
-    # Global alignment: translation from centroids, yaw from the best of 8 candidates.
-    trans0 = pts_np.mean(0) - centre
+    # Global alignment: the body centre on the cloud's centroid, yaw scored on a probe subset.
+    _, starts = _yaw_candidates(model, pts_np.mean(0))
     pts = torch.as_tensor(pts_np, dtype=torch.float32)
     probe = pts[torch.as_tensor(rng.choice(len(pts), min(len(pts), 1500), replace=False))]
-    candidates = []
     with torch.no_grad():
-        for yaw in np.linspace(-math.pi, math.pi, 8, endpoint=False):
-            params = _Params(model, trans0, float(yaw))
-            # rotate about the body centre: adjust translation so the centre maps onto the cloud's centroid
-            rot = rotvec_to_matrix(torch.tensor([0.0, 0.0, float(yaw)], dtype=torch.float64)).numpy()
-            params.translation.data = torch.as_tensor(pts_np.mean(0) - rot @ centre, dtype=torch.float32)
-            loss = float(torch.log1p((_sdf(model, params.latents("global"), probe) / 0.05) ** 2).mean())
-            candidates.append((loss, params))
+        candidates = [(float(torch.log1p((_sdf(model, c.latents("global"), probe) / 0.05) ** 2).mean()), c)
+                      for c in starts]
     def loss_fn(stage: str):
         idx = torch.as_tensor(rng.choice(len(pts), min(samples, len(pts)), replace=False))
         x = pts[idx]
@@ -261,18 +259,11 @@ def fit_image(model, mask, keypoints_2d: dict, camera: dict, *, iterations: tupl
     depth = k[1, 1] * 1.6 / height_px
     origin, ray = _rays(camera, np.array([[xs.mean(), ys.mean()]]))
     target = origin + ray[0] * depth
-    _, centre = _centre(model)
-    best = None
+    centre, starts = _yaw_candidates(model, target)
     with torch.no_grad():
-        for yaw in np.linspace(-math.pi, math.pi, 8, endpoint=False):
-            params = _Params(model, target - centre, float(yaw))
-            rot = rotvec_to_matrix(torch.tensor([0.0, 0.0, float(yaw)], dtype=torch.float64)).numpy()
-            params.translation.data = torch.as_tensor(target - rot @ centre, dtype=torch.float32)
-            joints = model.bone_frames(params.latents("global"))[0][0, kp_idx, :3, 3]
-            loss = float((project(camera, joints) - kp).norm(dim=1).mean())
-            if best is None or loss < best[0]:
-                best = (loss, params)
-    params = best[1]
+        scores = [float((project(camera, model.bone_frames(c.latents("global"))[0][0, kp_idx, :3, 3]) - kp)
+                        .norm(dim=1).mean()) for c in starts]
+    params = starts[int(np.argmin(scores))]
     inside = np.stack([xs, ys], 1)
     from scipy.ndimage import binary_dilation
 

@@ -21,11 +21,12 @@ class SpecError(ValueError):
     """An invalid spec; the message starts with the offending field's path."""
 
 
-_NAMES = bundle_info.read_document(bundle_info.DEFAULT_BUNDLE)["spec"]
+_DOC = bundle_info.read_document(bundle_info.DEFAULT_BUNDLE)
+_NAMES = _DOC["spec"]
 PHENOTYPES = tuple(_NAMES["phenotype_names"])
 EXPRESSIONS = tuple(_NAMES["expression_names"])
 BONES = tuple(_NAMES["bone_names"])
-LIMB_PARTS = limb_parts(p["name"] for p in bundle_info.read_document(bundle_info.DEFAULT_BUNDLE)["parts"])
+LIMB_PARTS = limb_parts(p["name"] for p in _DOC["parts"])
 BETA_SIZE, BETA_LIMIT = _NAMES["beta_size"], _NAMES["beta_limit"]
 PASSES = ("segmentation", "uv", "depth", "keypoints")
 VIEWS = {"front": 0.0, "three_quarter": 35.0, "side": 90.0, "back": 180.0}
@@ -351,10 +352,7 @@ def _apply(lat: dict, d: dict) -> None:
     if "expression" in d:
         lat["expression"] = {**lat["expression"], **d["expression"]}
     if "pose" in d:
-        pose = d["pose"]
-        if isinstance(pose, str):
-            pose = {k: v.tolist() for k, v in poses.preset_pose(BONES, poses.BODY_PRESETS[pose]).items()}
-        lat["pose"] = {**lat["pose"], **pose}
+        lat["pose"] = {**lat["pose"], **_resolved(d, "pose")}
 
 
 def _mix(a: dict, b: dict, t: float, current: dict) -> dict:
