@@ -7,14 +7,14 @@ the shipped bundle's header (read without torch).
 import bpy
 
 from .imghum_blender import bundle_info
-from .imghum_blender.edits import REGIONS, limb_parts
+from .imghum_blender.vocabulary import REGION_NAMES as REGIONS
 
 _DOC = bundle_info.read_document(bundle_info.DEFAULT_BUNDLE)
 SPEC = _DOC["spec"]
 EXPRESSION_NAMES: tuple[str, ...] = tuple(SPEC["expression_names"])
 PHENOTYPE_NAMES: tuple[str, ...] = tuple(SPEC["phenotype_names"])
 PART_NAMES: tuple[str, ...] = tuple(p["name"] for p in _DOC["parts"])
-LIMB_PARTS = limb_parts(PART_NAMES)
+LIMB_PARTS = tuple(n for n in PART_NAMES if n.split('.')[0] in ('upperarm', 'lowerarm', 'palm', 'upperleg', 'lowerleg', 'foot') or n.startswith('finger'))
 BONE_NAMES: tuple[str, ...] = tuple(SPEC["bone_names"])
 _PHENOTYPE_HELP = {"gender": "0 female, 1 male", "age": "0 newborn ... 0.667 young adult ... 1 elderly",
                    "muscle": "muscle tone", "weight": "body mass", "height": "body height",

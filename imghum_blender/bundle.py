@@ -19,7 +19,7 @@ from .bundle_info import DEFAULT_BUNDLE, FORMAT, FORMAT_VERSION, BundleHeaderErr
 from .kinematics import Skeleton
 from .network import ImplicitBody, PartSpec
 from .shape_space import fit_phenotypes, interpolate_grid
-from .spec import LatentSpec
+from .vocabulary import Vocabulary
 
 
 
@@ -39,7 +39,7 @@ def _digest(tensors: dict[str, np.ndarray]) -> str:
 class Bundle:
     """Everything the runtime needs; tensors are torch float32 unless noted."""
 
-    spec: LatentSpec
+    vocabulary: Vocabulary
     parts: list[PartSpec]
     skeleton: Skeleton
     tensors: dict[str, torch.Tensor]
@@ -52,13 +52,13 @@ class Bundle:
         return [torch.tensor(v) for v in self.info["phenotype_nodes"]]
 
     def beta_from_phenotypes(self, phen: torch.Tensor) -> torch.Tensor:
-        """Named phenotypes (B,6) in [0,1], in ``spec.phenotype_names`` order -> beta (B,K)."""
+        """Named phenotypes (B,6) in [0,1], in ``vocabulary.phenotype_names`` order -> beta (B,K)."""
         return interpolate_grid(self.tensors["phenotype_grid"].to(phen.dtype), self.phenotype_nodes, phen)
 
     def phenotypes_from_beta(self, beta: torch.Tensor) -> dict[str, torch.Tensor]:
         """Best-fitting named phenotypes (dict of (B,)) for beta (B,K)."""
         phen = fit_phenotypes(self.tensors["phenotype_grid"], self.phenotype_nodes, beta.detach().float())
-        return {name: phen[:, i] for i, name in enumerate(self.spec.phenotype_names)}
+        return {name: phen[:, i] for i, name in enumerate(self.vocabulary.phenotype_names)}
 
     def beta_from_coefficients(self, coeffs: torch.Tensor) -> torch.Tensor:
         """Teacher phenotype blendshape coefficients (B,C) -> beta (B,K) (vertex-metric projection)."""
@@ -67,7 +67,7 @@ class Bundle:
     # -- construction --------------------------------------------------------------------------
     def build_network(self, fresh: bool = False) -> ImplicitBody:
         """The part networks with this bundle's weights (float32, eval mode); ``fresh``: untrained."""
-        net = ImplicitBody(self.parts, self.spec.beta_size, len(self.spec.expression_names),
+        net = ImplicitBody(self.parts, self.vocabulary.beta_size, len(self.vocabulary.expression_names),
                            softmin_k=float(self.info.get("softmin_k", 0.003)))
         state = {} if fresh else {k[len("net."):]: v.float() for k, v in self.tensors.items() if k.startswith("net.")}
         if state:
@@ -92,7 +92,7 @@ class Bundle:
         arrays.update({"skel.parents": sk.parents.numpy().astype(np.int64), "skel.ref_orient": sk.ref_orient.numpy(),
                        "skel.heads_mean": sk.heads_mean.numpy(), "skel.heads_basis": sk.heads_basis.numpy(),
                        "skel.orient_mean": sk.orient_mean.numpy(), "skel.orient_basis": sk.orient_basis.numpy()})
-        doc = {"format": FORMAT, "format_version": FORMAT_VERSION, "spec": self.spec.to_json(),
+        doc = {"format": FORMAT, "format_version": FORMAT_VERSION, "spec": self.vocabulary.to_document(),
                "parts": [p.to_json() for p in self.parts], "info": self.info}
         tensorfile.save(path, arrays, {"bundle": json.dumps(doc), "sha256": _digest(arrays)})
 
@@ -119,10 +119,10 @@ def load_bundle(path: str | Path | None = None) -> Bundle:
     for name, ndim in _REQUIRED.items():
         if name not in arrays or arrays[name].ndim != ndim:
             raise BundleError(f"{path} lacks tensor {name!r} or has the wrong shape")
-    spec = LatentSpec.from_json(doc["spec"])
-    j = len(spec.bone_names)
+    vocabulary = Vocabulary.from_document(doc)
+    j = len(vocabulary.bone_names)
     skel = Skeleton(
-        names=spec.bone_names,
+        names=vocabulary.bone_names,
         parents=torch.from_numpy(arrays.pop("skel.parents")).long(),
         ref_orient=torch.from_numpy(arrays.pop("skel.ref_orient")).float(),
         heads_mean=torch.from_numpy(arrays.pop("skel.heads_mean")).float(),
@@ -130,14 +130,14 @@ def load_bundle(path: str | Path | None = None) -> Bundle:
         orient_mean=torch.from_numpy(arrays.pop("skel.orient_mean")).float(),
         orient_basis=torch.from_numpy(arrays.pop("skel.orient_basis")).float(),
     )
-    k = spec.beta_size + len(spec.expression_names)
+    k = vocabulary.beta_size + len(vocabulary.expression_names)
     if skel.parents.shape != (j,) or skel.heads_basis.shape != (k, j, 3) or skel.orient_basis.shape != (k, j, 3, 3):
         raise BundleError(f"{path}: skeleton shapes do not match the latent spec")
     tensors = {}
     for name, a in arrays.items():
         t = torch.from_numpy(np.array(a))
         tensors[name] = t.float() if t.is_floating_point() and not name.startswith("net.") else t
-    if tensors["template_vertices"].shape[1] != 3 or tensors["beta_projection"].shape[1] != spec.beta_size:
+    if tensors["template_vertices"].shape[1] != 3 or tensors["beta_projection"].shape[1] != vocabulary.beta_size:
         raise BundleError(f"{path}: template or shape-space shapes do not match the latent spec")
     parts = [PartSpec.from_json(p) for p in doc["parts"]]
-    return Bundle(spec=spec, parts=parts, skeleton=skel, tensors=tensors, info=doc.get("info", {}))
+    return Bundle(vocabulary=vocabulary, parts=parts, skeleton=skel, tensors=tensors, info=doc.get("info", {}))

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .vocabulary import CUT, LAYER
+
 #: Garment regions: part -> (from, to) fraction of the part's length along its bone (None: whole part).
 _TORSO = {"chest": None, "abdomen": None, "shoulder.L": None, "shoulder.R": None}
 REGIONS: dict[str, dict[str, tuple[float, float] | None]] = {
@@ -29,12 +31,6 @@ REGIONS: dict[str, dict[str, tuple[float, float] | None]] = {
     "SOCKS": {"foot.L": None, "foot.R": None, "lowerleg.L": (0.72, 1.0), "lowerleg.R": (0.72, 1.0)},
     "CAP": {"head": (0.62, 1.0)},
 }
-def limb_parts(part_names) -> tuple[str, ...]:
-    """The parts a limb difference can start at: arm, leg, hand, foot and finger parts."""
-    return tuple(n for n in part_names if n.split(".")[0] in ("upperarm", "lowerarm", "palm", "upperleg", "lowerleg",
-                                                              "foot") or n.startswith("finger"))
-
-
 #: Smoothing steps of the region weights over the template graph per cm of border.
 _STEPS_PER_CM = 3
 
@@ -44,14 +40,14 @@ class Layer:
     """A garment-like layer: ``region`` (a :data:`REGIONS` name), ``thickness`` and ``border`` in meters."""
 
     region: str
-    thickness: float = 0.005
-    border: float = 0.02
+    thickness: float = LAYER["thickness"].default
+    border: float = LAYER["border"].default
 
     def __post_init__(self):
         if self.region not in REGIONS:
             raise ValueError(f"unknown layer region {self.region!r}; known: {', '.join(REGIONS)}")
-        if not (0.0 <= self.thickness <= 0.05 and 0.0 <= self.border <= 0.1):
-            raise ValueError("layer thickness must lie in [0, 5 cm] and border in [0, 10 cm]")
+        for name, rng in LAYER.items():
+            setattr(self, name, rng.check(f"layer {name}", getattr(self, name)))
 
 
 @dataclass
@@ -60,12 +56,12 @@ class LimbCut:
     distal to it (e.g. ``LimbCut("lowerarm.L", 0.5)``; a finger: ``LimbCut("finger2-1.L", 0.0)``)."""
 
     part: str
-    fraction: float = 0.5
-    rounding: float = 0.015
+    fraction: float = CUT["fraction"].default
+    rounding: float = CUT["rounding"].default
 
     def __post_init__(self):
-        if not (0.0 <= self.fraction <= 1.0 and 0.0 <= self.rounding <= 0.1):
-            raise ValueError("limb cut fraction must lie in [0, 1] and rounding in [0, 10 cm]")
+        for name, rng in CUT.items():
+            setattr(self, name, rng.check(f"limb cut {name}", getattr(self, name)))
 
 
 @dataclass

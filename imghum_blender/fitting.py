@@ -59,13 +59,13 @@ class _Params(torch.nn.Module):
 
     def __init__(self, model, init_translation: np.ndarray, yaw: float):
         super().__init__()
-        spec = model.spec
-        self.names = spec.bone_names
-        self.beta = torch.nn.Parameter(torch.zeros(spec.beta_size))
+        voc = model.vocabulary
+        self.names = voc.bone_names
+        self.beta = torch.nn.Parameter(torch.zeros(voc.beta_size))
         self.root = torch.nn.Parameter(torch.tensor([0.0, 0.0, yaw]))
         self.translation = torch.nn.Parameter(torch.as_tensor(init_translation, dtype=torch.float32))
         self.pose = torch.nn.Parameter(torch.zeros(len(self.names), 3))
-        self.face = torch.nn.Parameter(torch.full((len(spec.expression_names),), -4.0))
+        self.face = torch.nn.Parameter(torch.full((len(voc.expression_names),), -4.0))
         lo, hi, mask_body, mask_hand = [], [], [], []
         for name in self.names:
             key = pose_range_key(name)
@@ -244,7 +244,7 @@ def fit_image(model, mask, keypoints_2d: dict, camera: dict, *, iterations: tupl
     mask = np.asarray(mask, dtype=bool)
     if mask.ndim != 2 or mask.sum() < 50:
         raise ValueError("the mask must be a 2D image with the body (at least 50 pixels) marked True")
-    names = model.spec.bone_names
+    names = model.vocabulary.bone_names
     unknown = set(keypoints_2d) - set(names)
     if unknown or len(keypoints_2d) < 4:
         raise ValueError(f"need at least 4 keypoints named after bones; unknown: {sorted(unknown)[:5]}")

@@ -60,7 +60,7 @@ class Model:
 
     def __init__(self, bundle: Bundle):
         self.bundle = bundle
-        self.spec = bundle.spec
+        self.vocabulary = bundle.vocabulary
         self.skeleton = bundle.skeleton
         self.network = bundle.build_network()
         self._levels = self.skeleton.levels
@@ -122,20 +122,20 @@ class Model:
         and the teacher's rest pose (identity deltas).
 
         beta: (K,) or (B,K). phenotypes: dict name -> value(s) in [0,1] (unset names take the
-        spec defaults), exclusive with beta. expression: (E,)/(B,E) or dict name -> value in [0,1].
+        vocabulary defaults), exclusive with beta. expression: (E,)/(B,E) or dict name -> value in [0,1].
         pose: (J,4,4)/(B,J,4,4) teacher 'local-ref' deltas (root translation included),
         (J,3,3)/(B,J,3,3) rotations, (J,3)/(B,J,3) rotation vectors, or dict bone -> rotvec/matrix.
         """
-        spec = self.spec
-        k, e, j = spec.beta_size, len(spec.expression_names), len(spec.bone_names)
+        voc = self.vocabulary
+        k, e, j = voc.beta_size, len(voc.expression_names), len(voc.bone_names)
         if beta is not None and phenotypes is not None:
             raise LatentError("give either beta or phenotypes, not both")
         if phenotypes is not None:
-            unknown = set(phenotypes) - set(spec.phenotype_names)
+            unknown = set(phenotypes) - set(voc.phenotype_names)
             if unknown:
-                raise LatentError(f"unknown phenotypes {sorted(unknown)}; known: {list(spec.phenotype_names)}")
-            cols = [_as_tensor(phenotypes.get(n, spec.phenotype_defaults.get(n, 0.5)), f"phenotype {n}").reshape(-1)
-                    for n in spec.phenotype_names]
+                raise LatentError(f"unknown phenotypes {sorted(unknown)}; known: {list(voc.phenotype_names)}")
+            cols = [_as_tensor(phenotypes.get(n, voc.phenotype_defaults.get(n, 0.5)), f"phenotype {n}").reshape(-1)
+                    for n in voc.phenotype_names]
             bsz = max(c.shape[0] for c in cols)
             phen = torch.stack([c.expand(bsz) for c in cols], -1)
             if (phen < 0).any() or (phen > 1).any():
@@ -146,8 +146,8 @@ class Model:
             beta_t = beta_t.reshape(1, -1) if beta_t.dim() == 1 else beta_t
             if beta_t.dim() != 2 or beta_t.shape[1] != k:
                 raise LatentError(f"beta must have {k} values per body, got shape {tuple(beta_t.shape)}")
-            if beta_t.abs().max() > spec.beta_limit:
-                raise LatentError(f"beta values must lie within +-{spec.beta_limit} (standard deviations)")
+            if beta_t.abs().max() > voc.beta_limit:
+                raise LatentError(f"beta values must lie within +-{voc.beta_limit} (standard deviations)")
         else:
             beta_t = torch.zeros(1, k)
         expr_t = self._expression(expression, e)
@@ -163,7 +163,7 @@ class Model:
                        rot.expand(bsz, -1, -1, -1).to(dt), trans.expand(bsz, -1).to(dt))
 
     def _expression(self, expression, e: int) -> torch.Tensor:
-        names = self.spec.expression_names
+        names = self.vocabulary.expression_names
         if expression is None:
             return torch.zeros(1, e)
         if isinstance(expression, dict):
@@ -183,7 +183,7 @@ class Model:
         return t
 
     def _pose(self, pose, j: int) -> tuple[torch.Tensor, torch.Tensor]:
-        names = self.spec.bone_names
+        names = self.vocabulary.bone_names
         zero_t = torch.zeros(1, 3)
         if pose is None:
             return torch.eye(3).expand(1, j, 3, 3), zero_t

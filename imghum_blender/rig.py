@@ -47,7 +47,7 @@ def bone_directions(model) -> tuple[np.ndarray, np.ndarray]:
     frames = rest_frames_at_identity(model, model.latents())
     heads = frames[:, :3, 3]
     parents = model.skeleton.parents.numpy()
-    names = model.spec.bone_names
+    names = model.vocabulary.bone_names
     y = np.zeros_like(heads)
     for c in range(len(names)):
         kids = [k for k in np.flatnonzero(parents == c) if np.linalg.norm(heads[k] - heads[c]) > 1e-4]
@@ -80,7 +80,7 @@ def rest_rig(model, lat, directions: tuple[np.ndarray, np.ndarray]) -> RestRig:
         along = along[along > 1e-4]
         length[c] = along.max() if len(along) else LEAF_FRACTION * length[parents[c]] if parents[c] >= 0 else 0.1
     length = np.maximum(length, MIN_LENGTH)
-    return RestRig(tuple(model.spec.bone_names), parents, heads, heads + y * length[:, None], z)
+    return RestRig(tuple(model.vocabulary.bone_names), parents, heads, heads + y * length[:, None], z)
 
 
 def pose_maps(model, bone_rest_rotations: np.ndarray) -> np.ndarray:

@@ -34,7 +34,7 @@ def surface_attributes(model, mesh, skin_bones: int = 4) -> SurfaceAttributes:
     corners = model.template_faces.numpy()[tri]  # (V,3) template vertex ids
     parts = tensors["template_parts"].numpy()[corners[np.arange(len(tri)), bary.argmax(1)]].astype(np.int32)
     idx, w = _skin(corners, bary, tensors["skin_indices"].numpy(), tensors["skin_weights"].numpy(),
-                   len(model.spec.bone_names), skin_bones)
+                   len(model.vocabulary.bone_names), skin_bones)
     return SurfaceAttributes(tri, bary, _corner_uvs(model, mesh, tri, bary), parts, idx, w)
 
 

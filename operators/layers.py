@@ -1,7 +1,7 @@
 """Layer operators: add and remove garment layers and limb differences of a body."""
 import bpy
 
-from ..imghum_blender.edits import REGIONS
+from ..imghum_blender.vocabulary import REGION_NAMES as REGIONS
 from .base import BodyOperator
 
 #: Limb-difference presets: (part, position along it).

@@ -86,7 +86,7 @@ def main() -> None:
                         sample_poses(args.bodies, gen, mild_fraction=0.5))
     out = run_teacher(phen, face, pose)
     faces = model.template_faces.numpy()
-    idx = [model.spec.bone_names.index(n) for n in LANDMARKS]
+    idx = [model.vocabulary.bone_names.index(n) for n in LANDMARKS]
     rows = []
     for b in range(args.bodies):
         rng = np.random.default_rng(b)

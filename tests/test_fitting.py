@@ -26,7 +26,7 @@ def known(model):
 
 
 def _joints(model, lat):
-    idx = [model.spec.bone_names.index(n) for n in LANDMARKS]
+    idx = [model.vocabulary.bone_names.index(n) for n in LANDMARKS]
     return model.bone_frames(lat)[0][0, idx, :3, 3].detach().numpy()
 
 

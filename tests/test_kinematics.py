@@ -28,8 +28,8 @@ def test_fk_is_not_trivially_rest(model, gen):
     lat1 = model.latents(pose={"lowerarm01.L": [0.0, 0.0, -1.2]})
     f0, _, _ = model.bone_frames(lat0)
     f1, _, _ = model.bone_frames(lat1)
-    wrist = model.spec.bone_names.index("wrist.L")
-    elbow = model.spec.bone_names.index("lowerarm01.L")
+    wrist = model.vocabulary.bone_names.index("wrist.L")
+    elbow = model.vocabulary.bone_names.index("lowerarm01.L")
     assert (f0[0, wrist, :3, 3] - f1[0, wrist, :3, 3]).norm() > 0.1
     assert (f0[0, elbow, :3, 3] - f1[0, elbow, :3, 3]).norm() < 1e-6
 

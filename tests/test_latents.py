@@ -9,8 +9,8 @@ from imghum_blender.training import teacher as T
 
 def test_defaults_are_mean_shape_rest_pose(model):
     lat = model.latents()
-    assert lat.beta.shape == (1, model.spec.beta_size) and lat.beta.abs().sum() == 0
-    assert torch.equal(lat.pose, torch.eye(3).expand(1, len(model.spec.bone_names), 3, 3))
+    assert lat.beta.shape == (1, model.vocabulary.beta_size) and lat.beta.abs().sum() == 0
+    assert torch.equal(lat.pose, torch.eye(3).expand(1, len(model.vocabulary.bone_names), 3, 3))
     assert lat.expression.abs().sum() == 0
 
 
@@ -38,11 +38,11 @@ def test_latents_from_anny_match_named_phenotypes(model, teacher):
     face = T.sample_expressions(5, gen)
     pose = T.sample_poses(5, gen)
     lat_t = T.latents_from_anny(model, phen, face, pose)
-    named = {k: phen[k].float() for k in model.spec.phenotype_names}
+    named = {k: phen[k].float() for k in model.vocabulary.phenotype_names}
     lat_n = model.latents(phenotypes=named)
     assert torch.allclose(lat_t.beta, lat_n.beta, atol=2e-3)
     assert torch.allclose(lat_t.pose, pose[..., :3, :3].float(), atol=1e-6)
-    k = model.spec.expression_names.index("jawOpen")
+    k = model.vocabulary.expression_names.index("jawOpen")
     assert torch.allclose(lat_t.expression[:, k], face["jawOpen"].float())
 
 

@@ -16,7 +16,7 @@ def test_shapes_numpy_and_batches(model):
     lat = model.latents()
     sdf, sem = model.query(pts, lat)
     assert isinstance(sdf, np.ndarray) and sdf.shape == (1000,) and sem.shape == (1000, 3)
-    lat2 = model.latents(beta=torch.randn(2, model.spec.beta_size) * 0.5)
+    lat2 = model.latents(beta=torch.randn(2, model.vocabulary.beta_size) * 0.5)
     s2, c2 = model.query(torch.from_numpy(pts), lat2)
     assert s2.shape == (2, 1000) and c2.shape == (2, 1000, 3)
     assert not torch.allclose(s2[0], s2[1])
@@ -25,7 +25,7 @@ def test_shapes_numpy_and_batches(model):
 def test_sdf_sign_inside_and_outside(model):
     lat = model.latents()
     frames, _, _ = model.bone_frames(lat)
-    spine = model.spec.bone_names.index("spine03")
+    spine = model.vocabulary.bone_names.index("spine03")
     inside = frames[0, spine, :3, 3][None]
     outside = torch.tensor([[0.0, 0.0, 3.0], [2.0, 0.0, 0.0]])
     sdf, _ = model.query(torch.cat([inside, outside]), lat)
@@ -37,7 +37,7 @@ def test_gradients_finite_and_match_finite_differences(model64):
     agrees with central differences, for points and for the shape code."""
     m = model64
     rng = np.random.default_rng(3)
-    lat = m.latents(beta=torch.zeros(1, m.spec.beta_size, dtype=torch.float64))
+    lat = m.latents(beta=torch.zeros(1, m.vocabulary.beta_size, dtype=torch.float64))
     verts = m.template_vertices.double()[rng.choice(len(m.template_vertices), 200)]
     pts = verts + torch.from_numpy(rng.normal(0, 0.003, verts.shape))
     with torch.no_grad():

@@ -22,7 +22,7 @@ def test_pose_maps_round_trip_and_rest_rig(model):
 
 
 def test_presets_and_random_pose_within_ranges(model):
-    names = model.spec.bone_names
+    names = model.vocabulary.bone_names
     t = poses.preset_pose(names, poses.BODY_PRESETS["T_POSE"])
     assert set(t) == {"upperarm01.L", "upperarm01.R"} and t["upperarm01.R"][1] == -t["upperarm01.L"][1]
     pose = poses.random_pose(names, np.random.default_rng(1), scale=1.0)
@@ -34,7 +34,7 @@ def test_presets_and_random_pose_within_ranges(model):
 
 
 def test_arkit_csv(tmp_path, model):
-    names = model.spec.expression_names
+    names = model.vocabulary.expression_names
     path = tmp_path / "face.csv"
     path.write_text("Timecode,BlendShapeCount,JawOpen,EyeBlinkLeft,HeadYaw\n0,52,0.5,0.25,0.1\n1,52,1.0,0,0.2\n")
     track = animation_io.read_arkit_csv(path, names)
@@ -51,11 +51,11 @@ def test_arkit_csv(tmp_path, model):
 def test_pose_json(tmp_path, model):
     path = tmp_path / "pose.json"
     path.write_text('{"fps": 24, "frames": [{"head": [0.1, 0, 0]}, {}]}')
-    fps, frames = animation_io.read_pose_json(path, model.spec.bone_names)
+    fps, frames = animation_io.read_pose_json(path, model.vocabulary.bone_names)
     assert fps == 24 and len(frames) == 2 and np.allclose(frames[0]["head"], [0.1, 0, 0])
     for text, message in [("[]", "frames"), ('{"frames": [{"head": [1, 2]}]}', "3 finite numbers"),
                           ('{"frames": [{"head": ["a", 0, 0]}]}', "3 finite numbers"),
                           ('{"fps": -1, "frames": [{}]}', "fps"), ("{oops", "not valid JSON")]:
         path.write_text(text)
         with pytest.raises(ValueError, match=message):
-            animation_io.read_pose_json(path, model.spec.bone_names)
+            animation_io.read_pose_json(path, model.vocabulary.bone_names)

@@ -76,7 +76,7 @@ def test_part_labels_agree_with_teacher(model, held_out):
 
 
 def test_skin_weights(model, held_out):
-    n_bones = len(model.spec.bone_names)
+    n_bones = len(model.vocabulary.bone_names)
     for mesh, attrs, _ in held_out:
         w, idx = attrs.skin_weights, attrs.skin_indices
         assert w.shape == idx.shape == (len(mesh.vertices), 4)
@@ -87,5 +87,5 @@ def test_skin_weights(model, held_out):
     mesh, attrs, _ = held_out[0]
     names = [p.name for p in model.bundle.parts]
     head = attrs.parts == names.index("head")
-    head_bones = {model.spec.bone_names[i] for i in np.unique(attrs.skin_indices[head][attrs.skin_weights[head] > 0.5])}
+    head_bones = {model.vocabulary.bone_names[i] for i in np.unique(attrs.skin_indices[head][attrs.skin_weights[head] > 0.5])}
     assert head_bones and all(not b.startswith(("upperarm", "lowerarm", "upperleg")) for b in head_bones)

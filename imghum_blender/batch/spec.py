@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from .. import bundle_info, poses
-from ..edits import REGIONS, limb_parts
+from .. import vocabulary
+from ..vocabulary import REGION_NAMES as REGIONS
 
 
 class SpecError(ValueError):
@@ -26,7 +27,7 @@ _NAMES = _DOC["spec"]
 PHENOTYPES = tuple(_NAMES["phenotype_names"])
 EXPRESSIONS = tuple(_NAMES["expression_names"])
 BONES = tuple(_NAMES["bone_names"])
-LIMB_PARTS = limb_parts(p["name"] for p in _DOC["parts"])
+LIMB_PARTS = vocabulary.load().limb_parts
 BETA_SIZE, BETA_LIMIT = _NAMES["beta_size"], _NAMES["beta_limit"]
 PASSES = ("segmentation", "uv", "depth", "keypoints")
 VIEWS = {"front": 0.0, "three_quarter": 35.0, "side": 90.0, "back": 180.0}

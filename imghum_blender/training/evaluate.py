@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> None:
     is_hand = np.array([n.startswith(("palm", "finger")) for n in names])
     regions = {"vertex_region": np.where(is_hand[vpart], 1, np.where(np.array(names)[vpart] == "head", 2, 0)),
                "hands": 1, "head": 2}
-    k = model.spec.beta_size
+    k = model.vocabulary.beta_size
     rows = []
     for b in range(args.bodies):
         lat = model.latents(beta=code[b:b + 1, :k].float(), expression=code[b:b + 1, k:].float(),

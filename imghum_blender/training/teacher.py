@@ -132,7 +132,7 @@ def anny_from_latents(model, lat) -> tuple[dict[str, torch.Tensor], dict[str, to
     Phenotypes come from a bounded least-squares fit of beta (exact for betas the phenotypes reach).
     """
     phen = model.bundle.phenotypes_from_beta(lat.beta)
-    face = {name: lat.expression[:, j].double() for j, name in enumerate(model.spec.expression_names)}
+    face = {name: lat.expression[:, j].double() for j, name in enumerate(model.vocabulary.expression_names)}
     deltas = torch.eye(4, dtype=torch.float64).repeat(lat.batch_size, lat.pose.shape[1], 1, 1)
     deltas[..., :3, :3] = lat.pose.double()
     deltas[:, 0, :3, 3] = lat.root_translation.double()

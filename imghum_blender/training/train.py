@@ -66,7 +66,7 @@ def latents_of(batch: dict[str, torch.Tensor], beta_size: int) -> Latents:
 
 def losses(model: Model, batch: dict[str, torch.Tensor], grad_points: int = 256) -> dict[str, torch.Tensor]:
     """Clamped-L1 SDF, L1 semantics near the surface, normal alignment and eikonal terms."""
-    lat = latents_of(batch, model.spec.beta_size)
+    lat = latents_of(batch, model.vocabulary.beta_size)
     state = model.prepare(lat, grid_cells=12)
     pts = batch["points"]
     n_on = int(batch["n_on"])
@@ -107,7 +107,7 @@ def validate(model: Model, data: Dataset, bodies: torch.Tensor) -> dict[str, flo
     err, acc, sem = [], [], []
     for chunk in bodies.split(8):
         batch = data.batch(chunk, 4096, gen)
-        lat = latents_of(batch, model.spec.beta_size)
+        lat = latents_of(batch, model.vocabulary.beta_size)
         state = model.prepare(lat, grid_cells=12)
         sdf, s = model.network(batch["points"], state.frames, state.films, state.grid)
         gt = batch["sdf"]

@@ -68,7 +68,7 @@ seen["bake_sizes"] = sizes
 seen["live_hidden"] = arm.imghum.mesh_object.hide_render
 
 # Facial animation from a Live Link Face style CSV (52 blendshape columns + head rotation).
-names = model.spec.expression_names
+names = model.vocabulary.expression_names
 rows = 12
 header = ["Timecode", "BlendShapeCount"] + [n[0].upper() + n[1:] for n in names] + ["HeadYaw", "HeadPitch", "HeadRoll"]
 lines = [",".join(header)]

@@ -32,7 +32,7 @@ me = ob.data
 rt = runtime()
 model = rt.model()
 seen["bones"] = len(arm.data.bones)
-seen["bone_names_match"] = [b.name for b in arm.data.bones] == list(model.spec.bone_names)
+seen["bone_names_match"] = [b.name for b in arm.data.bones] == list(model.vocabulary.bone_names)
 seen["uv_maps"] = me.uv_layers.keys()
 seen["attributes"] = sorted(a.name for a in me.attributes if a.name.startswith("imghum"))
 semantic = np.empty(3 * len(me.vertices), dtype=np.float32)

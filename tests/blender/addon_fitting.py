@@ -26,7 +26,7 @@ me.from_pydata(scan.vertices.tolist(), [], scan.faces.tolist())
 ob = bpy.data.objects.new("Scan", me)
 bpy.context.scene.collection.objects.link(ob)
 bpy.context.view_layer.objects.active = ob
-names = list(model.spec.bone_names)
+names = list(model.vocabulary.bone_names)
 truth = model.bone_frames(lat)[0][0, [names.index(n) for n in LANDMARKS], :3, 3].numpy()
 seen["fit_points"] = sorted(bpy.ops.imghum.fit_points(effort=0.4))
 body = bpy.context.active_object
