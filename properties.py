@@ -1,24 +1,41 @@
-"""Add-on preferences and the per-body property group ``Object.imghum`` (latents, mesh settings).
+"""Add-on preferences and the body settings (latents, layers, mesh settings).
 
-The latents live on the body's armature object, are saved in the .blend and are keyframable
-(``imghum.age``, ``imghum.beta``, ``imghum.expression.jawOpen``, ...). Names and defaults come from
-the shipped bundle's header (read without torch).
+A body is an armature object whose children are its skinned mesh (and garment / bake meshes).
+Its settings live in ONE property group on the armature's data, ``Armature.imghum``: saved in
+the .blend and keyframable there (``imghum.age``, ``imghum.beta``, ``imghum.expression.jawOpen``
+on the armature data). Every object of a body reaches that same group as ``obj.imghum`` (a Python
+property, nothing stored on the object), so setting or keyframing ``mesh.imghum.age`` edits and
+keys the body; on an object that belongs to no body ``obj.imghum`` raises AttributeError. Only
+armatures carry the group: there is no per-mesh copy that could be edited without effect.
+
+Names, sizes, ranges and defaults come from the vocabulary of the *active* bundle (preferences:
+``bundle_path``; empty: the shipped model). Choosing another bundle rebuilds the groups from its
+vocabulary (stored values survive where the names match); a bundle whose header or names cannot
+be used is refused and the preferences say why.
 """
 import bpy
 
-from .imghum_blender import bundle_info
-from .imghum_blender.vocabulary import REGION_NAMES as REGIONS
+from .imghum_blender.vocabulary import CUT, LAYER, PHENOTYPE_HELP, RESOLUTION, Range, Vocabulary
+from .operators import runtime, scene_data
 
-_DOC = bundle_info.read_document(bundle_info.DEFAULT_BUNDLE)
-SPEC = _DOC["spec"]
-EXPRESSION_NAMES: tuple[str, ...] = tuple(SPEC["expression_names"])
-PHENOTYPE_NAMES: tuple[str, ...] = tuple(SPEC["phenotype_names"])
-PART_NAMES: tuple[str, ...] = tuple(p["name"] for p in _DOC["parts"])
-LIMB_PARTS = tuple(n for n in PART_NAMES if n.split('.')[0] in ('upperarm', 'lowerarm', 'palm', 'upperleg', 'lowerleg', 'foot') or n.startswith('finger'))
-BONE_NAMES: tuple[str, ...] = tuple(SPEC["bone_names"])
-_PHENOTYPE_HELP = {"gender": "0 female, 1 male", "age": "0 newborn ... 0.667 young adult ... 1 elderly",
-                   "muscle": "muscle tone", "weight": "body mass", "height": "body height",
-                   "proportions": "body proportions"}
+
+def _latents_changed(self, context) -> None:
+    runtime.latents_changed(self.id_data)
+
+
+def _color_mode_changed(self, context) -> None:
+    arm = runtime.find_body(self.body_id)
+    if arm is not None:
+        scene_data.set_color_mode(arm, self.color_mode)
+
+
+def bundle_path(prefs) -> str:
+    """The bundle the preferences name (absolute; empty: the shipped model)."""
+    return bpy.path.abspath(prefs.bundle_path) if prefs.bundle_path else ""
+
+
+def _bundle_changed(self, context) -> None:
+    use_bundle(bundle_path(self))
 
 
 class IMGHUM_AddonPreferences(bpy.types.AddonPreferences):
@@ -26,111 +43,171 @@ class IMGHUM_AddonPreferences(bpy.types.AddonPreferences):
 
     bl_idname = __package__
 
-    bundle_path: bpy.props.StringProperty(name="Model bundle", subtype="FILE_PATH",
+    bundle_path: bpy.props.StringProperty(name="Model bundle", subtype="FILE_PATH", update=_bundle_changed,
                                           description="imGHUM model bundle (.safetensors); empty for the shipped model")
 
     def draw(self, context):
-        self.layout.prop(self, "bundle_path")
+        layout = self.layout
+        layout.prop(self, "bundle_path")
+        state = runtime.STATE
+        if state.bundle_error:
+            col = layout.column(align=True)
+            col.alert = True
+            col.label(text="This bundle is refused:", icon="ERROR")
+            col.label(text=state.bundle_error[:200])
+        elif state.vocabulary is not None:
+            voc = state.vocabulary
+            layout.label(text=f"In use: {bpy.path.basename(state.bundle_path)} — {len(voc.bone_names)} bones, "
+                              f"{len(voc.expression_names)} facial actions, β of {voc.beta_size}", icon="CHECKMARK")
 
 
-def preferences(context) -> IMGHUM_AddonPreferences:
-    """This add-on's preferences."""
-    return context.preferences.addons[__package__].preferences
+def _float(rng: Range, name: str, update=_latents_changed, **kw) -> bpy.props.FloatProperty:
+    return bpy.props.FloatProperty(name=name, default=rng.default, min=rng.lo, max=rng.hi, update=update, **kw)
 
 
-def current_bundle_path(context) -> str:
-    """The configured bundle path, or the shipped default."""
-    return bpy.path.abspath(preferences(context).bundle_path) or str(bundle_info.DEFAULT_BUNDLE)
+def _int(rng: Range, name: str, description: str) -> bpy.props.IntProperty:
+    return bpy.props.IntProperty(name=name, default=int(rng.default), min=int(rng.lo), max=int(rng.hi),
+                                 description=description)
 
 
-def _latents_changed(self, context) -> None:
-    from .operators import runtime
-
-    runtime.latents_changed(self.id_data, context)
+def _group(name: str, doc: str, annotations: dict) -> type:
+    return type(name, (bpy.types.PropertyGroup,), {"__doc__": doc, "__annotations__": annotations})
 
 
-def _color_mode_changed(self, context) -> None:
-    from .operators import scene_data
-
-    scene_data.set_color_mode(self.id_data, self.color_mode)
+#: Names every property group has: latents named so would hide (or be hidden by) them.
+_RESERVED = frozenset({"name", "rna_type", "bl_rna", "id_data"})
 
 
-IMGHUM_PG_expression = type("IMGHUM_PG_expression", (bpy.types.PropertyGroup,), {
-    "__doc__": "The 52 ARKit facial actions of a body (0-1, keyframable).",
-    "__annotations__": {name: bpy.props.FloatProperty(name=name, min=0.0, max=1.0, default=0.0,
-                                                      update=_latents_changed, options={"ANIMATABLE"})
-                        for name in EXPRESSION_NAMES},
-})
+def _refuse_clashes(what: str, names, taken) -> None:
+    clash = sorted(set(names) & set(taken))
+    if clash:
+        raise ValueError(f"the bundle's {what} names {', '.join(clash)} clash with the add-on's own settings")
 
 
-class IMGHUM_PG_layer(bpy.types.PropertyGroup):
-    """A garment layer or a limb difference of a body (applied to the implicit field)."""
+def _expression_group(voc: Vocabulary) -> type:
+    lo, hi = voc.expression_range
+    _refuse_clashes("facial action", voc.expression_names, _RESERVED)
+    return _group("IMGHUM_PG_expression", "The facial actions of a body (keyframable).", {
+        n: bpy.props.FloatProperty(name=n, min=lo, max=hi, default=0.0, update=_latents_changed,
+                                   options={"ANIMATABLE"}) for n in voc.expression_names})
 
-    __annotations__ = {
-        "kind": bpy.props.EnumProperty(name="Kind", items=[("GARMENT", "Garment", "An offset layer over a body region"),
-                                                          ("LIMB", "Limb Difference", "Remove a limb beyond a point")],
-                                       update=_latents_changed),
-        "region": bpy.props.EnumProperty(name="Region", items=[(r, r.replace("_", " ").title(), "") for r in REGIONS],
-                                         update=_latents_changed),
-        "thickness": bpy.props.FloatProperty(name="Thickness", default=0.005, min=0.0, max=0.05, subtype="DISTANCE",
-                                             unit="LENGTH", update=_latents_changed, options={"ANIMATABLE"}),
-        "border": bpy.props.FloatProperty(name="Border", default=0.02, min=0.0, max=0.1, subtype="DISTANCE",
-                                          unit="LENGTH", update=_latents_changed, description="Width of the smooth edge"),
+
+def _layer_group(voc: Vocabulary) -> type:
+    distance = {"subtype": "DISTANCE", "unit": "LENGTH"}
+    kinds = [("GARMENT", "Garment", "An offset layer over a body region"),
+             ("LIMB", "Limb Difference", "Remove a limb beyond a point")]
+    return _group("IMGHUM_PG_layer", "A garment layer or a limb difference of a body (in the implicit field).", {
+        "kind": bpy.props.EnumProperty(name="Kind", items=kinds, update=_latents_changed),
+        "region": bpy.props.EnumProperty(name="Region", items=[(r, r.replace("_", " ").title(), "")
+                                                               for r in voc.region_names], update=_latents_changed),
+        "thickness": _float(LAYER["thickness"], "Thickness", options={"ANIMATABLE"}, **distance),
+        "border": _float(LAYER["border"], "Border", description="Width of the smooth edge", **distance),
         "separate": bpy.props.BoolProperty(name="Separate Object", default=False, update=_latents_changed,
                                            description="A garment surface of its own, rigged to the same armature"),
-        "part": bpy.props.EnumProperty(name="Part", items=[(n, n, "") for n in LIMB_PARTS], update=_latents_changed,
+        "part": bpy.props.EnumProperty(name="Part", items=[(n, n, "") for n in voc.limb_parts], update=_latents_changed,
                                        description="The limb ends within this part; every part beyond it is removed"),
-        "fraction": bpy.props.FloatProperty(name="Position", default=0.5, min=0.0, max=1.0, subtype="FACTOR",
-                                            update=_latents_changed, options={"ANIMATABLE"},
-                                            description="Where along the part the limb ends (0: its base)"),
-        "rounding": bpy.props.FloatProperty(name="Rounding", default=0.015, min=0.0, max=0.1, subtype="DISTANCE",
-                                            unit="LENGTH", update=_latents_changed),
-    }
+        "fraction": _float(CUT["fraction"], "Position", subtype="FACTOR", options={"ANIMATABLE"},
+                           description="Where along the part the limb ends (0: its base)"),
+        "rounding": _float(CUT["rounding"], "Rounding", **distance),
+    })
 
 
-class IMGHUM_PG_body(bpy.types.PropertyGroup):
-    """A body's latents and mesh settings, stored on its armature object."""
-
-    __annotations__ = {
+def _body_group(voc: Vocabulary, expression: type, layer: type) -> type:
+    k, limit = voc.beta_size, voc.beta_limit
+    colours = [("UV", "UV Texture", "The texture through the semantic UVs"),
+               ("PARTS", "Body Parts", "One colour per body part")]
+    fixed = {
         "is_body": bpy.props.BoolProperty(default=False, options={"HIDDEN"}),
         "body_id": bpy.props.StringProperty(options={"HIDDEN"}),
         "mesh_object": bpy.props.PointerProperty(type=bpy.types.Object, name="Body mesh",
                                                  description="The skinned mesh of this body"),
         "use_beta": bpy.props.BoolProperty(name="Raw shape code", default=False, update=_latents_changed,
-                                           description="Drive the shape by the raw beta code instead of the named phenotypes"),
-        "beta": bpy.props.FloatVectorProperty(name="Beta", size=SPEC["beta_size"], default=[0.0] * SPEC["beta_size"],
-                                              min=-SPEC["beta_limit"], max=SPEC["beta_limit"], soft_min=-3.0, soft_max=3.0,
+                                           description="Drive the shape by the raw beta code instead of the phenotypes"),
+        "beta": bpy.props.FloatVectorProperty(name="Beta", size=k, default=[0.0] * k, min=-limit, max=limit,
+                                              soft_min=-min(3.0, limit), soft_max=min(3.0, limit),
                                               update=_latents_changed, description="Shape code (unit-variance PCA)"),
-        **{name: bpy.props.FloatProperty(name=name.capitalize(), min=0.0, max=1.0,
-                                         default=SPEC["phenotype_defaults"].get(name, 0.5),
-                                         description=_PHENOTYPE_HELP.get(name, name), update=_latents_changed)
-           for name in PHENOTYPE_NAMES},
-        "expression": bpy.props.PointerProperty(type=IMGHUM_PG_expression),
-        "layers": bpy.props.CollectionProperty(type=IMGHUM_PG_layer),
+        "expression": bpy.props.PointerProperty(type=expression),
+        "layers": bpy.props.CollectionProperty(type=layer),
         "active_layer": bpy.props.IntProperty(default=0, min=0),
-        "preview_resolution": bpy.props.IntProperty(name="Preview", default=64, min=24, max=256,
-                                                    description="Grid resolution while editing (longest body side)"),
-        "final_resolution": bpy.props.IntProperty(name="Final", default=192, min=32, max=768,
-                                                  description="Grid resolution of Update Mesh and of bakes"),
+        "preview_resolution": _int(RESOLUTION["preview"], "Preview", "Grid resolution while editing (longest body side)"),
+        "final_resolution": _int(RESOLUTION["final"], "Final", "Grid resolution of Update Mesh and of bakes"),
         "auto_update": bpy.props.BoolProperty(name="Auto Update", default=True,
                                               description="Re-mesh in the background whenever a latent changes"),
-        "color_mode": bpy.props.EnumProperty(name="Colour", items=[("UV", "UV Texture", "The texture through the semantic UVs"),
-                                                                   ("PARTS", "Body Parts", "One colour per body part")],
-                                             update=_color_mode_changed),
+        "color_mode": bpy.props.EnumProperty(name="Colour", items=colours, update=_color_mode_changed),
     }
+    _refuse_clashes("phenotype", voc.phenotype_names, set(fixed) | _RESERVED)
+    phenotypes = {n: _float(Range(voc.phenotype_default(n), 0.0, 1.0), n.capitalize(),
+                            description=PHENOTYPE_HELP.get(n, n)) for n in voc.phenotype_names}
+    return _group("IMGHUM_PG_body", "A body's latents and mesh settings (on its armature data).",
+                  {**fixed, **phenotypes})
 
 
-classes = (IMGHUM_AddonPreferences, IMGHUM_PG_expression, IMGHUM_PG_layer, IMGHUM_PG_body)
-_register, _unregister = bpy.utils.register_classes_factory(classes)
+#: The registered body groups (rebuilt when the active bundle's vocabulary changes).
+_groups: list[type] = []
+
+
+def _attach(voc: Vocabulary) -> None:
+    """Register the body groups of ``voc`` and hang them on ``Armature.imghum``; ValueError (nothing
+    registered) when the vocabulary's names cannot be Blender properties."""
+    expression, layer = _expression_group(voc), _layer_group(voc)
+    classes = [expression, layer, _body_group(voc, expression, layer)]
+    for k, cls in enumerate(classes):
+        try:
+            bpy.utils.register_class(cls)
+        except (ValueError, RuntimeError, TypeError) as exc:
+            for done in reversed(classes[:k]):
+                bpy.utils.unregister_class(done)
+            raise ValueError(f"the bundle's names cannot be Blender properties ({exc})") from exc
+    bpy.types.Armature.imghum = bpy.props.PointerProperty(type=classes[-1])
+    _groups[:] = classes
+
+
+def _detach() -> None:
+    """Remove ``Armature.imghum`` and its groups (stored values stay in the .blend data)."""
+    if _groups:
+        del bpy.types.Armature.imghum
+    for cls in reversed(_groups):
+        bpy.utils.unregister_class(cls)
+    _groups.clear()
+
+
+def use_bundle(path: str) -> None:
+    """Make ``path`` (empty: the shipped model) the active bundle and rebuild the body groups from
+    its vocabulary; a refused bundle leaves everything as it was (``runtime.STATE.bundle_error``)."""
+    previous = runtime.STATE.bundle_path
+    if not runtime.select_bundle(path):
+        if not _groups and runtime.STATE.vocabulary is not None:
+            _attach(runtime.STATE.vocabulary)
+        return
+    _detach()
+    try:
+        _attach(runtime.vocabulary())
+    except ValueError as exc:
+        runtime.select_bundle(previous)
+        _attach(runtime.vocabulary())
+        runtime.refuse_bundle(exc)
+
+
+def _body_settings(obj):
+    """``obj.imghum``: the settings of the body ``obj`` belongs to (its armature or one of its meshes)."""
+    arm = runtime.body_of(obj)
+    if arm is None:
+        raise AttributeError(f"{obj.name!r} is not part of an imGHUM body: a body's settings live on its armature "
+                             "and are reached from the armature or its meshes (add one with bpy.ops.imghum.add_body)")
+    return arm.data.imghum
 
 
 def register() -> None:
-    """Register the classes and attach ``Object.imghum``."""
-    _register()
-    bpy.types.Object.imghum = bpy.props.PointerProperty(type=IMGHUM_PG_body)
+    """Register the preferences, build the body groups from the configured bundle, add ``obj.imghum``."""
+    bpy.utils.register_class(IMGHUM_AddonPreferences)
+    runtime.select_bundle("")
+    addon = bpy.context.preferences.addons.get(__package__)
+    use_bundle(bundle_path(addon.preferences) if addon and addon.preferences else "")
+    bpy.types.Object.imghum = property(_body_settings, doc=_body_settings.__doc__)
 
 
 def unregister() -> None:
-    """Detach ``Object.imghum`` and unregister."""
+    """Remove ``obj.imghum`` and the groups, unregister the preferences."""
     del bpy.types.Object.imghum
-    _unregister()
+    _detach()
+    bpy.utils.unregister_class(IMGHUM_AddonPreferences)

@@ -13,17 +13,21 @@ Core library (no bpy). Public surface::
 import importlib
 
 __version__ = "0.1.0"
-_LAZY = {"load_model": "model", "Model": "model", "Latents": "model", "LatentError": "model",
+#: Public name -> the submodule defining it. No public name may equal a submodule's name: importing
+#: a submodule binds it on the package and would hide the function of that name (a test checks this).
+_LAZY = {"load_model": "model", "Model": "model", "Latents": "latents", "LatentError": "latents",
          "load_bundle": "bundle", "BundleError": "bundle", "Mesh": "meshing", "ResolutionError": "meshing",
-         "surface_attributes": "surface_attributes", "SurfaceAttributes": "surface_attributes",
+         "surface_attributes": "attributes", "SurfaceAttributes": "attributes",
          "fit_points": "fitting", "fit_image": "fitting", "FitResult": "fitting"}
 
 
 def __getattr__(name: str):
     """Import torch-based parts on first use, so light modules (bundle_info) stay light."""
     if name in _LAZY:
-        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
-    raise AttributeError(name)
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = ["load_model", "load_bundle", "Model", "Latents", "Mesh", "BundleError", "LatentError",

@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+from .vocabulary import RESOLUTION
+
 
 def _items(values: list[str], what: str) -> list[tuple[str, str]]:
     out = []
@@ -26,32 +28,44 @@ def _items(values: list[str], what: str) -> list[tuple[str, str]]:
 
 
 def _pairs(values: list[str], what: str) -> dict[str, float]:
+    out = {}
+    for name, value in _items(values, what):
+        try:
+            out[name] = float(value)
+        except ValueError as exc:
+            raise ValueError(f"{what} {name} needs a number, got {value!r}") from exc
+    return out
+
+
+def _read_latents(path: str) -> dict:
+    """The JSON latents file as keyword arguments (checked for its structure; values are checked by
+    ``Model.latents``)."""
     try:
-        return {name: float(value) for name, value in _items(values, what)}
-    except ValueError as exc:
-        raise ValueError(f"{what}: {exc}") from exc
+        data = json.loads(Path(path).read_text())
+    except OSError as exc:
+        raise ValueError(f"cannot read latents file {path}: {exc.strerror}") from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"latents file {path} is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ValueError(f"latents file {path} must hold a JSON object, not {type(data).__name__}")
+    unknown = set(data) - {"beta", "phenotypes", "expression", "pose"}
+    if unknown:
+        raise ValueError(f"latents file has unknown keys {sorted(unknown)}; known: beta, phenotypes, expression, pose")
+    for key in ("phenotypes", "pose"):
+        if key in data and not isinstance(data[key], dict):
+            raise ValueError(f"latents file: {key} must be an object name -> value, not {type(data[key]).__name__}")
+    return data
 
 
 def latent_kwargs(args: argparse.Namespace) -> dict:
     """Keyword arguments for ``Model.latents`` from the CLI flags and the optional JSON file."""
-    kwargs: dict = {}
-    if args.latents:
-        try:
-            data = json.loads(Path(args.latents).read_text())
-        except OSError as exc:
-            raise ValueError(f"cannot read latents file {args.latents}: {exc.strerror}") from exc
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"latents file {args.latents} is not valid JSON: {exc}") from exc
-        if not isinstance(data, dict):
-            raise ValueError(f"latents file {args.latents} must hold a JSON object")
-        unknown = set(data) - {"beta", "phenotypes", "expression", "pose"}
-        if unknown:
-            raise ValueError(f"latents file has unknown keys {sorted(unknown)}")
-        kwargs.update(data)
-    if args.phenotype:
-        kwargs["phenotypes"] = {**kwargs.get("phenotypes", {}), **_pairs(args.phenotype, "--phenotype")}
-    if args.expression:
-        kwargs["expression"] = {**kwargs.get("expression", {}), **_pairs(args.expression, "--expression")}
+    kwargs: dict = _read_latents(args.latents) if args.latents else {}
+    for key, flag, values in (("phenotypes", "--phenotype", args.phenotype),
+                              ("expression", "--expression", args.expression)):
+        if values:
+            if not isinstance(kwargs.get(key, {}), dict):
+                raise ValueError(f"{flag} sets names, but the latents file gives {key} as a list")
+            kwargs[key] = {**kwargs.get(key, {}), **_pairs(values, flag)}
     if args.pose:
         pose = {}
         for name, value in _items(args.pose, "--pose"):
@@ -67,15 +81,24 @@ def latent_kwargs(args: argparse.Namespace) -> dict:
     return kwargs
 
 
+def _check_out(out: Path) -> None:
+    """An output path with a supported suffix in an existing folder, not a folder itself."""
+    if out.suffix.lower() not in (".obj", ".ply"):
+        raise ValueError(f"unsupported output format {out.suffix!r}; use .obj or .ply")
+    if out.is_dir():
+        raise ValueError(f"--out {out} is a directory; give a file name ending in .obj or .ply")
+    if not out.resolve().parent.is_dir():
+        raise ValueError(f"--out {out}: the folder {out.parent} does not exist")
+
+
 def cmd_mesh(args: argparse.Namespace) -> None:
     """Extract a mesh with its semantic attributes and write it."""
     from . import load_model
     from .export import write_obj, write_ply
-    from .surface_attributes import surface_attributes
+    from .attributes import surface_attributes
 
     out = Path(args.out)
-    if out.suffix.lower() not in (".obj", ".ply"):
-        raise ValueError(f"unsupported output format {out.suffix!r}; use .obj or .ply")
+    _check_out(out)
     model = load_model(args.bundle)
     lat = model.latents(**latent_kwargs(args))
     region = None if args.region is None else (args.region[:3], args.region[3:])
@@ -92,14 +115,23 @@ def cmd_mesh(args: argparse.Namespace) -> None:
           f"({time.time() - t0:.2f}s, {mesh.queries} field queries)")
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one ``error:`` line (exit 2), like every other error of the command."""
+
+    def error(self, message: str):
+        self.print_usage(sys.stderr)
+        self.exit(2, f"error: {message}\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status."""
-    ap = argparse.ArgumentParser(prog="python -m imghum_blender", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = _Parser(prog="python -m imghum_blender", description=__doc__,
+                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="command", required=True)
     m = sub.add_parser("mesh", help="extract a body mesh to OBJ/PLY")
     m.add_argument("--out", required=True)
-    m.add_argument("--resolution", type=int, default=256)
+    m.add_argument("--resolution", type=int, default=256, help="grid resolution along the body's longest side "
+                   f"({RESOLUTION['any'].lo:g}-{RESOLUTION['any'].hi:g})")
     m.add_argument("--bundle", default=None, help="model bundle (default: the shipped model)")
     m.add_argument("--latents", default=None, help="JSON file with beta|phenotypes, expression, pose")
     m.add_argument("--phenotype", nargs="*", default=[], metavar="NAME=VALUE")

@@ -1,22 +1,42 @@
 """One body evaluation as plain data: a request (latents as numpy) in, mesh + semantic attributes +
-rest rig out. This is the unit of work of the background evaluator (no bpy)."""
+rest rig out. This is the unit of work of the background evaluator (no bpy): the add-on reads
+Blender once into a :class:`BodyRequest` on the main thread, a worker runs :func:`job`, and the
+main thread writes the :class:`BodyMeshData` back."""
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 import torch
 
-from .rig import RestRig, rest_rig
-from .surface_attributes import SurfaceAttributes, surface_attributes
+from . import rig
+from .rig import RestRig
+from .attributes import SurfaceAttributes, surface_attributes
+
+
+@dataclass(frozen=True)
+class ArmaturePose:
+    """An armature's pose as Blender holds it, in model bone order: rest rotations ``rest`` (J,3,3,
+    armature space), pose-bone rotations ``local`` (J,3,3) and the root bone's location (3,)."""
+
+    rest: np.ndarray
+    local: np.ndarray
+    root_location: np.ndarray
+
+    def model_pose(self, model) -> tuple[np.ndarray, np.ndarray]:
+        """The model's pose deltas (J,3,3) and root translation (3,) for this armature pose."""
+        v = rig.pose_maps(model, self.rest)
+        return rig.pose_from_bones(v, self.local), rig.root_translation(model, self.rest[0], self.root_location)
 
 
 @dataclass
 class BodyRequest:
     """Latents of one body. Shape: ``phenotypes`` (name -> [0,1]) or ``beta`` (K,); ``expression``
-    (E,) in [0,1]; ``pose`` (J,3,3) deltas or None for the identity (rest) pose; root translation (3,);
-    ``layers``: [(edits.Layer, separate)], ``cuts``: [edits.LimbCut]."""
+    (E,) in [0,1]; the pose either as model ``pose`` (J,3,3) deltas and ``root_translation`` (3,)
+    (None: the rest pose) or as an ``armature`` pose (converted on evaluation); ``layers``:
+    [(edits.Layer, separate)], ``cuts``: [edits.LimbCut]."""
 
     resolution: int
     phenotypes: dict[str, float] | None = None
@@ -24,10 +44,10 @@ class BodyRequest:
     expression: np.ndarray | None = None
     pose: np.ndarray | None = None
     root_translation: np.ndarray | None = None
+    armature: ArmaturePose | None = None
     region: tuple | None = None
     layers: list = field(default_factory=list)
     cuts: list = field(default_factory=list)
-    tag: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -39,9 +59,7 @@ class BodyMeshData:
     semantics: np.ndarray
     attributes: SurfaceAttributes
     rig: RestRig
-    beta: np.ndarray
     seconds: float
-    queries: int
     request: BodyRequest
     garments: list["BodyMeshData"] = field(default_factory=list)
 
@@ -49,9 +67,25 @@ class BodyMeshData:
 def latents_for(model, req: BodyRequest):
     """Validated model latents for a request (raises ``LatentError`` on bad values)."""
     kw = {"phenotypes": req.phenotypes} if req.phenotypes is not None else {"beta": req.beta}
+    pose, root = req.armature.model_pose(model) if req.armature is not None else (req.pose, req.root_translation)
     return model.latents(**kw, expression=req.expression,
-                         pose=None if req.pose is None else torch.as_tensor(np.asarray(req.pose), dtype=torch.float32),
-                         root_translation=req.root_translation)
+                         pose=None if pose is None else torch.as_tensor(np.asarray(pose), dtype=torch.float32),
+                         root_translation=root)
+
+
+def job(requests: list[BodyRequest]) -> Callable:
+    """A background-evaluator job ``fn(model, progress)`` meshing ``requests`` in turn (progress
+    before each, so a cancelled job stops between bodies); its result is the list of meshes."""
+
+    def run(model, progress: Callable[[float], None]) -> list[BodyMeshData]:
+        out = []
+        for i, req in enumerate(requests):
+            progress(i / len(requests))
+            out.append(evaluate(model, req))
+        progress(1.0)
+        return out
+
+    return run
 
 
 def evaluate(model, req: BodyRequest) -> BodyMeshData:
@@ -63,18 +97,17 @@ def evaluate(model, req: BodyRequest) -> BodyMeshData:
     lat = latents_for(model, req)
     merged = [lay for lay, separate in req.layers if not separate]
     mesh = model.mesh(lat, resolution=req.resolution, region=req.region, edits=Edits(merged, list(req.cuts)))
-    rig = rest_rig(model, lat, model.bone_directions)
-    beta = lat.beta[0].double().numpy()
+    rest = rig.rest_rig(model, lat, rig.bone_directions(model))
     garments = []
     for layer, separate in req.layers:
         if separate:
             shell = model.mesh(lat, resolution=req.resolution, region=req.region,
                                edits=Edits(merged + [layer], list(req.cuts)))
             sub = _submesh(shell, layer_faces(model, shell, layer))
-            garments.append(BodyMeshData(sub.vertices, sub.faces, sub.semantics, surface_attributes(model, sub), rig,
-                                         beta, 0.0, shell.queries, req))
-    return BodyMeshData(mesh.vertices, mesh.faces, mesh.semantics, surface_attributes(model, mesh), rig, beta,
-                        time.perf_counter() - t0, mesh.queries, req, garments)
+            garments.append(BodyMeshData(sub.vertices, sub.faces, sub.semantics, surface_attributes(model, sub), rest,
+                                         0.0, req))
+    return BodyMeshData(mesh.vertices, mesh.faces, mesh.semantics, surface_attributes(model, mesh), rest,
+                        time.perf_counter() - t0, req, garments)
 
 
 def _submesh(mesh, keep: np.ndarray):

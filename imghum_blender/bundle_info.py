@@ -1,6 +1,12 @@
-"""Read a bundle's header (format, spec, provenance) cheaply, without numpy or torch."""
+"""Read a bundle's header (format, spec, provenance) cheaply, without numpy or torch.
+
+The header's metadata holds the JSON document (``bundle``) and its SHA-256 (``document_sha256``);
+every read checks it, so an edited document (``softmin_k``, ``beta_limit``...) is refused before
+anything shows or uses it.
+"""
 from __future__ import annotations
 
+import hashlib
 import json
 import struct
 from pathlib import Path
@@ -14,9 +20,15 @@ class BundleHeaderError(ValueError):
     """The file is missing, not a bundle, or of an unsupported format version."""
 
 
-def read_document(path: str | Path) -> dict:
-    """The bundle's JSON document (format, spec, parts, info) from its header."""
-    path = Path(path)
+def document_digest(text: str) -> str:
+    """SHA-256 of a bundle's JSON document text (stored as ``document_sha256``)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _metadata(path: Path) -> dict:
+    """The ``__metadata__`` map of the file's header."""
+    if path.is_dir():
+        raise BundleHeaderError(f"{path} is a directory, not a model bundle")
     try:
         with open(path, "rb") as f:
             raw = f.read(8)
@@ -24,24 +36,51 @@ def read_document(path: str | Path) -> dict:
                 raise BundleHeaderError(f"{path} is truncated or not a model bundle")
             (n,) = struct.unpack("<Q", raw)
             header = f.read(n) if n < 64 * 1024 * 1024 else b""
+    except FileNotFoundError as exc:
+        raise BundleHeaderError(f"model bundle not found: {path}") from exc
     except OSError as exc:
         raise BundleHeaderError(f"cannot read model bundle {path}: {exc.strerror}") from exc
     try:
-        doc = json.loads(json.loads(header)["__metadata__"]["bundle"])
+        meta = json.loads(header)["__metadata__"]
     except (ValueError, KeyError, TypeError) as exc:
         raise BundleHeaderError(f"{path} is truncated or not an imGHUM model bundle") from exc
-    if doc.get("format") != FORMAT:
-        raise BundleHeaderError(f"{path} is not an imGHUM model bundle")
+    if not isinstance(meta, dict) or not isinstance(meta.get("bundle"), str):
+        raise BundleHeaderError(f"{path} is not an imGHUM model bundle (no bundle document)")
+    return meta
+
+
+def read_document(path: str | Path) -> dict:
+    """The bundle's JSON document (format, spec, parts, info) from its header, checked against its
+    SHA-256; :class:`BundleHeaderError` with a clear message otherwise."""
+    path = Path(path)
+    meta = _metadata(path)
+    text = meta["bundle"]
+    try:
+        doc = json.loads(text)
+    except ValueError as exc:
+        raise BundleHeaderError(f"{path} has a corrupt bundle document ({exc})") from exc
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise BundleHeaderError(f"{path} is not an imGHUM model bundle (its document is not a {FORMAT} object)")
     if doc.get("format_version") != FORMAT_VERSION:
         raise BundleHeaderError(f"{path} has bundle format version {doc.get('format_version')}; "
                                 f"this version reads {FORMAT_VERSION}")
+    if "document_sha256" not in meta:
+        raise BundleHeaderError(f"{path} has no document checksum (written by an older version); rebuild it")
+    if meta["document_sha256"] != document_digest(text):
+        raise BundleHeaderError(f"{path} is corrupt or was modified (document checksum mismatch)")
     return doc
 
 
 def read_header(path: str | Path) -> dict[str, str]:
     """A short human summary of the bundle at ``path`` (for UIs and logs)."""
+    from .vocabulary import Vocabulary, VocabularyError  # vocabulary reads headers through this module
+
     doc = read_document(path)
-    info = doc.get("info", {})
-    return {"name": Path(path).stem, "parts": str(len(doc["parts"])), "bones": str(len(doc["spec"]["bone_names"])),
+    try:
+        voc = Vocabulary.from_document(doc)
+    except VocabularyError as exc:
+        raise BundleHeaderError(f"{path}: {exc}") from exc
+    info = doc.get("info") if isinstance(doc.get("info"), dict) else {}
+    return {"name": Path(path).stem, "parts": str(len(voc.part_names)), "bones": str(len(voc.bone_names)),
             "teacher": str(info.get("teacher", "unknown")).split(" (")[0],
             "size_mb": f"{Path(path).stat().st_size / 1e6:.1f}"}

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .cache import per_model
+
 
 def closest_on_triangles(p: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Closest points (..., 3) on triangles (a, b, c) to points p, and their barycentrics (..., 3).
@@ -41,10 +43,9 @@ def closest_on_triangles(p: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndar
 
 
 class TemplateSurface:
-    """Nearest-triangle queries on the canonical template (KD-trees on triangle centroids), over
-    the whole surface or restricted to one UV chart."""
+    """Nearest-triangle queries on the canonical template (a KD-tree on triangle centroids)."""
 
-    def __init__(self, vertices: np.ndarray, faces: np.ndarray, face_uvs: np.ndarray, candidates: int = 8):
+    def __init__(self, vertices: np.ndarray, faces: np.ndarray, candidates: int = 8):
         from scipy.spatial import cKDTree
 
         self.vertices = np.asarray(vertices, dtype=np.float64)
@@ -52,27 +53,13 @@ class TemplateSurface:
         self.tri = self.vertices[self.faces]
         self.tree = cKDTree(self.tri.mean(1))
         self.k = candidates
-        self.charts = uv_charts(np.asarray(face_uvs, dtype=np.int64))
-        self._chart_trees: dict[int, tuple] = {}
 
     def project(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Nearest template triangle (N,) and barycentrics (N,3) of semantic points (N,3)."""
-        return self._nearest(np.asarray(points, dtype=np.float64), self.tree, np.arange(len(self.faces)))
-
-    def project_to_chart(self, points: np.ndarray, chart: int) -> tuple[np.ndarray, np.ndarray]:
-        """Like :meth:`project`, but only over the triangles of UV chart ``chart``."""
-        from scipy.spatial import cKDTree
-
-        if chart not in self._chart_trees:
-            ids = np.flatnonzero(self.charts == chart)
-            self._chart_trees[chart] = (cKDTree(self.tri[ids].mean(1)), ids)
-        tree, ids = self._chart_trees[chart]
-        return self._nearest(np.asarray(points, dtype=np.float64), tree, ids)
-
-    def _nearest(self, p: np.ndarray, tree, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        k = min(self.k, len(ids))
-        _, cand = tree.query(p, k=k)
-        cand = ids[cand.reshape(len(p), k)]
+        p = np.asarray(points, dtype=np.float64)
+        k = min(self.k, len(self.faces))
+        _, cand = self.tree.query(p, k=k)
+        cand = cand.reshape(len(p), k)
         t = self.tri[cand]
         q, bary = closest_on_triangles(p[:, None], t[..., 0, :], t[..., 1, :], t[..., 2, :])
         best = np.linalg.norm(q - p[:, None], axis=-1).argmin(1)
@@ -80,13 +67,7 @@ class TemplateSurface:
         return cand[rows, best], bary[rows, best]
 
 
-def uv_charts(face_uvs: np.ndarray) -> np.ndarray:
-    """Chart id per face (F,): faces are in one chart when connected through shared UV indices."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    f = len(face_uvs)
-    n = f + int(face_uvs.max()) + 1
-    rows = np.repeat(np.arange(f), face_uvs.shape[1])
-    graph = coo_matrix((np.ones(len(rows)), (rows, f + face_uvs.reshape(-1))), shape=(n, n))
-    return connected_components(graph, directed=False)[1][:f]
+@per_model
+def template_surface(model) -> TemplateSurface:
+    """The model's canonical template as a :class:`TemplateSurface` (built once per model)."""
+    return TemplateSurface(model.template_vertices.numpy(), model.template_faces.numpy())

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .cache import per_model
 from .vocabulary import CUT, LAYER
 
 #: Garment regions: part -> (from, to) fraction of the part's length along its bone (None: whole part).
@@ -77,10 +78,9 @@ class Edits:
 
 class PartGeometry:
     """Per part, in its main bone's local frame: the axis segment and capsule radius covering the
-    part's template vertices; the template's vertex weights per region (cached per model)."""
+    part's template vertices; the template's vertex weights per region (see :func:`part_geometry`)."""
 
     def __init__(self, model):
-        self.model = model
         names = [p.name for p in model.bundle.parts]
         self.index = {n: i for i, n in enumerate(names)}
         tf = model.network.template_frames.double().numpy()  # part p: main-bone frame -> template
@@ -102,6 +102,9 @@ class PartGeometry:
             self.radius[p] = 1.1 * np.percentile(np.linalg.norm(local - seg, axis=1), 95) + 0.002
             self.vertex_t[vpart == p] = (t - lo) / max(hi - lo, 1e-9)
         self.vpart = vpart
+        self.template_vertices = tv
+        self.template_faces = model.template_faces.numpy()
+        self.parents = model.skeleton.parents.numpy()
         self._weights: dict[tuple[str, float], np.ndarray] = {}
         self._tree = None
 
@@ -117,7 +120,7 @@ class PartGeometry:
                 else:
                     t = self.vertex_t[sel]
                     w[sel] = ((t >= span[0]) & (t <= span[1])).astype(float)
-            self._weights[key] = _smooth(w, self.model.template_faces.numpy(), int(round(border * 100 * _STEPS_PER_CM)))
+            self._weights[key] = _smooth(w, self.template_faces, int(round(border * 100 * _STEPS_PER_CM)))
         return self._weights[key]
 
     def weights_at(self, semantics: np.ndarray, weights: np.ndarray, k: int = 4) -> np.ndarray:
@@ -125,14 +128,14 @@ class PartGeometry:
         if self._tree is None:
             from scipy.spatial import cKDTree
 
-            self._tree = cKDTree(self.model.template_vertices.numpy())
+            self._tree = cKDTree(self.template_vertices)
         d, i = self._tree.query(semantics, k=k)
         inv = 1.0 / np.maximum(d, 1e-6)
         return (weights[i] * inv).sum(1) / inv.sum(1)
 
     def distal_parts(self, part: int) -> list[int]:
         """The part and every part whose main bone descends from its main bone."""
-        parents = self.model.skeleton.parents.numpy()
+        parents = self.parents
         root = self.main[part]
         out = []
         for p, c in enumerate(self.main):
@@ -142,6 +145,12 @@ class PartGeometry:
             if b == root and (p == part or c != root):
                 out.append(p)
         return out
+
+
+@per_model
+def part_geometry(model) -> PartGeometry:
+    """The model's :class:`PartGeometry` (built once per model)."""
+    return PartGeometry(model)
 
 
 def _smooth(w: np.ndarray, faces: np.ndarray, steps: int) -> np.ndarray:
@@ -176,7 +185,7 @@ def apply(model, edits: Edits, frames: np.ndarray, points: np.ndarray, sdf: np.n
           semantics: np.ndarray) -> np.ndarray:
     """The edited field at ``points`` (N,3) of body 0, given its posed frames (J,4,4) and the body
     field's SDF (N,) and semantics (N,3)."""
-    geo = model.part_geometry
+    geo = part_geometry(model)
     out = sdf.astype(np.float64)
     if edits.layers:
         # Outside every part box the field is only a lower bound and has no semantics (zero):
@@ -209,6 +218,6 @@ def apply(model, edits: Edits, frames: np.ndarray, points: np.ndarray, sdf: np.n
 def layer_faces(model, mesh, layer: Layer, threshold: float = 0.5) -> np.ndarray:
     """Faces (mask over ``mesh.faces``) of the layer's own surface: all corners weighted above
     ``threshold`` (a garment as a separate, open surface)."""
-    geo = model.part_geometry
+    geo = part_geometry(model)
     w = geo.weights_at(mesh.semantics, geo.region_weights(layer.region, layer.border))
     return (w[mesh.faces] > threshold).all(1)

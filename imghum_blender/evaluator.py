@@ -7,10 +7,13 @@ key supersedes a pending one, and a running one is marked cancelled and its resu
 """
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
+
+log = logging.getLogger("imghum")
 
 
 class Cancelled(Exception):
@@ -25,7 +28,6 @@ class Outcome:
     seq: int
     result: Any = None
     error: str | None = None
-    seconds: float = 0.0
 
 
 @dataclass
@@ -136,7 +138,6 @@ class Evaluator:
                     return
                 key = next(iter(self._pending))
                 job = self._running = self._pending.pop(key)
-            t0 = time.perf_counter()
             outcome = Outcome(job.key, job.seq)
             try:
                 if self._model is None:
@@ -150,11 +151,13 @@ class Evaluator:
                 outcome.result = job.fn(self._model, progress)
             except Cancelled:
                 outcome = None
-            except Exception as exc:  # reported to the UI, never raised in the worker
-                outcome.error = f"{type(exc).__name__}: {exc}" if not isinstance(exc, ValueError) else str(exc)
+            except (ValueError, OSError) as exc:  # bad input: its message is for the user
+                outcome.error = str(exc)
+            except Exception as exc:  # a bug: reported to the UI with its traceback logged, never raised here
+                log.exception("evaluator job %r failed", job.key)
+                outcome.error = f"{type(exc).__name__}: {exc}"
             with self._cv:
                 if outcome is not None and not job.cancelled.is_set():
-                    outcome.seconds = time.perf_counter() - t0
                     self._done.append(outcome)
                 self._running = None
                 self._cv.notify_all()

@@ -4,19 +4,21 @@ the differentiable field, with a robust data term and priors that keep shape and
 
 Stages: global alignment (root rotation from a yaw search, then root rotation + translation),
 body (+ shape and body pose), details (+ hands and face). ``progress(fraction)`` may raise to stop;
-``cancel()`` returning True stops early and returns the current (valid) fit.
+``cancel()`` returning True stops early and returns the current (valid) fit. Inputs are checked by
+:mod:`.fit_inputs` (ValueError naming what is wrong).
 """
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import numpy as np
 import torch
 
-from .model import Latents
+from .fit_inputs import check_camera, check_keypoints, check_mask, check_normals, check_points
+from .latents import MAX_TRANSLATION, Latents
 from .poses import POSE_RANGES, mirrored, pose_range_key
 from .rotations import rotvec_to_matrix
 
@@ -29,7 +31,9 @@ LANDMARKS = ("root", "pelvis.L", "pelvis.R", "upperleg01.L", "upperleg01.R", "lo
 
 @dataclass
 class FitResult:
-    """A fit: latents, the completed mesh, per-point residuals (m), timing and the loss history."""
+    """A fit: latents, the completed mesh, per-point (m) or per-keypoint (px) residuals, timing and
+    the loss history. Latents and mesh are in the data's frame less ``origin`` (zero unless a point
+    cloud lies farther from the world origin than float32 latents can place a body)."""
 
     latents: Latents
     mesh: object
@@ -37,21 +41,7 @@ class FitResult:
     seconds: float
     history: list = field(default_factory=list)
     cancelled: bool = False
-
-
-def check_points(points) -> np.ndarray:
-    """A validated (N,3) float array in meters, or ValueError with what is wrong."""
-    p = np.asarray(points, dtype=np.float64)
-    if p.ndim != 2 or p.shape[1] != 3:
-        raise ValueError(f"points must be an (N, 3) array, got shape {p.shape}")
-    if len(p) < 100:
-        raise ValueError(f"the point cloud has {len(p)} points; at least 100 are needed")
-    if not np.isfinite(p).all():
-        raise ValueError("the point cloud contains NaN or infinite coordinates")
-    extent = float(np.ptp(p, axis=0).max())
-    if not 0.3 <= extent <= 3.0:
-        raise ValueError(f"the point cloud spans {extent:.3g} m; a human body spans 0.3-3 m (is it in meters?)")
-    return p
+    origin: np.ndarray = field(default_factory=lambda: np.zeros(3))
 
 
 class _Params(torch.nn.Module):
@@ -119,8 +109,8 @@ class _Runner:
         self.cancelled = False
         self.history: list[dict] = []
 
-    def run(self, params: "_Params", schedule, loss_fn) -> list[dict]:
-        """``loss_fn(stage) -> (loss, record)``; returns this run's records."""
+    def run(self, params: _Params, schedule, loss_fn) -> list[dict]:
+        """``loss_fn(params, stage) -> (loss, record)``; returns this run's records."""
         records = []
         for stage, steps in schedule:
             opt = torch.optim.Adam(_stage_params(params, stage), lr=0.01 if stage == "details" else 0.02)
@@ -129,7 +119,7 @@ class _Runner:
                 if self.cancelled or (self.cancel is not None and self.cancel()):
                     self.cancelled = True
                     return records
-                loss, record = loss_fn(stage)
+                loss, record = loss_fn(params, stage)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
@@ -141,13 +131,18 @@ class _Runner:
                     self.progress(min(self.done / self.total, 1.0))
         return records
 
+    def final_latents(self, params: _Params, detail_steps: int) -> Latents:
+        """The fit's latents: with the details stage unless a cancel stopped it before it began."""
+        started = not self.cancelled or self.done > self.total - detail_steps
+        return params.latents("details" if started else "body").detach()
+
 
 def _sdf(model, lat: Latents, pts: torch.Tensor) -> torch.Tensor:
     state = model.prepare(lat, grid_cells=12)
     return model.network(pts[None], state.frames, state.films, state.grid)[0][0]
 
 
-def _yaw_candidates(model, target: np.ndarray) -> tuple[np.ndarray, list["_Params"]]:
+def _yaw_candidates(model, target: np.ndarray) -> tuple[np.ndarray, list[_Params]]:
     """The mean body's centre (model frame) and 8 starting fits, one per yaw, each rotated about
     that centre and placed with the centre on ``target``."""
     centre = model.mesh(model.latents(), resolution=48).vertices.mean(0).astype(np.float64)
@@ -158,60 +153,77 @@ def _yaw_candidates(model, target: np.ndarray) -> tuple[np.ndarray, list["_Param
     return centre, out
 
 
+class _CloudLoss:
+    """Robust point-to-surface term (Cauchy, scale ``robust``) on a random subset per step, plus a
+    sign-aware term on points offset along the normals when given."""
+
+    def __init__(self, model, pts: np.ndarray, normals: np.ndarray | None, samples: int, robust: float, rng):
+        self.model, self.normals, self.samples, self.robust, self.rng = model, normals, samples, robust, rng
+        self.pts = torch.as_tensor(pts, dtype=torch.float32)
+        self.probe = self.pts[torch.as_tensor(rng.choice(len(pts), min(len(pts), 1500), replace=False))]
+
+    def __call__(self, params: _Params, stage: str):
+        idx = torch.as_tensor(self.rng.choice(len(self.pts), min(self.samples, len(self.pts)), replace=False))
+        x = self.pts[idx]
+        if self.normals is not None:
+            n = torch.as_tensor(self.normals[idx.numpy()], dtype=torch.float32)
+            x = torch.cat([x, x + 0.01 * n, x - 0.01 * n])
+        s = _sdf(self.model, params.latents(stage), x)
+        k, r = len(idx), self.robust
+        data = torch.log1p((s[:k] / r) ** 2).mean()
+        if self.normals is not None:
+            data = data + 0.5 * (torch.log1p(((s[k:2 * k] - 0.01) / r) ** 2).mean()
+                                 + torch.log1p(((s[2 * k:] + 0.01) / r) ** 2).mean())
+        return data + 1e-3 * params.prior(stage), {"data_mm": float(s[:k].detach().abs().mean()) * 1000}
+
+    def score(self, params: _Params) -> float:
+        """The global-stage data term of a starting fit on a fixed probe subset."""
+        with torch.no_grad():
+            return float(torch.log1p((_sdf(self.model, params.latents("global"), self.probe) / 0.05) ** 2).mean())
+
+
 def fit_points(model, points, normals=None, *, iterations: tuple[int, int, int] = (60, 160, 80),
                samples: int = 2500, robust: float = 0.01, resolution: int = 128, seed: int = 0,
                progress: Callable[[float], None] | None = None, cancel: Callable[[], bool] | None = None) -> FitResult:
     """Fit beta, pose, expression and root translation so the zero level set explains ``points``
     (N,3, meters; full or partial scans; outliers are down-weighted by a Cauchy loss of scale
-    ``robust``). ``normals`` (N,3, outward), if given, add a sign-aware term. Returns the fit with
-    the completed mesh at ``resolution`` (0: no mesh)."""
+    ``robust``). ``normals`` (N,3, outward), if given, add a sign-aware term. The cloud is centred
+    first, so a cloud far from the origin fits as well as one at it. Returns the fit with the
+    completed mesh at ``resolution`` (0: no mesh)."""
     t0 = time.perf_counter()
-    pts_np = check_points(points)
-    nrm = None
-    if normals is not None:
-        nrm = np.asarray(normals, dtype=np.float64)
-        if nrm.shape != pts_np.shape or not np.isfinite(nrm).all():
-            raise ValueError("normals must be finite and have the points' shape")
-        nrm = nrm / np.maximum(np.linalg.norm(nrm, axis=1, keepdims=True), 1e-9)
-    rng = np.random.default_rng(seed)
-    # Global alignment: the body centre on the cloud's centroid, yaw scored on a probe subset.
-    _, starts = _yaw_candidates(model, pts_np.mean(0))
-    pts = torch.as_tensor(pts_np, dtype=torch.float32)
-    probe = pts[torch.as_tensor(rng.choice(len(pts), min(len(pts), 1500), replace=False))]
-    with torch.no_grad():
-        candidates = [(float(torch.log1p((_sdf(model, c.latents("global"), probe) / 0.05) ** 2).mean()), c)
-                      for c in starts]
-    def loss_fn(stage: str):
-        idx = torch.as_tensor(rng.choice(len(pts), min(samples, len(pts)), replace=False))
-        x = pts[idx]
-        if nrm is not None:
-            n = torch.as_tensor(nrm[idx.numpy()], dtype=torch.float32)
-            x = torch.cat([x, x + 0.01 * n, x - 0.01 * n])
-        s = _sdf(model, current.latents(stage), x)
-        k = len(idx)
-        data = torch.log1p((s[:k] / robust) ** 2).mean()
-        if nrm is not None:
-            data = data + 0.5 * (torch.log1p(((s[k:2 * k] - 0.01) / robust) ** 2).mean()
-                                 + torch.log1p(((s[2 * k:] + 0.01) / robust) ** 2).mean())
-        return data + 1e-3 * current.prior(stage), {"data_mm": float(s[:k].detach().abs().mean()) * 1000}
-
+    pts = check_points(points)
+    nrm = check_normals(normals, pts.shape)
+    centre = pts.mean(0)
+    loss = _CloudLoss(model, pts - centre, nrm, samples, robust, np.random.default_rng(seed))
+    _, starts = _yaw_candidates(model, np.zeros(3))
     # The two best yaws each get a short global + body fit (a body seen from the back fits a full
     # cloud almost as well at rest); the better one is refined.
     trial = min(30, iterations[1])
     runner = _Runner(2 * (iterations[0] + trial) + iterations[1] - trial + iterations[2], progress, cancel)
     scored = []
-    for _, candidate in sorted(candidates, key=lambda c: c[0])[:2]:
-        current = candidate
-        records = runner.run(current, [("global", iterations[0]), ("body", trial)], loss_fn)
+    for candidate in sorted(starts, key=loss.score)[:2]:
+        records = runner.run(candidate, [("global", iterations[0]), ("body", trial)], loss)
         scored.append((np.mean([r["data_mm"] for r in records[-5:]]) if records else np.inf, candidate))
-    current = params = min(scored, key=lambda c: c[0])[1]
-    runner.run(current, [("body", iterations[1] - trial), ("details", iterations[2])], loss_fn)
-    history, cancelled, done = runner.history, runner.cancelled, runner.done
-    lat = params.latents("details" if not cancelled or done > runner.total - iterations[2] else "body").detach()
+    params = min(scored, key=lambda c: c[0])[1]
+    runner.run(params, [("body", iterations[1] - trial), ("details", iterations[2])], loss)
+    lat = runner.final_latents(params, iterations[2])
     with torch.no_grad():
-        residual = np.abs(model.query(pts_np.astype(np.float32), lat)[0])
+        residual = np.abs(model.query(loss.pts, lat)[0].numpy())
     mesh = model.mesh(lat, resolution=resolution) if resolution else None
-    return FitResult(lat, mesh, residual, time.perf_counter() - t0, history, cancelled)
+    return _placed(model, FitResult(lat, mesh, residual, time.perf_counter() - t0, runner.history, runner.cancelled),
+                   centre)
+
+
+def _placed(model, fit: FitResult, centre: np.ndarray) -> FitResult:
+    """A fit made about ``centre``, moved back into the data's frame (or with ``origin`` = centre
+    when float32 latents cannot place a body that far)."""
+    if np.abs(centre).max() > 0.5 * MAX_TRANSLATION:
+        return replace(fit, origin=centre)
+    lat, u0 = fit.latents, model.skeleton.ref_orient[0].double()
+    shift = (u0 @ torch.as_tensor(centre)).to(lat.root_translation.dtype)  # world shift = U_0^T d_0
+    lat = replace(lat, root_translation=lat.root_translation + shift)
+    mesh = None if fit.mesh is None else replace(fit.mesh, vertices=(fit.mesh.vertices + centre).astype(np.float32))
+    return replace(fit, latents=lat, mesh=mesh)
 
 
 def project(camera: dict, points: torch.Tensor) -> torch.Tensor:
@@ -233,65 +245,87 @@ def _rays(camera: dict, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return origin, d / np.linalg.norm(d, axis=1, keepdims=True)
 
 
-def fit_image(model, mask, keypoints_2d: dict, camera: dict, *, iterations: tuple[int, int, int] = (80, 140, 40),
-              rays: int = 700, depth_samples: int = 24, resolution: int = 128, seed: int = 0,
-              progress: Callable[[float], None] | None = None, cancel: Callable[[], bool] | None = None) -> FitResult:
-    """Fit the model to one image: a silhouette ``mask`` (H,W bool) through soft occupancy along
-    camera rays, and 2D landmarks ``keypoints_2d`` (joint name -> (u, v) pixels; names from
-    :data:`LANDMARKS` or any bone) with pose and shape priors. ``camera``: OpenCV intrinsics and
-    world-to-camera matrix (as written by the batch renderer). Residuals: pixel error per keypoint."""
-    t0 = time.perf_counter()
-    mask = np.asarray(mask, dtype=bool)
-    if mask.ndim != 2 or mask.sum() < 50:
-        raise ValueError("the mask must be a 2D image with the body (at least 50 pixels) marked True")
-    names = model.vocabulary.bone_names
-    unknown = set(keypoints_2d) - set(names)
-    if unknown or len(keypoints_2d) < 4:
-        raise ValueError(f"need at least 4 keypoints named after bones; unknown: {sorted(unknown)[:5]}")
-    kp_idx = [names.index(n) for n in keypoints_2d]
-    kp = torch.as_tensor(np.array([keypoints_2d[n] for n in keypoints_2d], dtype=np.float64), dtype=torch.float32)
-    if not torch.isfinite(kp).all():
-        raise ValueError("keypoints must be finite")
-    rng = np.random.default_rng(seed)
-    k = np.asarray(camera["intrinsics"], dtype=np.float64)
-    ys, xs = np.nonzero(mask)
-    height_px = max(ys.max() - ys.min(), 1)
-    depth = k[1, 1] * 1.6 / height_px
-    origin, ray = _rays(camera, np.array([[xs.mean(), ys.mean()]]))
-    target = origin + ray[0] * depth
-    centre, starts = _yaw_candidates(model, target)
-    with torch.no_grad():
-        scores = [float((project(camera, model.bone_frames(c.latents("global"))[0][0, kp_idx, :3, 3]) - kp)
-                        .norm(dim=1).mean()) for c in starts]
-    params = starts[int(np.argmin(scores))]
-    inside = np.stack([xs, ys], 1)
-    from scipy.ndimage import binary_dilation
+class _ImageLoss:
+    """Keypoint reprojection (pixels, relative to the image diagonal) and a silhouette term: soft
+    occupancy along rays through body pixels and through a background ring around the body."""
 
-    ring = np.stack(np.nonzero(binary_dilation(mask, iterations=12) & ~mask)[::-1], 1)
-    diag = float(np.hypot(*mask.shape))
-    def loss_fn(stage: str):
+    def __init__(self, model, mask: np.ndarray, keypoints: dict[str, np.ndarray], camera: dict, rays: int,
+                 depth_samples: int, rng):
+        from scipy.ndimage import binary_dilation
+
+        self.model, self.camera, self.rays, self.depth_samples, self.rng = model, camera, rays, depth_samples, rng
+        names = model.vocabulary.bone_names
+        self.kp_idx = [names.index(n) for n in keypoints]
+        self.kp = torch.as_tensor(np.array(list(keypoints.values())).reshape(-1, 2), dtype=torch.float32)
+        ys, xs = np.nonzero(mask)
+        self.inside = np.stack([xs, ys], 1)
+        self.ring = np.stack(np.nonzero(binary_dilation(mask, iterations=12) & ~mask)[::-1], 1)
+        self.diag = float(np.hypot(*mask.shape))
+        k = np.asarray(camera["intrinsics"], dtype=np.float64)
+        origin, ray = _rays(camera, np.array([[xs.mean(), ys.mean()]]))
+        self.target = origin + ray[0] * k[1, 1] * 1.6 / max(ys.max() - ys.min(), 1)  # a 1.6 m body
+        self.centre = np.zeros(3)
+
+    def keypoint_error(self, lat: Latents) -> torch.Tensor:
+        """Pixel error (K,) of each keypoint."""
+        joints = self.model.bone_frames(lat).posed[0, self.kp_idx, :3, 3]
+        return (project(self.camera, joints) - self.kp).norm(dim=1)
+
+    def silhouette(self, params: _Params, lat: Latents) -> torch.Tensor:
+        """Binary cross-entropy of soft ray occupancy against the mask on a random ray sample."""
+        half = self.rays // 2
+        pix = np.concatenate([self.inside[self.rng.choice(len(self.inside), half)],
+                              self.ring[self.rng.choice(len(self.ring), half)]])
+        label = torch.cat([torch.ones(half), torch.zeros(half)])
+        o, d = _rays(self.camera, pix)
+        zc = float(np.linalg.norm(params.translation.detach().numpy() + self.centre - o))
+        n = self.depth_samples
+        t = np.linspace(zc - 0.7, zc + 0.7, n) + self.rng.uniform(0, 1.4 / n, (len(pix), 1))
+        pts = torch.as_tensor((o + d[:, None] * t[..., None]).reshape(-1, 3), dtype=torch.float32)
+        sdf = _sdf(self.model, lat, pts).reshape(len(pix), n)
+        occ = torch.logsumexp(-sdf / 0.004, dim=1) * 0.004  # soft max of -SDF along the ray
+        prob = torch.sigmoid(occ / 0.004)
+        return torch.nn.functional.binary_cross_entropy(prob.clamp(1e-4, 1 - 1e-4), label)
+
+    def __call__(self, params: _Params, stage: str):
         lat = params.latents(stage)
-        frames = model.bone_frames(lat)[0][0]
-        kp_err = (project(camera, frames[kp_idx, :3, 3]) - kp).norm(dim=1)
-        loss = (kp_err / diag * 100).pow(2).mean()
-        if stage != "global":
-            pix = np.concatenate([inside[rng.choice(len(inside), rays // 2)], ring[rng.choice(len(ring), rays // 2)]])
-            label = torch.cat([torch.ones(rays // 2), torch.zeros(rays // 2)])
-            o, d = _rays(camera, pix)
-            zc = float(np.linalg.norm(params.translation.detach().numpy() + centre - o))
-            t = np.linspace(zc - 0.7, zc + 0.7, depth_samples) + rng.uniform(0, 1.4 / depth_samples, (len(pix), 1))
-            pts = torch.as_tensor((o + d[:, None] * t[..., None]).reshape(-1, 3), dtype=torch.float32)
-            sdf = _sdf(model, lat, pts).reshape(len(pix), depth_samples)
-            occ = torch.logsumexp(-sdf / 0.004, dim=1) * 0.004  # soft max of -SDF along the ray
-            prob = torch.sigmoid(occ / 0.004)
-            loss = loss + 2.0 * torch.nn.functional.binary_cross_entropy(prob.clamp(1e-4, 1 - 1e-4), label)
-        return loss + 1e-2 * params.prior(stage), {"keypoint_px": float(kp_err.detach().mean())}
+        loss, record = 1e-2 * params.prior(stage), {}
+        if self.kp_idx:
+            kp_err = self.keypoint_error(lat)
+            loss = loss + (kp_err / self.diag * 100).pow(2).mean()
+            record["keypoint_px"] = float(kp_err.detach().mean())
+        if stage != "global" or not self.kp_idx:  # without keypoints the silhouette also aligns
+            loss = loss + 2.0 * self.silhouette(params, lat)
+        return loss, record
 
+    def score(self, params: _Params) -> float:
+        """How well a starting fit explains the keypoints (or, without them, the silhouette)."""
+        with torch.no_grad():
+            lat = params.latents("global")
+            return float(self.keypoint_error(lat).mean() if self.kp_idx else self.silhouette(params, lat))
+
+
+def fit_image(model, mask, keypoints_2d: dict | None, camera: dict, *,
+              iterations: tuple[int, int, int] = (80, 140, 40), rays: int = 700, depth_samples: int = 24,
+              resolution: int = 128, seed: int = 0, progress: Callable[[float], None] | None = None,
+              cancel: Callable[[], bool] | None = None) -> FitResult:
+    """Fit the model to one image: a silhouette ``mask`` (H,W, True = body) through soft occupancy
+    along camera rays, and 2D landmarks ``keypoints_2d`` (joint name -> (u, v) pixels; names from
+    :data:`LANDMARKS` or any bone; none or empty: the silhouette alone) with pose and shape priors.
+    ``camera``: OpenCV intrinsics and world-to-camera matrix (as written by the batch renderer).
+    Residuals: pixel error per keypoint (empty without keypoints)."""
+    t0 = time.perf_counter()
+    mask = check_mask(mask)
+    k, e = check_camera(camera)
+    camera = {"intrinsics": k, "world_to_camera": e}
+    keypoints = check_keypoints(keypoints_2d, model.vocabulary.bone_names, mask.shape)
+    loss = _ImageLoss(model, mask, keypoints, camera, rays, depth_samples, np.random.default_rng(seed))
+    loss.centre, starts = _yaw_candidates(model, loss.target)
+    params = min(starts, key=loss.score)
     runner = _Runner(sum(iterations), progress, cancel)
-    runner.run(params, list(zip(("global", "body", "details"), iterations)), loss_fn)
-    history, cancelled, done = runner.history, runner.cancelled, runner.done
-    lat = params.latents("details" if not cancelled or done > runner.total - iterations[2] else "body").detach()
+    runner.run(params, list(zip(("global", "body", "details"), iterations)), loss)
+    lat = runner.final_latents(params, iterations[2])
     with torch.no_grad():
-        residual = (project(camera, model.bone_frames(lat)[0][0, kp_idx, :3, 3]) - kp).norm(dim=1).numpy()
+        residual = loss.keypoint_error(lat).numpy() if keypoints else np.zeros(0)
     mesh = model.mesh(lat, resolution=resolution) if resolution else None
-    return FitResult(lat, mesh, residual, time.perf_counter() - t0, history, cancelled)
+    return FitResult(lat, mesh, residual, time.perf_counter() - t0, runner.history, runner.cancelled)

@@ -3,10 +3,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numbers
+
 import numpy as np
 import torch
 
-#: Largest dense grid (nodes) the extractor will allocate: 4 bytes per node.
+from .vocabulary import RESOLUTION
+
+#: Largest dense grid (nodes) the extractor will allocate: 6 bytes per node (float32 values, the
+#: evaluated flag and the marching-cubes mask).
 MAX_GRID_NODES = 600_000_000
 COARSE_STRIDE = 8
 #: Coarse cells with a corner closer to the surface than this many cell sizes are refined even
@@ -19,7 +24,7 @@ PREVIEW_GRID_CELLS = 12
 
 
 class ResolutionError(ValueError):
-    """A resolution whose grid would not fit in memory."""
+    """A resolution that is not an integer in the allowed range, or whose grid would not fit in memory."""
 
 
 @dataclass
@@ -151,7 +156,9 @@ def _coarse_to_fine_cells(field: _SparseField, s: int) -> np.ndarray:
 
 def extract_mesh(model, lat, resolution: int = 256, region=None, min_component: float = 0.002,
                  dense: bool = False, edits=None) -> Mesh:
-    """Mesh of body 0 of ``lat``; voxel size = the body's longest box side / (resolution - 1).
+    """Mesh of body 0 of ``lat`` (a batch's other bodies are ignored); voxel size = the body's
+    longest box side / (resolution - 1), ``resolution`` an integer within
+    ``vocabulary.RESOLUTION["any"]`` (else :class:`ResolutionError`).
 
     Coarse to fine: the field is evaluated on a stride-8 grid (finer below resolution 128, so that
     it has at least 16 cells along the longest side); at each finer stride the children
@@ -168,18 +175,12 @@ def extract_mesh(model, lat, resolution: int = 256, region=None, min_component: 
     """
     from skimage.measure import marching_cubes
 
-    if resolution < 16:
-        raise ResolutionError("resolution must be at least 16")
+    resolution = check_resolution(resolution)
+    lat = lat.body(0)
     lo, hi = (np.asarray(b, dtype=np.float64) for b in model.bounds(lat))
     h = float((hi - lo).max()) / (resolution - 1)
     if region is not None:
-        rlo, rhi = (np.asarray(b, dtype=np.float64).reshape(3) for b in region)
-        if not (np.isfinite(rlo).all() and np.isfinite(rhi).all() and (rhi > rlo).all()):
-            raise ValueError("region must be two finite points (lo, hi) with lo < hi")
-        snapped = lo + np.floor(np.maximum(rlo - lo, 0) / h) * h  # nodes stay on the full-body lattice
-        lo, hi = snapped, np.minimum(hi, rhi)
-        if (hi <= lo).any():
-            raise ValueError("the region does not overlap the body")
+        lo, hi = _region_box(region, lo, hi, h)
     stride = _coarse_stride(resolution)
     shape = _grid_shape(lo, hi, h, stride)
     nodes = int(np.prod(shape, dtype=np.int64))
@@ -200,6 +201,32 @@ def extract_mesh(model, lat, resolution: int = 256, region=None, min_component: 
     return Mesh(vertices=verts.astype(np.float32), faces=faces.astype(np.int64),
                 normals=vertex_normals(verts, faces).astype(np.float32), semantics=sem[0].numpy(),
                 queries=field.queries)
+
+
+def check_resolution(resolution) -> int:
+    """``resolution`` as int when it is an integer within ``vocabulary.RESOLUTION["any"]``."""
+    rng = RESOLUTION["any"]
+    if isinstance(resolution, bool) or not isinstance(resolution, numbers.Integral) \
+            or not rng.lo <= resolution <= rng.hi:
+        raise ResolutionError(f"resolution must be an integer in [{rng.lo:g}, {rng.hi:g}]; got {resolution!r:.40}")
+    return int(resolution)
+
+
+def _region_box(region, lo: np.ndarray, hi: np.ndarray, h: float) -> tuple[np.ndarray, np.ndarray]:
+    """The part of the body box (lo, hi) inside ``region``, snapped to the full-body lattice of voxel h."""
+    try:
+        r = np.asarray(region, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"region must be two points (lo, hi) of 3 numbers each; got {region!r:.80}") from exc
+    if r.shape != (2, 3):
+        raise ValueError(f"region must be two points (lo, hi) of 3 numbers each; got shape {r.shape}")
+    if not (np.isfinite(r).all() and (r[1] > r[0]).all()):
+        raise ValueError("region must be two finite points (lo, hi) with lo < hi")
+    snapped = lo + np.floor(np.maximum(r[0] - lo, 0) / h) * h  # nodes stay on the full-body lattice
+    lo, hi = snapped, np.minimum(hi, r[1])
+    if (hi <= lo).any():
+        raise ValueError("the region does not overlap the body")
+    return lo, hi
 
 
 def vertex_normals(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:

@@ -162,35 +162,60 @@ class ImplicitBody(nn.Module):
         Outside every padded part box the SDF is a lower bound of the distance to the core part
         boxes (hence to the surface) and the semantics are zero."""
         b, n, _ = points.shape
-        flat_pts = points.reshape(-1, 3)
+        in_grid, flat_cell = self._cells(points, grid)
+        pid, part, local, near_core = self._candidates(points, frames, grid, in_grid, flat_cell)
+        dist, sem = self._part_fields(part, local, films, pid // n if b > 1 else None)
+        lower = torch.minimum(grid.lower.reshape(-1).index_select(0, flat_cell), near_core).reshape(b, n).clone()
+        for body in range(b):
+            out_of_grid = ~in_grid[body]
+            if bool(out_of_grid.any()):
+                lower[body, out_of_grid] = self._core_distance(points[body, out_of_grid], frames[body])
+        sdf, sem = self._soft_min(lower.reshape(-1).to(points.dtype), pid, dist, sem)
+        return sdf.reshape(b, n), sem.reshape(b, n, 3)
+
+    @staticmethod
+    def _cells(points: torch.Tensor, grid: "PartGrid") -> tuple[torch.Tensor, torch.Tensor]:
+        """Whether each point (B,N) lies in its body's candidate grid, and its cell (B*N,) in the
+        flattened grids of all bodies (clamped to the grid)."""
+        b = points.shape[0]
         cell_f = ((points.detach() - grid.lo[:, None]) / grid.size[:, None]).floor().long()
         in_grid = ((cell_f >= 0) & (cell_f < grid.cells)).all(-1)
         cell_f = cell_f.clamp(0, grid.cells - 1)
         cell = (cell_f[..., 0] * grid.cells + cell_f[..., 1]) * grid.cells + cell_f[..., 2]  # (B,N)
-        dev = points.device
+        offsets = torch.arange(b, device=points.device)[:, None] * grid.cells ** 3
+        return in_grid, (cell + offsets).reshape(-1)
+
+    def _candidates(self, points, frames, grid, in_grid, flat_cell):
+        """Point-part pairs whose padded box holds the point, sorted by part: point index pid (M,)
+        into the B*N points, part (M,), local coordinates (M,3) in the part's main-bone frame; and
+        each point's distance (B*N,) to its candidates' core boxes (inf without candidates)."""
+        b, n, _ = points.shape
         n_cells = grid.cells ** 3
-        flat_cell = (cell + torch.arange(b, device=dev)[:, None] * n_cells).reshape(-1)
         cand_valid = grid.valid.reshape(b * n_cells, -1).index_select(0, flat_cell) & in_grid.reshape(-1, 1)
         pid, pk = cand_valid.nonzero(as_tuple=True)
         part = grid.order.reshape(b * n_cells, -1)[flat_cell[pid], pk]
-        pb = pid // n
         n_parts = len(self.parts)
         # One gather of [R | t] and of [center, half, core_half] per candidate pair.
         fr = frames[:, self.main, :3, :].reshape(b * n_parts, 12)
-        pose = fr.index_select(0, part if b == 1 else pb * n_parts + part).reshape(-1, 3, 4)
-        local = torch.einsum("nc,ncd->nd", flat_pts.index_select(0, pid) - pose[:, :, 3], pose[:, :, :3])
+        pose = fr.index_select(0, part if b == 1 else (pid // n) * n_parts + part).reshape(-1, 3, 4)
+        local = torch.einsum("nc,ncd->nd", points.reshape(-1, 3).index_select(0, pid) - pose[:, :, 3], pose[:, :, :3])
         boxes = torch.cat([self.center, self.half_size, self.core_half], 1).index_select(0, part)
         offset = (local - boxes[:, :3]).abs()
         inside = (offset.detach() <= boxes[:, 3:6]).all(-1)
         core = (offset - boxes[:, 6:]).clamp_min(0).norm(dim=-1)
-        near_core = torch.full((b * n,), float("inf"), dtype=core.dtype, device=dev).scatter_reduce(
+        near_core = torch.full((b * n,), float("inf"), dtype=core.dtype, device=points.device).scatter_reduce(
             0, pid, core, "amin", include_self=True)
         keep = inside.nonzero()[:, 0]
         keep = keep[torch.argsort(part.index_select(0, keep))]
-        part, pid, local = (t.index_select(0, keep) for t in (part, pid, local))
-        pb = pid // n if b > 1 else None
+        pid, part, local = (t.index_select(0, keep) for t in (pid, part, local))
+        return pid, part, local, near_core
+
+    def _part_fields(self, part: torch.Tensor, local: torch.Tensor, films: list[torch.Tensor],
+                     body: torch.Tensor | None) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """Each candidate pair's part SDF (M,) and semantics (M,3) from the part networks (pairs
+        sorted by part; ``body`` (M,): the pair's body in a batch, None for one body)."""
         u = (local - self.center.index_select(0, part)) / self.half_size.index_select(0, part)
-        counts = torch.bincount(part, minlength=n_parts).tolist()
+        counts = torch.bincount(part, minlength=len(self.parts)).tolist()
         dists, sems = [], []
         start = 0
         for p, count in enumerate(counts):
@@ -199,32 +224,29 @@ class ImplicitBody(nn.Module):
             sl = slice(start, start + count)
             start += count
             up = u[sl]
-            film = films[p] if b == 1 else films[p].index_select(0, pb[sl])
+            film = films[p] if body is None else films[p].index_select(0, body[sl])
             out = self.nets[p](up, film)
             prior = (up.norm(dim=-1) - 0.75) * self.half_size[p].min()
             dists.append(prior + out[:, 0] * self.half_size[p].mean())
             tf = self.template_frames[p]
             sems.append(local[sl] @ tf[:3, :3].T + tf[:3, 3] + 0.05 * out[:, 1:])
-        lower = torch.minimum(grid.lower.reshape(-1).index_select(0, flat_cell), near_core).reshape(b, n)
-        outside_d = lower.clone()
-        for body in range(b):
-            out_of_grid = ~in_grid[body]
-            if bool(out_of_grid.any()):
-                outside_d[body, out_of_grid] = self._core_distance(points[body, out_of_grid], frames[body])
-        sdf = outside_d.reshape(-1).to(points.dtype)
-        sem = torch.zeros(b * n, 3, dtype=points.dtype, device=dev)
-        if dists:
-            d = torch.cat(dists)
-            s = torch.cat(sems)
-            m = torch.full((b * n,), float("inf"), dtype=d.dtype, device=dev).scatter_reduce(0, pid, d.detach(), "amin")
-            w = torch.exp(-(d - m[pid]) / self.softmin_k)
-            z = torch.zeros(b * n, dtype=d.dtype, device=dev).index_add(0, pid, w)
-            ws = torch.zeros(b * n, 3, dtype=d.dtype, device=dev).index_add(0, pid, w[:, None] * s)
-            hit = torch.isfinite(m)
-            zc = z.clamp_min(1e-30)
-            sdf = torch.where(hit, m - self.softmin_k * torch.log(zc), sdf)
-            sem = torch.where(hit[:, None], ws / zc[:, None], sem)
-        return sdf.reshape(b, n), sem.reshape(b, n, 3)
+        return (torch.cat(dists), torch.cat(sems)) if dists else (None, None)
+
+    def _soft_min(self, outside: torch.Tensor, pid: torch.Tensor, d: torch.Tensor | None,
+                  s: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per point (P,): the soft minimum of its pairs' SDFs ``d`` and the matching blend of their
+        semantics ``s``; points without pairs keep ``outside`` and zero semantics."""
+        sem = torch.zeros(len(outside), 3, dtype=outside.dtype, device=outside.device)
+        if d is None:
+            return outside, sem
+        m = torch.full_like(outside, float("inf"), dtype=d.dtype).scatter_reduce(0, pid, d.detach(), "amin")
+        w = torch.exp(-(d - m[pid]) / self.softmin_k)
+        z = torch.zeros_like(m).index_add(0, pid, w)
+        ws = torch.zeros(len(outside), 3, dtype=d.dtype, device=d.device).index_add(0, pid, w[:, None] * s)
+        hit = torch.isfinite(m)
+        zc = z.clamp_min(1e-30)
+        sdf = torch.where(hit, m - self.softmin_k * torch.log(zc), outside)
+        return sdf, torch.where(hit[:, None], ws / zc[:, None], sem)
 
 
 @dataclass

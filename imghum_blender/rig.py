@@ -15,6 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .cache import per_model
+from .latents import Latents
+
 #: Length of leaf bones as a fraction of their parent's (meters at least ``MIN_LENGTH``).
 LEAF_FRACTION = 0.6
 MIN_LENGTH = 0.01
@@ -33,17 +36,17 @@ class RestRig:
 
 def rest_frames_at_identity(model, lat) -> np.ndarray:
     """W^rest (J,4,4) of body 0: the model's bone frames with identity pose deltas."""
-    from .model import Latents
-
     one = Latents(lat.beta[:1], lat.expression[:1], torch.eye(3, dtype=lat.pose.dtype).expand(1, *lat.pose.shape[1:]),
                   torch.zeros_like(lat.root_translation[:1]))
     with torch.no_grad():
-        return model.bone_frames(one)[0][0].double().numpy()
+        return model.bone_frames(one).posed[0].double().numpy()
 
 
+@per_model
 def bone_directions(model) -> tuple[np.ndarray, np.ndarray]:
     """Fixed unit y (along the bone) and z (roll) axes per bone, from the mean body: toward the
-    child that continues the chain (else the children's mean), leaves along their parent."""
+    child that continues the chain (else the children's mean), leaves along their parent (built
+    once per model)."""
     frames = rest_frames_at_identity(model, model.latents())
     heads = frames[:, :3, 3]
     parents = model.skeleton.parents.numpy()

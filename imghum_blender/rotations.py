@@ -18,31 +18,10 @@ def rotvec_to_matrix(rotvec: torch.Tensor) -> torch.Tensor:
     return eye + a * k + b * (k @ k)
 
 
-def matrix_to_rotvec(matrix: torch.Tensor) -> torch.Tensor:
-    """Rotation matrices (..., 3, 3) -> axis-angle vectors (..., 3)."""
-    trace = matrix[..., 0, 0] + matrix[..., 1, 1] + matrix[..., 2, 2]
-    cos = ((trace - 1.0) / 2.0).clamp(-1.0, 1.0)
-    angle = torch.acos(cos)
-    axis = torch.stack(
-        [matrix[..., 2, 1] - matrix[..., 1, 2], matrix[..., 0, 2] - matrix[..., 2, 0],
-         matrix[..., 1, 0] - matrix[..., 0, 1]], -1)
-    sin = torch.sin(angle)
-    scale = torch.where(sin.abs() > 1e-6, angle / (2.0 * sin).clamp_min(1e-12), torch.full_like(sin, 0.5))
-    rotvec = axis * scale[..., None]
-    # Near pi the antisymmetric part vanishes: take the axis from the symmetric part.
-    near_pi = cos < -0.999
-    if near_pi.any():
-        sym = (matrix + torch.eye(3, dtype=matrix.dtype, device=matrix.device)) / 2.0
-        diag = torch.diagonal(sym, dim1=-2, dim2=-1)
-        col = diag.argmax(-1)
-        v = torch.gather(sym, -1, col[..., None, None].expand(sym.shape[:-1] + (1,)))[..., 0]
-        v = v / v.norm(dim=-1, keepdim=True).clamp_min(1e-12)
-        rotvec = torch.where(near_pi[..., None], v * angle[..., None], rotvec)
-    return rotvec
-
-
 def special_procrustes(m: torch.Tensor, iterations: int = 12) -> torch.Tensor:
-    """The rotation nearest to each (..., 3, 3) matrix (positive determinant) in Frobenius norm.
+    """The orthogonal polar factor of each (..., 3, 3) matrix: the nearest orthogonal matrix in
+    Frobenius norm, a rotation for matrices with positive determinant (a reflection otherwise; the
+    skeleton's orientation matrices are near rotations, so theirs is positive).
 
     Scaled Newton iteration for the polar factor (Higham): unlike an SVD its gradient stays
     finite when singular values coincide, as they do for near-rotation inputs."""

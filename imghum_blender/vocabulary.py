@@ -70,6 +70,7 @@ class Vocabulary:
     part_names: tuple[str, ...] = ()
     phenotype_names: tuple[str, ...] = PHENOTYPE_NAMES
     phenotype_defaults: dict[str, float] = field(default_factory=dict)
+    phenotype_range: tuple[float, float] = (0.0, 1.0)
     expression_range: tuple[float, float] = (0.0, 1.0)
     region_names: tuple[str, ...] = REGION_NAMES
 

@@ -5,26 +5,14 @@ import numpy as np
 from bpy_extras.io_utils import ImportHelper
 
 from ..imghum_blender import animation_io, rig
-from ..imghum_blender.body_mesh import evaluate
-from ..properties import BONE_NAMES, EXPRESSION_NAMES
+from ..imghum_blender.body_mesh import job
+from ..imghum_blender.vocabulary import RESOLUTION
 from . import runtime, scene_data
 from .base import BodyOperator, ModalJob
 
 BAKE_PROP = "imghum_bake_of"
-
-
-def bake_job(snaps: list[dict]):
-    """An evaluator job meshing every frame's snapshot, with progress."""
-
-    def job(model, progress):
-        out = []
-        for i, snap in enumerate(snaps):
-            progress(i / len(snaps))
-            out.append(evaluate(model, runtime.request(model, snap)))
-        progress(1.0)
-        return out
-
-    return job
+#: Most frames one bake may cover.
+MAX_BAKE_FRAMES = 2000
 
 
 def baked_objects(arm) -> list:
@@ -55,7 +43,7 @@ def write_bake(context, arm, frames: list[int], results: list) -> None:
     clear_bake(arm)
     live = arm.imghum.mesh_object
     collection = live.users_collection[0] if live else context.collection
-    n_parts = len(runtime.model().bundle.parts)
+    n_parts = len(runtime.vocabulary().part_names)
     for k, (frame, data) in enumerate(zip(frames, results)):
         name = f"{arm.name} bake {frame:04d}"
         ob = bpy.data.objects.new(name, bpy.data.meshes.new(name))
@@ -79,7 +67,7 @@ def write_bake(context, arm, frames: list[int], results: list) -> None:
         ob.hide_render = ob.hide_viewport = True
 
 
-class IMGHUM_OT_bake_animation(BodyOperator, ModalJob):
+class IMGHUM_OT_bake_animation(ModalJob, BodyOperator):
     """Re-evaluate the implicit body at every frame of a range (keyframed shape, expression and pose)
     into per-frame meshes that play and render without the add-on. Esc cancels"""
 
@@ -89,30 +77,33 @@ class IMGHUM_OT_bake_animation(BodyOperator, ModalJob):
 
     frame_start: bpy.props.IntProperty(name="Start", default=-1, description="-1: the scene's start")
     frame_end: bpy.props.IntProperty(name="End", default=-1, description="-1: the scene's end")
-    resolution: bpy.props.IntProperty(name="Resolution", default=0, min=0, max=768, description="0: the final resolution")
+    resolution: bpy.props.IntProperty(name="Resolution", default=0, min=0, max=int(RESOLUTION["final"].hi),
+                                      description="0: the final resolution")
 
-    def _prepare(self, context, arm):
+    def _requests(self, context, arm) -> list:
+        """One request per frame of the range, read with the scene at that frame (then restored)."""
         scene = context.scene
         start = scene.frame_start if self.frame_start < 0 else self.frame_start
         end = scene.frame_end if self.frame_end < 0 else self.frame_end
         if end < start:
             raise ValueError(f"frame range {start}-{end} is empty")
-        if end - start >= 2000:
-            raise ValueError("bake at most 2000 frames at once")
+        if end - start >= MAX_BAKE_FRAMES:
+            raise ValueError(f"frame range {start}-{end}: bake at most {MAX_BAKE_FRAMES} frames at once")
         res = self.resolution or arm.imghum.final_resolution
         current = scene.frame_current
         self._frames = list(range(start, end + 1))
         with runtime.suspended():
-            snaps = []
-            for f in self._frames:
-                scene.frame_set(f)
-                snaps.append({**runtime.snapshot(arm, res, posed=True), "merge_layers": True})
-            scene.frame_set(current)
-        return snaps
+            try:
+                requests = []
+                for f in self._frames:
+                    scene.frame_set(f)
+                    requests.append(runtime.snapshot(arm, res, posed=True, merge_layers=True))
+            finally:
+                scene.frame_set(current)
+        return requests
 
     def run(self, context, arm):
-        snaps = self._prepare(context, arm)
-        results = bake_job(snaps)(runtime.model(), lambda p: None)
+        results = job(self._requests(context, arm))(runtime.model(), lambda f: None)
         write_bake(context, arm, self._frames, results)
         self.report({"INFO"}, f"baked {len(results)} frames")
         return {"FINISHED"}
@@ -120,29 +111,19 @@ class IMGHUM_OT_bake_animation(BodyOperator, ModalJob):
     def invoke(self, context, event):
         if bpy.app.background:
             return self.execute(context)
-        arm = runtime.body_of(context.active_object)
-        try:
-            snaps = self._prepare(context, arm)
-        except ValueError as exc:
-            self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
-        self._arm_name = arm.name
-        return self.start_job(context, f"bake:{arm.imghum.body_id}", bake_job(snaps))
+        return self.guarded(self._start, context, runtime.body_of(context.active_object))
 
-    def modal(self, context, event):
-        if event.type == "ESC":
-            runtime.evaluator().cancel(self._key)
-            self.end_job(context)
-            self.report({"WARNING"}, "bake cancelled")
-            return {"CANCELLED"}
-        outcome = self.job_step(context, event)
-        if outcome is None:
-            return {"PASS_THROUGH"}
-        if not outcome or outcome.error:
-            self.report({"ERROR"}, outcome.error if outcome else "the bake produced nothing")
-            return {"CANCELLED"}
-        write_bake(context, bpy.data.objects[self._arm_name], self._frames, outcome.result)
-        self.report({"INFO"}, f"baked {len(outcome.result)} frames")
+    def _start(self, context, arm) -> set:
+        requests = self._requests(context, arm)
+        self._body_id = arm.imghum.body_id
+        return self.start_job(context, f"bake:{self._body_id}", job(requests))
+
+    def job_done(self, context, result) -> set:
+        arm = runtime.find_body(self._body_id)
+        if arm is None:
+            raise ValueError("the body was deleted during the bake")
+        write_bake(context, arm, self._frames, result)
+        self.report({"INFO"}, f"baked {len(result)} frames")
         return {"FINISHED"}
 
 
@@ -157,16 +138,17 @@ class IMGHUM_OT_clear_bake(BodyOperator):
         return {"FINISHED"}
 
 
-def _fcurve(arm, data_path: str, index: int = 0):
-    ad = arm.animation_data or arm.animation_data_create()
+def _fcurve(owner, data_path: str, index: int = 0):
+    ad = owner.animation_data or owner.animation_data_create()
     if ad.action is None:
-        ad.action = bpy.data.actions.new(f"{arm.name} Action")
-    return ad.action.fcurve_ensure_for_datablock(arm, data_path, index=index)
+        ad.action = bpy.data.actions.new(f"{owner.name} Action")
+    return ad.action.fcurve_ensure_for_datablock(owner, data_path, index=index)
 
 
-def key_values(arm, data_path: str, index: int, frames: np.ndarray, values: np.ndarray) -> None:
-    """Keyframes at ``frames`` (replacing keys there) in one bulk write."""
-    fc = _fcurve(arm, data_path, index)
+def key_values(owner, data_path: str, index: int, frames: np.ndarray, values: np.ndarray) -> None:
+    """Keyframes of ``owner`` (an ID: the armature object for bones, its data for latents) at
+    ``frames`` (replacing keys there) in one bulk write."""
+    fc = _fcurve(owner, data_path, index)
     old = np.empty(2 * len(fc.keyframe_points), dtype=np.float32)
     fc.keyframe_points.foreach_get("co", old)
     old = old.reshape(-1, 2)
@@ -193,13 +175,14 @@ class IMGHUM_OT_import_arkit_csv(BodyOperator, ImportHelper):
     frame_start: bpy.props.IntProperty(name="Start Frame", default=-1, description="-1: the scene's start")
 
     def run(self, context, arm):
-        track = animation_io.read_arkit_csv(self.filepath, EXPRESSION_NAMES)
+        names = runtime.vocabulary().expression_names
+        track = animation_io.read_arkit_csv(self.filepath, names)
         scene = context.scene
         start = scene.frame_start if self.frame_start < 0 else self.frame_start
         frames = start + np.arange(len(track.values)) * (scene.render.fps / scene.render.fps_base) / self.fps
-        for j, name in enumerate(EXPRESSION_NAMES):
+        for j, name in enumerate(names):
             if track.present[j]:
-                key_values(arm, f"imghum.expression.{name}", 0, frames, track.values[:, j])
+                key_values(arm.data, f"imghum.expression.{name}", 0, frames, track.values[:, j])
         with runtime.suspended():
             scene.frame_set(scene.frame_current)
         self.report({"INFO"}, f"keyed {int(track.present.sum())} facial actions over {len(frames)} rows")
@@ -217,21 +200,22 @@ class IMGHUM_OT_import_pose_json(BodyOperator, ImportHelper):
     frame_start: bpy.props.IntProperty(name="Start Frame", default=-1, description="-1: the scene's start")
 
     def run(self, context, arm):
+        import torch
         from mathutils import Matrix
 
         from ..imghum_blender.rotations import rotvec_to_matrix
-        import torch
 
-        fps, frames = animation_io.read_pose_json(self.filepath, BONE_NAMES)
+        names = runtime.vocabulary().bone_names
+        fps, frames = animation_io.read_pose_json(self.filepath, names)
         scene = context.scene
         start = scene.frame_start if self.frame_start < 0 else self.frame_start
         times = start + np.arange(len(frames)) * (scene.render.fps / scene.render.fps_base) / fps
-        bones = sorted({b for f in frames for b in f}, key=BONE_NAMES.index)
+        bones = sorted({b for f in frames for b in f}, key=names.index)
         if not bones:
             self.report({"WARNING"}, "the file poses no bones: nothing keyed")
             return {"FINISHED"}
-        idx = [BONE_NAMES.index(b) for b in bones]
-        v = rig.pose_maps(runtime.model(), scene_data.bone_rest_rotations(arm, BONE_NAMES))[idx]
+        idx = [names.index(b) for b in bones]
+        v = rig.pose_maps(runtime.model(), scene_data.bone_rest_rotations(arm, names))[idx]
         vec = np.array([[f.get(b, np.zeros(3)) for b in bones] for f in frames])  # (N,B,3)
         d = rotvec_to_matrix(torch.as_tensor(vec)).numpy()
         local = np.einsum("bji,nbjk,bkl->nbil", v, d, v)
@@ -244,7 +228,8 @@ class IMGHUM_OT_import_pose_json(BodyOperator, ImportHelper):
                     quats[i] = -quats[i]
             for c in range(4):
                 key_values(arm, f'pose.bones["{bone}"].rotation_quaternion', c, times, quats[:, c])
-        scene.frame_set(scene.frame_current)
+        with runtime.suspended():
+            scene.frame_set(scene.frame_current)
         self.report({"INFO"}, f"keyed {len(bones)} bones over {len(frames)} frames")
         return {"FINISHED"}
 

@@ -1,14 +1,63 @@
-"""Shared operator behaviour: a body must be active, and any failure becomes a clear report that
-leaves the scene as it was (MPFB2's pattern of wrapping the real work)."""
+"""The one operator base of the add-on (MPFB2's pattern of wrapping the real work).
+
+Every imGHUM operator derives from :class:`Operator` and does its work in ``run(context)``. A
+domain error (a ValueError such as LatentError / BundleError / ResolutionError, an OSError, a
+MemoryError) becomes an ERROR report with its message; anything else is a bug: its traceback goes
+to the ``imghum`` logger and the report says so in one line. Either way the operator returns
+CANCELLED and objects it created are removed, so the scene is left as it was (operators validate
+their inputs before they write to the scene).
+"""
+import logging
+
 import bpy
 
 from . import runtime
 
+log = logging.getLogger("imghum")
+#: Errors whose message is meant for the user.
+DOMAIN_ERRORS = (ValueError, OSError, MemoryError)
 
-class BodyOperator(bpy.types.Operator):
-    """Base class: ``run(context, arm)`` does the work on the active body's armature."""
+
+class Operator(bpy.types.Operator):
+    """Base class: ``run(context)`` does the work; failures are reported, never raised."""
 
     bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context):
+        return self.guarded(self.run, context)
+
+    def run(self, context) -> set:
+        raise NotImplementedError
+
+    def guarded(self, fn, context, *args) -> set:
+        """``fn(context, *args)``, any failure turned into a report and CANCELLED (new objects removed)."""
+        before = {o.session_uid for o in bpy.data.objects}
+        try:
+            return fn(context, *args)
+        except DOMAIN_ERRORS as exc:
+            self.report({"ERROR"}, str(exc) or type(exc).__name__)
+        except Exception as exc:
+            log.exception("%s failed", self.bl_idname)
+            self.report({"ERROR"}, f"{self.bl_label} failed unexpectedly ({type(exc).__name__}: {exc}); "
+                                   "the traceback is in the system console")
+        self.failed(context)
+        _remove_new_objects(before)
+        return {"CANCELLED"}
+
+    def failed(self, context) -> None:
+        """Hook: undo what a failed step left running (modal jobs stop polling)."""
+
+
+def _remove_new_objects(before: set) -> None:
+    for ob in [o for o in bpy.data.objects if o.session_uid not in before]:
+        data = ob.data
+        bpy.data.objects.remove(ob)
+        if data is not None and data.users == 0 and isinstance(data, (bpy.types.Mesh, bpy.types.Armature)):
+            (bpy.data.meshes if isinstance(data, bpy.types.Mesh) else bpy.data.armatures).remove(data)
+
+
+class BodyOperator(Operator):
+    """An operator on the active body (its armature or any of its meshes): ``run(context, arm)``."""
 
     @classmethod
     def poll(cls, context):
@@ -18,28 +67,28 @@ class BodyOperator(bpy.types.Operator):
         return True
 
     def execute(self, context):
-        arm = runtime.body_of(context.active_object)
-        try:
-            return self.run(context, arm)
-        except (ValueError, OSError, RuntimeError) as exc:
-            self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
+        return self.guarded(self.run, context, runtime.body_of(context.active_object))
 
-    def run(self, context, arm):
+    def run(self, context, arm) -> set:
         raise NotImplementedError
 
     def finish_edit(self, context) -> set:
-        """After changing latents: headless, wait for the re-mesh the change scheduled."""
+        """After changing latents: headless, wait for the re-mesh the change scheduled; its failure
+        is this operator's failure (the old mesh stays)."""
         if bpy.app.background:
-            for message in runtime.drain(context):
-                self.report({"ERROR"}, message)
+            errors = runtime.drain(context)
+            if errors:
+                raise ValueError("; ".join(errors))
         return {"FINISHED"}
 
 
-class ModalJob:
-    """Mixin for operators that run an evaluator job modally, with progress in the status bar."""
+class ModalJob(Operator):
+    """An operator that runs an evaluator job modally, with progress in the status bar (list it
+    first among the bases). ``modal`` calls ``job_done(context, result)`` when the job ended and
+    ``job_cancelled`` on Esc."""
 
     job_label = "imGHUM"
+    _timer = None
 
     def start_job(self, context, key: str, fn) -> set:
         """Submit ``fn`` on the background evaluator and start polling it."""
@@ -51,30 +100,55 @@ class ModalJob:
         wm.modal_handler_add(self)
         return {"RUNNING_MODAL"}
 
-    def job_step(self, context, event):
-        """None while the job runs; when it ended: its Outcome, or False if it produced none.
-        Other bodies' finished previews are applied on the way."""
+    def modal(self, context, event):
+        return self.guarded(self._modal_step, context, event)
+
+    def _modal_step(self, context, event) -> set:
+        if event.type == "ESC":
+            result = self.job_cancelled(context)
+            if result:
+                return result
         if event.type != "TIMER":
-            return None
+            return {"PASS_THROUGH"}
         ev = runtime.evaluator()
         progress = ev.progress(self._key)
         if progress is not None:
             context.window_manager.progress_update(int(100 * progress))
             context.workspace.status_text_set(f"{self.job_label}: {int(100 * progress)} %  (Esc to stop)")
         if ev.busy(self._key):
-            return None
-        outcome = False
+            return {"PASS_THROUGH"}
+        outcome = None
         for o in ev.poll():
             if o.key == self._key:
                 outcome = o
-            else:
+            else:  # other bodies' finished previews
                 runtime.apply_outcomes(context, [o])
         self.end_job(context)
-        return outcome
+        if outcome is None:
+            raise ValueError(f"{self.job_label}: the job was cancelled or produced nothing")
+        if outcome.error:
+            raise ValueError(outcome.error)
+        return self.job_done(context, outcome.result)
+
+    def job_cancelled(self, context) -> set | None:
+        """Esc: drop the job and return CANCELLED (None: keep polling, e.g. a fit that stops early)."""
+        runtime.evaluator().cancel(self._key)
+        self.end_job(context)
+        self.report({"WARNING"}, f"{self.job_label} cancelled")
+        return {"CANCELLED"}
+
+    def job_done(self, context, result) -> set:
+        raise NotImplementedError
+
+    def failed(self, context) -> None:
+        self.end_job(context)
 
     def end_job(self, context) -> None:
-        """Stop polling and clear the progress display."""
+        """Stop polling and clear the progress display (once)."""
+        if self._timer is None:
+            return
         wm = context.window_manager
         wm.event_timer_remove(self._timer)
+        self._timer = None
         wm.progress_end()
         context.workspace.status_text_set(None)

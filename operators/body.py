@@ -4,12 +4,9 @@ import numpy as np
 
 from ..imghum_blender import poses, rig
 from ..imghum_blender.body_mesh import evaluate
-from ..properties import BONE_NAMES, EXPRESSION_NAMES, PHENOTYPE_NAMES, SPEC
+from ..imghum_blender.vocabulary import RESOLUTION
 from . import runtime, scene_data
-from .base import BodyOperator
-
-_SHAPE_RANGES = {"gender": (0.0, 1.0), "age": (0.45, 0.95), "muscle": (0.2, 0.8), "weight": (0.15, 0.85),
-                 "height": (0.2, 0.8), "proportions": (0.3, 0.7)}
+from .base import BodyOperator, Operator
 
 
 def _rng(seed: int) -> np.random.Generator:
@@ -18,28 +15,24 @@ def _rng(seed: int) -> np.random.Generator:
 
 def mesh_now(context, arm, resolution: int) -> None:
     """Evaluate and apply synchronously (raises on bad latents; the old mesh stays)."""
-    model = runtime.model()
     runtime.evaluator().cancel(arm.imghum.body_id)
-    runtime.apply_result(context, arm, evaluate(model, runtime.request(model, runtime.snapshot(arm, resolution))))
+    runtime.apply_result(context, arm, evaluate(runtime.model(), runtime.snapshot(arm, resolution)))
 
 
-class IMGHUM_OT_add_body(bpy.types.Operator):
+class IMGHUM_OT_add_body(Operator):
     """Add an imGHUM body: an armature with a skinned, UV-mapped mesh at the 3D cursor"""
 
     bl_idname = "imghum.add_body"
     bl_label = "Add Body"
-    bl_options = {"REGISTER", "UNDO"}
 
-    name: bpy.props.StringProperty(name="Name", default="Body")
-    resolution: bpy.props.IntProperty(name="Resolution", default=0, min=0, max=768,
+    name: bpy.props.StringProperty(name="Name", default="Body", maxlen=50)
+    resolution: bpy.props.IntProperty(name="Resolution", default=0, min=0, max=int(RESOLUTION["final"].hi),
                                       description="Grid resolution of the first mesh (0: the preview resolution)")
 
-    def execute(self, context):
-        try:
-            arm = create_body(context, self.name, self.resolution)
-        except (ValueError, OSError, RuntimeError) as exc:
-            self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
+    def run(self, context):
+        if not self.name.strip():
+            raise ValueError("the body needs a name")
+        arm = create_body(context, self.name, self.resolution)
         for o in context.selected_objects:
             o.select_set(False)
         arm.select_set(True)
@@ -48,8 +41,8 @@ class IMGHUM_OT_add_body(bpy.types.Operator):
 
 
 def create_body(context, name: str = "Body", resolution: int = 0):
-    """A new body at the 3D cursor: armature + skinned, UV-mapped mesh child (nothing is left behind
-    when the first evaluation fails)."""
+    """A new body at the 3D cursor: armature + skinned, UV-mapped mesh child (the caller's operator
+    removes both when the first evaluation fails)."""
     model = runtime.model()
     arm = bpy.data.objects.new(name, bpy.data.armatures.new(name))
     arm.location = context.scene.cursor.location
@@ -58,17 +51,12 @@ def create_body(context, name: str = "Body", resolution: int = 0):
     ob.parent = arm
     for o in (arm, ob):
         context.collection.objects.link(o)
-    p = arm.imghum
+    p = arm.data.imghum
     p.is_body, p.body_id, p.mesh_object = True, runtime.new_body_id(), ob
     ob.data.materials.append(scene_data.body_material(f"{name} Skin"))
     mod = ob.modifiers.new("Armature", "ARMATURE")
     mod.object = arm
-    try:
-        data = evaluate(model, runtime.request(model, runtime.snapshot(arm, resolution or p.preview_resolution)))
-    except (ValueError, RuntimeError):
-        for o in (ob, arm):
-            bpy.data.objects.remove(o)
-        raise
+    data = evaluate(model, runtime.snapshot(arm, resolution or p.preview_resolution))
     runtime.apply_result(context, arm, data)
     return arm
 
@@ -114,13 +102,12 @@ class IMGHUM_OT_random_shape(BodyOperator):
     seed: bpy.props.IntProperty(name="Seed", default=0, min=0, description="0: a new random shape each time")
 
     def run(self, context, arm):
-        rng, p = _rng(self.seed), arm.imghum
+        rng, p, voc = _rng(self.seed), arm.imghum, runtime.vocabulary()
         if p.use_beta:
-            p.beta = np.clip(rng.normal(0.0, 0.8, SPEC["beta_size"]), -3, 3).tolist()
+            p.beta = voc.random_beta(rng)
         else:
-            for name in PHENOTYPE_NAMES:
-                lo, hi = _SHAPE_RANGES.get(name, (0.2, 0.8))
-                setattr(p, name, float(rng.uniform(lo, hi)))
+            for name, value in voc.random_phenotypes(rng).items():
+                setattr(p, name, value)
         return self.finish_edit(context)
 
 
@@ -132,10 +119,21 @@ class IMGHUM_OT_reset_shape(BodyOperator):
 
     def run(self, context, arm):
         p = arm.imghum
-        for name in PHENOTYPE_NAMES:
+        for name in (*runtime.vocabulary().phenotype_names, "beta"):
             p.property_unset(name)
-        p.beta = [0.0] * SPEC["beta_size"]
+        runtime.latents_changed(arm.data)  # unsetting calls no update hook
         return self.finish_edit(context)
+
+
+def _preset_items(presets, first: tuple = ()) -> list[tuple[str, str, str]]:
+    """Enum items for preset names (``A_POSE`` -> "A-Pose"); ``first`` goes before them."""
+    return [*first, *((k, k.replace("_", "-").title(), "") for k in presets)]
+
+
+#: What the panels offer: every item is a preset of :mod:`imghum_blender.poses` (or Neutral).
+EXPRESSION_ITEMS = _preset_items(poses.EXPRESSION_PRESETS, [("NEUTRAL", "Neutral", "Every facial action at 0")])
+BODY_POSE_ITEMS = _preset_items(poses.BODY_PRESETS)
+HAND_POSE_ITEMS = _preset_items(poses.HAND_PRESETS)
 
 
 class IMGHUM_OT_expression_preset(BodyOperator):
@@ -144,15 +142,24 @@ class IMGHUM_OT_expression_preset(BodyOperator):
     bl_idname = "imghum.expression_preset"
     bl_label = "Expression Preset"
 
-    preset: bpy.props.EnumProperty(items=[("NEUTRAL", "Neutral", "")] + [(k, k.title(), "") for k in poses.EXPRESSION_PRESETS])
+    preset: bpy.props.EnumProperty(items=EXPRESSION_ITEMS)
 
     def run(self, context, arm):
-        values = poses.EXPRESSION_PRESETS.get(self.preset, {})
-        expr = arm.imghum.expression
-        for name in EXPRESSION_NAMES:
-            if getattr(expr, name) != values.get(name, 0.0):
-                setattr(expr, name, values.get(name, 0.0))
+        set_expression(arm, poses.EXPRESSION_PRESETS.get(self.preset, {}))
         return self.finish_edit(context)
+
+
+def set_expression(arm, values: dict[str, float]) -> None:
+    """Set every facial action of the body (absent: 0), touching only those that change; names the
+    active bundle lacks are refused before anything is set."""
+    names = runtime.vocabulary().expression_names
+    unknown = sorted(set(values) - set(names))
+    if unknown:
+        raise ValueError(f"this model has no facial actions {', '.join(unknown)}")
+    expr = arm.imghum.expression
+    for name in names:
+        if getattr(expr, name) != values.get(name, 0.0):
+            setattr(expr, name, values.get(name, 0.0))
 
 
 class IMGHUM_OT_random_expression(BodyOperator):
@@ -164,25 +171,22 @@ class IMGHUM_OT_random_expression(BodyOperator):
     seed: bpy.props.IntProperty(name="Seed", default=0, min=0)
 
     def run(self, context, arm):
-        rng = _rng(self.seed)
-        chosen = set(rng.choice(len(EXPRESSION_NAMES), size=int(rng.integers(1, 5)), replace=False).tolist())
-        expr = arm.imghum.expression
-        for i, name in enumerate(EXPRESSION_NAMES):
-            setattr(expr, name, float(rng.uniform(0.3, 1.0)) if i in chosen else 0.0)
+        set_expression(arm, runtime.vocabulary().random_expression(_rng(self.seed)))
         return self.finish_edit(context)
 
 
 def set_pose(arm, deltas: dict[str, np.ndarray], bones) -> None:
     """Set the named ``bones`` of the armature to model pose deltas (rotation vectors; absent = rest)."""
-    from ..imghum_blender.rotations import rotvec_to_matrix
     import torch
 
-    model = runtime.model()
-    d = np.repeat(np.eye(3)[None], len(BONE_NAMES), 0)
+    from ..imghum_blender.rotations import rotvec_to_matrix
+
+    names = runtime.vocabulary().bone_names
+    d = np.repeat(np.eye(3)[None], len(names), 0)
     for name, vec in deltas.items():
-        d[BONE_NAMES.index(name)] = rotvec_to_matrix(torch.as_tensor(vec, dtype=torch.float64)).numpy()
-    v = rig.pose_maps(model, scene_data.bone_rest_rotations(arm, BONE_NAMES))
-    scene_data.set_pose_rotations(arm, BONE_NAMES, rig.bones_from_pose(v, d), bones)
+        d[names.index(name)] = rotvec_to_matrix(torch.as_tensor(vec, dtype=torch.float64)).numpy()
+    v = rig.pose_maps(runtime.model(), scene_data.bone_rest_rotations(arm, names))
+    scene_data.set_pose_rotations(arm, names, rig.bones_from_pose(v, d), bones)
 
 
 def _is_hand(bone: str) -> bool:
@@ -195,14 +199,14 @@ class IMGHUM_OT_pose_preset(BodyOperator):
     bl_idname = "imghum.pose_preset"
     bl_label = "Pose Preset"
 
-    preset: bpy.props.EnumProperty(items=[("REST", "Rest", "The model's identity pose"),
-                                          ("A_POSE", "A-Pose", ""), ("T_POSE", "T-Pose", "")])
+    preset: bpy.props.EnumProperty(items=BODY_POSE_ITEMS)
 
     def run(self, context, arm):
-        bones = [b for b in BONE_NAMES if not _is_hand(b)]
+        names = runtime.vocabulary().bone_names
+        bones = [b for b in names if not _is_hand(b)]
         set_pose(arm, poses.preset_pose(bones, poses.BODY_PRESETS[self.preset]), bones)
         if self.preset == "REST":
-            arm.pose.bones[BONE_NAMES[0]].location = (0.0, 0.0, 0.0)
+            arm.pose.bones[names[0]].location = (0.0, 0.0, 0.0)
         return {"FINISHED"}
 
 
@@ -212,11 +216,12 @@ class IMGHUM_OT_hand_preset(BodyOperator):
     bl_idname = "imghum.hand_preset"
     bl_label = "Hand Preset"
 
-    preset: bpy.props.EnumProperty(items=[(k, k.title(), "") for k in poses.HAND_PRESETS])
+    preset: bpy.props.EnumProperty(items=HAND_POSE_ITEMS)
     side: bpy.props.EnumProperty(items=[("BOTH", "Both", ""), ("L", "Left", ""), ("R", "Right", "")])
 
     def run(self, context, arm):
-        bones = [b for b in BONE_NAMES if _is_hand(b) and (self.side == "BOTH" or b.endswith("." + self.side))]
+        bones = [b for b in runtime.vocabulary().bone_names
+                 if _is_hand(b) and (self.side == "BOTH" or b.endswith("." + self.side))]
         set_pose(arm, poses.preset_pose(bones, poses.HAND_PRESETS[self.preset]), bones)
         return {"FINISHED"}
 
@@ -232,7 +237,7 @@ class IMGHUM_OT_random_pose(BodyOperator):
     hands: bpy.props.BoolProperty(name="Hands", default=True)
 
     def run(self, context, arm):
-        bones = [b for b in BONE_NAMES if self.hands or not _is_hand(b)]
+        bones = [b for b in runtime.vocabulary().bone_names if self.hands or not _is_hand(b)]
         set_pose(arm, poses.random_pose(bones, _rng(self.seed), self.scale, self.hands), bones)
         return {"FINISHED"}
 
@@ -244,8 +249,9 @@ class IMGHUM_OT_reset_pose(BodyOperator):
     bl_label = "Reset Pose"
 
     def run(self, context, arm):
-        set_pose(arm, {}, BONE_NAMES)
-        arm.pose.bones[BONE_NAMES[0]].location = (0.0, 0.0, 0.0)
+        names = runtime.vocabulary().bone_names
+        set_pose(arm, {}, names)
+        arm.pose.bones[names[0]].location = (0.0, 0.0, 0.0)
         return {"FINISHED"}
 
 

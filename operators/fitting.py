@@ -10,7 +10,6 @@ import numpy as np
 from bpy_extras.io_utils import ImportHelper
 
 from ..imghum_blender import rig
-from ..properties import BONE_NAMES, EXPRESSION_NAMES
 from . import runtime, scene_data
 from .base import ModalJob
 from .body import create_body, mesh_now
@@ -44,19 +43,19 @@ def apply_fit(context, name: str, lat) -> bpy.types.Object:
         arm = create_body(context, name, resolution=32)
     finally:
         context.scene.cursor.location = saved
-    p = arm.imghum
+    p, names = arm.imghum, runtime.vocabulary().bone_names
     with runtime.suspended():
         p.use_beta = True
         p.beta = lat.beta[0].tolist()
-        for i, n in enumerate(EXPRESSION_NAMES):
+        for i, n in enumerate(runtime.vocabulary().expression_names):
             setattr(p.expression, n, float(lat.expression[0, i]))
     mesh_now(context, arm, p.preview_resolution)  # refits the rig to the fitted shape
     model = runtime.model()
-    q = scene_data.bone_rest_rotations(arm, BONE_NAMES)
+    q = scene_data.bone_rest_rotations(arm, names)
     v = rig.pose_maps(model, q)
-    scene_data.set_pose_rotations(arm, BONE_NAMES, rig.bones_from_pose(v, lat.pose[0].double().numpy()))
+    scene_data.set_pose_rotations(arm, names, rig.bones_from_pose(v, lat.pose[0].double().numpy()))
     u0 = model.skeleton.ref_orient[0].double().numpy()
-    arm.pose.bones[BONE_NAMES[0]].location = (q[0].T @ u0.T @ lat.root_translation[0].double().numpy()).tolist()
+    arm.pose.bones[names[0]].location = (q[0].T @ u0.T @ lat.root_translation[0].double().numpy()).tolist()
     for o in context.selected_objects:
         o.select_set(False)
     arm.select_set(True)
@@ -64,11 +63,10 @@ def apply_fit(context, name: str, lat) -> bpy.types.Object:
     return arm
 
 
-class _FitOperator(bpy.types.Operator, ModalJob):
-    """Shared run logic: synchronous headless, modal with progress and Esc in the UI (``execute``
-    decides, so a file browser can come first)."""
+class _FitOperator(ModalJob):
+    """Shared run logic: synchronous headless, modal with progress in the UI where Esc stops early
+    and keeps the fit so far (``execute`` decides, so a file browser can come first)."""
 
-    bl_options = {"REGISTER", "UNDO"}
     job_label = "imGHUM fit"
     residual_unit = (1000.0, "mm")
 
@@ -79,40 +77,26 @@ class _FitOperator(bpy.types.Operator, ModalJob):
         return tuple(max(1, int(round(n * self.effort))) for n in base)
 
     def job(self, context):
+        """``(fn(model, progress, stop), name)``: the fit to run (inputs read and checked) and the body's name."""
         raise NotImplementedError
 
-    def execute(self, context):
-        try:
-            fn, name = self.job(context)
-        except (ValueError, OSError) as exc:
-            self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
+    def run(self, context):
+        fn, name = self.job(context)
         if not bpy.app.background and context.window is not None:
-            # In the UI: on the background evaluator, with progress; Esc keeps the fit so far.
             self._name, self._stop = name, threading.Event()
             stop = self._stop
             return self.start_job(context, f"fit:{runtime.new_body_id()}",
                                   lambda model, progress: fn(model, progress, stop))
-        try:
-            fit = fn(runtime.model(), lambda f: None, threading.Event())
-            apply_fit(context, name, fit.latents)
-        except (ValueError, RuntimeError) as exc:
-            self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
-        scale, unit = self.residual_unit
-        self.report({"INFO"}, f"fitted in {fit.seconds:.1f} s, median residual {np.median(fit.residual) * scale:.1f} {unit}")
-        return {"FINISHED"}
+        return self.job_done(context, fn(runtime.model(), lambda f: None, threading.Event()), name)
 
-    def modal(self, context, event):
-        if event.type == "ESC":
-            self._stop.set()  # the fit returns what it has so far
-        outcome = self.job_step(context, event)
-        if outcome is None:
-            return {"PASS_THROUGH"}
-        if not outcome or outcome.error:
-            self.report({"ERROR"}, outcome.error if outcome else "the fit produced nothing")
-            return {"CANCELLED"}
-        apply_fit(context, self._name, outcome.result.latents)
+    def job_cancelled(self, context) -> None:
+        self._stop.set()  # the fit returns what it has so far
+
+    def job_done(self, context, fit, name: str | None = None) -> set:
+        apply_fit(context, name or self._name, fit.latents)
+        scale, unit = self.residual_unit
+        self.report({"INFO"}, f"fitted in {fit.seconds:.1f} s, median residual "
+                              f"{np.median(fit.residual) * scale:.1f} {unit}")
         return {"FINISHED"}
 
 
@@ -187,11 +171,16 @@ class IMGHUM_OT_fit_image(_FitOperator, ImportHelper):
 
 def load_mask(path: str) -> np.ndarray:
     """A boolean silhouette (H,W, top row first) from an image: alpha > 0.5 if it varies, else brightness."""
+    if not Path(bpy.path.abspath(path)).is_file():
+        raise ValueError(f"cannot read the image {path}: no such file")
     try:
         img = bpy.data.images.load(bpy.path.abspath(path), check_existing=False)
     except RuntimeError as exc:
         raise ValueError(f"cannot read the image {path}: {exc}") from exc
     w, h = img.size
+    if w * h == 0:
+        bpy.data.images.remove(img)
+        raise ValueError(f"cannot read the image {path}: not an image format Blender reads (PNG, JPEG, EXR...)")
     px = np.empty(w * h * 4, dtype=np.float32)
     img.pixels.foreach_get(px)
     bpy.data.images.remove(img)

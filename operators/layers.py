@@ -1,7 +1,8 @@
 """Layer operators: add and remove garment layers and limb differences of a body."""
 import bpy
 
-from ..imghum_blender.vocabulary import REGION_NAMES as REGIONS
+from ..imghum_blender.vocabulary import LAYER, REGION_NAMES
+from . import runtime
 from .base import BodyOperator
 
 #: Limb-difference presets: (part, position along it).
@@ -17,20 +18,28 @@ class IMGHUM_OT_add_layer(BodyOperator):
     bl_idname = "imghum.add_layer"
     bl_label = "Add Layer"
 
-    preset: bpy.props.EnumProperty(items=[(r, r.replace("_", " ").title(), "Garment layer") for r in REGIONS]
+    preset: bpy.props.EnumProperty(items=[(r, r.replace("_", " ").title(), "Garment layer") for r in REGION_NAMES]
                                    + [(k, k.replace("_", " ").title(), "Limb difference") for k in LIMB_PRESETS])
-    thickness: bpy.props.FloatProperty(name="Thickness", default=0.005, min=0.0, max=0.05, subtype="DISTANCE")
+    thickness: bpy.props.FloatProperty(name="Thickness", default=LAYER["thickness"].default, min=LAYER["thickness"].lo,
+                                       max=LAYER["thickness"].hi, subtype="DISTANCE")
     separate: bpy.props.BoolProperty(name="Separate Object", default=False)
 
     def run(self, context, arm):
-        p = arm.imghum
-        layer = p.layers.add()
-        if self.preset in REGIONS:
-            layer.kind, layer.region, layer.thickness, layer.separate = "GARMENT", self.preset, self.thickness, self.separate
-        else:
-            part, fraction = LIMB_PRESETS[self.preset]
-            layer.kind, layer.part, layer.fraction = "LIMB", part, fraction
+        voc, p = runtime.vocabulary(), arm.imghum
+        if self.preset in LIMB_PRESETS and LIMB_PRESETS[self.preset][0] not in voc.limb_parts:
+            raise ValueError(f"this model has no part {LIMB_PRESETS[self.preset][0]!r} for {self.preset}")
+        if self.preset in REGION_NAMES and self.preset not in voc.region_names:
+            raise ValueError(f"this model has no garment region {self.preset}")
+        with runtime.suspended():  # one update once the layer is complete
+            layer = p.layers.add()
+            if self.preset in REGION_NAMES:
+                layer.kind, layer.region, layer.thickness = "GARMENT", self.preset, self.thickness
+                layer.separate = self.separate
+            else:
+                part, fraction = LIMB_PRESETS[self.preset]
+                layer.kind, layer.part, layer.fraction = "LIMB", part, fraction
         p.active_layer = len(p.layers) - 1
+        runtime.latents_changed(arm.data)
         return self.finish_edit(context)
 
 
@@ -46,12 +55,11 @@ class IMGHUM_OT_remove_layer(BodyOperator):
         p = arm.imghum
         i = p.active_layer if self.index < 0 else self.index
         if not 0 <= i < len(p.layers):
-            raise ValueError("the body has no such layer")
+            raise ValueError(f"layer {i}: the body has {len(p.layers)} layers (index 0-{len(p.layers) - 1}, "
+                             "-1 for the active one)" if len(p.layers) else "the body has no layers to remove")
         p.layers.remove(i)
         p.active_layer = max(0, min(p.active_layer, len(p.layers) - 1))
-        from . import runtime
-
-        runtime.latents_changed(arm, context)
+        runtime.latents_changed(arm.data)
         return self.finish_edit(context)
 
 

@@ -1,19 +1,20 @@
 """Check the model bundle: read its header, validate it and keep a summary for the UI."""
-import bpy
 
 from ..imghum_blender import bundle_info
-from ..properties import current_bundle_path
+from . import runtime
+from .base import Operator
 
 _summary: dict[str, str] = {}
 
 
-def summary(context) -> dict[str, str]:
-    """Cached summary of the configured bundle (read once; refreshed by the operator)."""
-    path = current_bundle_path(context)
+def summary() -> dict[str, str]:
+    """Cached summary of the active bundle (read once; refreshed by the operator); ``refused``: why
+    the bundle named in the preferences is not the active one."""
+    path = runtime.STATE.bundle_path
     if _summary.get("path") != path:
         _summary.clear()
         _summary.update(read(path))
-    return _summary
+    return {**_summary, **({"refused": runtime.STATE.bundle_error} if runtime.STATE.bundle_error else {})}
 
 
 def read(path: str) -> dict[str, str]:
@@ -30,19 +31,21 @@ def forget() -> None:
     _summary.clear()
 
 
-class IMGHUM_OT_check_model(bpy.types.Operator):
-    """Re-read and validate the model bundle"""
+class IMGHUM_OT_check_model(Operator):
+    """Re-read and fully load the model bundle (header, tensors and checksum)"""
 
     bl_idname = "imghum.check_model"
     bl_label = "Check Model"
     bl_options = {"REGISTER"}
 
-    def execute(self, context):
+    def run(self, context):
         _summary.clear()
-        result = summary(context)
+        result = summary()
         if "error" in result:
-            self.report({"ERROR"}, result["error"])
-            return {"CANCELLED"}
+            raise ValueError(result["error"])
+        runtime.model()  # raises BundleError on damaged tensors
+        if "refused" in result:
+            raise ValueError(f"the bundle in the preferences is refused: {result['refused']}")
         self.report({"INFO"}, f"{result['name']}: {result['parts']} parts, {result['size_mb']} MB")
         return {"FINISHED"}
 

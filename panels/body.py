@@ -2,7 +2,7 @@
 import bpy
 
 from ..operators import runtime
-from ..properties import EXPRESSION_NAMES, PHENOTYPE_NAMES
+from ..operators.body import BODY_POSE_ITEMS, EXPRESSION_ITEMS, HAND_POSE_ITEMS
 
 #: Face regions for the expression sliders (by ARKit name prefix).
 FACE_REGIONS = (("Brows", ("brow",)), ("Eyes", ("eye",)), ("Cheeks & Nose", ("cheek", "nose")),
@@ -34,7 +34,7 @@ class IMGHUM_PT_shape(BodyPanel, bpy.types.Panel):
         p = self.body(context).imghum
         col = self.layout.column(align=True)
         col.enabled = not p.use_beta
-        for name in PHENOTYPE_NAMES:
+        for name in runtime.vocabulary().phenotype_names:
             col.prop(p, name, slider=True)
         row = self.layout.row(align=True)
         row.operator("imghum.random_shape", icon="MOD_NOISE")
@@ -60,26 +60,32 @@ class IMGHUM_PT_shape_beta(BodyPanel, bpy.types.Panel):
 
 
 class IMGHUM_PT_expression(BodyPanel, bpy.types.Panel):
-    """Facial expression: presets and the 52 ARKit actions by region."""
+    """Facial expression: presets and the facial actions by face region."""
 
     bl_idname = "IMGHUM_PT_expression"
     bl_label = "Expression"
     bl_options = {"DEFAULT_CLOSED"}
+    #: The preset buttons: (preset, label) — the expression-preset operator's items.
+    presets = tuple((key, label) for key, label, _ in EXPRESSION_ITEMS)
 
     def draw(self, context):
         layout = self.layout
         grid = layout.grid_flow(columns=3, align=True)
-        for preset in ("NEUTRAL", "SMILE", "SURPRISE", "BLINK", "FROWN"):
-            grid.operator("imghum.expression_preset", text=preset.title()).preset = preset
+        for preset, label in self.presets:
+            grid.operator("imghum.expression_preset", text=label).preset = preset
         layout.operator("imghum.random_expression", icon="MOD_NOISE")
         expr = self.body(context).imghum.expression
-        for title, prefixes in FACE_REGIONS:
+        names = runtime.vocabulary().expression_names
+        known = tuple(prefix for _, prefixes in FACE_REGIONS for prefix in prefixes)
+        groups = [(title, [n for n in names if n.startswith(prefixes)]) for title, prefixes in FACE_REGIONS]
+        for title, shown in groups + [("Other", [n for n in names if not n.startswith(known)])]:
+            if not shown:
+                continue
             box = layout.box()
             box.label(text=title)
             col = box.column(align=True)
-            for name in EXPRESSION_NAMES:
-                if name.startswith(prefixes):
-                    col.prop(expr, name, slider=True)
+            for name in shown:
+                col.prop(expr, name, slider=True)
 
 
 class IMGHUM_PT_pose(BodyPanel, bpy.types.Panel):
@@ -87,16 +93,19 @@ class IMGHUM_PT_pose(BodyPanel, bpy.types.Panel):
 
     bl_idname = "IMGHUM_PT_pose"
     bl_label = "Pose"
+    #: The preset buttons: (preset, label) — the pose-preset operators' items.
+    body_presets = tuple((key, label) for key, label, _ in BODY_POSE_ITEMS)
+    hand_presets = tuple((key, label) for key, label, _ in HAND_POSE_ITEMS)
 
     def draw(self, context):
         layout = self.layout
         row = layout.row(align=True)
-        for preset, text in (("REST", "Rest"), ("A_POSE", "A-Pose"), ("T_POSE", "T-Pose")):
-            row.operator("imghum.pose_preset", text=text).preset = preset
+        for preset, label in self.body_presets:
+            row.operator("imghum.pose_preset", text=label).preset = preset
         layout.label(text="Hands")
         row = layout.row(align=True)
-        for preset in ("RELAXED", "FIST", "OPEN", "POINT"):
-            row.operator("imghum.hand_preset", text=preset.title()).preset = preset
+        for preset, label in self.hand_presets:
+            row.operator("imghum.hand_preset", text=label).preset = preset
         row = layout.row(align=True)
         row.operator("imghum.random_pose", icon="MOD_NOISE")
         row.operator("imghum.reset_pose", icon="LOOP_BACK", text="Reset")

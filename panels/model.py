@@ -15,7 +15,12 @@ class IMGHUM_PT_model(bpy.types.Panel):
 
     def draw(self, context):
         layout = self.layout
-        info = summary(context)
+        info = summary()
+        if "refused" in info:
+            col = layout.column(align=True)
+            col.alert = True
+            col.label(text="Bundle in the preferences refused", icon="ERROR")
+            col.label(text=info["refused"][:120])
         if "error" in info:
             layout.label(text="Model unusable", icon="ERROR")
             layout.label(text=info["error"][:120])

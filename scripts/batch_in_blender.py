@@ -3,8 +3,10 @@
     blender -b -P scripts/batch_in_blender.py -- SPEC.toml --out DIR [--resume] [--shard K/N]
 
 Uses this checkout's ``imghum_blender`` (and enables this checkout as the add-on unless an
-installed imGHUM extension is enabled). Blender's Python needs torch, scikit-image and scipy:
-install the self-contained extension zip (``scripts/build_extension.py --wheels``) first.
+installed imGHUM extension is enabled). This Blender is the host: its user folder is used as it
+is, and the checkout's temporary extension repository is removed again at the end (preferences are
+never saved). Blender's Python needs torch, scikit-image and scipy: install the self-contained
+extension zip (``scripts/build_extension.py --wheels``) first.
 """
 import sys
 from pathlib import Path

@@ -19,6 +19,66 @@ def baking(built_zip, blender_script, tmp_path_factory):
     return seen
 
 
+@pytest.fixture(scope="module")
+def body_api(built_zip, blender_script, tmp_path_factory):
+    return blender_script("addon_body_api.py", built_zip, tmp_path_factory.mktemp("api"),
+                          tmp_path=tmp_path_factory.mktemp("api_user"))
+
+
+def test_settings_set_and_keyed_through_the_mesh_act_on_the_body(body_api):
+    """Defect 9: ``mesh.imghum`` is the body's settings; keys land on the body; elsewhere it refuses."""
+    age, remeshed = body_api["mesh_edit_reaches_body"]
+    assert age == pytest.approx(0.3) and remeshed and body_api["mesh_edit_errors"] == []
+    assert body_api["keys_on_body"] == [1, 11] and not body_api["keys_on_mesh"]
+    assert not body_api["mesh_has_own_settings"] and "not found" in body_api["object_path_key"]
+    assert "'Cube' is not part of an imGHUM body" in body_api["cube_settings"]
+    assert body_api["panel_polls_on_mesh"] and body_api["operator_on_mesh"] == ["FINISHED"]
+
+
+def test_keyed_latent_is_interpolated_into_the_bake(body_api):
+    t = body_api["interpolation_t"]
+    assert 0.0 < t < 1.0 and abs(t - 0.5) < 0.2
+    assert body_api["bake_vs_interpolated_age"] < 1e-4
+    assert min(body_api["bake_vs_end_keys"]) > 100 * max(body_api["bake_vs_interpolated_age"], 1e-5)
+
+
+def test_panel_presets_are_the_pose_presets(body_api):
+    from imghum_blender import poses
+
+    assert set(body_api["panel_body_presets"]) == set(poses.BODY_PRESETS)
+    assert set(body_api["panel_hand_presets"]) == set(poses.HAND_PRESETS)
+    assert set(body_api["panel_expression_presets"]) == {"NEUTRAL", *poses.EXPRESSION_PRESETS}
+    assert max(body_api["body_preset_error"].values()) < 1e-4
+    assert max(body_api["hand_preset_error"].values()) < 1e-4
+    assert all(body_api["expression_preset_values"].values())
+
+
+def test_settings_follow_the_active_bundle(body_api):
+    switched = body_api["switched"]
+    assert switched["error"] == "" and switched["vocabulary_expressions"] == 40
+    assert switched["expression"][0] == "smirk" and len(switched["expression"]) == 40
+    assert switched["beta_size"] == 8 and switched["age_default"] == pytest.approx(0.8)
+    assert switched["weight_kept"] == pytest.approx(0.31) and switched["random_expression_ok"]
+    assert switched["limb_parts"] and not any(p.startswith("finger") for p in switched["limb_parts"])
+    assert "phenotype names beta clash" in body_api["clash"]["error"] and body_api["clash"]["beta_size"] == 8
+    back = body_api["back"]
+    assert back == {"expressions": 52, "beta_size": 16, "weight_kept": pytest.approx(0.31), "error": ""}
+
+
+def test_one_operator_base_reports_and_cleans_up(body_api):
+    assert "Test Failure failed unexpectedly (KeyError" in body_api["bug_report"]
+    assert body_api["bug_logged_traceback"] and body_api["bug_left_nothing"]
+    assert body_api["operators_on_base"] == []
+
+
+def test_no_print_in_the_addon():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    files = [root / "__init__.py", root / "properties.py", *root.glob("operators/*.py"), *root.glob("panels/*.py")]
+    assert [f.name for f in files if "print(" in f.read_text()] == []
+
+
 def test_body_structure(editing):
     assert editing["ui_registered"]
     assert editing["bones"] == 104 and editing["bone_names_match"]
@@ -41,15 +101,20 @@ def test_latents_change_the_right_places(editing):
 
 
 def test_background_evaluator_latest_wins_and_stops(editing):
-    assert editing["rapid_applied"] == 1 and editing["rapid_final_matches"]
+    assert editing["rapid_applied"] == 1 and editing["rapid_final_matches"] and editing["request_is_plain_data"]
     assert editing["threads_after_disable"] == []
 
 
 def test_failures_keep_the_mesh_and_report(editing):
     assert "Select an imGHUM body" in editing["wrong_object"]
-    assert editing["nan_background_errors"] == ["Body: beta contains NaN or infinite values"]
+    (error,) = editing["nan_background_errors"]
+    assert error.startswith("Body: ") and "NaN" in error and "NaN" in editing["nan_status"]
     assert "NaN" in editing["nan_sync_error"] and editing["nan_kept_mesh"]
-    assert "not an imGHUM model bundle" in editing["broken_model_error"] and editing["broken_model_kept_mesh"]
+    # A bundle whose header is unreadable is refused in the preferences; the shipped model stays.
+    assert "not an imGHUM model bundle" in editing["broken_model_error"]
+    assert "still using imghum_v1" in editing["broken_model_error"] and "refused" in editing["broken_model_check"]
+    assert editing["broken_model_still_meshes"]
+    assert "damaged.safetensors" in editing["damaged_model_error"] and editing["damaged_model_kept_mesh"]
     assert "No such file" in editing["csv_missing"] and "is not a number" in editing["csv_malformed"]
     assert editing["csv_nothing_keyed"] and "unknown bones" in editing["pose_json_bad"]
 

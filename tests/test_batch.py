@@ -11,6 +11,7 @@ import pytest
 from scipy.spatial import cKDTree
 
 from imghum_blender.batch import spec as bs
+from imghum_blender.batch.keyframes import frame_latents
 from imghum_blender.export import read_ply
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -78,12 +79,12 @@ def test_expansion_latents_and_shards(tmp_path):
     path.write_text(SPEC + "count = 3\n")
     spec = bs.load(path)
     assert [b.name for b in spec.bodies] == ["a", "b_000", "b_001", "b_002"] and len(spec.items) == 8
-    lat = bs.frame_latents(spec.bodies[0], 1)
+    lat = frame_latents(spec.bodies[0], 1)
     assert lat["pose"]["upperarm01.L"][1] == pytest.approx(-0.86) and lat["expression"].get("jawOpen", 0) == 0
-    mid = bs.frame_latents(spec.bodies[0], 2)
+    mid = frame_latents(spec.bodies[0], 2)
     assert mid["expression"]["jawOpen"] == pytest.approx(0.8)
-    assert bs.frame_latents(spec.bodies[1], 1) == bs.frame_latents(spec.bodies[1], 1)  # seeded
-    assert bs.frame_latents(spec.bodies[1], 1) != bs.frame_latents(spec.bodies[2], 1)
+    assert frame_latents(spec.bodies[1], 1) == frame_latents(spec.bodies[1], 1)  # seeded
+    assert frame_latents(spec.bodies[1], 1) != frame_latents(spec.bodies[2], 1)
     assert sorted(bs.shard(spec.items, "1/3") + bs.shard(spec.items, "2/3") + bs.shard(spec.items, "3/3")) \
         == sorted(spec.items)
     with pytest.raises(bs.SpecError, match="1..N"):
@@ -176,14 +177,21 @@ def test_shards_merged_equal_the_unsharded_run(rendered):
 
 
 def test_failing_body_leaves_the_others_complete(tmp_path):
-    bad_pose = tmp_path / "bad_pose.json"
-    bad_pose.write_text('{"frames": [{"upperarm01.L": [0, 0]}]}')
-    (tmp_path / "spec.toml").write_text(SPEC.replace('name = "b"', 'name = "b"\npose_file = "bad_pose.json"'))
-    proc = batch(tmp_path / "spec.toml", "--out", tmp_path / "out", env_dir=tmp_path / "user")
-    assert proc.returncode == 1 and "2 of 4 items failed" in proc.stderr
-    m = _manifest(tmp_path / "out")
+    """A failure only a render can meet (here: a folder where b's first image goes) fails that body's
+    items with a message; the others complete, no partial file and no scratch folder is left."""
+    (tmp_path / "spec.toml").write_text(SPEC)
+    out, scratch = tmp_path / "out", tmp_path / "tmp"
+    (out / "images" / "b_f0001.png").mkdir(parents=True)
+    scratch.mkdir()
+    env = dict(os.environ, BLENDER_USER_RESOURCES=str(tmp_path / "user"), TMPDIR=str(scratch))
+    proc = subprocess.run([sys.executable, "-m", "imghum_blender.batch", tmp_path / "spec.toml", "--out", out],
+                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=900)
+    assert proc.returncode == 1 and "2 of 4 items failed" in proc.stderr and "Traceback" not in proc.stderr
+    m = _manifest(out)
     status = {i["id"]: i["status"] for i in m["items"]}
     assert status == {"a_f0001": "ok", "a_f0002": "ok", "b_f0001": "failed", "b_f0002": "failed"}
-    assert "3 finite numbers" in next(i for i in m["items"] if i["id"] == "b_f0001")["error"]
-    assert all((tmp_path / "out" / f).is_file() for i in m["items"] if i["status"] == "ok" for f in i["files"].values())
-    assert not list((tmp_path / "out").rglob("b_f*"))
+    assert "b_f0001.png" in next(i for i in m["items"] if i["id"] == "b_f0001")["error"]
+    assert "error: b_f0001: " in proc.stderr
+    assert all((out / f).is_file() for i in m["items"] if i["status"] == "ok" for f in i["files"].values())
+    assert [p.relative_to(out).as_posix() for p in out.rglob("b_f*")] == ["images/b_f0001.png"]  # the obstacle
+    assert not list(scratch.glob("imghum-*"))

@@ -50,3 +50,80 @@ def test_missing_and_foreign_files(tmp_path):
     p.write_bytes(b"PK\x03\x04 this is a zip file, not a bundle" * 10)
     with pytest.raises(ih.BundleError):
         load_bundle(p)
+
+
+def _write_document(tmp_path, doc, checksum: str, name: str = "edited"):
+    """A copy of the shipped bundle with JSON document ``doc`` (the tensors untouched) and its
+    document checksum: "reseal" (matching: a malformed bundle from a buggy tool), "keep" (the
+    original: a hand edit) or "drop" (an older bundle)."""
+    import json
+
+    from imghum_blender import tensorfile
+    from imghum_blender.bundle_info import document_digest
+
+    arrays, meta = tensorfile.load(DEFAULT_BUNDLE)
+    text = json.dumps(doc)
+    sums = {"reseal": {"document_sha256": document_digest(text)}, "drop": {},
+            "keep": {"document_sha256": meta["document_sha256"]}}[checksum]
+    meta = {"bundle": text, "sha256": meta["sha256"], **sums}
+    path = tmp_path / f"{name}.safetensors"
+    tensorfile.save(path, arrays, meta)
+    return path
+
+
+def _rewrite_document(tmp_path, edit, checksum: str, name: str = "edited"):
+    """The shipped bundle with its document changed in place by ``edit(doc)``."""
+    from imghum_blender.bundle_info import read_document
+
+    doc = read_document(DEFAULT_BUNDLE)
+    edit(doc)
+    return _write_document(tmp_path, doc, checksum, name)
+
+
+@pytest.mark.parametrize("key, value", [("softmin_k", 0.02), ("beta_limit", 50.0)])
+def test_edited_document_is_refused(tmp_path, key, value):
+    from imghum_blender import vocabulary
+
+    def edit(doc):
+        (doc["info"] if key == "softmin_k" else doc["spec"])[key] = value
+
+    path = _rewrite_document(tmp_path, edit, "keep")
+    with pytest.raises(ih.BundleError, match="corrupt or was modified"):
+        load_bundle(path)
+    with pytest.raises(ValueError, match="corrupt or was modified"):
+        vocabulary.load(path)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda d: d.pop("spec"), "malformed"),
+    (lambda d: [p.pop("name") for p in d["parts"]], "malformed"),
+    (lambda d: d["parts"][3].pop("box_lo"), "part 3"),
+    (lambda d: d["parts"][0].update(main=500), "out of range"),
+    (lambda d: d.update(parts=[]), "no part list"),
+    (lambda d: d.update(info=[1, 2]), "info"),
+    (lambda d: d["info"].pop("phenotype_nodes"), "phenotype grid"),
+    (lambda d: d["info"].update(softmin_k="big"), "softmin_k"),
+    (lambda d: [d.clear(), d.update(format="imghum-bundle", format_version=1)], "malformed"),
+])
+def test_malformed_documents_give_bundle_errors(tmp_path, edit, message):
+    path = _rewrite_document(tmp_path, edit, "reseal")
+    with pytest.raises(ih.BundleError, match=message):
+        ih.load_model(path)
+
+
+def test_document_that_is_not_an_object_or_lacks_its_checksum(tmp_path):
+    path = _write_document(tmp_path, ["imghum-bundle", 1], "reseal")
+    with pytest.raises(ih.BundleError, match="not an imGHUM model bundle"):
+        load_bundle(path)
+    path = _rewrite_document(tmp_path, lambda d: None, "drop", name="old")
+    with pytest.raises(ih.BundleError, match="no document checksum"):
+        load_bundle(path)
+
+
+def test_directory_is_not_a_bundle(tmp_path):
+    from imghum_blender import vocabulary
+
+    with pytest.raises(ih.BundleError, match="is a directory, not a model bundle"):
+        load_bundle(tmp_path)
+    with pytest.raises(ValueError, match="is a directory, not a model bundle"):
+        vocabulary.load(tmp_path)

@@ -46,3 +46,39 @@ def test_bad_inputs_give_clear_errors(tmp_path, capsys):
     assert main(["mesh", "--out", str(tmp_path / "x.stl")]) == 2
     assert "unsupported output format" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_malformed_latent_files_and_flags_exit_2(tmp_path, capsys):
+    import pytest
+
+    out = tmp_path / "x.obj"
+    cases = [({"beta": ["a"] * 16}, "beta must be numbers"),
+             ({"phenotypes": {"age": "old"}}, "phenotype age must be numbers"),
+             ({"phenotypes": [0.5, 0.4]}, "phenotypes must be an object"),
+             ({"pose": {"lowerarm01.L": [0, 1]}}, "rotation vector"),
+             ({"pose": {"lowerarm01.L": [0, 1, 2, 3]}}, "rotation vector"),
+             ({"pose": [[0, 0, 1]]}, "pose must be an object"),
+             ({"expression": {"jawOpen": float("nan")}}, "NaN"),
+             ({"expression": [0.5] * 3}, "52 values"),
+             ([1, 2, 3], "JSON object")]
+    for data, message in cases:
+        path = tmp_path / "lat.json"
+        path.write_text(json.dumps(data))
+        assert main(["mesh", "--out", str(out), "--resolution", "32", "--latents", str(path)]) == 2, data
+        assert message in capsys.readouterr().err, data
+    path.write_text(json.dumps({"expression": [0.0] * 52}))
+    assert main(["mesh", "--out", str(out), "--latents", str(path), "--expression", "jawOpen=1"]) == 2
+    assert "as a list" in capsys.readouterr().err
+    for extra, message in [(["--resolution", str(2 ** 40)], "resolution must be an integer in"),
+                           (["--region", "0", "0", "0", "nan", "1", "1"], "region"),
+                           (["--bundle", str(tmp_path)], "is a directory"),
+                           (["--beta", "nan"], "beta")]:
+        assert main(["mesh", "--out", str(out), *extra]) == 2, extra
+        assert message in capsys.readouterr().err, extra
+    assert main(["mesh", "--out", str(tmp_path)]) == 2
+    assert main(["mesh", "--out", str(tmp_path / "no" / "such" / "x.obj")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["mesh", "--out", str(out), "--resolution", "high"])
+    assert exc.value.code == 2 and capsys.readouterr().err.splitlines()[-1].startswith("error: ")
+    assert not out.exists()

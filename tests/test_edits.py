@@ -3,8 +3,8 @@ exactly their portion, both following the pose."""
 import numpy as np
 import pytest
 
-from imghum_blender.edits import Edits, Layer, LimbCut, layer_faces
-from imghum_blender.surface_attributes import surface_attributes
+from imghum_blender.edits import Edits, Layer, LimbCut, layer_faces, part_geometry
+from imghum_blender.attributes import surface_attributes
 
 RES = 160
 
@@ -22,7 +22,7 @@ def test_layer_lies_at_its_offset(model, pose):
     mesh = model.mesh(lat, resolution=256, edits=Edits(layers=[layer]))
     plain = model.mesh(lat, resolution=256)
     assert _edges_ok(mesh.faces)
-    geo = model.part_geometry
+    geo = part_geometry(model)
     w = geo.weights_at(mesh.semantics, geo.region_weights(layer.region, layer.border))
     body, _ = model.query(mesh.vertices, lat)
     inside, outside = w > 0.999, w < 0.001
@@ -39,9 +39,9 @@ def test_layer_lies_at_its_offset(model, pose):
 
 
 def _cut_frame(model, lat, part):
-    geo = model.part_geometry
+    geo = part_geometry(model)
     p = geo.index[part]
-    f = model.bone_frames(lat)[0][0].double().numpy()[geo.main[p]]
+    f = model.bone_frames(lat).posed[0].double().numpy()[geo.main[p]]
     return geo, p, f
 
 

@@ -67,3 +67,35 @@ def test_model_load_failure_is_reported():
         assert out.error == "model file is broken"
     finally:
         ev.stop()
+
+
+def test_armature_pose_request_is_the_model_pose(model):
+    """The add-on sends the armature's pose as read from Blender; the core converts it once."""
+    import torch
+
+    from imghum_blender import rig
+    from imghum_blender.body_mesh import ArmaturePose, latents_for
+    from imghum_blender.rotations import rotvec_to_matrix
+
+    y, z = rig.bone_directions(model)
+    rest = np.stack([np.cross(y, z), y, z], -1)  # any bone orientation works
+    deltas = rotvec_to_matrix(torch.randn(len(y), 3, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+                              * 0.3).numpy()
+    local = rig.bones_from_pose(rig.pose_maps(model, rest), deltas)
+    location = np.array([0.01, -0.02, 0.03])
+    from_armature = latents_for(model, BodyRequest(resolution=48, armature=ArmaturePose(rest, local, location)))
+    direct = latents_for(model, BodyRequest(resolution=48, pose=deltas,
+                                            root_translation=rig.root_translation(model, rest[0], location)))
+    assert torch.allclose(from_armature.pose, direct.pose, atol=1e-5)
+    assert torch.allclose(from_armature.root_translation, direct.root_translation)
+    assert "tag" not in BodyRequest.__dataclass_fields__
+
+
+def test_job_meshes_requests_in_turn_with_progress(model):
+    from imghum_blender.body_mesh import job
+
+    seen = []
+    reqs = [BodyRequest(resolution=32, phenotypes={"age": a}) for a in (0.4, 0.8)]
+    out = job(reqs)(model, seen.append)
+    assert seen == [0.0, 0.5, 1.0] and len(out) == 2
+    assert np.allclose(out[1].vertices, evaluate(model, reqs[1]).vertices)

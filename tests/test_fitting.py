@@ -27,7 +27,7 @@ def known(model):
 
 def _joints(model, lat):
     idx = [model.vocabulary.bone_names.index(n) for n in LANDMARKS]
-    return model.bone_frames(lat)[0][0, idx, :3, 3].detach().numpy()
+    return model.bone_frames(lat).posed[0, idx, :3, 3].detach().numpy()
 
 
 def test_fit_points_recovers_a_known_body(model, known):
@@ -39,7 +39,9 @@ def test_fit_points_recovers_a_known_body(model, known):
     assert fit.mesh is not None and len(fit.mesh.vertices) > 1000 and not fit.cancelled
 
 
-def test_fit_image_matches_the_landmarks(model, known):
+@pytest.fixture(scope="module")
+def image(model, known):
+    """A camera 3.2 m in front of the known body, its silhouette (512x512) and its keypoints."""
     lat, mesh, _, _ = known
     f = 50 * 512 / 36
     centre = mesh.vertices.mean(0)
@@ -47,16 +49,73 @@ def test_fit_image_matches_the_landmarks(model, known):
     ext = np.eye(4)
     ext[:3, :3], ext[:3, 3] = rot, -rot @ (centre + np.array([0, -3.2, 0]))
     camera = {"intrinsics": [[f, 0, 256], [0, f, 256], [0, 0, 1]], "world_to_camera": ext}
+    kp = project(camera, torch.as_tensor(_joints(model, lat), dtype=torch.float64)).numpy()
+    return camera, _silhouette(camera, mesh), {n: kp[i] for i, n in enumerate(LANDMARKS)}
+
+
+def _silhouette(camera, mesh) -> np.ndarray:
     from scipy.ndimage import binary_closing, binary_fill_holes
 
     uv = project(camera, torch.as_tensor(pts_dense(mesh))).numpy().astype(int)
     mask = np.zeros((512, 512), dtype=bool)
     mask[uv[:, 1].clip(0, 511), uv[:, 0].clip(0, 511)] = True
-    mask = binary_fill_holes(binary_closing(mask, iterations=2))
-    kp = project(camera, torch.as_tensor(_joints(model, lat), dtype=torch.float64)).numpy()
-    fit = ih.fit_image(model, mask, {n: kp[i] for i, n in enumerate(LANDMARKS)}, camera, iterations=(40, 50, 0),
-                       rays=300, resolution=0)
+    return binary_fill_holes(binary_closing(mask, iterations=2))
+
+
+def test_fit_image_matches_the_landmarks(model, image):
+    camera, mask, keypoints = image
+    fit = ih.fit_image(model, mask, keypoints, camera, iterations=(40, 50, 0), rays=300, resolution=0)
     assert fit.residual.mean() < 5.0, fit.residual.mean()
+
+
+def test_fit_image_from_the_silhouette_alone(model, image):
+    """No landmarks: the silhouette term alone moves the body to cover the mask."""
+    camera, mask, _ = image
+
+    def iou(fit):
+        sil = _silhouette(camera, fit.mesh)
+        return (sil & mask).sum() / (sil | mask).sum()
+
+    start = ih.fit_image(model, mask, None, camera, iterations=(0, 0, 0), resolution=64)
+    fit = ih.fit_image(model, mask, {}, camera, iterations=(25, 35, 0), rays=400, resolution=64)
+    assert len(fit.residual) == 0 and fit.history
+    assert iou(fit) > max(0.65, iou(start) + 0.1), (iou(start), iou(fit))
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda m, c, k: (m, c, {**k, "head": (5000.0, -3000.0)}), r"keypoints \['head'\] lie far outside"),
+    (lambda m, c, k: (m, c, {**k, "head": (1.0, 2.0, 3.0)}), "keypoint head must be two"),
+    (lambda m, c, k: (m, c, dict(list(k.items())[:2])), "at least 4 keypoints"),
+    (lambda m, c, k: (m, c, {**k, "tail": (1.0, 2.0)}), "unknown"),
+    (lambda m, c, k: (m, {**c, "intrinsics": [[0, 0, 256], [0, 0, 256], [0, 0, 1]]}, k), "focal lengths must be positive"),
+    (lambda m, c, k: (m, {**c, "intrinsics": [[-700, 0, 256], [0, 700, 256], [0, 0, 1]]}, k), "focal"),
+    (lambda m, c, k: (m, {**c, "intrinsics": [[np.nan, 0, 256], [0, 700, 256], [0, 0, 1]]}, k), "finite"),
+    (lambda m, c, k: (m, {**c, "world_to_camera": 2 * np.eye(4)}, k), "rigid"),
+    (lambda m, c, k: (m, {"intrinsics": c["intrinsics"]}, k), "world_to_camera"),
+    (lambda m, c, k: (np.ones_like(m), c, k), "whole image"),
+    (lambda m, c, k: (np.zeros_like(m), c, k), "at least 50 pixels"),
+    (lambda m, c, k: (m[None], c, k), "2D image"),
+])
+def test_bad_image_inputs_are_refused(model, image, change, message):
+    mask, camera, keypoints = change(image[1], image[0], image[2])
+    with pytest.raises(ValueError, match=message):
+        ih.fit_image(model, mask, keypoints, camera, iterations=(1, 0, 0), resolution=0)
+
+
+def test_far_cloud_fits_as_well_as_at_the_origin(model, known):
+    """The cloud is centred first, so the same fit comes out 100 m and 1000 km away: in the cloud's
+    frame at 100 m, relative to ``origin`` at 1000 km (float32 latents cannot place a body there)."""
+    _, _, pts, nrm = known
+    kw = {"iterations": (6, 10, 0), "samples": 500, "resolution": 0}
+    near_shift, far_shift = np.array([120.0, 0.0, -40.0]), np.array([1e6, -2e6, 3e5])
+    near = ih.fit_points(model, pts + near_shift, nrm, **kw)
+    far = ih.fit_points(model, pts + far_shift, nrm, **kw)
+    assert not near.origin.any() and np.allclose(far.origin, (pts + far_shift).mean(0))
+    joints_near = _joints(model, near.latents) - near_shift
+    joints_far = _joints(model, far.latents) + far.origin - far_shift
+    assert np.linalg.norm(joints_far - joints_near, axis=1).max() < 0.002
+    assert np.linalg.norm(joints_near.mean(0) - pts.mean(0)) < 0.3, "the near fit lies on its cloud"
+    assert abs(np.median(far.residual) - np.median(near.residual)) < 0.1 * np.median(near.residual)
 
 
 def pts_dense(mesh):
@@ -72,6 +131,8 @@ def pts_dense(mesh):
     (np.full((500, 3), np.nan), "NaN"),
     (np.random.default_rng(0).normal(0, 100.0, (500, 3)), "is it in meters"),
     (np.zeros((500, 2)), "(N, 3)"),
+    (np.linspace(0, 1.7, 1500).reshape(500, 3), "a line"),
+    ([["a", "b", "c"]] * 200, "numbers"),
 ])
 def test_bad_clouds_are_refused(model, points, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):

@@ -25,6 +25,20 @@ def test_defaults_are_mean_shape_rest_pose(model):
     {"expression": {"notAnAction": 0.5}},
     {"pose": {"elbow_of_doom": [0, 0, 1]}},
     {"pose": np.zeros((3, 3))},
+    {"pose": {"root": [0.0, 1.0]}},
+    {"pose": {"root": [0.0, 1.0, 0.0, 1.0]}},
+    {"pose": {"root": "up"}},
+    {"root_translation": [1e30, 0.0, 0.0]},
+    {"root_translation": [0.0, 0.0, 2e4]},
+    {"root_translation": [1.0, 2.0]},
+    {"root_translation": [[1.0, 2.0, 3.0, 4.0]]},
+    {"root_translation": "here"},
+    {"phenotypes": [0.5, 0.5]},
+    {"phenotypes": {"age": "old"}},
+    {"phenotypes": {"age": [0.2, 0.3], "weight": [0.1, 0.2, 0.3]}},
+    {"expression": {"jawOpen": "wide"}},
+    {"expression": np.zeros((0, 52))},
+    {"beta": np.zeros((0, 16))},
 ])
 def test_bad_latents_raise_clear_errors(model, bad):
     with pytest.raises(ih.LatentError):
@@ -53,3 +67,15 @@ def test_round_trip_to_anny_and_back(model, teacher):
     back = T.latents_from_anny(model, phen, face, deltas)
     assert (back.beta - lat.beta).abs().max() < 0.05
     assert torch.allclose(back.expression, lat.expression)
+
+
+def test_latents_live_in_their_own_module(model):
+    from imghum_blender import latents
+
+    assert ih.Latents is latents.Latents and ih.LatentError is latents.LatentError
+    lat = model.latents(root_translation=[0.0, 0.0, latents.MAX_TRANSLATION])
+    assert lat.root_translation[0, 2] == latents.MAX_TRANSLATION
+    two = model.latents(beta=np.zeros((2, model.vocabulary.beta_size)), root_translation=[[0, 0, 1], [0, 0, 2]])
+    assert two.batch_size == 2 and two.body(1).root_translation.tolist() == [[0.0, 0.0, 2.0]]
+    with pytest.raises(ih.LatentError, match="batch of 2"):
+        two.body(2)

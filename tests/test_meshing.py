@@ -98,3 +98,25 @@ def test_out_of_memory_resolution_is_refused(model):
         model.mesh(lat, resolution=4)
     with pytest.raises(ValueError, match="region"):
         model.mesh(lat, resolution=64, region=([0, 0, 0], [np.nan, 1, 1]))
+
+
+@pytest.mark.parametrize("resolution", [2 ** 40, float("nan"), "64", 64.0, True, -1, 7])
+def test_bad_resolutions_name_the_allowed_range(model, resolution):
+    from imghum_blender.vocabulary import RESOLUTION
+
+    rng = RESOLUTION["any"]
+    with pytest.raises(ResolutionError, match=rf"\[{rng.lo:g}, {rng.hi:g}\]"):
+        model.mesh(model.latents(), resolution=resolution)
+
+
+@pytest.mark.parametrize("region", [([0, 0, 0],), ([0, 0], [1, 1]), ([0, 0, 0], [1, 1, 1], [2, 2, 2]), "head", 3.0])
+def test_regions_of_the_wrong_shape(model, region):
+    with pytest.raises(ValueError, match="region must be two points"):
+        model.mesh(model.latents(), resolution=32, region=region)
+
+
+def test_batched_latents_mesh_body_0(model):
+    lat = model.latents(phenotypes={"weight": [0.2, 0.9]})
+    both = model.mesh(lat, resolution=48)
+    first = model.mesh(lat.body(0), resolution=48)
+    assert np.array_equal(both.vertices, first.vertices) and np.array_equal(both.faces, first.faces)

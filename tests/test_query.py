@@ -65,3 +65,18 @@ def test_gradients_finite_and_match_finite_differences(model64):
             up = m.query(pts, ih.Latents(b2, lat_g.expression, lat_g.pose, lat_g.root_translation))[0].sum()
             dn = m.query(pts, ih.Latents(b1, lat_g.expression, lat_g.pose, lat_g.root_translation))[0].sum()
         assert abs((up - dn) / (2 * eps) - gb[0, k]) < 1e-4 + 1e-3 * abs(gb[0, k])
+
+
+def test_empty_and_malformed_points(model):
+    lat = model.latents()
+    sdf, sem = model.query(np.zeros((0, 3), np.float32), lat)
+    assert sdf.shape == (0,) and sem.shape == (0, 3)
+    sdf, sem = model.query(torch.zeros(0, 3), model.latents(beta=torch.zeros(2, model.vocabulary.beta_size)))
+    assert sdf.shape == (2, 0) and sem.shape == (2, 0, 3)
+    for bad in (np.zeros((5, 2)), np.zeros((5, 4)), np.zeros((3, 5, 3)), np.zeros(3)):
+        with pytest.raises(ValueError, match=str(bad.shape).replace("(", r"\(").replace(")", r"\)")):
+            model.query(bad, lat)
+    with pytest.raises(ValueError, match="NaN"):
+        model.query(np.full((4, 3), np.nan), lat)
+    with pytest.raises(ValueError, match="numbers"):
+        model.query("points", lat)

@@ -8,7 +8,7 @@ from imghum_blender.rotations import rotvec_to_matrix
 
 
 def test_pose_maps_round_trip_and_rest_rig(model):
-    y, z = model.bone_directions
+    y, z = rig.bone_directions(model)
     lat = model.latents(phenotypes={"height": 0.9})
     r = rig.rest_rig(model, lat, (y, z))
     lengths = np.linalg.norm(r.tails - r.heads, axis=1)

@@ -4,7 +4,8 @@ import pytest
 import torch
 from scipy.spatial import cKDTree
 
-from imghum_blender.surface_attributes import surface_attributes
+from imghum_blender.attributes import surface_attributes
+from imghum_blender.correspondence import template_surface
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +28,7 @@ def held_out(model, teacher):
 
 def _uv_scale(model) -> np.ndarray:
     """UV units per meter of every template triangle."""
-    t = model.template_surface.tri
+    t = template_surface(model).tri
     uv = model.bundle.tensors["template_uvs"].numpy()[model.bundle.tensors["template_face_uvs"].long().numpy()]
     a3 = np.linalg.norm(np.cross(t[:, 1] - t[:, 0], t[:, 2] - t[:, 0]), axis=1)
     e1, e2 = uv[:, 1] - uv[:, 0], uv[:, 2] - uv[:, 0]

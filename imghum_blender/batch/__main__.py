@@ -4,85 +4,232 @@
     python -m imghum_blender.batch merge DIR           # join the shard manifests
     blender -b -P scripts/batch_in_blender.py -- SPEC.toml --out DIR   # the same inside Blender
 
-Exit status: 0 all items rendered, 1 some items failed (the others are complete), 2 invalid spec
-or arguments (nothing rendered).
+Exit status: 0 all items rendered, 1 some items failed (the others are complete), 2 invalid spec,
+arguments, output folder or manifest (nothing rendered), 130 / 143 interrupted (Ctrl-C / SIGTERM;
+the manifest lists the finished items). Blender's scratch folders are removed in every case.
 """
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import tempfile
 import time
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import manifest as mf
-from .spec import SpecError, load, shard
+from . import session
+from .spec import Spec, SpecError, load, parse_shard, shard
+
+DEFAULT_OUT = "out/batch"
+
+
+class OutputError(ValueError):
+    """An output folder that cannot be written."""
 
 
 def _progress(done: int, total: int, text: str) -> None:
+    """The one progress output (stderr)."""
     width = 30
     filled = int(width * done / max(total, 1))
     print(f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {text}", file=sys.stderr, flush=True)
 
 
+def _error(text: str) -> None:
+    print(f"error: {text}", file=sys.stderr, flush=True)
+
+
+class _Stop:
+    """Ctrl-C / SIGTERM: during an item, stop after it (an exception inside an add-on operator would
+    only fail the item); a second signal, or one between items, stops at once."""
+
+    signals: list[int] = []
+    in_item = False
+
+    @classmethod
+    def handler(cls, signum: int, frame) -> None:
+        cls.signals.append(signum)
+        if cls.in_item and len(cls.signals) == 1:
+            print("stopping after this item (again to stop now)", file=sys.stderr, flush=True)
+            return
+        raise KeyboardInterrupt
+
+
+@dataclass
+class Plan:
+    """What a run renders: the spec, its items (index, (body, frame)) in this shard, where to, and
+    the items a previous run finished (``--resume``)."""
+
+    spec: Spec
+    todo: list[tuple[int, tuple[int, int]]]
+    out: Path
+    manifest: Path
+    done: dict[str, dict]
+    shard: str | None
+
+
+def plan(args: argparse.Namespace) -> Plan:
+    """Everything checked before rendering: the spec, the shard, the output folder, the manifest."""
+    spec = load(args.spec)
+    out = Path(args.out)
+    check_out(out)
+    mpath = mf.manifest_path(out, args.shard)
+    done = mf.finished(mf.load(mpath), mpath, out, spec.sha256) if args.resume else {}
+    return Plan(spec, shard(list(enumerate(spec.items)), args.shard), out, mpath, done, args.shard)
+
+
+def check_out(out: Path) -> None:
+    """``out`` is a folder, or can become one, that this process can write in (nothing is created)."""
+    probe = out
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise OutputError(f"--out: {out} is a file, not a folder" if probe == out
+                          else f"--out: cannot create {out}: {probe} is a file")
+    try:
+        tempfile.TemporaryFile(dir=probe).close()
+    except OSError as exc:
+        raise OutputError(f"--out: cannot write in {probe} ({exc.strerror or exc})") from exc
+
+
+def prepare_out(p: Plan) -> None:
+    """Create the output folders this spec writes into (before the first render)."""
+    try:
+        for sub in p.spec.output.folders():
+            (p.out / sub).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"--out: cannot create the output folders in {p.out} ({exc.strerror or exc})") from exc
+
+
 def run(args: argparse.Namespace) -> int:
     """Validate, plan, render; returns the exit status."""
     try:
-        spec = load(args.spec)
-        todo = shard(list(enumerate(spec.items)), args.shard)
+        p = plan(args)
     except SpecError as exc:
-        print(f"error: invalid spec: {exc}", file=sys.stderr)
+        _error(f"invalid spec: {exc}")
         return 2
-    ids = [f"{spec.bodies[b].name}_f{f:04d}" for b, f in spec.items]
+    except (mf.ManifestError, OutputError) as exc:
+        _error(str(exc))
+        return 2
+    spec = p.spec
     print(f"{args.spec}: {len(spec.bodies)} bodies, {len(spec.items)} items"
-          + (f", shard {args.shard}: {len(todo)} items" if args.shard else ""), file=sys.stderr)
+          + (f", shard {args.shard}: {len(p.todo)} items" if args.shard else ""), file=sys.stderr)
     if args.dry_run:
-        for index, (b, f) in todo:
+        ids = spec.item_ids
+        for index, (b, f) in p.todo:
             print(f"  {ids[index]}  body {spec.bodies[b].name} frame {f} seed {spec.bodies[b].seed}")
         return 0
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    digest = mf.spec_digest(spec.path)
-    mpath = mf.manifest_path(out, args.shard)
-    done = mf.finished(mf.load(mpath), out, digest) if args.resume else {}
-    manifest = {"spec": str(Path(args.spec).resolve()), "spec_sha256": digest, "shard": args.shard, "seed": spec.seed,
-                "items": [], "failed": []}
-    from .session import enable_addon, runtime_module
-    from .render import Renderer
+    try:
+        batch = _Batch(p)  # creates the folders and writes the manifest: fails before any render
+    except (OutputError, OSError) as exc:
+        _error(str(exc) if isinstance(exc, OutputError)
+               else f"cannot write the manifest {p.manifest} ({exc.strerror or exc})")
+        return 2
+    try:
+        return batch.render_all()
+    finally:
+        session.close()
 
-    renderer = None
-    failed_bodies: set[str] = set()
-    for n, (index, (b, frame)) in enumerate(todo, start=1):
-        body, item_id = spec.bodies[b], ids[index]
-        if item_id in done:
-            manifest["items"].append(done[item_id])
-            _progress(n, len(todo), f"{item_id} (done before, skipped)")
-            continue
-        entry = {"index": index, "id": item_id, "body": body.name, "frame": frame, "seed": body.seed}
+
+class _Batch:
+    """One render run: the renderer (started at the first item to render) and the manifest."""
+
+    def __init__(self, p: Plan):
+        prepare_out(p)
+        self.p, self.ids = p, p.spec.item_ids
+        self.renderer = None
+        self.failed_bodies: set[str] = set()
+        self.entries = {i: p.done[self.ids[i]] for i, _ in p.todo if self.ids[i] in p.done}
+        self.manifest = {"spec": str(Path(p.spec.path).resolve()), "spec_sha256": p.spec.sha256,
+                         "bundle": str(p.spec.bundle) if p.spec.bundle else None, "shard": p.shard,
+                         "seed": p.spec.seed, "items": [], "failed": []}
+        self.write()
+
+    def write(self) -> None:
+        self.manifest["items"] = [self.entries[i] for i in sorted(self.entries)]
+        self.manifest["failed"] = [i["id"] for i in self.manifest["items"] if i["status"] != "ok"]
+        mf.write(self.p.manifest, self.manifest)
+
+    def render_all(self) -> int:
+        todo, failed = self.p.todo, 0
+        for n, (index, (b, frame)) in enumerate(todo, start=1):
+            item_id = self.ids[index]
+            if item_id in self.p.done:
+                _progress(n, len(todo), f"{item_id} (done before, skipped)")
+                continue
+            _Stop.in_item = True
+            try:
+                entry = self.entries[index] = self.item(index, self.p.spec.bodies[b], frame)
+            finally:
+                _Stop.in_item = False
+            self.write()
+            if entry["status"] != "ok":
+                failed += 1
+                _error(f"{item_id}: {entry['error']}")
+            _progress(n, len(todo), f"{item_id} {entry['status']} {entry['seconds']:.1f}s")
+            if _Stop.signals:
+                raise KeyboardInterrupt
+        if failed:
+            _error(f"{failed} of {len(todo)} items failed: {', '.join(self.manifest['failed'])} "
+                   f"(details in {self.p.manifest.name})")
+            return 1
+        print(f"rendered {len(todo)} items into {self.p.out} (manifest: {self.p.manifest.name})", file=sys.stderr)
+        return 0
+
+    def item(self, index: int, body, frame: int) -> dict:
+        """Render one item; a failure is recorded in its entry (the other bodies go on)."""
+        entry = {"index": index, "id": self.ids[index], "body": body.name, "frame": frame, "seed": body.seed}
         t0 = time.perf_counter()
         try:
-            if body.name in failed_bodies:
+            if body.name in self.failed_bodies:
                 raise RuntimeError("an earlier frame of this body failed")
-            if renderer is None:
-                renderer = Renderer(spec, out, runtime_module(enable_addon()))
-            entry.update(renderer.render_item(body, frame, item_id), status="ok")
+            entry.update(self._renderer().render_item(body, frame, self.ids[index]), status="ok")
         except Exception as exc:  # one body failing must not stop the others
-            failed_bodies.add(body.name)
-            entry.update(status="failed", error=f"{type(exc).__name__}: {exc}")
-            if renderer is not None:
-                renderer.body_name = None
-            traceback.print_exc(file=sys.stderr)
+            self.failed_bodies.add(body.name)
+            entry.update(status="failed", error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
+            if self.renderer is not None:
+                self.renderer.body_name = None
         entry["seconds"] = round(time.perf_counter() - t0, 3)
-        manifest["items"].append(entry)
-        manifest["failed"] = [i["id"] for i in manifest["items"] if i["status"] != "ok"]
-        mf.write(mpath, manifest)
-        _progress(n, len(todo), f"{item_id} {entry['status']} {entry['seconds']:.1f}s")
-    mf.write(mpath, manifest)
-    if manifest["failed"]:
-        print(f"error: {len(manifest['failed'])} of {len(todo)} items failed: {', '.join(manifest['failed'])}",
-              file=sys.stderr)
-        return 1
-    print(f"rendered {len(todo)} items into {out} (manifest: {mpath.name})", file=sys.stderr)
+        return entry
+
+    def _renderer(self):
+        if self.renderer is None:
+            module = session.enable_addon()
+            if self.p.spec.bundle:
+                session.use_bundle(module, self.p.spec.bundle)
+            from .render import Renderer  # bpy: only after the session chose Blender's user folder
+
+            self.renderer = Renderer(self.p.spec, self.p.out)
+        return self.renderer
+
+
+class _Parser(argparse.ArgumentParser):
+    """Argument errors as one ``error: ...`` line (exit 2), like every other error here."""
+
+    def error(self, message: str):
+        self.print_usage(sys.stderr)
+        self.exit(2, f"error: {message}\n")
+
+
+def _shard_arg(text: str) -> str:
+    try:
+        return "{}/{}".format(*parse_shard(text))
+    except SpecError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--shard: ")) from None
+
+
+def _merge(argv: list[str]) -> int:
+    ap = _Parser(prog="python -m imghum_blender.batch merge", description="join the shard manifests of DIR")
+    ap.add_argument("out", metavar="DIR")
+    args = ap.parse_args(argv)
+    try:
+        print(f"wrote {mf.merge(Path(args.out))}")
+    except (mf.ManifestError, OSError) as exc:
+        _error(str(exc) if isinstance(exc, mf.ManifestError)
+               else f"cannot write {Path(args.out) / 'manifest.json'} ({exc.strerror or exc})")
+        return 2
     return 0
 
 
@@ -92,24 +239,24 @@ def main(argv: list[str] | None = None) -> int:
     if "--" in argv:
         argv = argv[argv.index("--") + 1:]
     if argv[:1] == ["merge"]:
-        ap = argparse.ArgumentParser(prog="python -m imghum_blender.batch merge")
-        ap.add_argument("out")
-        args = ap.parse_args(argv[1:])
-        try:
-            print(f"wrote {mf.merge(Path(args.out))}")
-        except (ValueError, OSError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        return 0
-    ap = argparse.ArgumentParser(prog="python -m imghum_blender.batch", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+        return _merge(argv[1:])
+    ap = _Parser(prog="python -m imghum_blender.batch", description=__doc__,
+                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("spec")
-    ap.add_argument("--out", required=False, default="out/batch")
-    ap.add_argument("--dry-run", action="store_true", help="validate the spec and list the items")
+    ap.add_argument("--out", default=DEFAULT_OUT, help=f"output folder (default: {DEFAULT_OUT})")
+    ap.add_argument("--dry-run", action="store_true", help="validate the spec and the output folder, list the items")
     ap.add_argument("--resume", action="store_true", help="skip items a previous run finished")
-    ap.add_argument("--shard", default=None, metavar="K/N", help="render every N-th item from the K-th (1-based)")
-    return run(ap.parse_args(argv))
+    ap.add_argument("--shard", default=None, type=_shard_arg, metavar="K/N",
+                    help="render every N-th item from the K-th (1-based)")
+    args = ap.parse_args(argv)
+    try:
+        return run(args)
+    except KeyboardInterrupt:
+        _error("interrupted; --resume continues from the finished items")
+        return 128 + (_Stop.signals[-1] if _Stop.signals else signal.SIGINT)
 
 
 if __name__ == "__main__":
+    for _signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(_signum, _Stop.handler)
     sys.exit(main())

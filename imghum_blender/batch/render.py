@@ -11,38 +11,62 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from pathlib import Path
 
-import bpy
-import numpy as np
-from mathutils import Vector
+from . import session
 
-from ..surface_attributes import part_colors
-from .spec import EXPRESSIONS, PHENOTYPES, VIEWS, Body, Spec, frame_latents
+session.isolate_user_folder()  # before the first ``import bpy`` of a ``python -m`` run
+import bpy  # noqa: E402
+import numpy as np  # noqa: E402
+from mathutils import Vector  # noqa: E402
+
+from ..export import write_obj, write_ply  # noqa: E402
+from ..attributes import part_colors  # noqa: E402
+from .keyframes import frame_latents  # noqa: E402
+from .spec import VIEWS, Body, Spec  # noqa: E402
 
 SKIN = (0.8, 0.62, 0.52)
 #: Meters below the top of the body framed by ``framing = "head"``.
 HEAD_HEIGHT = 0.3
+#: Grid resolution of the live (unbaked) body: only its rig is used, the render is the bake.
+LIVE_RESOLUTION = 32
 
 
-def _partial(path: Path) -> Path:
-    return path.with_name(path.stem + ".partial" + path.suffix)
+def _set(group, name: str, value) -> None:
+    """Set a latent on the add-on's property group: a name it lacks (another bundle) is an error,
+    never a silent no-op."""
+    if name not in group.bl_rna.properties:
+        raise RuntimeError(f"the add-on's model has no latent {name!r}: it does not use the spec's bundle")
+    setattr(group, name, value)
 
 
-def _publish(tmp: Path, final: Path) -> None:
+def _publish(tmp: Path, final: Path) -> Path:
     os.replace(tmp, final)
+    return final
 
 
 class Renderer:
     """Owns the scene for a batch run; :meth:`render_item` renders one (body, frame)."""
 
-    def __init__(self, spec: Spec, out: Path, runtime):
-        self.spec, self.out, self.runtime = spec, out, runtime
-        self.tmp = Path(tempfile.mkdtemp(prefix="imghum-batch-"))
+    def __init__(self, spec: Spec, out: Path):
+        self.spec, self.out = spec, out
+        self.tmp = session.scratch_dir("batch")
         self.arm = None
         self.body_name = None
+        self._pending: set[Path] = set()  # partial files of the item being rendered
         self._setup_scene()
+
+    def _partial(self, final: Path) -> Path:
+        """Where ``final`` is written until it is complete (removed should the item fail)."""
+        tmp = final.with_name(final.stem + ".partial" + final.suffix)
+        self._pending.add(tmp)
+        return tmp
+
+    def _write_image(self, final: Path, pixels: np.ndarray) -> Path:
+        from skimage.io import imsave
+
+        imsave(self._partial(final), pixels, check_contrast=False)
+        return _publish(self._partial(final), final)
 
     # -- scene ---------------------------------------------------------------------------------
     def _setup_scene(self) -> None:
@@ -116,19 +140,19 @@ class Renderer:
             if self.arm is not None:
                 for o in list(self.arm.children) + [self.arm]:
                     bpy.data.objects.remove(o)
-            bpy.ops.imghum.add_body(name=body.name, resolution=32)
+            bpy.ops.imghum.add_body(name=body.name, resolution=LIVE_RESOLUTION)
             self.arm = bpy.context.active_object
             self.arm.imghum.auto_update = False
             self.body_name = body.name
-        arm, p = self.arm, self.arm.imghum
+        arm, p, voc = self.arm, self.arm.imghum, self.spec.vocabulary
         if "beta" in lat:
             p.use_beta, p.beta = True, lat["beta"]
         else:
             p.use_beta = False
-            for name in PHENOTYPES:
-                setattr(p, name, lat.get("phenotypes", {}).get(name, p.bl_rna.properties[name].default))
-        for name in EXPRESSIONS:
-            setattr(p.expression, name, float(lat["expression"].get(name, 0.0)))
+            for name in voc.phenotype_names:
+                _set(p, name, lat.get("phenotypes", {}).get(name, voc.phenotype_default(name)))
+        for name in voc.expression_names:
+            _set(p.expression, name, float(lat["expression"].get(name, 0.0)))
         p.layers.clear()
         for d in body.layers:
             bpy.ops.imghum.add_layer(preset=d["region"], thickness=d["thickness"], separate=d["separate"])
@@ -136,7 +160,7 @@ class Renderer:
         for d in body.limb_cuts:
             layer = p.layers.add()
             layer.kind, layer.part, layer.fraction, layer.rounding = "LIMB", d["part"], d["fraction"], d["rounding"]
-        p.preview_resolution = 32
+        p.preview_resolution = LIVE_RESOLUTION
         bpy.ops.imghum.update_mesh(preview=True)  # refits the rig to this shape (keypoints, pose mapping)
         scene.frame_set(frame)
         pose_path = self.tmp / "pose.json"
@@ -187,7 +211,8 @@ class Renderer:
             view = (loc - target).normalized()
             base = math.atan2(view.x, -view.y)
             a, e = base + math.radians(az), math.radians(el)
-            light.location = target + Vector((math.sin(a) * math.cos(e), -math.cos(a) * math.cos(e), math.sin(e))) * dist
+            offset = Vector((math.sin(a) * math.cos(e), -math.cos(a) * math.cos(e), math.sin(e)))
+            light.location = target + offset * dist
             light.rotation_euler = (target - light.location).to_track_quat("-Z", "Y").to_euler()
 
     # -- rendering -----------------------------------------------------------------------------
@@ -216,7 +241,7 @@ class Renderer:
         settings.color_depth = "32" if exr else "8"
         film = scene.render.film_transparent
         scene.render.film_transparent = film or bool(override)
-        tmp = _partial(path)
+        tmp = self._partial(path)
         scene.render.filepath = str(tmp)
         try:
             bpy.ops.render.render(write_still=True)
@@ -234,65 +259,64 @@ class Renderer:
         return px.reshape(h, w, 4)[::-1]
 
     def render_item(self, body: Body, frame: int, item_id: str) -> dict:
-        """Render one item; returns {kind: path relative to the output folder} and its latents."""
-        from skimage.io import imsave
+        """Render one item; returns {kind: path relative to the output folder} and its latents.
+        Should it fail, the item leaves no partial file behind."""
+        self._pending = set()
+        try:
+            return self._render_item(body, frame, item_id)
+        except BaseException:
+            for tmp in self._pending:
+                tmp.unlink(missing_ok=True)
+            raise
 
-        from ..export import write_obj, write_ply
-
+    def _render_item(self, body: Body, frame: int, item_id: str) -> dict:
         lat = frame_latents(body, frame)
         mesh_obj = self._body(body, frame, lat)
         self._frame_camera(mesh_obj, body.framing)
-        out, files = self.out, {}
-        passes = self.spec.output.passes
-        if self.spec.output.images:
-            final = out / "images" / f"{item_id}.png"
-            final.parent.mkdir(parents=True, exist_ok=True)
-            _publish(self._render(final, self.spec.scene.engine, self.spec.scene.samples), final)
-            files["image"] = final
-        if set(passes) & {"segmentation", "uv", "depth", "keypoints"}:
-            labels = self._read_exr(self._render(self.tmp / "labels.exr", "CYCLES", 1, self.gt_labels, exr=True))
-            depth = self._read_exr(self._render(self.tmp / "depth.exr", "CYCLES", 1, self.gt_depth, exr=True))
-            mask = labels[..., 3] > 0.5
-            part = np.where(mask, np.rint(labels[..., 2]).astype(np.int16), -1)
-            (out / "passes").mkdir(parents=True, exist_ok=True)
-            if "segmentation" in passes:
-                seg = out / "passes" / f"{item_id}_seg.png"
-                imsave(_partial(seg), (part + 1).astype(np.uint8), check_contrast=False)
-                _publish(_partial(seg), seg)
-                files["segmentation"] = seg
-                color = out / "passes" / f"{item_id}_seg_color.png"
-                rgb = np.where(mask[..., None], (part_colors(max(int(part.max()) + 1, 1))[part, :3] * 255), 255)
-                imsave(_partial(color), rgb.astype(np.uint8), check_contrast=False)
-                _publish(_partial(color), color)
-                files["segmentation_color"] = color
-            arrays = {"mask": mask}
-            if "uv" in passes:
-                arrays["uv"] = np.where(mask[..., None], labels[..., :2], np.nan).astype(np.float32)
-            if "depth" in passes:
-                arrays["depth"] = np.where(mask, depth[..., 0], np.inf).astype(np.float32)
-            arrays["part"] = part
-            gt = out / "passes" / f"{item_id}_gt.npz"
-            with open(_partial(gt), "wb") as fh:
-                np.savez_compressed(fh, **arrays)
-            _publish(_partial(gt), gt)
-            files["ground_truth"] = gt
-            if "keypoints" in passes:
-                kp = out / "keypoints" / f"{item_id}.json"
-                kp.parent.mkdir(parents=True, exist_ok=True)
-                _partial(kp).write_text(json.dumps(self._keypoints(mask), indent=1))
-                _publish(_partial(kp), kp)
-                files["keypoints"] = kp
-        if self.spec.output.meshes != "none":
-            files["mesh"] = self._write_mesh(mesh_obj, out / "meshes" / f"{item_id}.{self.spec.output.meshes}",
-                                             write_obj, write_ply)
-        if self.spec.output.blend:
+        out, output, files = self.out, self.spec.output, {}
+        if output.images:
+            files["image"] = self._publish_render(out / "images" / f"{item_id}.png")
+        if output.passes:
+            files.update(self._passes(item_id))
+        if output.meshes != "none":
+            files["mesh"] = self._write_mesh(mesh_obj, out / "meshes" / f"{item_id}.{output.meshes}")
+        if output.blend:
             blend = out / "blend" / f"{item_id}.blend"
-            blend.parent.mkdir(parents=True, exist_ok=True)
-            bpy.ops.wm.save_as_mainfile(filepath=str(_partial(blend)), copy=True)
-            _publish(_partial(blend), blend)
-            files["blend"] = blend
+            bpy.ops.wm.save_as_mainfile(filepath=str(self._partial(blend)), copy=True)
+            files["blend"] = _publish(self._partial(blend), blend)
         return {"files": {k: str(v.relative_to(out)) for k, v in files.items()}, "latents": lat,
                 "edits": {"layers": body.layers, "limb_cuts": body.limb_cuts}}
+
+    def _publish_render(self, final: Path) -> Path:
+        return _publish(self._render(final, self.spec.scene.engine, self.spec.scene.samples), final)
+
+    def _passes(self, item_id: str) -> dict[str, Path]:
+        """The ground-truth passes: segmentation images, the arrays (npz) and the keypoints."""
+        passes, files = self.spec.output.passes, {}
+        labels = self._read_exr(self._render(self.tmp / "labels.exr", "CYCLES", 1, self.gt_labels, exr=True))
+        depth = self._read_exr(self._render(self.tmp / "depth.exr", "CYCLES", 1, self.gt_depth, exr=True))
+        mask = labels[..., 3] > 0.5
+        part = np.where(mask, np.rint(labels[..., 2]).astype(np.int16), -1)
+        folder = self.out / "passes"
+        if "segmentation" in passes:
+            rgb = np.where(mask[..., None], (part_colors(max(int(part.max()) + 1, 1))[part, :3] * 255), 255)
+            files["segmentation"] = self._write_image(folder / f"{item_id}_seg.png", (part + 1).astype(np.uint8))
+            files["segmentation_color"] = self._write_image(folder / f"{item_id}_seg_color.png", rgb.astype(np.uint8))
+        arrays = {"mask": mask}
+        if "uv" in passes:
+            arrays["uv"] = np.where(mask[..., None], labels[..., :2], np.nan).astype(np.float32)
+        if "depth" in passes:
+            arrays["depth"] = np.where(mask, depth[..., 0], np.inf).astype(np.float32)
+        arrays["part"] = part
+        gt = folder / f"{item_id}_gt.npz"
+        with open(self._partial(gt), "wb") as fh:
+            np.savez_compressed(fh, **arrays)
+        files["ground_truth"] = _publish(self._partial(gt), gt)
+        if "keypoints" in passes:
+            kp = self.out / "keypoints" / f"{item_id}.json"
+            self._partial(kp).write_text(json.dumps(self._keypoints(mask), indent=1))
+            files["keypoints"] = _publish(self._partial(kp), kp)
+        return files
 
     def _keypoints(self, mask: np.ndarray) -> dict:
         """Joint positions (bone heads) in 3D and projected, with the camera (OpenCV convention:
@@ -313,10 +337,11 @@ class Renderer:
         inside = mask[px[:, 1], px[:, 0]] & (uv >= 0).all(1) & (uv[:, 0] < w) & (uv[:, 1] < h)
         return {"joints": names, "joints_3d": heads.round(6).tolist(), "joints_2d": uv.round(3).tolist(),
                 "in_silhouette": inside.tolist(), "intrinsics": k.tolist(), "world_to_camera": extrinsic.tolist(),
-                "image_size": [w, h], "convention": "OpenCV camera (x right, y down, z forward); pixels from the top-left"}
+                "image_size": [w, h],
+                "convention": "OpenCV camera (x right, y down, z forward); pixels from the top-left"}
 
     @staticmethod
-    def _write_mesh(ob, path: Path, write_obj, write_ply) -> Path:
+    def _write_mesh(ob, path: Path) -> Path:
         me = ob.data
         v = np.empty(3 * len(me.vertices), dtype=np.float32)
         me.vertices.foreach_get("co", v)
@@ -324,11 +349,10 @@ class Renderer:
         me.loops.foreach_get("vertex_index", f)
         uv = np.empty(2 * len(me.loops), dtype=np.float32)
         me.uv_layers["UVMap"].data.foreach_get("uv", uv)
-        path.parent.mkdir(parents=True, exist_ok=True)
         mw = np.array(ob.matrix_world)
         v = v.reshape(-1, 3) @ mw[:3, :3].T + mw[:3, 3]  # world coordinates, like the keypoints
         if path.suffix == ".obj":
-            write_obj(path, v, f.reshape(-1, 3), None, uv.reshape(-1, 3, 2))
+            write_obj(path, v, f.reshape(-1, 3), None, uv.reshape(-1, 3, 2))  # both write atomically
         else:
             part = np.empty(len(me.vertices), dtype=np.int32)
             me.attributes["imghum_part"].data.foreach_get("value", part)

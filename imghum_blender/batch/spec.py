@@ -1,100 +1,44 @@
-"""Batch render specs (TOML): validation with messages that name the field, expansion into bodies
-and (body, frame) items, per-frame latents, deterministic seeds and sharding. No bpy here.
+"""Batch specs (TOML): validation with messages that name the field, expansion into bodies and
+(body, frame) items, deterministic seeds and sharding. No bpy here.
 
-See ``examples/*.toml`` and the README for the format; :data:`FIELDS` is the schema.
+Everything that can be checked without rendering is checked by :func:`load` (the same call for
+``--dry-run`` and for a render): values, names (they become file names), referenced files and
+their contents. Latent names, sizes, ranges and defaults come from :mod:`imghum_blender.vocabulary`
+of the spec's ``bundle`` (default: the shipped model). See ``examples/*.toml``; :data:`FIELDS` is
+the schema.
 """
 from __future__ import annotations
 
+import hashlib
 import math
+import re
 import tomllib
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
-from .. import bundle_info, poses
-from .. import vocabulary
-from ..vocabulary import REGION_NAMES as REGIONS
+from .. import animation_io, bundle_info, poses, vocabulary
+from ..vocabulary import CUT, LAYER, RESOLUTION, Range, Vocabulary
 
 
 class SpecError(ValueError):
     """An invalid spec; the message starts with the offending field's path."""
 
 
-_DOC = bundle_info.read_document(bundle_info.DEFAULT_BUNDLE)
-_NAMES = _DOC["spec"]
-PHENOTYPES = tuple(_NAMES["phenotype_names"])
-EXPRESSIONS = tuple(_NAMES["expression_names"])
-BONES = tuple(_NAMES["bone_names"])
-LIMB_PARTS = vocabulary.load().limb_parts
-BETA_SIZE, BETA_LIMIT = _NAMES["beta_size"], _NAMES["beta_limit"]
 PASSES = ("segmentation", "uv", "depth", "keypoints")
 VIEWS = {"front": 0.0, "three_quarter": 35.0, "side": 90.0, "back": 180.0}
-
-
-def _num(path, v, lo=-math.inf, hi=math.inf, integer=False):
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or (integer and not isinstance(v, int)):
-        raise SpecError(f"{path}: expected {'an integer' if integer else 'a number'}, got {type(v).__name__} {v!r}")
-    if not math.isfinite(v) or not lo <= v <= hi:
-        raise SpecError(f"{path}: {v} is outside [{lo:g}, {hi:g}]")
-    return v
-
-
-def _choice(path, v, options):
-    if v not in options:
-        raise SpecError(f"{path}: {v!r} is not one of {', '.join(map(repr, options))}")
-    return v
-
-
-def _vec(path, v, n, lo=-math.inf, hi=math.inf):
-    if not isinstance(v, list) or len(v) != n:
-        raise SpecError(f"{path}: expected a list of {n} numbers")
-    return [_num(f"{path}[{i}]", x, lo, hi) for i, x in enumerate(v)]
-
-
-def _table(path, v, allowed):
-    if not isinstance(v, dict):
-        raise SpecError(f"{path}: expected a table, got {type(v).__name__}")
-    unknown = sorted(set(v) - set(allowed))
-    if unknown:
-        raise SpecError(f"{path}: unknown field {unknown[0]!r} (allowed: {', '.join(sorted(allowed))})")
-    return v
-
-
-def _named_values(path, v, names, lo, hi):
-    _table(path, v, names)
-    return {k: float(_num(f"{path}.{k}", x, lo, hi)) for k, x in v.items()}
-
-
-def _pose(path, v):
-    if isinstance(v, str):
-        return _choice(path, v, tuple(poses.BODY_PRESETS))
-    _table(path, v, BONES)
-    return {k: _vec(f"{path}.{k}", x, 3, -2 * math.pi, 2 * math.pi) for k, x in v.items()}
-
-
-def _latents(path, d: dict) -> dict:
-    out = {}
-    if "phenotypes" in d:
-        out["phenotypes"] = _named_values(f"{path}.phenotypes", d["phenotypes"], PHENOTYPES, 0, 1)
-    if "beta" in d:
-        out["beta"] = _vec(f"{path}.beta", d["beta"], BETA_SIZE, -BETA_LIMIT, BETA_LIMIT)
-    if "phenotypes" in out and "beta" in out:
-        raise SpecError(f"{path}: give either phenotypes or beta, not both")
-    if "expression" in d:
-        out["expression"] = _named_values(f"{path}.expression", d["expression"], EXPRESSIONS, 0, 1)
-    if "pose" in d:
-        out["pose"] = _pose(f"{path}.pose", d["pose"])
-    return out
-
+#: Longest body name (after the ``_NNN`` suffix of ``count``): names become file names.
+MAX_NAME = 64
+#: Most items (bodies x frames) in one spec.
+MAX_ITEMS = 1_000_000
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
 
 _SCENE = ("engine", "samples", "resolution", "background", "view", "camera", "lens", "lights")
 _OUTPUT = ("images", "passes", "meshes", "blend")
 _BODY = ("name", "phenotypes", "beta", "expression", "expression_preset", "pose", "hands", "random_shape",
          "random_pose", "random_expression", "count", "frames", "keyframes", "pose_file", "framing", "layers",
          "limb_cuts")
-_TOP = ("seed", "mesh_resolution", "scene", "output", "bodies")
+_TOP = ("seed", "bundle", "mesh_resolution", "scene", "output", "bodies")
 #: The schema: allowed fields per table (types and ranges are checked in ``validate``).
 FIELDS = {"top": _TOP, "scene": _SCENE, "output": _OUTPUT, "bodies[]": _BODY,
           "bodies[].keyframes[]": ("frame", "phenotypes", "beta", "expression", "pose")}
@@ -119,16 +63,23 @@ class Output:
     meshes: str = "none"
     blend: bool = False
 
+    def folders(self) -> tuple[str, ...]:
+        """The sub-folders of the output folder this output writes into."""
+        wanted = {"images": self.images, "passes": bool(self.passes), "keypoints": "keypoints" in self.passes,
+                  "meshes": self.meshes != "none", "blend": self.blend}
+        return tuple(k for k, v in wanted.items() if v)
+
 
 @dataclass
 class Body:
-    """One concrete body (after ``count`` expansion) with its seed."""
+    """One concrete body (after ``count`` expansion) with its seed and its bundle's vocabulary."""
 
     name: str
     seed: int
     base: dict
     keyframes: list[dict]
     frames: list[int]
+    vocabulary: Vocabulary = field(repr=False, compare=False)
     hands: str | None = None
     expression_preset: str | None = None
     random_shape: bool = False
@@ -147,37 +98,134 @@ class Spec:
     scene: Scene
     output: Output
     bodies: list[Body]
+    vocabulary: Vocabulary = field(repr=False)
+    bundle: Path | None = None
     path: Path | None = None
+    sha256: str = ""
     items: list[tuple[int, int]] = field(default_factory=list)
 
+    @property
+    def item_ids(self) -> list[str]:
+        """``<body>_f<frame>`` per item: the stem of every file the item writes."""
+        return [f"{self.bodies[b].name}_f{f:04d}" for b, f in self.items]
 
+
+# -- value checks (each names the field) ---------------------------------------------------------
+def _num(path, v, lo=-math.inf, hi=math.inf, integer=False):
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or (integer and not isinstance(v, int)):
+        raise SpecError(f"{path}: expected {'an integer' if integer else 'a number'}, got {type(v).__name__} {v!r}")
+    if not math.isfinite(v) or not lo <= v <= hi:
+        raise SpecError(f"{path}: {v} is outside [{lo:g}, {hi:g}]")
+    return v
+
+
+def _ranged(path: str, d: dict, key: str, rng: Range, integer: bool = False):
+    """``d[key]`` checked against a vocabulary range, or the range's default."""
+    v = _num(f"{path}.{key}" if path else key, d.get(key, rng.default), rng.lo, rng.hi, integer)
+    return v if integer else float(v)
+
+
+def _choice(path, v, options):
+    if not isinstance(v, str) or v not in options:
+        raise SpecError(f"{path}: {v!r} is not one of {', '.join(map(repr, options))}")
+    return v
+
+
+def _flag(path, v) -> bool:
+    if not isinstance(v, bool):
+        raise SpecError(f"{path}: expected true or false, got {v!r}")
+    return v
+
+
+def _vec(path, v, n, lo=-math.inf, hi=math.inf):
+    if not isinstance(v, list) or len(v) != n:
+        raise SpecError(f"{path}: expected a list of {n} numbers")
+    return [_num(f"{path}[{i}]", x, lo, hi) for i, x in enumerate(v)]
+
+
+def _table(path, v, allowed):
+    if not isinstance(v, dict):
+        raise SpecError(f"{path}: expected a table, got {type(v).__name__}")
+    unknown = sorted(set(v) - set(allowed))
+    if unknown:
+        raise SpecError(f"{path}: unknown field {unknown[0]!r} (allowed: {', '.join(sorted(allowed))})")
+    return v
+
+
+def _file(path: str, v, base_dir: Path, what: str) -> Path:
+    """An existing file named relative to the spec's folder."""
+    if not isinstance(v, str) or not v or "\0" in v:
+        raise SpecError(f"{path}: expected the path of {what}, got {v!r}")
+    file = (base_dir / v).resolve()
+    if not file.is_file():
+        raise SpecError(f"{path}: {file} does not exist or is not a file")
+    return file
+
+
+def _list_of(path, v, item):
+    if not isinstance(v, list):
+        raise SpecError(f"{path}: expected a list of tables")
+    return [item(f"{path}[{i}]", x) for i, x in enumerate(v)]
+
+
+# -- reading -------------------------------------------------------------------------------------
 def load(path: str | Path) -> Spec:
-    """Read and validate a TOML spec file."""
+    """Read and validate a TOML spec file (the spec's relative paths are relative to its folder)."""
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text())
+        raw = path.read_bytes()
     except OSError as exc:
         raise SpecError(f"cannot read spec {path}: {exc.strerror or exc}") from exc
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise SpecError(f"{path} is not a text file (not UTF-8): expected a TOML spec") from None
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(f"{path.name} is not valid TOML: {exc}") from exc
     spec = validate(data, base_dir=path.parent)
-    spec.path = path
+    spec.path, spec.sha256 = path, hashlib.sha256(raw).hexdigest()
     return spec
 
 
 def validate(data: dict, base_dir: Path = Path(".")) -> Spec:
     """A validated :class:`Spec` from parsed TOML (raises :class:`SpecError`)."""
     _table("spec", data, _TOP)
+    bundle, voc = _bundle(data, base_dir)
     seed = _num("seed", data.get("seed", 0), 0, 2**31 - 1, integer=True)
-    mesh_res = _num("mesh_resolution", data.get("mesh_resolution", 128), 32, 512, integer=True)
-    sc = _table("scene", data.get("scene", {}), _SCENE)
+    mesh_res = _ranged("", data, "mesh_resolution", RESOLUTION["final"], integer=True)
+    scene = _scene(_table("scene", data.get("scene", {}), _SCENE))
+    output = _output(_table("output", data.get("output", {}), _OUTPUT))
+    raw = data.get("bodies")
+    if not isinstance(raw, list) or not raw:
+        raise SpecError("bodies: the spec needs at least one [[bodies]] table")
+    bodies = [b for i, d in enumerate(raw) for b in _bodies(f"bodies[{i}]", d, i, seed, base_dir, voc)]
+    _unique_names(bodies)
+    if sum(len(b.frames) for b in bodies) > MAX_ITEMS:
+        raise SpecError(f"bodies: more than {MAX_ITEMS} items (bodies x frames); split the spec")
+    spec = Spec(seed, mesh_res, scene, output, bodies, voc, bundle)
+    spec.items = [(bi, f) for bi, b in enumerate(bodies) for f in b.frames]
+    return spec
+
+
+def _bundle(data: dict, base_dir: Path) -> tuple[Path | None, Vocabulary]:
+    """The spec's model bundle (``bundle = "path"``; default: the shipped one) and its vocabulary."""
+    if "bundle" not in data:
+        return None, vocabulary.load()
+    path = _file("bundle", data["bundle"], base_dir, "a model bundle")
+    try:
+        return path, vocabulary.load(path)
+    except (bundle_info.BundleHeaderError, vocabulary.VocabularyError) as exc:
+        raise SpecError(f"bundle: {exc}") from exc
+
+
+def _scene(sc: dict) -> Scene:
     scene = Scene()
     if "engine" in sc:
         scene.engine = _choice("scene.engine", sc["engine"], ("WORKBENCH", "CYCLES"))
     if "samples" in sc:
         scene.samples = _num("scene.samples", sc["samples"], 1, 4096, integer=True)
     if "resolution" in sc:
-        scene.resolution = tuple(int(_num(f"scene.resolution[{i}]", x, 16, 8192, integer=True))
+        scene.resolution = tuple(_num(f"scene.resolution[{i}]", x, 16, 8192, integer=True)
                                  for i, x in enumerate(_vec("scene.resolution", sc["resolution"], 2)))
     if "background" in sc:
         bg = sc["background"]
@@ -190,191 +238,190 @@ def validate(data: dict, base_dir: Path = Path(".")) -> Spec:
         scene.lights = _choice("scene.lights", sc["lights"], ("studio", "none"))
     if "camera" in sc:
         cam = _table("scene.camera", sc["camera"], ("location", "look_at"))
-        scene.camera = {k: _vec(f"scene.camera.{k}", cam.get(k, [0, 0, 0]), 3, -1000, 1000)
-                        for k in ("location", "look_at")}
         if "location" not in cam:
             raise SpecError("scene.camera.location: required for an explicit camera")
-    out = _table("output", data.get("output", {}), _OUTPUT)
+        scene.camera = {k: _vec(f"scene.camera.{k}", cam.get(k, [0, 0, 0]), 3, -1000, 1000)
+                        for k in ("location", "look_at")}
+        if scene.camera["location"] == scene.camera["look_at"]:
+            raise SpecError("scene.camera: location and look_at are the same point")
+    return scene
+
+
+def _output(out: dict) -> Output:
     output = Output()
     for key in ("images", "blend"):
         if key in out:
-            if not isinstance(out[key], bool):
-                raise SpecError(f"output.{key}: expected true or false")
-            setattr(output, key, out[key])
+            setattr(output, key, _flag(f"output.{key}", out[key]))
     if "passes" in out:
         if not isinstance(out["passes"], list):
-            raise SpecError("output.passes: expected a list")
+            raise SpecError(f"output.passes: expected a list of {', '.join(map(repr, PASSES))}")
         output.passes = tuple(_choice(f"output.passes[{i}]", p, PASSES) for i, p in enumerate(out["passes"]))
     if "meshes" in out:
         output.meshes = _choice("output.meshes", out["meshes"], ("none", "obj", "ply"))
-    raw = data.get("bodies")
-    if not isinstance(raw, list) or not raw:
-        raise SpecError("bodies: the spec needs at least one [[bodies]] table")
-    bodies, names = [], set()
-    for i, b in enumerate(raw):
-        bodies += _bodies(f"bodies[{i}]", b, i, seed, base_dir)
-    for b in bodies:
-        if b.name in names:
-            raise SpecError(f"bodies: the name {b.name!r} is used twice")
-        names.add(b.name)
-    spec = Spec(seed, mesh_res, scene, output, bodies)
-    spec.items = [(bi, f) for bi, b in enumerate(bodies) for f in b.frames]
-    return spec
+    if not output.folders():
+        raise SpecError("output: nothing to write (images = false, passes = [], meshes = 'none', blend = false)")
+    return output
 
 
-def _bodies(path: str, b: dict, index: int, seed: int, base_dir: Path) -> list[Body]:
+# -- bodies --------------------------------------------------------------------------------------
+def _bodies(path: str, b: dict, index: int, seed: int, base_dir: Path, voc: Vocabulary) -> list[Body]:
     _table(path, b, _BODY)
-    name = b.get("name", f"body{index}")
-    if not isinstance(name, str) or not name or not all(c.isalnum() or c in "-_" for c in name):
-        raise SpecError(f"{path}.name: use letters, digits, '-' and '_' only")
-    base = _latents(path, b)
     count = _num(f"{path}.count", b.get("count", 1), 1, 100000, integer=True)
-    keys = []
-    raw_keys = b.get("keyframes", [])
-    if not isinstance(raw_keys, list):
-        raise SpecError(f"{path}.keyframes: expected a list of tables")
-    for k, kf in enumerate(raw_keys):
-        kpath = f"{path}.keyframes[{k}]"
-        _table(kpath, kf, FIELDS["bodies[].keyframes[]"])
-        if "frame" not in kf:
-            raise SpecError(f"{kpath}.frame: required")
-        keys.append({"frame": _num(f"{kpath}.frame", kf["frame"], 0, 1_000_000, integer=True), **_latents(kpath, kf)})
-    keys.sort(key=lambda k: k["frame"])
+    name = _name(f"{path}.name", b.get("name", f"body{index}"), count)
+    base = _latents(path, b, voc)
+    keys = _keyframes(f"{path}.keyframes", b.get("keyframes", []), voc)
     if "frames" in b:
         fr = b["frames"]
         if not isinstance(fr, list) or not fr:
             raise SpecError(f"{path}.frames: expected a non-empty list of frame numbers")
-        frames = sorted({int(_num(f"{path}.frames[{i}]", f, 0, 1_000_000, integer=True)) for i, f in enumerate(fr)})
+        frames = sorted({_num(f"{path}.frames[{i}]", f, 0, 1_000_000, integer=True) for i, f in enumerate(fr)})
     else:
         frames = [k["frame"] for k in keys] or [1]
+    extra = _body_options(path, b, base_dir, voc)
+    out = []
+    for c in range(count):
+        body_seed = zlib.crc32(f"{seed}/{index}/{c}".encode()) & 0x7FFFFFFF
+        out.append(Body(name if count == 1 else f"{name}_{c:03d}", body_seed, base, keys, frames, voc, **extra))
+    return out
+
+
+def _name(path: str, name, count: int) -> str:
+    """A body name that is safe as (the start of) a file name on every system."""
+    if not isinstance(name, str) or not name:
+        raise SpecError(f"{path}: expected a non-empty string, got {name!r}")
+    if not _NAME.fullmatch(name):
+        bad = next((c for c in name if not (c.isascii() and (c.isalnum() or c in "-_"))), None)
+        raise SpecError(f"{path}: {name[:40]!r} {f'contains {bad!r}' if bad else 'starts with -'}; use ASCII "
+                        "letters, digits, '-' and '_' (not first: '-'), it becomes a file name")
+    suffix = f"_{count - 1:03d}" if count > 1 else ""
+    if len(name) + len(suffix) > MAX_NAME:
+        raise SpecError(f"{path}: {name[:20]!r}... is {len(name) + len(suffix)} characters"
+                        f"{' with the count suffix' if suffix else ''}; at most {MAX_NAME} (it becomes a file name)")
+    return name
+
+
+def _unique_names(bodies: list[Body]) -> None:
+    """No two bodies share a name, also not in another letter case (file names on macOS, Windows)."""
+    seen: dict[str, str] = {}
+    for b in bodies:
+        other = seen.get(b.name.casefold())
+        if other is not None:
+            how = "is used twice" if other == b.name else f"and {other!r} differ only in letter case (one file name)"
+            raise SpecError(f"bodies: the name {b.name!r} {how}")
+        seen[b.name.casefold()] = b.name
+
+
+def _body_options(path: str, b: dict, base_dir: Path, voc: Vocabulary) -> dict:
     extra = {}
     for key, options in (("hands", tuple(poses.HAND_PRESETS)), ("expression_preset", tuple(poses.EXPRESSION_PRESETS)),
                          ("framing", ("body", "head"))):
         if key in b:
             extra[key] = _choice(f"{path}.{key}", b[key], options)
+    missing = sorted(set(poses.EXPRESSION_PRESETS.get(extra.get("expression_preset"), ())) - set(voc.expression_names))
+    if missing:
+        raise SpecError(f"{path}.expression_preset: this bundle has no facial actions {missing}")
     for key in ("random_shape", "random_expression"):
-        if key in b and not isinstance(b[key], bool):
-            raise SpecError(f"{path}.{key}: expected true or false")
+        if key in b:
+            extra[key] = _flag(f"{path}.{key}", b[key])
     if "random_pose" in b:
         extra["random_pose"] = float(_num(f"{path}.random_pose", b["random_pose"], 0, 1))
     if "pose_file" in b:
-        if not isinstance(b["pose_file"], str):
-            raise SpecError(f"{path}.pose_file: expected a path")
-        pf = (base_dir / b["pose_file"]).resolve()
-        if not pf.is_file():
-            raise SpecError(f"{path}.pose_file: {pf} does not exist")
-        extra["pose_file"] = str(pf)
-    extra["layers"] = _list_of(f"{path}.layers", b.get("layers", []), _layer)
-    extra["limb_cuts"] = _list_of(f"{path}.limb_cuts", b.get("limb_cuts", []), _cut)
-    out = []
-    for c in range(count):
-        body_seed = zlib.crc32(f"{seed}/{index}/{c}".encode()) & 0x7FFFFFFF
-        out.append(Body(name if count == 1 else f"{name}_{c:03d}", body_seed, base, keys, frames,
-                        random_shape=b.get("random_shape", False), random_expression=b.get("random_expression", False),
-                        **extra))
+        extra["pose_file"] = _pose_file(f"{path}.pose_file", b["pose_file"], base_dir, voc)
+    extra["layers"] = _list_of(f"{path}.layers", b.get("layers", []), lambda p, d: _layer(p, d, voc.region_names))
+    extra["limb_cuts"] = _list_of(f"{path}.limb_cuts", b.get("limb_cuts", []),
+                                  lambda p, d: _cut(p, d, voc.limb_parts))
+    return extra
+
+
+def _pose_file(path: str, v, base_dir: Path, voc: Vocabulary) -> str:
+    """The absolute path of a pose JSON file whose contents are valid for this vocabulary."""
+    pf = _file(path, v, base_dir, "a pose JSON file")
+    try:
+        animation_io.read_pose_json(pf, voc.bone_names)
+    except ValueError as exc:
+        raise SpecError(f"{path}: {exc}") from exc
+    return str(pf)
+
+
+def _keyframes(path: str, raw, voc: Vocabulary) -> list[dict]:
+    if not isinstance(raw, list):
+        raise SpecError(f"{path}: expected a list of tables")
+    keys = []
+    for k, kf in enumerate(raw):
+        kpath = f"{path}[{k}]"
+        _table(kpath, kf, FIELDS["bodies[].keyframes[]"])
+        if "frame" not in kf:
+            raise SpecError(f"{kpath}.frame: required")
+        keys.append({"frame": _num(f"{kpath}.frame", kf["frame"], 0, 1_000_000, integer=True),
+                     **_latents(kpath, kf, voc)})
+    frames = [k["frame"] for k in keys]
+    if len(set(frames)) != len(frames):
+        raise SpecError(f"{path}: two keyframes share frame {next(f for f in frames if frames.count(f) > 1)}")
+    return sorted(keys, key=lambda k: k["frame"])
+
+
+def _latents(path: str, d: dict, voc: Vocabulary) -> dict:
+    out = {}
+    if "phenotypes" in d:
+        out["phenotypes"] = _named_values(f"{path}.phenotypes", d["phenotypes"], voc.phenotype_names,
+                                          *voc.phenotype_range)
+    if "beta" in d:
+        out["beta"] = _vec(f"{path}.beta", d["beta"], voc.beta_size, -voc.beta_limit, voc.beta_limit)
+    if "phenotypes" in out and "beta" in out:
+        raise SpecError(f"{path}: give either phenotypes or beta, not both")
+    if "expression" in d:
+        out["expression"] = _named_values(f"{path}.expression", d["expression"], voc.expression_names,
+                                          *voc.expression_range)
+    if "pose" in d:
+        out["pose"] = _pose(f"{path}.pose", d["pose"], voc)
     return out
 
 
-def _list_of(path, v, item):
-    if not isinstance(v, list):
-        raise SpecError(f"{path}: expected a list of tables")
-    return [item(f"{path}[{i}]", x) for i, x in enumerate(v)]
+def _named_values(path, v, names, lo, hi):
+    _table(path, v, names)
+    return {k: float(_num(f"{path}.{k}", x, lo, hi)) for k, x in v.items()}
 
 
-def _layer(path, d) -> dict:
+def _pose(path, v, voc: Vocabulary):
+    if isinstance(v, str):
+        return _choice(path, v, tuple(poses.BODY_PRESETS))
+    _table(path, v, voc.bone_names)
+    return {k: _vec(f"{path}.{k}", x, 3, -2 * math.pi, 2 * math.pi) for k, x in v.items()}
+
+
+def _layer(path, d, regions: tuple[str, ...]) -> dict:
     _table(path, d, ("region", "thickness", "border", "separate"))
     if "region" not in d:
         raise SpecError(f"{path}.region: required")
-    out = {"region": _choice(f"{path}.region", d["region"], tuple(REGIONS)),
-           "thickness": float(_num(f"{path}.thickness", d.get("thickness", 0.005), 0, 0.05)),
-           "border": float(_num(f"{path}.border", d.get("border", 0.02), 0, 0.1))}
-    if not isinstance(d.get("separate", False), bool):
-        raise SpecError(f"{path}.separate: expected true or false")
-    return {**out, "separate": d.get("separate", False)}
+    return {"region": _choice(f"{path}.region", d["region"], regions),
+            "thickness": _ranged(path, d, "thickness", LAYER["thickness"]),
+            "border": _ranged(path, d, "border", LAYER["border"]),
+            "separate": _flag(f"{path}.separate", d.get("separate", False))}
 
 
-def _cut(path, d) -> dict:
+def _cut(path, d, limb_parts: tuple[str, ...]) -> dict:
     _table(path, d, ("part", "fraction", "rounding"))
     if "part" not in d:
         raise SpecError(f"{path}.part: required")
-    return {"part": _choice(f"{path}.part", d["part"], LIMB_PARTS),
-            "fraction": float(_num(f"{path}.fraction", d.get("fraction", 0.5), 0, 1)),
-            "rounding": float(_num(f"{path}.rounding", d.get("rounding", 0.015), 0, 0.1))}
+    return {"part": _choice(f"{path}.part", d["part"], limb_parts),
+            "fraction": _ranged(path, d, "fraction", CUT["fraction"]),
+            "rounding": _ranged(path, d, "rounding", CUT["rounding"])}
 
 
 def shard(items: list, shard_spec: str | None) -> list:
     """The deterministic slice ``K/N`` (1-based) of the items: every N-th item from the K-th."""
     if not shard_spec:
         return list(items)
-    try:
-        k, n = (int(x) for x in shard_spec.split("/"))
-    except ValueError:
-        raise SpecError(f"--shard: expected K/N such as 2/8, got {shard_spec!r}") from None
-    if not 1 <= k <= n:
-        raise SpecError(f"--shard: K must lie in 1..N, got {shard_spec}")
+    k, n = parse_shard(shard_spec)
     return list(items)[k - 1::n]
 
 
-def frame_latents(body: Body, frame: int) -> dict:
-    """Latents of ``body`` at ``frame``: phenotypes/beta, expression (name -> value) and pose
-    (bone -> rotation vector), from the base values, random draws (seeded per body) and keyframes
-    (linear between keys, held outside them)."""
-    rng = np.random.default_rng(body.seed)
-    lat: dict = {"expression": {}, "pose": {}}
-    if body.random_shape:
-        lat["phenotypes"] = {n: float(rng.uniform(0.1, 0.9)) if n != "age" else float(rng.uniform(0.45, 0.95))
-                             for n in PHENOTYPES}
-    if body.random_expression:
-        chosen = rng.choice(len(EXPRESSIONS), size=int(rng.integers(1, 4)), replace=False)
-        lat["expression"] = {EXPRESSIONS[i]: float(rng.uniform(0.3, 1.0)) for i in chosen}
-    if body.expression_preset:
-        lat["expression"].update(poses.EXPRESSION_PRESETS[body.expression_preset])
-    if body.random_pose:
-        lat["pose"] = {k: v.tolist() for k, v in poses.random_pose(BONES, rng, body.random_pose).items()}
-    _apply(lat, body.base)
-    if body.hands:
-        lat["pose"].update({k: v.tolist() for k, v in poses.preset_pose(
-            [b for b in BONES if b.startswith(("finger", "metacarpal"))], poses.HAND_PRESETS[body.hands]).items()})
-    if body.keyframes:
-        before = [k for k in body.keyframes if k["frame"] <= frame]
-        after = [k for k in body.keyframes if k["frame"] > frame]
-        a = before[-1] if before else after[0]
-        b = after[0] if after and before else a
-        t = 0.0 if a is b else (frame - a["frame"]) / (b["frame"] - a["frame"])
-        _apply(lat, _mix(a, b, t, lat))
-    return lat
-
-
-def _apply(lat: dict, d: dict) -> None:
-    for key in ("phenotypes", "beta"):
-        if key in d:
-            lat.pop("beta" if key == "phenotypes" else "phenotypes", None)
-            lat[key] = d[key]
-    if "expression" in d:
-        lat["expression"] = {**lat["expression"], **d["expression"]}
-    if "pose" in d:
-        lat["pose"] = {**lat["pose"], **_resolved(d, "pose")}
-
-
-def _mix(a: dict, b: dict, t: float, current: dict) -> dict:
-    """Linear blend of two keyframes (values a key lacks come from the current latents)."""
-    out = {}
-    for key in ("phenotypes", "expression", "pose"):
-        if key in a or key in b:
-            ka, kb = _resolved(a, key), _resolved(b, key)
-            names = set(ka) | set(kb)
-            base = current.get(key, {}) if isinstance(current.get(key), dict) else {}
-            zero = {"pose": lambda n: [0.0, 0.0, 0.0], "expression": lambda n: 0.0,
-                    "phenotypes": lambda n: _NAMES["phenotype_defaults"].get(n, 0.5)}[key]
-            out[key] = {n: (np.asarray(ka.get(n, base.get(n, zero(n)))) * (1 - t)
-                            + np.asarray(kb.get(n, base.get(n, zero(n)))) * t).tolist() for n in names}
-    if "beta" in a or "beta" in b:
-        out["beta"] = (np.asarray(a.get("beta", b.get("beta"))) * (1 - t) + np.asarray(b.get("beta", a.get("beta"))) * t).tolist()
-    return out
-
-
-def _resolved(key_frame: dict, key: str) -> dict:
-    v = key_frame.get(key, {})
-    if key == "pose" and isinstance(v, str):
-        return {k: x.tolist() for k, x in poses.preset_pose(BONES, poses.BODY_PRESETS[v]).items()}
-    return v
+def parse_shard(text) -> tuple[int, int]:
+    """``"K/N"`` -> (K, N) with 1 <= K <= N; :class:`SpecError` otherwise."""
+    m = re.fullmatch(r"\s*(\d{1,6})\s*/\s*(\d{1,6})\s*", text) if isinstance(text, str) else None
+    if not m:
+        raise SpecError(f"--shard: expected K/N such as 2/8, got {text!r}")
+    k, n = int(m[1]), int(m[2])
+    if not 1 <= k <= n:
+        raise SpecError(f"--shard: K must lie in 1..N, got {text}")
+    return k, n

@@ -23,7 +23,8 @@ import torch
 import torch.distributed as dist
 
 from ..bundle import load_bundle
-from ..model import Latents, Model
+from ..latents import Latents
+from ..model import Model
 
 CLAMP = 0.05
 SEM_BAND = 0.02
@@ -120,8 +121,7 @@ def validate(model: Model, data: Dataset, bodies: torch.Tensor) -> dict[str, flo
             "sem_mm": float(torch.stack(sem).mean()) * 1000}
 
 
-def main(argv: list[str] | None = None) -> None:
-    """CLI entry point."""
+def _parse(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bundle", required=True)
     ap.add_argument("--data", required=True)
@@ -133,14 +133,42 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--val-bodies", type=int, default=64)
     ap.add_argument("--eval-every", type=int, default=300)
     ap.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0: time budget)")
-    args = ap.parse_args(argv)
+    return ap.parse_args(argv)
 
+
+def _distributed() -> tuple[bool, int, int, torch.device]:
+    """(distributed, rank, world size, device) from torchrun's environment (else one CPU/GPU process)."""
     distributed = "WORLD_SIZE" in os.environ and int(os.environ["WORLD_SIZE"]) > 1
-    device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0))) if torch.cuda.is_available() else torch.device("cpu")
+    cuda = torch.cuda.is_available()
+    device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0))) if cuda else torch.device("cpu")
     if distributed:
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    rank = dist.get_rank() if distributed else 0
-    world = dist.get_world_size() if distributed else 1
+    return distributed, dist.get_rank() if distributed else 0, dist.get_world_size() if distributed else 1, device
+
+
+def _resume(ckpt: Path, net: torch.nn.Module, opt: torch.optim.Optimizer, rank: int) -> dict:
+    """The run state (step, elapsed seconds, best score), restored from ``ckpt`` when it exists."""
+    state = {"step": 0, "elapsed": 0.0, "best": float("inf")}
+    if ckpt.exists():
+        saved = torch.load(ckpt, map_location="cpu", weights_only=True)
+        net.load_state_dict(saved["net"])
+        opt.load_state_dict(saved["opt"])
+        state = {k: saved[k] for k in state}
+        if rank == 0:
+            print(f"resumed at step {state['step']} ({state['elapsed'] / 60:.1f} min)", flush=True)
+    return state
+
+
+def _log(log, msg: dict) -> None:
+    print(json.dumps(msg), flush=True)
+    log.write(json.dumps(msg) + "\n")
+    log.flush()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """CLI entry point: train until the time budget (or ``--max-steps``), checkpointing as it goes."""
+    args = _parse(argv)
+    distributed, rank, world, device = _distributed()
     run = Path(args.workdir)
     run.mkdir(parents=True, exist_ok=True)
     bundle = load_bundle(args.bundle)
@@ -150,15 +178,7 @@ def main(argv: list[str] | None = None) -> None:
     val_bodies = torch.arange(data.n_bodies - args.val_bodies, data.n_bodies)
     train_bodies = torch.arange(0, data.n_bodies - args.val_bodies)[rank::world]
     opt = torch.optim.Adam(net.parameters(), lr=args.lr)
-    state = {"step": 0, "elapsed": 0.0, "best": float("inf")}
-    ckpt = run / "last.pt"
-    if ckpt.exists():
-        saved = torch.load(ckpt, map_location="cpu", weights_only=True)
-        net.load_state_dict(saved["net"])
-        opt.load_state_dict(saved["opt"])
-        state = {k: saved[k] for k in state}
-        if rank == 0:
-            print(f"resumed at step {state['step']} ({state['elapsed'] / 60:.1f} min)", flush=True)
+    state = _resume(run / "last.pt", net, opt, rank)
     model.to(device=device)
     objective = Objective(model)
     if distributed:
@@ -184,11 +204,8 @@ def main(argv: list[str] | None = None) -> None:
         state["step"] += 1
         state["elapsed"] = time.time() - t_start
         if rank == 0 and state["step"] % 50 == 0:
-            msg = {"step": state["step"], "min": round(state["elapsed"] / 60, 2), "lr": round(lr, 6),
-                   **{k: round(float(v.detach()), 6) for k, v in terms.items()}}
-            print(json.dumps(msg), flush=True)
-            log.write(json.dumps(msg) + "\n")
-            log.flush()
+            _log(log, {"step": state["step"], "min": round(state["elapsed"] / 60, 2), "lr": round(lr, 6),
+                       **{k: round(float(v.detach()), 6) for k, v in terms.items()}})
         if rank == 0 and state["step"] % args.eval_every == 0:
             _checkpoint(model, net, opt, state, data, val_bodies, run, bundle, log)
     if rank == 0 and state["step"] % args.eval_every:
@@ -210,10 +227,7 @@ def _checkpoint(model, net, opt, state, data, val_bodies, run, bundle, log) -> N
         bundle.save(run / "best.safetensors", net)
     torch.save({"net": net.state_dict(), "opt": opt.state_dict(), **state}, run / "last.pt.tmp")
     os.replace(run / "last.pt.tmp", run / "last.pt")
-    msg = {"step": state["step"], "val": val, "best": improved}
-    print(json.dumps(msg), flush=True)
-    log.write(json.dumps(msg) + "\n")
-    log.flush()
+    _log(log, {"step": state["step"], "val": val, "best": improved})
 
 
 if __name__ == "__main__":

@@ -83,7 +83,7 @@ assert bpy.ops.imghum.import_arkit_csv(filepath=str(csv_path), fps=30.0, frame_s
 scene.frame_set(13)
 seen["csv_value_frame13"] = [p.expression.mouthSmileLeft, float(values[3, names.index("mouthSmileLeft")])]
 seen["csv_keyed_actions"] = sum(1 for n in names if p.expression.path_from_id(n) and
-                                arm.animation_data.action.fcurve_ensure_for_datablock(arm, f"imghum.expression.{n}")
+                                arm.data.animation_data.action.fcurve_ensure_for_datablock(arm.data, f"imghum.expression.{n}")
                                 .keyframe_points.__len__() >= rows)
 
 # Body animation from pose JSON (model convention): the posed skeleton matches the model's.

@@ -122,7 +122,11 @@ rt.apply_result = original_apply
 seen["rapid_applied"] = len(applied)
 from bl_ext.user_default.imghum.imghum_blender.body_mesh import evaluate  # noqa: E402
 
-direct = evaluate(model, rt.request(model, rt.snapshot(arm, arm.imghum.preview_resolution)))
+import pickle  # noqa: E402
+
+# What reaches the worker is plain data (picklable: no bpy object inside), pose included.
+seen["request_is_plain_data"] = len(pickle.dumps(rt.snapshot(arm, 64, posed=True))) > 0
+direct = evaluate(model, rt.snapshot(arm, arm.imghum.preview_resolution))
 seen["rapid_final_matches"] = bool(len(direct.vertices) == len(me.vertices)
                                    and np.abs(direct.vertices - verts(ob)).max() < 1e-5)
 
@@ -133,6 +137,7 @@ rt.drain()
 state = mesh_state(ob)
 arm.imghum.beta[0] = float("nan")
 seen["nan_background_errors"] = rt.drain()
+seen["nan_status"] = rt.status(arm)
 seen["nan_sync_error"] = operator_error(bpy.ops.imghum.update_mesh)
 seen["nan_kept_mesh"] = mesh_state(ob) == state
 arm.imghum.beta[0] = 0.0
@@ -142,9 +147,16 @@ state = mesh_state(ob)
 broken = tmp / "broken.safetensors"
 broken.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not a header}")
 prefs = bpy.context.preferences.addons["bl_ext.user_default.imghum"].preferences
-prefs.bundle_path = str(broken)
-seen["broken_model_error"] = operator_error(bpy.ops.imghum.update_mesh)
-seen["broken_model_kept_mesh"] = mesh_state(ob) == state
+prefs.bundle_path = str(broken)  # refused: the shipped model stays in use, the preferences say why
+seen["broken_model_error"] = rt.STATE.bundle_error
+seen["broken_model_check"] = operator_error(bpy.ops.imghum.check_model)
+seen["broken_model_still_meshes"] = bpy.ops.imghum.update_mesh(preview=True) == {"FINISHED"}
+damaged = tmp / "damaged.safetensors"  # a readable header, truncated tensors: fails when loaded
+damaged.write_bytes(Path(rt.STATE.bundle_path).read_bytes()[:-1000])
+state = mesh_state(ob)
+prefs.bundle_path = str(damaged)
+seen["damaged_model_error"] = operator_error(bpy.ops.imghum.update_mesh)
+seen["damaged_model_kept_mesh"] = mesh_state(ob) == state
 prefs.bundle_path = ""
 
 # Undo restores the latents.

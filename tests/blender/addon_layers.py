@@ -39,7 +39,7 @@ bpy.ops.imghum.add_layer(preset="SHIRT", thickness=0.01)
 rt.drain()
 from bl_ext.user_default.imghum.imghum_blender.body_mesh import latents_for  # noqa: E402
 
-body, _ = model.query(verts(ob), latents_for(model, rt.request(model, rt.snapshot(arm, 96))))
+body, _ = model.query(verts(ob), latents_for(model, rt.snapshot(arm, 96)))
 chest = parts(ob) == names.index("chest")
 seen["shirt_offset_mm"] = float(np.median(body[chest]) * 1000)
 seen["shirt_leg_offset_mm"] = float(np.median(body[parts(ob) == names.index("lowerleg.L")]) * 1000)

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .correspondence import template_surface
+
 
 @dataclass
 class SurfaceAttributes:
@@ -28,7 +30,7 @@ class SurfaceAttributes:
 
 def surface_attributes(model, mesh, skin_bones: int = 4) -> SurfaceAttributes:
     """All semantic attributes of ``mesh`` (from :meth:`Model.mesh`)."""
-    surf = model.template_surface
+    surf = template_surface(model)
     tri, bary = surf.project(mesh.semantics)
     tensors = model.bundle.tensors
     corners = model.template_faces.numpy()[tri]  # (V,3) template vertex ids
@@ -58,7 +60,7 @@ def _corner_uvs(model, mesh, tri: np.ndarray, bary: np.ndarray) -> np.ndarray:
     corner whose template triangle's affine UV map explains most corners, and maps the others
     through it too, so no triangle stretches across the texture. Only triangles whose UV edges
     are much longer than their 3D edges suggest (a few percent) need that test."""
-    surf = model.template_surface
+    surf = template_surface(model)
     uv = model.bundle.tensors["template_uvs"].numpy().astype(np.float64)
     tuv = uv[model.bundle.tensors["template_face_uvs"].long().numpy()]  # (T,3,2)
     own = (tuv[tri] * bary[..., None]).sum(1)[mesh.faces]  # (F,3,2)

@@ -1,0 +1,192 @@
+"""Bad inputs to the Python API: latents, queries, meshing, attributes and fits. Each must end in
+a LatentError / ResolutionError / ValueError naming the input, or in a result checked as correct."""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from .catalogue import Case, expect_error, expect_exit
+
+AREA = "api"
+
+
+@lru_cache(maxsize=1)
+def _model():
+    import imghum_blender as ih
+
+    return ih.load_model()
+
+
+def _latent_cases() -> list[tuple[str, dict]]:
+    """(name, Model.latents keyword arguments) that must raise LatentError."""
+    k = _model().vocabulary.beta_size
+    return [
+        ("beta NaN", {"beta": [float("nan")] * k}),
+        ("beta of 5 values", {"beta": [0.0] * 5}),
+        ("beta beyond its limit", {"beta": [100.0] * k}),
+        ("beta as strings", {"beta": ["a"] * k}),
+        ("beta of 0 bodies", {"beta": np.zeros((0, k))}),
+        ("beta and phenotypes together", {"beta": [0.0] * k, "phenotypes": {"age": 0.5}}),
+        ("phenotypes as a list", {"phenotypes": [0.5] * 6}),
+        ("phenotype 1.5", {"phenotypes": {"age": 1.5}}),
+        ("phenotype NaN", {"phenotypes": {"age": float("nan")}}),
+        ("phenotype a string", {"phenotypes": {"age": "old"}}),
+        ("unknown phenotype", {"phenotypes": {"shoe_size": 0.3}}),
+        ("phenotype batches 2 and 3", {"phenotypes": {"age": [0.2, 0.3], "weight": [0.1, 0.2, 0.3]}}),
+        ("unknown facial action", {"expression": {"smirk": 0.5}}),
+        ("facial action 2.0", {"expression": {"jawOpen": 2.0}}),
+        ("expression of 3 values", {"expression": [0.5] * 3}),
+        ("unknown bone", {"pose": {"elbow_of_doom": [0, 0, 1]}}),
+        ("rotation vector of 2 values", {"pose": {"lowerarm01.L": [0.0, 1.0]}}),
+        ("rotation vector of 4 values", {"pose": {"lowerarm01.L": [0.0, 1.0, 0.0, 1.0]}}),
+        ("bone rotation a reflection", {"pose": {"lowerarm01.L": np.diag([1.0, 1.0, -1.0])}}),
+        ("pose array (3,3)", {"pose": np.zeros((3, 3))}),
+        ("pose array of 2-vectors", {"pose": np.zeros((len(_model().vocabulary.bone_names), 2))}),
+        ("root_translation 1e30", {"root_translation": [1e30, 0.0, 0.0]}),
+        ("root_translation 20 km", {"root_translation": [0.0, 2e4, 0.0]}),
+        ("root_translation of 2 values", {"root_translation": [1.0, 2.0]}),
+        ("root_translation a string", {"root_translation": "here"}),
+        ("root_translation NaN", {"root_translation": [0.0, float("nan"), 0.0]}),
+        ("batch sizes 2 and 3", {"beta": np.zeros((2, k)), "expression": np.zeros((3, 52))}),
+    ]
+
+
+def _query_cases() -> list[tuple[str, object]]:
+    """(name, points) that query must refuse with a ValueError."""
+    return [("points (N,2)", np.zeros((5, 2))), ("points (N,4)", np.zeros((5, 4))), ("points (3,)", np.zeros(3)),
+            ("points (2,N,3) for one body", np.zeros((2, 5, 3))), ("points NaN", np.full((4, 3), np.nan)),
+            ("points a string", "points")]
+
+
+def _check_empty(result) -> str | None:
+    sdf, sem = result
+    return None if sdf.shape == (0,) and sem.shape == (0, 3) else f"shapes {sdf.shape}, {sem.shape}"
+
+
+def _batched_mesh():
+    m = _model()
+    lat = m.latents(phenotypes={"weight": [0.2, 0.9]})
+    return m.mesh(lat, resolution=32), m.mesh(lat.body(0), resolution=32)
+
+
+def _check_body_0(result) -> str | None:
+    both, first = result
+    return None if np.array_equal(both.vertices, first.vertices) else "the batch's mesh is not body 0"
+
+
+def _mesh_cases() -> list[tuple[str, dict]]:
+    """(name, Model.mesh keyword arguments) that must raise a ValueError (ResolutionError included)."""
+    return [("resolution 2**40", {"resolution": 2 ** 40}), ("resolution NaN", {"resolution": float("nan")}),
+            ("resolution a string", {"resolution": "256"}), ("resolution 4", {"resolution": 4}),
+            ("resolution 64.5", {"resolution": 64.5}),
+            ("resolution too large for memory", {"resolution": 2048}),
+            ("region of one point", {"resolution": 32, "region": ([0, 0, 0],)}),
+            ("region of 2D points", {"resolution": 32, "region": ([0, 0], [1, 1])}),
+            ("region NaN", {"resolution": 32, "region": ([0, 0, 0], [np.nan, 1, 1])}),
+            ("region lo > hi", {"resolution": 32, "region": ([1, 1, 1], [0, 0, 0])}),
+            ("region away from the body", {"resolution": 32, "region": ([10, 10, 10], [11, 11, 11])})]
+
+
+def _fit_image_case(change) -> object:
+    """fit_image on a synthetic view of the mean body with ``change(mask, camera, keypoints)`` applied."""
+    import imghum_blender as ih
+    from imghum_blender.fitting import LANDMARKS, project
+    import torch
+
+    m = _model()
+    lat = m.latents()
+    f = 50 * 256 / 36
+    ext = np.eye(4)
+    ext[:3, :3] = [[1.0, 0, 0], [0, 0, -1.0], [0, 1.0, 0]]
+    ext[:3, 3] = -ext[:3, :3] @ np.array([0.0, -3.2, 0.0])
+    camera = {"intrinsics": [[f, 0, 128], [0, f, 128], [0, 0, 1]], "world_to_camera": ext}
+    idx = [m.vocabulary.bone_names.index(n) for n in LANDMARKS]
+    joints = m.bone_frames(lat).posed[0, idx, :3, 3].double()
+    kp = {n: uv for n, uv in zip(LANDMARKS, project(camera, joints).numpy())}
+    mask = np.zeros((256, 256), dtype=bool)
+    mask[40:220, 100:156] = True
+    mask, camera, kp = change(mask, camera, kp)
+    return ih.fit_image(m, mask, kp, camera, iterations=(1, 0, 0), resolution=0)
+
+
+def _fit_cases() -> list[tuple[str, object]]:
+    import imghum_blender as ih
+
+    m, rng = _model(), np.random.default_rng(0)
+    body = rng.normal(0, [0.15, 0.1, 0.5], (400, 3))
+    line = np.linspace(0, 1.7, 1200).reshape(400, 3)
+    intr = lambda fx: [[fx, 0, 128], [0, 700.0, 128], [0, 0, 1]]  # noqa: E731
+    image = [
+        ("fit_image: keypoint 5000 px outside", lambda mk, c, k: (mk, c, {**k, "head": (5000.0, -3000.0)})),
+        ("fit_image: keypoint of 3 values", lambda mk, c, k: (mk, c, {**k, "head": (1.0, 2.0, 3.0)})),
+        ("fit_image: keypoint NaN", lambda mk, c, k: (mk, c, {**k, "head": (np.nan, 2.0)})),
+        ("fit_image: 2 keypoints", lambda mk, c, k: (mk, c, dict(list(k.items())[:2]))),
+        ("fit_image: unknown keypoint", lambda mk, c, k: (mk, c, {**k, "tail": (1.0, 2.0)})),
+        ("fit_image: keypoints a list", lambda mk, c, k: (mk, c, list(k.values()))),
+        ("fit_image: zero focal length", lambda mk, c, k: (mk, {**c, "intrinsics": intr(0.0)}, k)),
+        ("fit_image: negative focal length", lambda mk, c, k: (mk, {**c, "intrinsics": intr(-700.0)}, k)),
+        ("fit_image: NaN focal length", lambda mk, c, k: (mk, {**c, "intrinsics": intr(np.nan)}, k)),
+        ("fit_image: scaled world_to_camera", lambda mk, c, k: (mk, {**c, "world_to_camera": 2 * np.eye(4)}, k)),
+        ("fit_image: camera without extrinsics", lambda mk, c, k: (mk, {"intrinsics": c["intrinsics"]}, k)),
+        ("fit_image: all-white mask", lambda mk, c, k: (np.ones_like(mk), c, k)),
+        ("fit_image: all-black mask", lambda mk, c, k: (np.zeros_like(mk), c, k)),
+        ("fit_image: 3D mask", lambda mk, c, k: (mk[None], c, k)),
+    ]
+    return [
+        ("fit_points: 0 points", lambda: ih.fit_points(m, np.zeros((0, 3)))),
+        ("fit_points: cloud in millimetres", lambda: ih.fit_points(m, body * 1000)),
+        ("fit_points: a line", lambda: ih.fit_points(m, line)),
+        ("fit_points: NaN", lambda: ih.fit_points(m, np.full((400, 3), np.nan))),
+        ("fit_points: (N,2) points", lambda: ih.fit_points(m, body[:, :2])),
+        ("fit_points: normals of the wrong shape", lambda: ih.fit_points(m, body, np.ones((10, 3)))),
+    ] + [(name, lambda c=change: _fit_image_case(c)) for name, change in image]
+
+
+def _far_cloud():
+    """The same short fit of a cloud 100 m and 1000 km from the origin."""
+    import imghum_blender as ih
+
+    m = _model()
+    mesh = m.mesh(m.latents(phenotypes={"weight": 0.7}), resolution=64)
+    pts = mesh.vertices[np.random.default_rng(1).choice(len(mesh.vertices), 3000)].astype(np.float64)
+    kw = {"iterations": (5, 8, 0), "samples": 400, "resolution": 0}
+    return [ih.fit_points(m, pts + shift, **kw) for shift in ([100.0, 0, 0], [1e6, 1e6, 0])]
+
+
+def _check_far(fits) -> str | None:
+    near, far = (np.median(f.residual) for f in fits)
+    if not fits[1].origin.any():
+        return "a cloud 1000 km away came back without an origin"
+    return None if abs(near - far) < 0.1 * near else f"median residual {far * 1000:.2f} mm vs {near * 1000:.2f} mm"
+
+
+_ATTRIBUTES = """import imghum_blender.body_mesh
+import imghum_blender as ih
+m = ih.load_model()
+mesh = m.mesh(m.latents(), resolution=24)
+for _ in range(3):
+    assert len(ih.surface_attributes(m, mesh).parts) == len(mesh.vertices)
+"""
+
+
+def cases(tmp: Path) -> list[Case]:
+    """Latents, queries, meshing, attributes and fits."""
+    from imghum_blender import LatentError
+
+    m = _model()
+    out = [Case(AREA, f"latents: {name}", lambda kw=kw: expect_error(lambda: m.latents(**kw), (LatentError,)))
+           for name, kw in _latent_cases()]
+    out.append(Case(AREA, "query: 0 points", lambda: expect_error(
+        lambda: m.query(np.zeros((0, 3), np.float32), m.latents()), check=_check_empty)))
+    out += [Case(AREA, f"query: {name}", lambda p=p: expect_error(lambda: m.query(p, m.latents())))
+            for name, p in _query_cases()]
+    out.append(Case(AREA, "mesh: batch of 2 bodies", lambda: expect_error(_batched_mesh, check=_check_body_0)))
+    out += [Case(AREA, f"mesh: {name}", lambda kw=kw: expect_error(lambda: m.mesh(m.latents(), **kw)))
+            for name, kw in _mesh_cases()]
+    out.append(Case(AREA, "surface_attributes 3x after importing body_mesh",
+                    lambda: expect_exit(["-c", _ATTRIBUTES], code=0)))
+    out += [Case(AREA, name, lambda fn=fn: expect_error(fn)) for name, fn in _fit_cases()]
+    out.append(Case(AREA, "fit_points: cloud 1000 km away", lambda: expect_error(_far_cloud, check=_check_far)))
+    return out
