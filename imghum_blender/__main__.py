@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+from .threads import use_runtime_policy
 from .vocabulary import RESOLUTION
 
 
@@ -99,6 +100,7 @@ def cmd_mesh(args: argparse.Namespace) -> None:
 
     out = Path(args.out)
     _check_out(out)
+    use_runtime_policy()
     model = load_model(args.bundle)
     lat = model.latents(**latent_kwargs(args))
     region = None if args.region is None else (args.region[:3], args.region[3:])

@@ -10,6 +10,7 @@ import hashlib
 import json
 import struct
 from pathlib import Path
+from typing import Callable
 
 FORMAT = "imghum-bundle"
 FORMAT_VERSION = 1
@@ -69,6 +70,21 @@ def read_document(path: str | Path) -> dict:
     if meta["document_sha256"] != document_digest(text):
         raise BundleHeaderError(f"{path} is corrupt or was modified (document checksum mismatch)")
     return doc
+
+
+def derive_bundle(src: str | Path, dst: str | Path, edit: Callable[[dict], object]) -> Path:
+    """Write to ``dst`` a copy of the bundle at ``src`` whose document ``edit(doc)`` changed in place
+    (e.g. renamed facial actions), re-signed; the tensors are copied byte for byte."""
+    data = Path(src).read_bytes()
+    doc = read_document(src)
+    edit(doc)
+    (n,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8:8 + n])
+    text = json.dumps(doc)
+    header["__metadata__"].update(bundle=text, document_sha256=document_digest(text))
+    raw = json.dumps(header).encode()
+    Path(dst).write_bytes(struct.pack("<Q", len(raw)) + raw + data[8 + n:])
+    return Path(dst)
 
 
 def read_header(path: str | Path) -> dict[str, str]:

@@ -84,9 +84,11 @@ def vocabulary() -> Vocabulary:
 
 def _model_for(path: str):
     from ..imghum_blender.model import load_model
+    from ..imghum_blender.threads import use_runtime_policy
 
     with STATE.lock:
         if STATE.model_path != path:
+            use_runtime_policy()  # one torch thread unless IMGHUM_THREADS says otherwise
             STATE.model, STATE.model_path = load_model(path), path
         return STATE.model
 

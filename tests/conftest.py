@@ -57,6 +57,7 @@ def blender_script():
 
 def _run_blender_script(script: str, *args, tmp_path, timeout: int = 900) -> dict:
     env = dict(os.environ, BLENDER_USER_RESOURCES=str(tmp_path / "blender_user"))
+    env.pop("IMGHUM_THREADS", None)  # the add-on's own thread policy is under test
     proc = subprocess.run([sys.executable, str(ROOT / "tests" / "blender" / script), *map(str, args)],
                           capture_output=True, text=True, env=env, timeout=timeout)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]

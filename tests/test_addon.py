@@ -35,6 +35,11 @@ def test_settings_set_and_keyed_through_the_mesh_act_on_the_body(body_api):
     assert body_api["panel_polls_on_mesh"] and body_api["operator_on_mesh"] == ["FINISHED"]
 
 
+def test_addon_runs_torch_under_the_thread_policy(body_api):
+    """Defect 10: the add-on's model runs with one torch thread (no IMGHUM_THREADS set)."""
+    assert body_api["torch_threads"] == 1
+
+
 def test_keyed_latent_is_interpolated_into_the_bake(body_api):
     t = body_api["interpolation_t"]
     assert 0.0 < t < 1.0 and abs(t - 0.5) < 0.2

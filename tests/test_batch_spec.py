@@ -1,10 +1,8 @@
 """The batch renderer before it renders: spec validation at load time (what --dry-run checks is what
 a render checks), the vocabulary it reads, output folders, --resume manifests and merge. These run
 in this process without bpy; one small render shows that the spec's bundle reaches the add-on."""
-import hashlib
 import json
 import os
-import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -164,18 +162,10 @@ def test_random_draws_and_edit_defaults_come_from_the_vocabulary(tmp_path):
 
 def _bundle_with_renamed_action(path: Path, old: str, new: str) -> Path:
     """A copy of the shipped bundle whose document names facial action ``old`` ``new``."""
-    raw = bundle_info.DEFAULT_BUNDLE.read_bytes()
-    (n,) = struct.unpack("<Q", raw[:8])
-    header = json.loads(raw[8:8 + n])
-    doc = json.loads(header["__metadata__"]["bundle"])
-    doc["spec"]["expression_names"] = [new if e == old else e for e in doc["spec"]["expression_names"]]
-    text = json.dumps(doc)
-    header["__metadata__"]["bundle"] = text
-    if "document_sha256" in header["__metadata__"]:
-        header["__metadata__"]["document_sha256"] = hashlib.sha256(text.encode()).hexdigest()
-    blob = json.dumps(header).encode()
-    path.write_bytes(struct.pack("<Q", len(blob)) + blob + raw[8 + n:])
-    return path
+    def rename(doc):
+        doc["spec"]["expression_names"] = [new if e == old else e for e in doc["spec"]["expression_names"]]
+
+    return bundle_info.derive_bundle(bundle_info.DEFAULT_BUNDLE, path, rename)
 
 
 def test_a_spec_names_its_bundle_and_reads_its_vocabulary(tmp_path, capsys):

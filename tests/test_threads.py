@@ -3,10 +3,11 @@ batch renderer unless IMGHUM_THREADS says otherwise; a bad override is a clear m
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+ROOT = Path(__file__).resolve().parents[1]
 
 PROBE = ("import threading, torch; from imghum_blender.threads import use_runtime_policy; n = use_runtime_policy(); "
          "seen = []; t = threading.Thread(target=lambda: seen.append(torch.get_num_threads())); t.start(); t.join(); "
@@ -37,3 +38,12 @@ def test_mesh_cli_runs_under_the_policy(tmp_path):
                           env={**os.environ, "IMGHUM_THREADS": "zero"})
     assert proc.returncode == 2 and "error: IMGHUM_THREADS must be a positive integer" in proc.stderr
     assert "Traceback" not in proc.stderr and not (tmp_path / "b.obj").exists()
+
+
+def test_batch_refuses_a_bad_override_before_rendering(tmp_path):
+    spec = tmp_path / "s.toml"
+    spec.write_text('seed = 1\n[scene]\nresolution = [64, 64]\n[[bodies]]\nname = "a"\n')
+    proc = subprocess.run([sys.executable, "-m", "imghum_blender.batch", str(spec), "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True, cwd=ROOT, env={**os.environ, "IMGHUM_THREADS": "0"})
+    assert proc.returncode == 2 and "IMGHUM_THREADS must be a positive integer" in proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "out").exists()

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from . import manifest as mf
 from . import session
+from ..threads import runtime_threads
 from .spec import Spec, SpecError, load, parse_shard, shard
 
 DEFAULT_OUT = "out/batch"
@@ -75,6 +76,7 @@ def plan(args: argparse.Namespace) -> Plan:
     spec = load(args.spec)
     out = Path(args.out)
     check_out(out)
+    runtime_threads()  # the add-on applies the thread policy when it loads the model; a bad override fails here
     mpath = mf.manifest_path(out, args.shard)
     done = mf.finished(mf.load(mpath), mpath, out, spec.sha256) if args.resume else {}
     return Plan(spec, shard(list(enumerate(spec.items)), args.shard), out, mpath, done, args.shard)
@@ -110,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     except SpecError as exc:
         _error(f"invalid spec: {exc}")
         return 2
-    except (mf.ManifestError, OutputError) as exc:
+    except ValueError as exc:  # ManifestError, OutputError, a bad IMGHUM_THREADS
         _error(str(exc))
         return 2
     spec = p.spec

@@ -80,6 +80,59 @@ def posed_teacher(t, coeffs: torch.Tensor, deltas: torch.Tensor) -> tuple[torch.
     return verts, poses
 
 
+def _skeleton(t, names: list[str], mean_c: torch.Tensor, basis_c: torch.Tensor) -> Skeleton:
+    """Rest heads and orientation matrices, linear in the blendshape coefficients (mean + beta basis)."""
+    n_phen = mean_c.shape[0]
+    heads_bs, orient_bs = t.bone_heads_blendshapes, t.bone_orientation_blendshapes
+    heads_mean = t.template_bone_heads + torch.einsum("a,ajc->jc", mean_c, heads_bs[:n_phen])
+    orient_mean = t.bone_template_orientation_matrices + torch.einsum("a,ajcd->jcd", mean_c, orient_bs[:n_phen])
+    heads_basis = torch.cat([torch.einsum("ka,ajc->kjc", basis_c, heads_bs[:n_phen]), heads_bs[n_phen:]])
+    orient_basis = torch.cat([torch.einsum("ka,ajcd->kjcd", basis_c, orient_bs[:n_phen]), orient_bs[n_phen:]])
+    return Skeleton(names=tuple(names), parents=torch.tensor([int(p) for p in t.bone_parents]),
+                    ref_orient=t.reference_bone_orientations.float(), heads_mean=heads_mean.float(),
+                    heads_basis=heads_basis.float(), orient_mean=orient_mean.float(),
+                    orient_basis=orient_basis.float())
+
+
+def _phenotype_grid(t, mean_c: torch.Tensor, projection: torch.Tensor) -> tuple[list[list[float]], torch.Tensor]:
+    """Phenotype -> beta on the teacher's anchor grid (multilinear, hence exact between nodes):
+    the nodes per phenotype and the grid of betas (*nodes, BETA_SIZE)."""
+    nodes = []
+    for name in PHENOTYPE_NAMES:
+        a = t.anchors[name].double()
+        nodes.append(sorted(set([0.0, 1.0] + [float(x) for x in a if 0.0 < x < 1.0])))
+    grid_pts = torch.tensor(list(itertools.product(*nodes)), dtype=torch.float64)
+    grid_c = teacher.blendshape_coefficients({n: grid_pts[:, i] for i, n in enumerate(PHENOTYPE_NAMES)})
+    grid_beta = (grid_c[:, :mean_c.shape[0]] - mean_c) @ projection
+    return nodes, grid_beta.reshape([len(n) for n in nodes] + [BETA_SIZE])
+
+
+def _part_specs(t, names: list[str], layout: list[dict], vert_part: torch.Tensor, n_box_bodies: int,
+                gen: torch.Generator) -> list[PartSpec]:
+    """Parts with boxes in their main-bone frame over ``n_box_bodies`` sampled bodies and poses."""
+    phen = teacher.sample_phenotypes(n_box_bodies, gen)
+    face = teacher.sample_expressions(n_box_bodies, gen)
+    deltas = teacher.sample_poses(n_box_bodies, gen)
+    out = teacher.run_teacher(phen, face, deltas)
+    verts, poses = out["vertices"], out["bone_poses"]
+    children = {i: [c for c, p in enumerate(t.bone_parents) if p == i] for i in range(len(names))}
+    parts = []
+    for i, p in enumerate(layout):
+        bones = [names.index(b) for b in p["bones"]]
+        f = poses[:, bones[0]]
+        vidx = (vert_part == i).nonzero()[:, 0]
+        local = torch.einsum("bvc,bcd->bvd", verts[:, vidx] - f[:, None, :3, 3], f[:, :3, :3])
+        lo, hi = local.reshape(-1, 3).float().aminmax(dim=0)
+        is_finger = p["name"].startswith("finger")
+        margin = 0.004 if is_finger else 0.01
+        cond = sorted({b for b in bones if b != 0} | {c for b in bones for c in children[b] if c not in bones})
+        parts.append(PartSpec(name=p["name"], bones=tuple(bones), main=bones[0], cond_bones=tuple(cond),
+                              width=p["width"], n_freq=p.get("n_freq", 4), expression=p.get("expression", False),
+                              box_lo=tuple((lo - margin).tolist()), box_hi=tuple((hi + margin).tolist()),
+                              pad=0.008 if is_finger else 0.02))
+    return parts
+
+
 def build(n_shape_samples: int = 4000, n_box_bodies: int = 400, seed: int = 1) -> Bundle:
     """Assemble the bundle (no trained weights) from the teacher."""
     t = teacher.load_teacher()
@@ -87,34 +140,13 @@ def build(n_shape_samples: int = 4000, n_box_bodies: int = 400, seed: int = 1) -
     names = list(t.bone_labels)
     n_face = len(t.facial_action_labels)
     mean_c, basis_c, projection, explained = _shape_space(t, n_shape_samples, gen)
-    n_phen = mean_c.shape[0]
-
-    # Skeleton: rest heads and orientation matrices are linear in the blendshape coefficients.
-    heads_bs, orient_bs = t.bone_heads_blendshapes, t.bone_orientation_blendshapes
-    heads_mean = t.template_bone_heads + torch.einsum("a,ajc->jc", mean_c, heads_bs[:n_phen])
-    orient_mean = t.bone_template_orientation_matrices + torch.einsum("a,ajcd->jcd", mean_c, orient_bs[:n_phen])
-    heads_basis = torch.cat([torch.einsum("ka,ajc->kjc", basis_c, heads_bs[:n_phen]), heads_bs[n_phen:]])
-    orient_basis = torch.cat([torch.einsum("ka,ajcd->kjcd", basis_c, orient_bs[:n_phen]), orient_bs[n_phen:]])
-    skel = Skeleton(names=tuple(names), parents=torch.tensor([int(p) for p in t.bone_parents]),
-                    ref_orient=t.reference_bone_orientations.float(), heads_mean=heads_mean.float(),
-                    heads_basis=heads_basis.float(), orient_mean=orient_mean.float(),
-                    orient_basis=orient_basis.float())
-
-    # Phenotype -> beta on the teacher's anchor grid (multilinear, hence exact between nodes).
-    nodes = []
-    for name in PHENOTYPE_NAMES:
-        a = t.anchors[name].double()
-        nodes.append(sorted(set([0.0, 1.0] + [float(x) for x in a if 0.0 < x < 1.0])))
-    grid_pts = torch.tensor(list(itertools.product(*nodes)), dtype=torch.float64)
-    grid_c = teacher.blendshape_coefficients({n: grid_pts[:, i] for i, n in enumerate(PHENOTYPE_NAMES)})
-    grid_beta = (grid_c[:, :n_phen] - mean_c) @ projection
-    grid = grid_beta.reshape([len(n) for n in nodes] + [BETA_SIZE])
+    skel = _skeleton(t, names, mean_c, basis_c)
+    nodes, grid = _phenotype_grid(t, mean_c, projection)
 
     # Template: mean body, neutral face, teacher's rest pose (identity deltas) in the model frame.
     coeffs0 = torch.cat([mean_c, torch.zeros(n_face, dtype=mean_c.dtype)])[None]
     eye = torch.eye(4, dtype=torch.float64).expand(1, len(names), 4, 4)
     tverts, tposes = posed_teacher(t, coeffs0, eye)
-    tverts = tverts[0]
     skin_idx, skin_w = t.vertex_bone_indices, t.vertex_bone_weights
     dominant = skin_idx.gather(1, skin_w.argmax(1, keepdim=True))[:, 0]
     layout = part_layout(names)
@@ -123,43 +155,20 @@ def build(n_shape_samples: int = 4000, n_box_bodies: int = 400, seed: int = 1) -
         for b in p["bones"]:
             bone_part[names.index(b)] = i
     vert_part = bone_part[dominant]
-
-    # Part boxes in the main-bone frame over sampled bodies and poses.
-    phen = teacher.sample_phenotypes(n_box_bodies, gen)
-    face = teacher.sample_expressions(n_box_bodies, gen)
-    deltas = teacher.sample_poses(n_box_bodies, gen)
-    out = teacher.run_teacher(phen, face, deltas)
-    verts, poses = out["vertices"], out["bone_poses"]
-    children = {i: [c for c, p in enumerate(t.bone_parents) if p == i] for i in range(len(names))}
-    parts = []
-    part_frames = []
-    for i, p in enumerate(layout):
-        bones = [names.index(b) for b in p["bones"]]
-        main = bones[0]
-        f = poses[:, main]
-        vidx = (vert_part == i).nonzero()[:, 0]
-        local = torch.einsum("bvc,bcd->bvd", verts[:, vidx] - f[:, None, :3, 3], f[:, :3, :3])
-        lo, hi = local.reshape(-1, 3).float().aminmax(dim=0)
-        is_finger = p["name"].startswith("finger")
-        margin = 0.004 if is_finger else 0.01
-        cond = sorted({b for b in bones if b != 0} | {c for b in bones for c in children[b] if c not in bones})
-        parts.append(PartSpec(name=p["name"], bones=tuple(bones), main=main, cond_bones=tuple(cond),
-                              width=p["width"], n_freq=p.get("n_freq", 4), expression=p.get("expression", False),
-                              box_lo=tuple((lo - margin).tolist()), box_hi=tuple((hi + margin).tolist()),
-                              pad=0.008 if is_finger else 0.02))
-        part_frames.append(tposes[0, main])
+    parts = _part_specs(t, names, layout, vert_part, n_box_bodies, gen)
+    part_frames = torch.stack([tposes[0, p.main] for p in parts])
 
     vocabulary = Vocabulary(beta_size=BETA_SIZE, beta_limit=BETA_LIMIT,
                             expression_names=tuple(t.facial_action_labels), bone_names=tuple(names),
                             part_names=tuple(p.name for p in parts),
                             phenotype_defaults={n: 0.5 for n in PHENOTYPE_NAMES} | {"age": 2 / 3})
-    tri = t.get_triangular_faces()
     tensors = {
-        "template_vertices": tverts.float(), "template_faces": tri.int(),
+        "template_vertices": tverts[0].float(), "template_faces": t.get_triangular_faces().int(),
         "template_uvs": t.texture_coordinates.float(), "template_face_uvs": t.face_texture_coordinate_indices.int(),
         "template_parts": vert_part.to(torch.int16), "skin_indices": skin_idx.to(torch.int16),
-        "skin_weights": skin_w.float(), "template_part_frames": torch.stack(part_frames).float(),
-        "coeff_mean": mean_c.float(), "beta_projection": projection.float(), "beta_basis": basis_c.float(), "phenotype_grid": grid.float(),
+        "skin_weights": skin_w.float(), "template_part_frames": part_frames.float(),
+        "coeff_mean": mean_c.float(), "beta_projection": projection.float(), "beta_basis": basis_c.float(),
+        "phenotype_grid": grid.float(),
     }
     import anny
 

@@ -109,23 +109,14 @@ class Session:
 
 
 def _bundle_copy(s: Session, name: str, edit=None, cut: int = 0) -> str:
-    """A copy of the shipped bundle: its document changed by ``edit`` (checksum renewed) or its
-    last ``cut`` bytes dropped."""
-    import struct
+    """A copy of the shipped bundle: its document changed by ``edit`` (re-signed) or its last ``cut``
+    bytes dropped."""
+    from imghum_blender.bundle_info import derive_bundle
 
-    from imghum_blender.bundle_info import document_digest
-
-    src = Path(s.rt.STATE.bundle_path).read_bytes()
-    if edit is not None:
-        (n,) = struct.unpack("<Q", src[:8])
-        header = json.loads(src[8:8 + n])
-        doc = json.loads(header["__metadata__"]["bundle"])
-        edit(doc)
-        text = json.dumps(doc)
-        header["__metadata__"].update(bundle=text, document_sha256=document_digest(text))
-        raw = json.dumps(header).encode()
-        src = struct.pack("<Q", len(raw)) + raw + src[8 + n:]
     path = s.tmp / name
+    if edit is not None:
+        return str(derive_bundle(s.rt.STATE.bundle_path, path, edit))
+    src = Path(s.rt.STATE.bundle_path).read_bytes()
     path.write_bytes(src[:len(src) - cut])
     return str(path)
 

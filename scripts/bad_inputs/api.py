@@ -93,7 +93,6 @@ def _fit_image_case(change) -> object:
     """fit_image on a synthetic view of the mean body with ``change(mask, camera, keypoints)`` applied."""
     import imghum_blender as ih
     from imghum_blender.fitting import LANDMARKS, project
-    import torch
 
     m = _model()
     lat = m.latents()

@@ -2,9 +2,7 @@
 interpolated into a bake, the vocabulary of the active bundle, the panels' presets and the
 operator base; prints what it saw as one JSON line (asserted by tests/test_addon.py)."""
 import io
-import json
 import logging
-import struct
 import sys
 from pathlib import Path
 
@@ -25,6 +23,9 @@ bpy.ops.imghum.add_body(resolution=32)
 arm = bpy.context.active_object
 body_mesh = arm.imghum.mesh_object
 model = rt.model()
+import torch  # noqa: E402
+
+seen["torch_threads"] = torch.get_num_threads()  # the runtime thread policy (defect 10)
 
 # -- Defect 9: the artist selects the mesh, sets and keys a latent there: the body follows. -----
 bpy.context.view_layer.objects.active = body_mesh
@@ -85,7 +86,6 @@ scene.frame_set(1)
 # -- Item 15: every pose preset the panel offers exists in poses and applies its rotations. -------
 from bl_ext.user_default.imghum.imghum_blender import poses, rig  # noqa: E402
 from bl_ext.user_default.imghum.imghum_blender.rotations import rotvec_to_matrix  # noqa: E402
-import torch  # noqa: E402
 
 bpy.context.view_layer.objects.active = arm
 names = model.vocabulary.bone_names
@@ -124,21 +124,12 @@ for p in seen["panel_expression_presets"]:
                                               for n in model.vocabulary.expression_names)
 
 # -- Item 11: another bundle's vocabulary rebuilds the settings; a clashing one is refused. -------
-from bl_ext.user_default.imghum.imghum_blender.bundle_info import document_digest  # noqa: E402
+from bl_ext.user_default.imghum.imghum_blender.bundle_info import derive_bundle  # noqa: E402
 
 
 def rewritten_bundle(path: Path, edit) -> Path:
-    """A copy of the active bundle whose JSON document ``edit(doc)`` changed (checksum renewed)."""
-    src = Path(rt.STATE.bundle_path).read_bytes()
-    (n,) = struct.unpack("<Q", src[:8])
-    header = json.loads(src[8:8 + n])
-    doc = json.loads(header["__metadata__"]["bundle"])
-    edit(doc)
-    text = json.dumps(doc)
-    header["__metadata__"].update(bundle=text, document_sha256=document_digest(text))
-    raw = json.dumps(header).encode()
-    path.write_bytes(struct.pack("<Q", len(raw)) + raw + src[8 + n:])
-    return path
+    """A copy of the active bundle whose JSON document ``edit(doc)`` changed (re-signed)."""
+    return derive_bundle(rt.STATE.bundle_path, path, edit)
 
 
 def other_vocabulary(doc):
