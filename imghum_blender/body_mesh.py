@@ -9,11 +9,10 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
-import torch
 
 from . import rig
-from .rig import RestRig
 from .attributes import SurfaceAttributes, surface_attributes
+from .rig import RestRig
 
 
 @dataclass(frozen=True)
@@ -69,7 +68,7 @@ def latents_for(model, req: BodyRequest):
     kw = {"phenotypes": req.phenotypes} if req.phenotypes is not None else {"beta": req.beta}
     pose, root = req.armature.model_pose(model) if req.armature is not None else (req.pose, req.root_translation)
     return model.latents(**kw, expression=req.expression,
-                         pose=None if pose is None else torch.as_tensor(np.asarray(pose), dtype=torch.float32),
+                         pose=None if pose is None else np.asarray(pose, dtype=np.float32),
                          root_translation=root)
 
 

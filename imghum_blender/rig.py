@@ -10,13 +10,11 @@ their orientation when the body is refitted and pose keyframes keep their meanin
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
-import torch
 
 from .cache import per_model
-from .latents import Latents
 
 #: Length of leaf bones as a fraction of their parent's (meters at least ``MIN_LENGTH``).
 LEAF_FRACTION = 0.6
@@ -36,8 +34,11 @@ class RestRig:
 
 def rest_frames_at_identity(model, lat) -> np.ndarray:
     """W^rest (J,4,4) of body 0: the model's bone frames with identity pose deltas."""
-    one = Latents(lat.beta[:1], lat.expression[:1], torch.eye(3, dtype=lat.pose.dtype).expand(1, *lat.pose.shape[1:]),
-                  torch.zeros_like(lat.root_translation[:1]))
+    import torch  # loaded by whoever made ``lat``; imported here so the add-on registers without torch
+
+    first = lat.body(0)
+    one = replace(first, pose=torch.eye(3, dtype=lat.pose.dtype).expand(1, *lat.pose.shape[1:]),
+                  root_translation=torch.zeros_like(first.root_translation))
     with torch.no_grad():
         return model.bone_frames(one).posed[0].double().numpy()
 

@@ -33,7 +33,11 @@ class Operator(bpy.types.Operator):
         """``fn(context, *args)``, any failure turned into a report and CANCELLED (new objects removed)."""
         before = {o.session_uid for o in bpy.data.objects}
         try:
-            return fn(context, *args)
+            result = fn(context, *args)
+            note = runtime.take_load_note()
+            if note:
+                self.report({"INFO"}, note)
+            return result
         except DOMAIN_ERRORS as exc:
             self.report({"ERROR"}, str(exc) or type(exc).__name__)
         except Exception as exc:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ import bpy
 import numpy as np
 
 from ..imghum_blender import bundle_info
-from ..imghum_blender.body_mesh import ArmaturePose, BodyMeshData, BodyRequest, job
+from ..imghum_blender.body_mesh import ArmaturePose, BodyMeshData, BodyRequest, job  # torch-free at import
 from ..imghum_blender.edits import Layer, LimbCut
 from ..imghum_blender.evaluator import Evaluator, Outcome
 from ..imghum_blender.vocabulary import Vocabulary, load as load_vocabulary
@@ -47,6 +48,7 @@ class Runtime:
     evaluator_path: str | None = None
     status: dict[str, str] = field(default_factory=dict)
     suspended: int = 0
+    load_note: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -93,9 +95,39 @@ def _model_for(path: str):
         return STATE.model
 
 
+def model_loaded() -> bool:
+    """Whether the active bundle's model is in memory (registering the add-on loads neither torch
+    nor the model: the first action that needs it does)."""
+    return STATE.model is not None and STATE.model_path == STATE.bundle_path
+
+
 def model():
-    """The active bundle's model, loaded once and shared with the evaluator."""
-    return _model_for(STATE.bundle_path)
+    """The active bundle's model, loaded once and shared with the evaluator. The first call imports
+    torch and reads the weights (seconds): the status bar says so meanwhile (UI), and
+    :func:`take_load_note` tells the operator that caused it."""
+    if model_loaded():
+        return STATE.model
+    _status_text("imGHUM: loading the model (first use)…")
+    t0 = time.perf_counter()
+    try:
+        loaded = _model_for(STATE.bundle_path)
+    finally:
+        _status_text(None)
+    STATE.load_note = f"loaded the imGHUM model in {time.perf_counter() - t0:.1f} s (first use)"
+    log.info(STATE.load_note)
+    return loaded
+
+
+def take_load_note() -> str:
+    """What the last model load said ('' when none happened since the last call)."""
+    note, STATE.load_note = STATE.load_note, ""
+    return note
+
+
+def _status_text(text: str | None) -> None:
+    workspace = None if bpy.app.background else getattr(bpy.context, "workspace", None)
+    if workspace is not None:
+        workspace.status_text_set(text)
 
 
 def evaluator() -> Evaluator:
@@ -135,6 +167,8 @@ def status(arm) -> str:
     """A one-line status of a body for the UI."""
     key, ev = arm.imghum.body_id, STATE.evaluator
     if ev is not None and ev.busy(key):
+        if not model_loaded():
+            return "Loading the model (first use)…"
         p = ev.progress(key)
         return "Updating…" if p is None else f"Updating… {int(100 * p)} %"
     return STATE.status.get(key, "")

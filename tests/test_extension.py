@@ -31,8 +31,9 @@ def test_installed_extension_registers_and_unregisters(built_zip, blender_script
     seen = blender_script("install_and_register.py", built_zip, tmp_path=tmp_path)
     assert seen == {
         "install": ["FINISHED"], "enabled": True, "panel_registered": True, "operator_registered": True,
-        "check_model": ["FINISHED"], "panel_category": "imGHUM", "disabled": True,
-        "panel_unregistered": True, "re_enabled": True,
+        "heavy_after_enable": [], "model_loaded_after_enable": False,
+        "check_model": ["FINISHED"], "loading_announced": True, "torch_after_first_use": True,
+        "panel_category": "imGHUM", "disabled": True, "panel_unregistered": True, "re_enabled": True,
     }
 
 
