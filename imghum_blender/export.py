@@ -29,7 +29,7 @@ def write_obj(path: str | Path, vertices: np.ndarray, faces: np.ndarray, normals
             lines.append(f"f {a}//{a} {b}//{b} {c}//{c}")
         else:
             lines.append(f"f {a} {b} {c}")
-    _atomic_write(path, ("\n".join(lines) + "\n").encode())
+    atomic_write(path, ("\n".join(lines) + "\n").encode())
 
 
 def write_ply(path: str | Path, vertices: np.ndarray, faces: np.ndarray, normals: np.ndarray | None = None,
@@ -53,10 +53,11 @@ def write_ply(path: str | Path, vertices: np.ndarray, faces: np.ndarray, normals
     fdata = np.empty(len(faces), dtype=[("n", "u1"), ("i", "<i4", (3,))])
     fdata["n"] = 3
     fdata["i"] = faces
-    _atomic_write(Path(path), ("\n".join(header) + "\n").encode() + vdata.tobytes() + fdata.tobytes())
+    atomic_write(Path(path), ("\n".join(header) + "\n").encode() + vdata.tobytes() + fdata.tobytes())
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through ``<path>.partial``: the final name appears only when complete."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".partial")
     tmp.write_bytes(data)

@@ -107,3 +107,10 @@ def bones_from_pose(v: np.ndarray, deltas: np.ndarray) -> np.ndarray:
 def root_translation(model, root_rest_rotation: np.ndarray, location: np.ndarray) -> np.ndarray:
     """Model root translation (3,) for a root pose-bone location (bone-local axes)."""
     return model.skeleton.ref_orient[0].double().numpy() @ root_rest_rotation @ np.asarray(location, dtype=np.float64)
+
+
+def root_location(model, root_rest_rotation: np.ndarray, translation: np.ndarray) -> np.ndarray:
+    """Root pose-bone location(s) (...,3) for model root translation(s) (...,3): the inverse of
+    :func:`root_translation`."""
+    u0 = model.skeleton.ref_orient[0].double().numpy()
+    return np.asarray(translation, dtype=np.float64) @ u0 @ root_rest_rotation

@@ -1,9 +1,10 @@
 """Operators of the imGHUM add-on, one module per family, registered in order."""
 import bpy
 
-from . import animation, body, fitting, layers, model_status, runtime
+from . import animation, body, fitting, layers, mocap, model_status, presets, runtime
 
-classes = model_status.classes + body.classes + layers.classes + fitting.classes + animation.classes
+classes = (model_status.classes + body.classes + layers.classes + fitting.classes + animation.classes
+           + mocap.classes + presets.classes)
 register, _unregister_classes = bpy.utils.register_classes_factory(classes)
 
 

@@ -178,8 +178,7 @@ class IMGHUM_OT_import_arkit_csv(BodyOperator, ImportHelper):
         names = runtime.vocabulary().expression_names
         track = animation_io.read_arkit_csv(self.filepath, names)
         scene = context.scene
-        start = scene.frame_start if self.frame_start < 0 else self.frame_start
-        frames = start + np.arange(len(track.values)) * (scene.render.fps / scene.render.fps_base) / self.fps
+        frames = frame_times(scene, self.frame_start, len(track.values), self.fps)
         for j, name in enumerate(names):
             if track.present[j]:
                 key_values(arm.data, f"imghum.expression.{name}", 0, frames, track.values[:, j])
@@ -201,37 +200,54 @@ class IMGHUM_OT_import_pose_json(BodyOperator, ImportHelper):
 
     def run(self, context, arm):
         import torch
-        from mathutils import Matrix
 
         from ..imghum_blender.rotations import rotvec_to_matrix
 
         names = runtime.vocabulary().bone_names
         fps, frames = animation_io.read_pose_json(self.filepath, names)
-        scene = context.scene
-        start = scene.frame_start if self.frame_start < 0 else self.frame_start
-        times = start + np.arange(len(frames)) * (scene.render.fps / scene.render.fps_base) / fps
         bones = sorted({b for f in frames for b in f}, key=names.index)
         if not bones:
             self.report({"WARNING"}, "the file poses no bones: nothing keyed")
             return {"FINISHED"}
-        idx = [names.index(b) for b in bones]
-        v = rig.pose_maps(runtime.model(), scene_data.bone_rest_rotations(arm, names))[idx]
         vec = np.array([[f.get(b, np.zeros(3)) for b in bones] for f in frames])  # (N,B,3)
-        d = rotvec_to_matrix(torch.as_tensor(vec)).numpy()
-        local = np.einsum("bji,nbjk,bkl->nbil", v, d, v)
-        for k, bone in enumerate(bones):
-            pb = arm.pose.bones[bone]
-            pb.rotation_mode = "QUATERNION"
-            quats = np.array([tuple(Matrix(m.tolist()).to_quaternion()) for m in local[:, k]])
-            for i in range(1, len(quats)):  # keep consecutive quaternions in one hemisphere (no flips)
-                if quats[i] @ quats[i - 1] < 0:
-                    quats[i] = -quats[i]
-            for c in range(4):
-                key_values(arm, f'pose.bones["{bone}"].rotation_quaternion', c, times, quats[:, c])
-        with runtime.suspended():
-            scene.frame_set(scene.frame_current)
+        times = frame_times(context.scene, self.frame_start, len(frames), fps)
+        key_pose(context, arm, times, bones, rotvec_to_matrix(torch.as_tensor(vec)).numpy())
         self.report({"INFO"}, f"keyed {len(bones)} bones over {len(frames)} frames")
         return {"FINISHED"}
+
+
+def frame_times(scene, frame_start: int, count: int, fps: float) -> np.ndarray:
+    """Scene frames of ``count`` samples at ``fps`` from ``frame_start`` (-1: the scene's start)."""
+    start = scene.frame_start if frame_start < 0 else frame_start
+    return start + np.arange(count) * (scene.render.fps / scene.render.fps_base) / fps
+
+
+def key_pose(context, arm, times: np.ndarray, bones: list[str], deltas: np.ndarray,
+             root_translation: np.ndarray | None = None) -> None:
+    """Key model pose deltas (N,B,3,3) of ``bones`` (and the root translation (N,3)) at ``times`` as
+    pose-bone quaternions (one hemisphere per bone, no flips) and root locations."""
+    from mathutils import Matrix
+
+    names = runtime.vocabulary().bone_names
+    q = scene_data.bone_rest_rotations(arm, names)
+    model = runtime.model()
+    v = rig.pose_maps(model, q)[[names.index(b) for b in bones]]
+    local = np.einsum("bji,nbjk,bkl->nbil", v, deltas, v)
+    for k, bone in enumerate(bones):
+        pb = arm.pose.bones[bone]
+        pb.rotation_mode = "QUATERNION"
+        quats = np.array([tuple(Matrix(m.tolist()).to_quaternion()) for m in local[:, k]])
+        for i in range(1, len(quats)):
+            if quats[i] @ quats[i - 1] < 0:
+                quats[i] = -quats[i]
+        for c in range(4):
+            key_values(arm, f'pose.bones["{bone}"].rotation_quaternion', c, times, quats[:, c])
+    if root_translation is not None:
+        loc = rig.root_location(model, q[0], root_translation)
+        for c in range(3):
+            key_values(arm, f'pose.bones["{names[0]}"].location', c, times, loc[:, c])
+    with runtime.suspended():
+        context.scene.frame_set(context.scene.frame_current)
 
 
 classes = (IMGHUM_OT_bake_animation, IMGHUM_OT_clear_bake, IMGHUM_OT_import_arkit_csv, IMGHUM_OT_import_pose_json)

@@ -54,8 +54,7 @@ def apply_fit(context, name: str, lat) -> bpy.types.Object:
     q = scene_data.bone_rest_rotations(arm, names)
     v = rig.pose_maps(model, q)
     scene_data.set_pose_rotations(arm, names, rig.bones_from_pose(v, lat.pose[0].double().numpy()))
-    u0 = model.skeleton.ref_orient[0].double().numpy()
-    arm.pose.bones[names[0]].location = (q[0].T @ u0.T @ lat.root_translation[0].double().numpy()).tolist()
+    arm.pose.bones[names[0]].location = rig.root_location(model, q[0], lat.root_translation[0].double().numpy()).tolist()
     for o in context.selected_objects:
         o.select_set(False)
     arm.select_set(True)

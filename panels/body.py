@@ -194,6 +194,7 @@ class IMGHUM_PT_animation(BodyPanel, bpy.types.Panel):
         col = layout.column(align=True)
         col.operator("imghum.import_arkit_csv", icon="IMPORT")
         col.operator("imghum.import_pose_json", icon="IMPORT")
+        col.operator("imghum.import_mocap", icon="ARMATURE_DATA")
 
 
 classes = (IMGHUM_UL_layers, IMGHUM_PT_shape, IMGHUM_PT_shape_beta, IMGHUM_PT_expression, IMGHUM_PT_pose,

@@ -22,10 +22,10 @@ ROOT = Path(__file__).resolve().parents[1]
 MODULE = "bl_ext.user_default.imghum"
 HEAVY = ("torch", "scipy", "skimage")
 
-INSTALL = f"""
+INSTALL = """
 import sys, bpy
 assert bpy.ops.extensions.package_install_files(filepath=sys.argv[-1], repo="user_default",
-                                                enable_on_install=False) == {{"FINISHED"}}
+                                                enable_on_install=False) == {"FINISHED"}
 """
 ENABLE = f"""
 import json, sys, time, bpy, addon_utils

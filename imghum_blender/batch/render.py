@@ -171,7 +171,9 @@ class Renderer:
         if lat["pose"]:
             bpy.ops.imghum.import_pose_json(filepath=str(pose_path), frame_start=frame)
         if body.pose_file:
-            bpy.ops.imghum.import_pose_json(filepath=body.pose_file, frame_start=scene.frame_start)
+            json_file = Path(body.pose_file).suffix.lower() == ".json"
+            importer = bpy.ops.imghum.import_pose_json if json_file else bpy.ops.imghum.import_mocap
+            importer(filepath=body.pose_file, frame_start=scene.frame_start)
         scene.frame_set(frame)
         bpy.ops.imghum.bake_animation(frame_start=frame, frame_end=frame, resolution=self.spec.mesh_resolution)
         baked = next(o for o in arm.children if "imghum_bake_of" in o)
@@ -285,7 +287,7 @@ class Renderer:
             bpy.ops.wm.save_as_mainfile(filepath=str(self._partial(blend)), copy=True)
             files["blend"] = _publish(self._partial(blend), blend)
         return {"files": {k: str(v.relative_to(out)) for k, v in files.items()}, "latents": lat,
-                "edits": {"layers": body.layers, "limb_cuts": body.limb_cuts}}
+                "edits": {"layers": body.layers, "limb_cuts": body.limb_cuts}, "preset": body.preset}
 
     def _publish_render(self, final: Path) -> Path:
         return _publish(self._render(final, self.spec.scene.engine, self.spec.scene.samples), final)

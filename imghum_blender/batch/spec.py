@@ -17,7 +17,7 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import animation_io, bundle_info, poses, vocabulary
+from .. import animation_io, bundle_info, mocap, poses, presets, vocabulary
 from ..vocabulary import CUT, LAYER, RESOLUTION, Range, Vocabulary
 
 
@@ -31,14 +31,16 @@ VIEWS = {"front": 0.0, "three_quarter": 35.0, "side": 90.0, "back": 180.0}
 MAX_NAME = 64
 #: Most items (bodies x frames) in one spec.
 MAX_ITEMS = 1_000_000
+#: Animation a body's ``pose_file`` may hold: pose JSON, BVH motion capture, FBX (e.g. Mixamo).
+POSE_FILE_SUFFIXES = (".json", ".bvh", ".fbx")
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
 
 _SCENE = ("engine", "samples", "resolution", "background", "view", "camera", "lens", "lights")
 _OUTPUT = ("images", "passes", "meshes", "blend")
 _BODY = ("name", "phenotypes", "beta", "expression", "expression_preset", "pose", "hands", "random_shape",
          "random_pose", "random_expression", "count", "frames", "keyframes", "pose_file", "framing", "layers",
-         "limb_cuts")
-_TOP = ("seed", "bundle", "mesh_resolution", "scene", "output", "bodies")
+         "limb_cuts", "preset")
+_TOP = ("seed", "bundle", "mesh_resolution", "preset_folder", "scene", "output", "bodies")
 #: The schema: allowed fields per table (types and ranges are checked in ``validate``).
 FIELDS = {"top": _TOP, "scene": _SCENE, "output": _OUTPUT, "bodies[]": _BODY,
           "bodies[].keyframes[]": ("frame", "phenotypes", "beta", "expression", "pose")}
@@ -89,6 +91,7 @@ class Body:
     framing: str = "body"
     layers: list[dict] = field(default_factory=list)
     limb_cuts: list[dict] = field(default_factory=list)
+    preset: str | None = None
 
 
 @dataclass
@@ -183,7 +186,10 @@ def load(path: str | Path) -> Spec:
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(f"{path.name} is not valid TOML: {exc}") from exc
     spec = validate(data, base_dir=path.parent)
-    spec.path, spec.sha256 = path, hashlib.sha256(raw).hexdigest()
+    digest = hashlib.sha256(raw)
+    for used in sorted({f for b in spec.bodies for f in (b.preset, b.pose_file) if f}):  # a changed file is another spec
+        digest.update(Path(used).read_bytes())
+    spec.path, spec.sha256 = path, digest.hexdigest()
     return spec
 
 
@@ -198,7 +204,8 @@ def validate(data: dict, base_dir: Path = Path(".")) -> Spec:
     raw = data.get("bodies")
     if not isinstance(raw, list) or not raw:
         raise SpecError("bodies: the spec needs at least one [[bodies]] table")
-    bodies = [b for i, d in enumerate(raw) for b in _bodies(f"bodies[{i}]", d, i, seed, base_dir, voc)]
+    folder = _preset_folder(data, base_dir)
+    bodies = [b for i, d in enumerate(raw) for b in _bodies(f"bodies[{i}]", d, i, seed, base_dir, folder, voc)]
     _unique_names(bodies)
     if sum(len(b.frames) for b in bodies) > MAX_ITEMS:
         raise SpecError(f"bodies: more than {MAX_ITEMS} items (bodies x frames); split the spec")
@@ -264,8 +271,12 @@ def _output(out: dict) -> Output:
 
 
 # -- bodies --------------------------------------------------------------------------------------
-def _bodies(path: str, b: dict, index: int, seed: int, base_dir: Path, voc: Vocabulary) -> list[Body]:
+def _bodies(path: str, b: dict, index: int, seed: int, base_dir: Path, preset_folder: Path,
+            voc: Vocabulary) -> list[Body]:
     _table(path, b, _BODY)
+    preset = None
+    if "preset" in b:
+        preset, b = _with_preset(f"{path}.preset", b, base_dir, preset_folder, voc)
     count = _num(f"{path}.count", b.get("count", 1), 1, 100000, integer=True)
     name = _name(f"{path}.name", b.get("name", f"body{index}"), count)
     base = _latents(path, b, voc)
@@ -278,6 +289,7 @@ def _bodies(path: str, b: dict, index: int, seed: int, base_dir: Path, voc: Voca
     else:
         frames = [k["frame"] for k in keys] or [1]
     extra = _body_options(path, b, base_dir, voc)
+    extra["preset"] = preset
     out = []
     for c in range(count):
         body_seed = zlib.crc32(f"{seed}/{index}/{c}".encode()) & 0x7FFFFFFF
@@ -311,6 +323,50 @@ def _unique_names(bodies: list[Body]) -> None:
         seen[b.name.casefold()] = b.name
 
 
+def _preset_folder(data: dict, base_dir: Path) -> Path:
+    """Where ``preset = "<name>"`` looks for ``<name>.json`` (default: ``presets`` next to the spec)."""
+    if "preset_folder" not in data:
+        return base_dir / "presets"
+    v = data["preset_folder"]
+    if not isinstance(v, str) or not v or "\0" in v:
+        raise SpecError(f"preset_folder: expected the path of a folder, got {v!r}")
+    folder = (base_dir / v).resolve()
+    if not folder.is_dir():
+        raise SpecError(f"preset_folder: {folder} does not exist or is not a folder")
+    return folder
+
+
+def _with_preset(path: str, b: dict, base_dir: Path, folder: Path, voc: Vocabulary) -> tuple[str, dict]:
+    """The preset file a body names and the body's fields over the preset's (the same fields a body
+    gives, validated as such afterwards). The body's ``phenotypes`` and ``expression`` override the
+    preset's by name; its ``beta`` or ``random_shape`` replace the preset's shape, its
+    ``expression_preset`` or ``random_expression`` the preset's expression, its ``layers`` and
+    ``limb_cuts`` the preset's garment layers and limb differences."""
+    v = b["preset"]
+    if not isinstance(v, str) or not v:
+        raise SpecError(f"{path}: expected a preset name or the path of a preset .json file, got {v!r}")
+    try:
+        if v.lower().endswith(".json"):
+            file = _file(path, v, base_dir, "a preset file")
+            p = presets.read_preset(file, voc)
+        else:
+            file, p = presets.preset_path(folder, v), presets.load_preset(folder, v, voc)
+    except presets.PresetError as exc:
+        raise SpecError(f"{path}: {exc}") from exc
+    fields = {"beta": p.beta} if p.use_beta else {"phenotypes": p.phenotypes}
+    if "beta" in b or b.get("random_shape") is True or ("phenotypes" in b and p.use_beta):
+        fields = {}
+    if "expression_preset" not in b and b.get("random_expression") is not True:
+        fields["expression"] = p.expression
+    for key, kind in (("layers", "GARMENT"), ("limb_cuts", "LIMB")):
+        fields[key] = [ly.settings() for ly in p.layers if ly.kind == kind]
+    merged = {**fields, **b}
+    for key in ("phenotypes", "expression"):
+        if key in fields and isinstance(b.get(key), dict):
+            merged[key] = {**fields[key], **b[key]}
+    return str(file), merged
+
+
 def _body_options(path: str, b: dict, base_dir: Path, voc: Vocabulary) -> dict:
     extra = {}
     for key, options in (("hands", tuple(poses.HAND_PRESETS)), ("expression_preset", tuple(poses.EXPRESSION_PRESETS)),
@@ -334,10 +390,17 @@ def _body_options(path: str, b: dict, base_dir: Path, voc: Vocabulary) -> dict:
 
 
 def _pose_file(path: str, v, base_dir: Path, voc: Vocabulary) -> str:
-    """The absolute path of a pose JSON file whose contents are valid for this vocabulary."""
-    pf = _file(path, v, base_dir, "a pose JSON file")
+    """The absolute path of a pose file: pose JSON or BVH whose contents are usable (read here), or
+    FBX (read by Blender's importer at render time)."""
+    pf = _file(path, v, base_dir, "a pose file (.json, .bvh or .fbx)")
+    suffix = pf.suffix.lower()
+    if suffix not in POSE_FILE_SUFFIXES:
+        raise SpecError(f"{path}: {pf.name} is not a pose file (.json, .bvh or .fbx)")
     try:
-        animation_io.read_pose_json(pf, voc.bone_names)
+        if suffix == ".json":
+            animation_io.read_pose_json(pf, voc.bone_names)
+        elif suffix == ".bvh":
+            mocap.joint_map(mocap.read_bvh(pf).names, source=pf.name)
     except ValueError as exc:
         raise SpecError(f"{path}: {exc}") from exc
     return str(pf)

@@ -1,0 +1,269 @@
+"""Character presets: a body's shape, facial actions, layers and colour mode saved as a small JSON
+file and reused across .blend files and in batch specs (no bpy, no torch).
+
+A preset file::
+
+    {"format": "imghum-preset", "version": 1, "name": "hero",
+     "shape": {"use_beta": false, "phenotypes": {"age": 0.7, ...}, "beta": [16 numbers]},
+     "expression": {"jawOpen": 0.3},            # facial actions; absent: 0
+     "layers": [{"kind": "GARMENT", "region": "SHIRT", "thickness": 0.005, "border": 0.02,
+                 "separate": false, "part": "upperarm.L", "fraction": 0.5, "rounding": 0.015}, ...],
+     "color_mode": "PARTS"}
+
+Reading validates every value against a :class:`~.vocabulary.Vocabulary` (names, sizes and the
+shared ranges); absent values take their defaults (phenotype defaults, beta 0, no layers, ``UV``),
+so a hand-written preset may list only what it changes. Errors are :class:`PresetError` messages
+that name the file and the field. In a preset folder a preset is the file ``<name>.json``.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+from .export import atomic_write
+from .vocabulary import CUT, LAYER, Range, Vocabulary
+
+FORMAT, VERSION = "imghum-preset", 1
+#: Longest preset name (it becomes a file name).
+MAX_NAME = 64
+#: Largest file read as a preset (a preset is a few kB).
+MAX_BYTES = 1_000_000
+#: The add-on's colour modes and layer kinds (the enum identifiers of its body settings).
+COLOR_MODES = ("UV", "PARTS")
+LAYER_KINDS = ("GARMENT", "LIMB")
+#: The fields a layer of each kind uses (the others are kept, for an exact round trip).
+KIND_FIELDS = {"GARMENT": ("region", "thickness", "border", "separate"), "LIMB": ("part", "fraction", "rounding")}
+_UNSAFE = frozenset('/\\:*?"<>|')
+_RESERVED = frozenset({"CON", "PRN", "AUX", "NUL", *(f"{p}{i}" for p in ("COM", "LPT") for i in range(1, 10))})
+
+
+class PresetError(ValueError):
+    """An unusable preset name, file or value; the message names the file and the field."""
+
+
+@dataclass
+class PresetLayer:
+    """One garment layer or limb difference with every field of the add-on's layer settings."""
+
+    kind: str
+    region: str
+    thickness: float
+    border: float
+    separate: bool
+    part: str
+    fraction: float
+    rounding: float
+
+    def settings(self) -> dict:
+        """The fields its kind uses (:data:`KIND_FIELDS`), as a batch spec's layer or limb cut."""
+        return {k: getattr(self, k) for k in KIND_FIELDS[self.kind]}
+
+
+LAYER_FIELDS = tuple(f.name for f in fields(PresetLayer))
+
+
+@dataclass
+class Preset:
+    """A character: shape (all phenotypes, ``use_beta``, beta), the non-zero facial actions, the
+    layers in order and the colour mode."""
+
+    name: str
+    phenotypes: dict[str, float]
+    use_beta: bool
+    beta: list[float]
+    expression: dict[str, float]
+    layers: list[PresetLayer]
+    color_mode: str = "UV"
+
+
+# -- names and folders ---------------------------------------------------------------------------
+def check_name(name) -> str:
+    """``name`` when it can be a preset's file name in any folder on any system; PresetError otherwise."""
+    if not isinstance(name, str) or not name.strip():
+        raise PresetError(f"a preset needs a name, got {name!r}")
+    if len(name) > MAX_NAME:
+        raise PresetError(f"the preset name {name[:20]!r}... is {len(name)} characters; at most {MAX_NAME}")
+    bad = next((c for c in name if c in _UNSAFE or not c.isprintable()), None)
+    if bad is not None:
+        raise PresetError(f"the preset name {name!r} contains {bad!r}, which cannot be in a file name")
+    if name != name.strip() or name.startswith(".") or name.endswith("."):
+        raise PresetError(f"the preset name {name!r} starts or ends with a space or a dot")
+    if name.lower().endswith(".json") or name.split(".")[0].upper() in _RESERVED:
+        raise PresetError(f"the preset name {name!r} is reserved (a file name or a device name)")
+    return name
+
+
+def preset_path(folder: str | Path, name: str) -> Path:
+    """The file of preset ``name`` in ``folder`` (``<name>.json``; the name is checked first)."""
+    return Path(folder) / f"{check_name(name)}.json"
+
+
+def list_presets(folder: str | Path) -> list[str]:
+    """The names of the presets in ``folder`` (its ``*.json`` files), sorted; [] when it does not exist."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    names = []
+    for path in folder.glob("*.json"):
+        if not path.is_file():
+            continue
+        try:
+            names.append(check_name(path.stem))
+        except PresetError:
+            continue  # not a file this module would have written
+    return sorted(names, key=lambda n: (n.casefold(), n))
+
+
+def write_preset(folder: str | Path, preset: Preset, voc: Vocabulary) -> Path:
+    """Validate ``preset`` and write it (atomically) as ``<folder>/<name>.json``, replacing a preset
+    of that name; a preset whose name differs only in letter case is refused (one file on macOS and
+    Windows). Returns the file."""
+    path = preset_path(folder, preset.name)
+    other = next((n for n in list_presets(folder) if n.casefold() == preset.name.casefold() and n != preset.name),
+                 None)
+    if other is not None:
+        raise PresetError(f"the preset {other!r} differs from {preset.name!r} only in letter case; delete it first")
+    doc = to_document(preset)
+    try:
+        from_document(doc, voc)
+    except PresetError as exc:
+        raise PresetError(f"preset {preset.name!r} not saved: {exc}") from None
+    text = json.dumps(doc, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
+    atomic_write(path, text.encode("utf-8"))
+    return path
+
+
+def read_preset(path: str | Path, voc: Vocabulary) -> Preset:
+    """The preset in the file ``path``, validated against ``voc``; PresetError naming the file."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            raise PresetError(f"{path}: {size} bytes is too large for a preset")
+        doc = json.loads(path.read_bytes().decode("utf-8"))
+    except FileNotFoundError:
+        raise PresetError(f"{path} does not exist") from None
+    except OSError as exc:
+        raise PresetError(f"cannot read the preset {path} ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise PresetError(f"{path} is not a text file (not UTF-8): expected a preset") from None
+    except json.JSONDecodeError as exc:
+        raise PresetError(f"{path} is not valid JSON: {exc}") from None
+    try:
+        return from_document(doc, voc, default_name=path.stem)
+    except PresetError as exc:
+        raise PresetError(f"{path}: {exc}") from None
+
+
+def load_preset(folder: str | Path, name: str, voc: Vocabulary) -> Preset:
+    """Preset ``name`` of ``folder`` (:func:`read_preset` of its file)."""
+    path = preset_path(folder, name)
+    if not path.is_file():
+        raise PresetError(f"there is no preset {name!r} in {folder}")
+    return read_preset(path, voc)
+
+
+def delete_preset(folder: str | Path, name: str) -> None:
+    """Remove preset ``name`` from ``folder``; PresetError when there is none."""
+    path = preset_path(folder, name)
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        raise PresetError(f"there is no preset {name!r} in {folder}") from None
+
+
+# -- documents -------------------------------------------------------------------------------------
+def to_document(preset: Preset) -> dict:
+    """The JSON document of a preset (facial actions at 0 are left out)."""
+    return {"format": FORMAT, "version": VERSION, "name": preset.name,
+            "shape": {"use_beta": preset.use_beta, "phenotypes": dict(preset.phenotypes), "beta": list(preset.beta)},
+            "expression": {k: v for k, v in preset.expression.items() if v},
+            "layers": [asdict(ly) for ly in preset.layers], "color_mode": preset.color_mode}
+
+
+def from_document(doc, voc: Vocabulary, default_name: str | None = None) -> Preset:
+    """A validated :class:`Preset` from a parsed document (``default_name`` when it has no name)."""
+    _fields("preset", doc, ("format", "version", "name", "shape", "expression", "layers", "color_mode"))
+    if doc.get("format") != FORMAT:
+        raise PresetError(f"format: expected {FORMAT!r}, got {doc.get('format')!r} (not an imGHUM preset)")
+    version = doc.get("version")
+    if type(version) is not int or version != VERSION:
+        raise PresetError(f"version: {version!r} is not a version this add-on reads ({VERSION}); "
+                          + ("update the add-on" if isinstance(version, int) and version > VERSION else "expected 1"))
+    try:
+        name = check_name(doc.get("name", default_name))
+    except PresetError as exc:
+        raise PresetError(f"name: {exc}") from None
+    shape = _fields("shape", doc.get("shape", {}), ("use_beta", "phenotypes", "beta"))
+    phen = _named("shape.phenotypes", shape.get("phenotypes", {}), voc.phenotype_names, "phenotype",
+                  lambda n: Range(voc.phenotype_default(n), *voc.phenotype_range))
+    beta = shape.get("beta", [0.0] * voc.beta_size)
+    if not isinstance(beta, list) or len(beta) != voc.beta_size:
+        raise PresetError(f"shape.beta: expected a list of {voc.beta_size} numbers (this model's shape code)")
+    beta_range = Range(0.0, -voc.beta_limit, voc.beta_limit)
+    expression = _named("expression", doc.get("expression", {}), voc.expression_names, "facial action",
+                        lambda n: Range(0.0, *voc.expression_range))
+    layers = doc.get("layers", [])
+    if not isinstance(layers, list):
+        raise PresetError(f"layers: expected a list of layers, got {type(layers).__name__}")
+    return Preset(name=name, phenotypes={n: phen.get(n, voc.phenotype_default(n)) for n in voc.phenotype_names},
+                  use_beta=_flag("shape.use_beta", shape.get("use_beta", False)),
+                  beta=[_check(beta_range, f"shape.beta[{i}]", v) for i, v in enumerate(beta)],
+                  expression={k: v for k, v in expression.items() if v},
+                  layers=[_layer(f"layers[{i}]", d, voc) for i, d in enumerate(layers)],
+                  color_mode=_choice("color_mode", doc.get("color_mode", "UV"), COLOR_MODES))
+
+
+def _layer(where: str, d, voc: Vocabulary) -> PresetLayer:
+    _fields(where, d, LAYER_FIELDS)
+    if "kind" not in d:
+        raise PresetError(f"{where}.kind: required ({' or '.join(LAYER_KINDS)})")
+    kind = _choice(f"{where}.kind", d["kind"], LAYER_KINDS)
+    names = {"region": voc.region_names, "part": voc.limb_parts}
+    for key in names:
+        if key in KIND_FIELDS[kind] and key not in d:
+            raise PresetError(f"{where}.{key}: required for a {kind} layer")
+    values = {k: _choice(f"{where}.{k}", d[k], options) if k in d else next(iter(options), "")
+              for k, options in names.items()}
+    for key, rng in {**LAYER, **CUT}.items():
+        values[key] = _check(rng, f"{where}.{key}", d.get(key, rng.default))
+    return PresetLayer(kind=kind, separate=_flag(f"{where}.separate", d.get("separate", False)), **values)
+
+
+# -- value checks (each names the field) ---------------------------------------------------------------
+def _fields(where: str, d, allowed: tuple[str, ...]) -> dict:
+    if not isinstance(d, dict):
+        raise PresetError(f"{where}: expected an object, got {type(d).__name__}")
+    unknown = sorted(set(d) - set(allowed))
+    if unknown:
+        raise PresetError(f"{where}: unknown field {unknown[0]!r} (allowed: {', '.join(allowed)})")
+    return d
+
+
+def _named(where: str, d, names: tuple[str, ...], what: str, rng) -> dict[str, float]:
+    if not isinstance(d, dict):
+        raise PresetError(f"{where}: expected an object of {what} values, got {type(d).__name__}")
+    unknown = sorted(set(d) - set(names))
+    if unknown:
+        raise PresetError(f"{where}: this model has no {what} {unknown[0]!r}")
+    return {k: _check(rng(k), f"{where}.{k}", v) for k, v in d.items()}
+
+
+def _check(rng: Range, where: str, value) -> float:
+    try:
+        return rng.check(where, value)
+    except ValueError as exc:
+        raise PresetError(str(exc)) from None
+
+
+def _flag(where: str, value) -> bool:
+    if not isinstance(value, bool):
+        raise PresetError(f"{where}: expected true or false, got {value!r}")
+    return value
+
+
+def _choice(where: str, value, options: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in options:
+        raise PresetError(f"{where}: {value!r} is not one of {', '.join(map(repr, options))}")
+    return value

@@ -1,0 +1,105 @@
+"""Character presets in the add-on: save a body as a preset, reload the .blend, apply the preset to a
+new body, undo, refusals, list and delete; prints what it saw as one JSON line.
+
+argv: ZIP OUT_DIR"""
+import sys
+from pathlib import Path
+
+import bpy
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import MODULE, install, mesh_state, operator_error, report, runtime  # noqa: E402
+
+RES = 32
+zip_path, out = sys.argv[-2], Path(sys.argv[-1])
+install(zip_path)
+rt = runtime()
+core = sys.modules[MODULE + ".imghum_blender.presets"]
+folder = Path(sys.modules[MODULE + ".operators.presets"].library())
+voc = rt.vocabulary()
+seen = {"folder_in_user_extensions": folder.parts[-4:] == (".user", "user_default", "imghum", "presets")}
+
+
+def settings(arm) -> dict:
+    """Every setting a preset carries, read from the body (exact values)."""
+    p = arm.imghum
+    return {"phenotypes": {n: getattr(p, n) for n in voc.phenotype_names}, "use_beta": p.use_beta,
+            "beta": list(p.beta), "expression": {n: getattr(p.expression, n) for n in voc.expression_names},
+            "layers": [{k: getattr(ly, k) for k in core.LAYER_FIELDS} for ly in p.layers],
+            "color_mode": p.color_mode}
+
+
+def new_body(name: str):
+    assert bpy.ops.imghum.add_body(name=name, resolution=RES) == {"FINISHED"}
+    arm = bpy.context.active_object
+    arm.imghum.preview_resolution = RES
+    return arm
+
+
+# A body away from every default: phenotypes, beta, facial actions, a garment and a limb difference.
+arm = new_body("Source")
+p = arm.imghum
+for i, name in enumerate(voc.phenotype_names):
+    setattr(p, name, 0.15 + 0.12 * i)
+p.beta = [0.4 * ((-1) ** i) * (i % 4) for i in range(voc.beta_size)]
+p.use_beta = True
+for name, value in (("jawOpen", 0.35), ("mouthSmileLeft", 0.8), ("browInnerUp", 0.5)):
+    setattr(p.expression, name, value)
+bpy.ops.imghum.add_layer(preset="SHORTS", thickness=0.012, separate=True)
+p.layers[0].border = 0.03
+bpy.ops.imghum.add_layer(preset="FOREARM_L")
+p.layers[1].fraction, p.layers[1].rounding = 0.4, 0.02
+p.color_mode = "PARTS"
+rt.drain()
+source = settings(arm)
+seen["save"] = sorted(bpy.ops.imghum.save_preset(name="Hero Knight"))
+seen["file"] = (folder / "Hero Knight.json").is_file()
+
+# Save the .blend, load it back: the preset library is outside the file.
+blend = out / "source.blend"
+bpy.ops.wm.save_as_mainfile(filepath=str(blend))
+bpy.ops.wm.open_mainfile(filepath=str(blend))
+seen["reloaded_source_equal"] = settings(bpy.data.objects["Source"]) == source
+
+second = new_body("Second")
+before = mesh_state(second.imghum.mesh_object)
+seen["apply"] = sorted(bpy.ops.imghum.apply_preset(name="Hero Knight"))
+applied = settings(second)
+seen["applied_equal"] = applied == source
+seen["applied_differences"] = {k: [source[k], applied[k]] for k in source if source[k] != applied[k]}
+seen["remeshed"] = mesh_state(second.imghum.mesh_object) != before and not rt.status(second).startswith("Error")
+seen["garment_objects"] = len([o for o in second.children if "imghum_garment_of" in o])
+material = second.imghum.mesh_object.active_material
+seen["part_colours_shown"] = material.node_tree.nodes["Colour Mode"].inputs[0].default_value
+
+# Undo restores the body the preset replaced.
+third = new_body("Third")
+plain = settings(third)
+bpy.ops.ed.undo_push(message="before the preset")
+bpy.ops.imghum.apply_preset("EXEC_DEFAULT", True, name="Hero Knight")  # undo=True: a step as the UI pushes
+changed = settings(bpy.data.objects["Third"]) == source
+bpy.ops.ed.undo()
+seen["undo"] = {"changed": changed, "restored": settings(bpy.data.objects["Third"]) == plain}
+
+# Refusals: nothing changes.
+third = bpy.data.objects["Third"]
+bpy.context.view_layer.objects.active = third
+(folder / "broken.json").write_text('{"format": "imghum-preset", "version": 1, "shape": {"beta": [1]}}')
+seen["errors"] = {
+    "missing": operator_error(bpy.ops.imghum.apply_preset, name="Villain"),
+    "broken": operator_error(bpy.ops.imghum.apply_preset, name="broken"),
+    "unsafe_name": operator_error(bpy.ops.imghum.save_preset, name="../up"),
+    "empty_name": operator_error(bpy.ops.imghum.save_preset, name="  "),
+}
+seen["refusals_changed_nothing"] = settings(third) == plain
+seen["listed"] = core.list_presets(folder)
+seen["delete"] = sorted(bpy.ops.imghum.delete_preset(name="Hero Knight"))
+seen["listed_after_delete"] = core.list_presets(folder)
+seen["delete_again"] = operator_error(bpy.ops.imghum.delete_preset, name="Hero Knight")
+
+# The core's enum identifiers are the add-on's, and the panel is registered.
+rna = third.data.imghum.bl_rna.properties
+seen["color_modes"] = [e.identifier for e in rna["color_mode"].enum_items]
+seen["layer_kinds"] = [e.identifier for e in rna["layers"].fixed_type.properties["kind"].enum_items]
+seen["panel"] = hasattr(bpy.types, "IMGHUM_PT_presets")
+report(seen)

@@ -1,0 +1,41 @@
+"""Character presets in real bpy 5.0.1, installed from the built zip: a body saved as a preset is
+applied exactly to a new body after the .blend is reloaded; undo, refusals, list and delete."""
+import pytest
+
+
+@pytest.fixture(scope="module")
+def seen(built_zip, blender_script, tmp_path_factory):
+    return blender_script("addon_presets.py", built_zip, tmp_path_factory.mktemp("presets"),
+                          tmp_path=tmp_path_factory.mktemp("presets_user"))
+
+
+def test_a_preset_carries_a_body_into_another_file_exactly(seen):
+    assert seen["save"] == ["FINISHED"] and seen["file"] and seen["folder_in_user_extensions"]
+    assert seen["reloaded_source_equal"]
+    assert seen["apply"] == ["FINISHED"] and seen["applied_equal"], seen["applied_differences"]
+    assert seen["remeshed"] and seen["garment_objects"] == 1 and seen["part_colours_shown"] == 1.0
+
+
+def test_applying_a_preset_can_be_undone(seen):
+    assert seen["undo"] == {"changed": True, "restored": True}
+
+
+def test_bad_presets_and_names_are_reported_and_change_nothing(seen):
+    errors = seen["errors"]
+    assert "there is no preset 'Villain' in" in errors["missing"]
+    assert "broken.json: shape.beta: expected a list of 16 numbers" in errors["broken"]
+    assert "contains '/'" in errors["unsafe_name"] and "a preset needs a name" in errors["empty_name"]
+    assert seen["refusals_changed_nothing"]
+
+
+def test_list_and_delete(seen):
+    assert seen["listed"] == ["broken", "Hero Knight"]
+    assert seen["delete"] == ["FINISHED"] and seen["listed_after_delete"] == ["broken"]
+    assert "there is no preset 'Hero Knight'" in seen["delete_again"]
+
+
+def test_the_core_names_the_addon_enums(seen):
+    from imghum_blender import presets
+
+    assert tuple(seen["color_modes"]) == presets.COLOR_MODES and tuple(seen["layer_kinds"]) == presets.LAYER_KINDS
+    assert seen["panel"]
