@@ -37,9 +37,13 @@ import numpy as np
 #: Model bones of the feet (their heads and the toe-base heads are the foot points for ground contact).
 FOOT_BONES = ("foot.L", "foot.R")
 TOE_BASES = tuple(f"toe{k}-1.{s}" for s in "LR" for k in range(1, 6))
+#: Bones whose rest direction is turned onto the source's: the limbs (rest poses differ there: T- vs
+#: A-pose, stance width). The torso, neck and head keep the model's natural rest curve and take the
+#: source's rotation changes as they are (both rest poses stand upright).
+ALIGNED = ("clavicle", "upperarm01", "lowerarm01", "wrist", "finger", "upperleg01", "lowerleg01", "foot")
 #: Feet point toward the mean of their children (toes) also when no toe is mapped; hands toward the
-#: middle finger when it is mapped. Other bones point toward their first mapped descendant; without
-#: one they keep their parent's alignment (a hand without fingers keeps its rest turn to the forearm).
+#: middle finger when it is mapped. Other limb bones point toward their first mapped descendant;
+#: without one they keep their parent's alignment (a hand without fingers keeps its turn to the forearm).
 TOWARD_CHILDREN = ("foot.L", "foot.R")
 TOWARD = {"wrist.L": "finger3-1.L", "wrist.R": "finger3-1.R"}
 #: Bones a clip must map for retargeting (the legs and the root define scale, frame and ground).
@@ -398,13 +402,14 @@ def _descendants(parents: np.ndarray, k: int) -> list[int]:
 
 def _alignments(m: Motion, c: np.ndarray, bones: tuple[str, ...], parents: np.ndarray, heads: np.ndarray,
                 idx: dict[str, int]) -> np.ndarray:
-    """A_b (J,3,3): per mapped bone, the smallest rotation taking its model rest direction onto the
-    source's (see :data:`TOWARD_CHILDREN`); other bones inherit their parent's."""
+    """A_b (J,3,3): per mapped limb bone (:data:`ALIGNED`), the smallest rotation taking its model
+    rest direction onto the source's (see :data:`TOWARD_CHILDREN`); other bones inherit their
+    parent's (the root: none)."""
     src = m.rest_positions @ c.T
     a = np.broadcast_to(np.eye(3), (len(bones), 3, 3)).copy()
     for b, name in enumerate(bones):
         a[b] = a[parents[b]] if parents[b] >= 0 else np.eye(3)
-        if name not in idx or name == "root":
+        if name not in idx or not name.startswith(ALIGNED):
             continue
         j = idx[name]
         src_desc = set(_descendants(m.parents, j))

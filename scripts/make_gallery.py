@@ -14,7 +14,7 @@ from skimage.io import imread, imsave
 
 ROWS = {"gallery_shapes": ("shape_", "image"), "gallery_ages": ("age_", "image"),
         "gallery_faces": ("face_", "image"), "gallery_poses": ("pose_", "image"),
-        "gallery_layers": ("layers_", "image"),
+        "gallery_layers": ("layers_", "image"), "gallery_mocap": ("walk_", "image"),
         "gallery_segmentation": ("pose_", "segmentation_color")}
 
 

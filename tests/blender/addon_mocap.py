@@ -27,7 +27,7 @@ for o in list(bpy.data.objects):
 FEET = mocap.FOOT_BONES + mocap.TOE_BASES
 LIMBS = [("upperarm01.L", "lowerarm01.L"), ("lowerarm01.L", "wrist.L"), ("upperarm01.R", "lowerarm01.R"),
          ("lowerarm01.R", "wrist.R"), ("upperleg01.L", "lowerleg01.L"), ("lowerleg01.L", "foot.L"),
-         ("upperleg01.R", "lowerleg01.R"), ("lowerleg01.R", "foot.R"), ("spine05", "spine03"), ("neck01", "head")]
+         ("upperleg01.R", "lowerleg01.R"), ("lowerleg01.R", "foot.R"), ("clavicle.L", "upperarm01.L")]
 
 
 def animated(arm) -> set[str]:
