@@ -140,6 +140,10 @@ machine (2 cores, torch {bench['torch'] if bench else ''}), no gradients, one bo
   between parts (knees, waist) — see the second and fourth bodies in `docs/images/shapes.png`. The
   held-out numbers above are for the training distribution. Fix: sample the phenotype corners in
   training and train longer.
+- **Tall bodies split at the knees.** Measured on 2026-11-27 (128³ meshes, age 0.7; number of pieces
+  over 200 vertices, 1 is correct; gender 0.1 / 0.5 / 0.9): height 0.5: 1 / 1 / 1; height 0.6:
+  2 / 1 / 1; height 0.65: 3 / 2 / 1; height 0.75: 3 / 3 / 3; height 0.9: 4 / 3 / 3 — the lower legs
+  come apart from the thighs above height 0.6, whatever the gender.
 - Neutral lips can open slightly into the teacher's mouth pocket at low resolutions.
 - Far from the body (outside every part box) the field is a conservative lower bound of the distance,
   not the exact distance, and the semantics are zero there.

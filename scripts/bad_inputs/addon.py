@@ -22,7 +22,8 @@ ROOT = Path(__file__).resolve().parents[2]
 #: Operators that act on the active body (each must refuse a mesh that is no body).
 BODY_OPERATORS = ("update_mesh", "cancel_update", "random_shape", "reset_shape", "expression_preset",
                   "random_expression", "pose_preset", "hand_preset", "random_pose", "reset_pose", "bake_animation",
-                  "clear_bake", "import_arkit_csv", "import_pose_json", "add_layer", "remove_layer")
+                  "clear_bake", "import_arkit_csv", "import_pose_json", "import_mocap", "add_layer", "remove_layer",
+                  "save_preset", "apply_preset")
 
 
 # -- bpy side ------------------------------------------------------------------------------------------
