@@ -111,7 +111,7 @@ def test_render_outputs_and_ground_truth(rendered):
     assert [i["id"] for i in m["items"]] == ["a_f0001", "a_f0002", "b_f0001", "b_f0002"] and m["failed"] == []
     assert "4/4" in proc.stderr  # progress
     written = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()} - {"manifest.json"}
-    listed = {f for i in m["items"] for f in i["files"].values()}
+    listed = {f for i in m["items"] for f in i["files"].values()} | {m["coco"]}
     assert written == listed and not [p for p in written if ".partial" in p]
     assert all("latents" in i and "seed" in i for i in m["items"])
     from skimage.io import imread

@@ -19,6 +19,7 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import coco
 from . import manifest as mf
 from . import session
 from ..threads import runtime_threads
@@ -173,6 +174,8 @@ class _Batch:
             _progress(n, len(todo), f"{item_id} {entry['status']} {entry['seconds']:.1f}s")
             if _Stop.signals:
                 raise KeyboardInterrupt
+        if self.p.shard is None:  # sharded runs get their labels at merge
+            write_labels(self.p.out, self.p.manifest, self.manifest)
         if failed:
             _error(f"{failed} of {len(todo)} items failed: {', '.join(self.manifest['failed'])} "
                    f"(details in {self.p.manifest.name})")
@@ -203,7 +206,7 @@ class _Batch:
                 session.use_bundle(module, self.p.spec.bundle)
             from .render import Renderer  # bpy: only after the session chose Blender's user folder
 
-            self.renderer = Renderer(self.p.spec, self.p.out)
+            self.renderer = Renderer(self.p.spec, self.p.out, module)
         return self.renderer
 
 
@@ -222,12 +225,21 @@ def _shard_arg(text: str) -> str:
         raise argparse.ArgumentTypeError(str(exc).removeprefix("--shard: ")) from None
 
 
+def write_labels(out: Path, manifest_path: Path, manifest: dict) -> None:
+    """The COCO keypoint labels of a complete run (unsharded, or merged), listed in its manifest."""
+    if any({"image", "keypoints"} <= set(i.get("files", {})) for i in manifest["items"]):
+        manifest["coco"] = coco.write(out, manifest["items"]).name
+        mf.write(manifest_path, manifest)
+
+
 def _merge(argv: list[str]) -> int:
     ap = _Parser(prog="python -m imghum_blender.batch merge", description="join the shard manifests of DIR")
     ap.add_argument("out", metavar="DIR")
     args = ap.parse_args(argv)
     try:
-        print(f"wrote {mf.merge(Path(args.out))}")
+        path = mf.merge(Path(args.out))
+        write_labels(Path(args.out), path, mf.load(path))
+        print(f"wrote {path}")
     except (mf.ManifestError, OSError) as exc:
         _error(str(exc) if isinstance(exc, mf.ManifestError)
                else f"cannot write {Path(args.out) / 'manifest.json'} ({exc.strerror or exc})")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 from pathlib import Path
 
 from . import session
@@ -20,8 +21,10 @@ import bpy  # noqa: E402
 import numpy as np  # noqa: E402
 from mathutils import Vector  # noqa: E402
 
-from ..export import write_obj, write_ply  # noqa: E402
+from .. import keypoints  # noqa: E402
 from ..attributes import part_colors  # noqa: E402
+from ..export import write_obj, write_ply  # noqa: E402
+from . import coco  # noqa: E402
 from .keyframes import frame_latents  # noqa: E402
 from .spec import VIEWS, Body, Spec  # noqa: E402
 
@@ -40,6 +43,21 @@ def _set(group, name: str, value) -> None:
     setattr(group, name, value)
 
 
+def _world_vertices(ob) -> np.ndarray:
+    """World coordinates (V,3) of a mesh object's vertices."""
+    v = np.empty(3 * len(ob.data.vertices), dtype=np.float32)
+    ob.data.vertices.foreach_get("co", v)
+    mw = np.array(ob.matrix_world)
+    return v.reshape(-1, 3) @ mw[:3, :3].T + mw[:3, 3]
+
+
+def _semantics(ob) -> np.ndarray:
+    """The canonical template point (V,3) of each vertex of a body mesh object."""
+    sem = np.empty(3 * len(ob.data.vertices), dtype=np.float32)
+    ob.data.attributes["imghum_semantic"].data.foreach_get("vector", sem)
+    return sem.reshape(-1, 3)
+
+
 def _publish(tmp: Path, final: Path) -> Path:
     os.replace(tmp, final)
     return final
@@ -48,8 +66,9 @@ def _publish(tmp: Path, final: Path) -> Path:
 class Renderer:
     """Owns the scene for a batch run; :meth:`render_item` renders one (body, frame)."""
 
-    def __init__(self, spec: Spec, out: Path):
+    def __init__(self, spec: Spec, out: Path, addon: str):
         self.spec, self.out = spec, out
+        self.runtime = sys.modules[f"{addon}.operators.runtime"]  # the add-on's model (keypoint landmarks)
         self.tmp = session.scratch_dir("batch")
         self.arm = None
         self.body_name = None
@@ -188,10 +207,7 @@ class Renderer:
         if sc.camera:
             loc, target = Vector(sc.camera["location"]), Vector(sc.camera["look_at"])
         else:
-            co = np.empty(3 * len(mesh_obj.data.vertices), dtype=np.float32)
-            mesh_obj.data.vertices.foreach_get("co", co)
-            mw = np.array(mesh_obj.matrix_world)
-            world = co.reshape(-1, 3) @ mw[:3, :3].T + mw[:3, 3]
+            world = _world_vertices(mesh_obj)
             if framing == "head":
                 world = world[world[:, 2] > world[:, 2].max() - HEAD_HEIGHT]
             lo, hi = world.min(0), world.max(0)
@@ -279,7 +295,7 @@ class Renderer:
         if output.images:
             files["image"] = self._publish_render(out / "images" / f"{item_id}.png")
         if output.passes:
-            files.update(self._passes(item_id))
+            files.update(self._passes(item_id, mesh_obj))
         if output.meshes != "none":
             files["mesh"] = self._write_mesh(mesh_obj, out / "meshes" / f"{item_id}.{output.meshes}")
         if output.blend:
@@ -292,7 +308,7 @@ class Renderer:
     def _publish_render(self, final: Path) -> Path:
         return _publish(self._render(final, self.spec.scene.engine, self.spec.scene.samples), final)
 
-    def _passes(self, item_id: str) -> dict[str, Path]:
+    def _passes(self, item_id: str, mesh_obj) -> dict[str, Path]:
         """The ground-truth passes: segmentation images, the arrays (npz) and the keypoints."""
         passes, files = self.spec.output.passes, {}
         labels = self._read_exr(self._render(self.tmp / "labels.exr", "CYCLES", 1, self.gt_labels, exr=True))
@@ -316,43 +332,58 @@ class Renderer:
         files["ground_truth"] = _publish(self._partial(gt), gt)
         if "keypoints" in passes:
             kp = self.out / "keypoints" / f"{item_id}.json"
-            self._partial(kp).write_text(json.dumps(self._keypoints(mask), indent=1))
+            surface = np.where(mask, depth[..., 0], np.inf)
+            self._partial(kp).write_text(json.dumps(self._keypoints(mask, surface, part, mesh_obj), indent=1))
             files["keypoints"] = _publish(self._partial(kp), kp)
         return files
 
-    def _keypoints(self, mask: np.ndarray) -> dict:
-        """Joint positions (bone heads) in 3D and projected, with the camera (OpenCV convention:
-        x right, y down, z forward; pixel origin at the top-left corner)."""
+    def _keypoints(self, mask: np.ndarray, depth: np.ndarray, part: np.ndarray, mesh_obj) -> dict:
+        """Joint positions (bone heads) and the standard keypoint sets (:data:`keypoints.SETS`) in
+        world and camera space and in pixels, with COCO visibility from the depth pass, the camera
+        (OpenCV convention: x right, y down, z forward; pixels from the top-left corner), and the
+        body's box and mask (COCO RLE)."""
         scene = bpy.context.scene
         cam = scene.camera
         w, h = scene.render.resolution_x, scene.render.resolution_y
         f = cam.data.lens * max(w, h) / cam.data.sensor_width
         k = np.array([[f, 0, w / 2], [0, f, h / 2], [0, 0, 1]])
-        world_to_blender_cam = np.array(cam.matrix_world.inverted())
-        extrinsic = np.diag([1.0, -1.0, -1.0, 1.0]) @ world_to_blender_cam
+        extrinsic = np.diag([1.0, -1.0, -1.0, 1.0]) @ np.array(cam.matrix_world.inverted())
         mw = np.array(self.arm.matrix_world)
         names = [pb.name for pb in self.arm.pose.bones]
         heads = np.array([pb.head for pb in self.arm.pose.bones]) @ mw[:3, :3].T + mw[:3, 3]
-        cam_pts = heads @ extrinsic[:3, :3].T + extrinsic[:3, 3]
-        uv = cam_pts[:, :2] / cam_pts[:, 2:] * f + np.array([w / 2, h / 2])
+        verts, semantics = _world_vertices(mesh_obj), _semantics(mesh_obj)
+        cam_pts, uv = keypoints.project(heads, extrinsic, k)
         px = np.clip(np.floor(uv).astype(int), 0, [w - 1, h - 1])
         inside = mask[px[:, 1], px[:, 0]] & (uv >= 0).all(1) & (uv[:, 0] < w) & (uv[:, 1] < h)
-        return {"joints": names, "joints_3d": heads.round(6).tolist(), "joints_2d": uv.round(3).tolist(),
-                "in_silhouette": inside.tolist(), "intrinsics": k.tolist(), "world_to_camera": extrinsic.tolist(),
-                "image_size": [w, h],
-                "convention": "OpenCV camera (x right, y down, z forward); pixels from the top-left"}
+        model = self.runtime.model()
+        own = keypoints.bone_parts(model)
+        tolerance = keypoints.skin_depth(heads, verts) + keypoints.MARGIN
+        out = {"joints": names, "joints_3d": heads.round(6).tolist(), "joints_2d": uv.round(3).tolist(),
+               "in_silhouette": inside.tolist(), "sets": {},
+               "joints_visibility": keypoints.visibility(cam_pts, uv, depth, tolerance, part,
+                                                         [own[n] for n in names]).tolist()}
+        joints = dict(zip(names, heads))
+        for set_name, kp_names in keypoints.SETS.items():
+            found = keypoints.locate(model, joints, verts, semantics, kp_names)
+            kcam, kuv = keypoints.project(found.world, extrinsic, k)
+            tol = keypoints.tolerances(found, verts)
+            out["sets"][set_name] = {
+                "names": list(kp_names), "world": found.world.round(6).tolist(), "camera": kcam.round(6).tolist(),
+                "pixels": kuv.round(3).tolist(),
+                "visibility": keypoints.visibility(kcam, kuv, depth, tol, part, found.parts).tolist()}
+        return {**out, "bbox": coco.bbox(mask), "area": int(mask.sum()), "segmentation": coco.rle(mask),
+                "intrinsics": k.tolist(), "world_to_camera": extrinsic.tolist(), "image_size": [w, h],
+                "convention": "OpenCV camera (x right, y down, z forward); pixels from the top-left; "
+                              "visibility as COCO: 0 outside the image, 1 hidden, 2 visible"}
 
     @staticmethod
     def _write_mesh(ob, path: Path) -> Path:
         me = ob.data
-        v = np.empty(3 * len(me.vertices), dtype=np.float32)
-        me.vertices.foreach_get("co", v)
+        v = _world_vertices(ob)  # world coordinates, like the keypoints
         f = np.empty(len(me.loops), dtype=np.int32)
         me.loops.foreach_get("vertex_index", f)
         uv = np.empty(2 * len(me.loops), dtype=np.float32)
         me.uv_layers["UVMap"].data.foreach_get("uv", uv)
-        mw = np.array(ob.matrix_world)
-        v = v.reshape(-1, 3) @ mw[:3, :3].T + mw[:3, 3]  # world coordinates, like the keypoints
         if path.suffix == ".obj":
             write_obj(path, v, f.reshape(-1, 3), None, uv.reshape(-1, 3, 2))  # both write atomically
         else:

@@ -1,0 +1,157 @@
+"""Standard keypoint sets on the model's bodies (COCO-17, OpenPose BODY-25) and their visibility.
+
+A keypoint is a joint (a bone head: shoulders, elbows, wrists, hips, knees, ankles), the midpoint of
+two joints (BODY-25's neck and mid-hip), or a landmark on the skin (nose, eyes, ears, toes, heels).
+Skin landmarks are template vertices picked by rule (:func:`template_landmarks`); on a meshed body a
+landmark is the vertex whose semantics (its canonical template point) lie closest to the landmark's.
+
+Visibility follows COCO: 0 outside the image, 1 in the image but hidden (by another body, or by the
+body itself), 2 visible. A joint is visible when the rendered surface at its pixel is one of its own
+parts (its bone's and its parent bone's: a shoulder seen through its own upper arm counts as visible)
+or lies no more than its depth below the skin (:func:`skin_depth`) plus a margin in front of it; a
+skin landmark when the surface there lies within a margin of it (:func:`tolerances`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .cache import per_model
+
+COCO17 = ("nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
+          "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip", "left_knee",
+          "right_knee", "left_ankle", "right_ankle")
+BODY25 = ("nose", "neck", "right_shoulder", "right_elbow", "right_wrist", "left_shoulder", "left_elbow",
+          "left_wrist", "mid_hip", "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee", "left_ankle",
+          "right_eye", "left_eye", "right_ear", "left_ear", "left_big_toe", "left_small_toe", "left_heel",
+          "right_big_toe", "right_small_toe", "right_heel")
+#: Named sets: keypoint names in the order of the published layouts.
+SETS = {"coco17": COCO17, "body25": BODY25}
+#: COCO-17's skeleton (1-based pairs, as in COCO's person category).
+COCO_SKELETON = ((16, 14), (14, 12), (17, 15), (15, 13), (12, 13), (6, 12), (7, 13), (6, 7), (6, 8), (7, 9),
+                 (8, 10), (9, 11), (2, 3), (1, 2), (1, 3), (2, 4), (3, 5), (4, 6), (5, 7))
+#: Joints: keypoint -> bone whose head it is.
+JOINTS = {f"{side}_{name}": f"{bone}.{s}" for side, s in (("left", "L"), ("right", "R"))
+          for name, bone in (("shoulder", "upperarm01"), ("elbow", "lowerarm01"), ("wrist", "wrist"),
+                             ("hip", "upperleg01"), ("knee", "lowerleg01"), ("ankle", "foot"))}
+#: Midpoints of two keypoints.
+MIDPOINTS = {"neck": ("left_shoulder", "right_shoulder"), "mid_hip": ("left_hip", "right_hip")}
+LANDMARKS = ("nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_big_toe", "left_small_toe",
+             "left_heel", "right_big_toe", "right_small_toe", "right_heel")
+#: Depth a point may lie behind the rendered surface and still count as visible (meters): joints add
+#: it to their depth under the skin; foot landmarks sit on the foot's midline, half a foot behind its
+#: side in a side view, so they get :data:`FOOT_MARGIN`.
+MARGIN = 0.02
+FOOT_MARGIN = 0.05
+
+
+@per_model
+def template_landmarks(model) -> dict[str, np.ndarray]:
+    """Skin landmarks on the canonical template (meters, model frame: Z up, facing -Y, left = +X):
+    nose tip (foremost midline head vertex), eyes (foremost eyeball vertex), ears (outermost head
+    vertex at eye height), big and small toe tips (foremost vertex of the first / fifth toe), heels
+    (rearmost foot vertex near the sole)."""
+    t = model.bundle.tensors
+    verts = t["template_vertices"].double().numpy()
+    bones = model.vocabulary.bone_names
+    skin_idx, skin_w = t["skin_indices"].long().numpy(), t["skin_weights"].double().numpy()
+    dominant = np.array(bones)[skin_idx[np.arange(len(verts)), skin_w.argmax(1)]]
+    part = np.array(model.vocabulary.part_names)[t["template_parts"].long().numpy()]
+    x, y, z = verts.T
+    head = part == "head"
+    out = {"nose": verts[np.flatnonzero(head & (np.abs(x) < 0.01))[np.argmin(y[head & (np.abs(x) < 0.01)])]]}
+    for side, s, sign in (("left", "L", 1.0), ("right", "R", -1.0)):
+        eye = np.flatnonzero(dominant == f"eye.{s}")
+        out[f"{side}_eye"] = verts[eye[np.argmin(y[eye])]]
+        level = np.flatnonzero(head & (np.abs(z - out[f"{side}_eye"][2]) < 0.03) & (sign * x > 0))
+        out[f"{side}_ear"] = verts[level[np.argmax(sign * x[level])]]
+        for name, toe in (("big_toe", "toe1-"), ("small_toe", "toe5-")):
+            tip = np.flatnonzero(np.char.startswith(dominant, toe) & np.char.endswith(dominant, f".{s}"))
+            out[f"{side}_{name}"] = verts[tip[np.argmin(y[tip])]]
+        foot = np.flatnonzero(part == f"foot.{s}")
+        sole = foot[z[foot] < z[foot].min() + 0.03]
+        out[f"{side}_heel"] = verts[sole[np.argmax(y[sole])]]
+    return out
+
+
+def skin_depth(points: np.ndarray, vertices: np.ndarray) -> np.ndarray:
+    """Distance (N,) from each point to the nearest mesh vertex: how deep a joint lies under the skin."""
+    from scipy.spatial import cKDTree
+
+    return cKDTree(vertices).query(points)[0]
+
+
+@dataclass
+class Keypoints:
+    """Keypoints of one body: names (K,), world positions (K,3), whether each is a skin landmark (K,),
+    and the body parts a joint belongs to (indices in the bundle's part order; none for landmarks)."""
+
+    names: tuple[str, ...]
+    world: np.ndarray
+    on_skin: np.ndarray
+    parts: list[tuple[int, ...]]
+
+
+@per_model
+def bone_parts(model) -> dict[str, tuple[int, ...]]:
+    """Per bone, the parts a point at its head belongs to: its own part and its parent bone's."""
+    names, parents = model.vocabulary.bone_names, model.skeleton.parents.tolist()
+    owner = {b: k for k, p in enumerate(model.bundle.parts) for b in p.bones}
+    return {n: tuple(sorted({owner[b] for b in (j, parents[j]) if b in owner})) for j, n in enumerate(names)}
+
+
+def locate(model, joints: dict[str, np.ndarray], vertices: np.ndarray, semantics: np.ndarray,
+           names: tuple[str, ...]) -> Keypoints:
+    """Keypoints ``names`` on a meshed body: ``joints`` maps bone name -> head (3,), ``vertices`` and
+    ``semantics`` (V,3) are its mesh's; a skin landmark is the vertex whose semantics are nearest to
+    the landmark's template point."""
+    from scipy.spatial import cKDTree
+
+    landmarks = template_landmarks(model)
+    tree = cKDTree(semantics)
+    by_bone = bone_parts(model)
+    world, parts = [], []
+    for name in names:
+        if name in JOINTS:
+            world.append(np.asarray(joints[JOINTS[name]], dtype=np.float64))
+            parts.append(by_bone[JOINTS[name]])
+        elif name in MIDPOINTS:
+            a, b = (JOINTS[m] for m in MIDPOINTS[name])
+            world.append(0.5 * (np.asarray(joints[a], dtype=np.float64) + np.asarray(joints[b], dtype=np.float64)))
+            parts.append(tuple(sorted(set(by_bone[a]) | set(by_bone[b]))))
+        else:
+            world.append(vertices[tree.query(landmarks[name])[1]])
+            parts.append(())  # on the skin: the depth decides (its own part may hide it: the far eye)
+    return Keypoints(tuple(names), np.array(world), np.array([n in LANDMARKS for n in names]), parts)
+
+
+def tolerances(found: Keypoints, vertices: np.ndarray) -> np.ndarray:
+    """Per keypoint, how far behind the rendered surface it may lie and still be visible (meters)."""
+    feet = np.array([n.endswith(("heel", "toe")) for n in found.names])
+    skin = np.where(feet, FOOT_MARGIN, MARGIN)
+    return np.where(found.on_skin, skin, MARGIN + skin_depth(found.world, vertices))
+
+
+def project(points: np.ndarray, world_to_camera: np.ndarray, intrinsics: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Camera-space points (N,3) (OpenCV: x right, y down, z forward) and pixels (N,2) (origin: the
+    top-left corner of the top-left pixel)."""
+    cam = points @ world_to_camera[:3, :3].T + world_to_camera[:3, 3]
+    uv = cam[:, :2] / cam[:, 2:] * np.diag(intrinsics)[:2] + intrinsics[:2, 2]
+    return cam, uv
+
+
+def visibility(cam: np.ndarray, uv: np.ndarray, depth: np.ndarray, tolerance: np.ndarray,
+               part_image: np.ndarray | None = None, parts: list[tuple[int, ...]] | None = None) -> np.ndarray:
+    """COCO flags (N,) for points at camera depth ``cam[:, 2]`` and pixels ``uv`` over a rendered
+    depth map (H,W; camera Z, inf where nothing was hit): 0 outside the image or behind the camera,
+    1 hidden, 2 visible. Hidden: the surface at its pixel lies more than ``tolerance`` in front of
+    it and (given a part image (H,W) and each point's ``parts``) is none of the point's own parts."""
+    h, w = depth.shape
+    inside = (cam[:, 2] > 0) & (uv[:, 0] >= 0) & (uv[:, 1] >= 0) & (uv[:, 0] < w) & (uv[:, 1] < h)
+    px = np.clip(np.floor(np.nan_to_num(uv)).astype(int), 0, [w - 1, h - 1])
+    hidden = depth[px[:, 1], px[:, 0]] < cam[:, 2] - tolerance
+    if part_image is not None:
+        seen = part_image[px[:, 1], px[:, 0]]
+        hidden &= ~np.array([s in own for s, own in zip(seen, parts)])
+    return np.where(~inside, 0, np.where(hidden, 1, 2))
