@@ -8,8 +8,8 @@ landmark is the vertex whose semantics (its canonical template point) lie closes
 Visibility follows COCO: 0 outside the image, 1 in the image but hidden (by another body, or by the
 body itself), 2 visible. A joint is visible when the rendered surface at its pixel is one of its own
 parts (its bone's and its parent bone's: a shoulder seen through its own upper arm counts as visible)
-or lies no more than its depth below the skin (:func:`skin_depth`) plus a margin in front of it; a
-skin landmark when the surface there lies within a margin of it (:func:`tolerances`).
+or lies within its own limb's thickness in front of it (:func:`joint_tolerance`); a skin landmark
+when the surface there lies within a margin of it (:func:`tolerances`).
 """
 from __future__ import annotations
 
@@ -130,7 +130,13 @@ def tolerances(found: Keypoints, vertices: np.ndarray) -> np.ndarray:
     """Per keypoint, how far behind the rendered surface it may lie and still be visible (meters)."""
     feet = np.array([n.endswith(("heel", "toe")) for n in found.names])
     skin = np.where(feet, FOOT_MARGIN, MARGIN)
-    return np.where(found.on_skin, skin, MARGIN + skin_depth(found.world, vertices))
+    return np.where(found.on_skin, skin, joint_tolerance(found.world, vertices))
+
+
+def joint_tolerance(joints: np.ndarray, vertices: np.ndarray) -> np.ndarray:
+    """How far behind the rendered surface a joint may lie and still be visible: twice its depth under
+    the skin (the thickness of its own limb: joints are not centred in their limbs) plus the margin."""
+    return MARGIN + 2.0 * skin_depth(joints, vertices)
 
 
 def project(points: np.ndarray, world_to_camera: np.ndarray, intrinsics: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -357,7 +357,7 @@ class Renderer:
         inside = mask[px[:, 1], px[:, 0]] & (uv >= 0).all(1) & (uv[:, 0] < w) & (uv[:, 1] < h)
         model = self.runtime.model()
         own = keypoints.bone_parts(model)
-        tolerance = keypoints.skin_depth(heads, verts) + keypoints.MARGIN
+        tolerance = keypoints.joint_tolerance(heads, verts)
         out = {"joints": names, "joints_3d": heads.round(6).tolist(), "joints_2d": uv.round(3).tolist(),
                "in_silhouette": inside.tolist(), "sets": {},
                "joints_visibility": keypoints.visibility(cam_pts, uv, depth, tolerance, part,
