@@ -1,0 +1,52 @@
+"""Benchmark motion-capture retargeting: read a BVH clip and retarget it onto a body (core, no Blender).
+
+    python scripts/benchmark_mocap.py [--clip examples/walk.bvh] [--repeats 5] [--out docs/benchmarks/mocap.json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import imghum_blender as ih
+from imghum_blender import mocap
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def best_of(fn, repeats: int) -> float:
+    """Fastest of ``repeats`` calls (seconds)."""
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--clip", default=str(ROOT / "examples" / "walk.bvh"))
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--out", default=None)
+    args = ap.parse_args()
+    model = ih.load_model()
+    lat = model.latents(phenotypes={"age": 0.7})
+    motion = mocap.read_bvh(args.clip)
+    mocap.retarget(model, lat, motion)  # warm-up (the rest rig is cached per model)
+    result = {"machine": f"{platform.machine()}, {os.cpu_count()} cores", "clip": Path(args.clip).name,
+              "frames": motion.frames, "joints": len(motion.names),
+              "read_bvh_s": round(best_of(lambda: mocap.read_bvh(args.clip), args.repeats), 4),
+              "retarget_s": round(best_of(lambda: mocap.retarget(model, lat, motion), args.repeats), 4),
+              "resample_to_24fps_s": round(best_of(lambda: motion.resampled(24.0), args.repeats), 4)}
+    result["retarget_ms_per_frame"] = round(1000 * result["retarget_s"] / motion.frames, 3)
+    print(json.dumps(result, indent=1))
+    if args.out:
+        Path(args.out).write_text(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
