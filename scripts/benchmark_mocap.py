@@ -1,4 +1,5 @@
-"""Benchmark motion-capture retargeting: read a BVH clip and retarget it onto a body (core, no Blender).
+"""Benchmark motion-capture retargeting: read a BVH clip and retarget it onto a body (core, no Blender);
+also records how far the lowest foot point strays from the body's ground over the clip.
 
     python scripts/benchmark_mocap.py [--clip examples/walk.bvh] [--repeats 5] [--out docs/benchmarks/mocap.json]
 """
@@ -43,6 +44,8 @@ def main() -> None:
               "retarget_s": round(best_of(lambda: mocap.retarget(model, lat, motion), args.repeats), 4),
               "resample_to_24fps_s": round(best_of(lambda: motion.resampled(24.0), args.repeats), 4)}
     result["retarget_ms_per_frame"] = round(1000 * result["retarget_s"] / motion.frames, 3)
+    track = mocap.retarget(model, lat, motion)
+    result["lowest_foot_above_ground_max_mm"] = round(1000 * float(abs(mocap.foot_heights(model, lat, track)).max()), 3)
     print(json.dumps(result, indent=1))
     if args.out:
         Path(args.out).write_text(json.dumps(result, indent=1))

@@ -131,3 +131,67 @@ def test_coco_file_reads_back_with_pycocotools(side_view):
     assert np.array_equal(api.annToMask(ann).astype(bool), gt["mask"])
     assert api.loadCats(1)[0]["keypoints"] == list(kp.COCO17) and len(ann["keypoints"]) == 51
     assert ann["num_keypoints"] == 17 and ann["area"] == int(gt["mask"].sum())
+
+
+# -- random cameras ----------------------------------------------------------------------------------
+RANDOM = """seed = 4
+mesh_resolution = 64
+[scene]
+engine = "WORKBENCH"
+resolution = [160, 200]
+random_camera = {distance = [2.5, 4.0], height = [0.2, 1.8], yaw = [-60, 60], focal = [30, 60]}
+[output]
+passes = ["keypoints"]
+[[bodies]]
+name = "seen"
+phenotypes = {age = 0.7}
+frames = [1, 2]
+"""
+
+
+def test_random_camera_ranges_are_checked(tmp_path, capsys):
+    from imghum_blender.batch.__main__ import main
+
+    good = {"distance": "[2.5, 4.0]", "height": "[0.2, 1.8]", "yaw": "[-60, 60]", "focal": "[30, 60]"}
+    line = "random_camera = {distance = [2.5, 4.0], height = [0.2, 1.8], yaw = [-60, 60], focal = [30, 60]}"
+    for change, message in (({"distance": None}, "random_camera.distance: required"),
+                            ({"yaw": None}, "random_camera.yaw: required"),
+                            ({"distance": "[2.5]"}, "random_camera.distance: expected a list of 2"),
+                            ({"focal": "[30, 900]"}, "random_camera.focal[1]: 900 is outside [5, 500]"),
+                            ({"height": "[1.8, 0.2]"}, "random_camera.height: the range [1.8, 0.2] runs backwards"),
+                            ({"zoom": "[1, 2]"}, "random_camera: unknown field 'zoom'")):
+        ranges = {k: v for k, v in {**good, **change}.items() if v is not None}
+        text = RANDOM.replace(line, "random_camera = {" + ", ".join(f"{k} = {v}" for k, v in ranges.items()) + "}")
+        (tmp_path / "spec.toml").write_text(text)
+        assert main([str(tmp_path / "spec.toml"), "--dry-run"]) == 2
+        assert message in capsys.readouterr().err
+    (tmp_path / "spec.toml").write_text(RANDOM.replace("[scene]", "[scene]\ncamera = {location = [0, -4, 0]}"))
+    assert main([str(tmp_path / "spec.toml"), "--dry-run"]) == 2
+    assert "either an explicit camera or random_camera" in capsys.readouterr().err
+
+
+def test_random_cameras_follow_their_draws(tmp_path):
+    from imghum_blender.batch.spec import draw_camera, load
+
+    (tmp_path / "spec.toml").write_text(RANDOM)
+    spec = load(tmp_path / "spec.toml")
+    proc = subprocess.run([sys.executable, "-m", "imghum_blender.batch", str(tmp_path / "spec.toml"), "--out",
+                           str(tmp_path / "out")], capture_output=True, text=True, cwd=ROOT, timeout=900,
+                          env=dict(os.environ, BLENDER_USER_RESOURCES=str(tmp_path / "user")))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    m = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    draws = [item["camera"] for item in m["items"]]
+    assert draws[0] != draws[1]
+    for item, draw in zip(m["items"], draws):
+        assert draw == draw_camera(spec.scene.random_camera, spec.bodies[0].seed, item["frame"])  # reproducible
+        k = json.loads((tmp_path / "out" / item["files"]["keypoints"]).read_text())
+        ext = np.array(k["world_to_camera"])
+        position = -ext[:3, :3].T @ ext[:3, 3]
+        joints = np.array(k["joints_3d"])
+        assert np.array(k["intrinsics"])[0, 0] == pytest.approx(draw["focal"] * 200 / 36)
+        heel = np.array(k["sets"]["body25"]["world"])[[21, 24]].min(0)  # near the body's lowest point
+        assert position[2] - heel[2] == pytest.approx(draw["height"], abs=0.03)
+        centre = (joints.min(0) + joints.max(0)) / 2
+        assert np.linalg.norm(position[:2] - centre[:2]) == pytest.approx(draw["distance"], abs=0.15)
+        front = np.degrees(np.arctan2(position[0] - centre[0], -(position[1] - centre[1])))
+        assert front == pytest.approx(draw["yaw"], abs=5)

@@ -26,7 +26,7 @@ from ..attributes import part_colors  # noqa: E402
 from ..export import write_obj, write_ply  # noqa: E402
 from . import coco  # noqa: E402
 from .keyframes import frame_latents  # noqa: E402
-from .spec import VIEWS, Body, Spec  # noqa: E402
+from .spec import VIEWS, Body, Spec, draw_camera  # noqa: E402
 
 SKIN = (0.8, 0.62, 0.52)
 #: Meters below the top of the body framed by ``framing = "head"``.
@@ -201,11 +201,21 @@ class Renderer:
         baked.data.materials.append(self.skin)
         return baked
 
-    def _frame_camera(self, mesh_obj, framing: str = "body") -> None:
+    def _frame_camera(self, mesh_obj, framing: str = "body", draw: dict | None = None) -> None:
+        """Aim the camera (and the studio lights) at the body: the spec's explicit camera, a drawn
+        random camera (``draw``: distance, height, yaw, focal), or the automatic framing of ``view``."""
         sc = self.spec.scene
         cam = bpy.context.scene.camera
+        cam.data.lens = draw["focal"] if draw else sc.lens
         if sc.camera:
             loc, target = Vector(sc.camera["location"]), Vector(sc.camera["look_at"])
+        elif draw is not None:
+            world = _world_vertices(mesh_obj)
+            lo, hi = world.min(0), world.max(0)
+            target = Vector(((lo + hi) / 2).tolist())
+            a = math.radians(draw["yaw"])
+            loc = Vector((target.x + math.sin(a) * draw["distance"], target.y - math.cos(a) * draw["distance"],
+                          float(lo[2]) + draw["height"]))
         else:
             world = _world_vertices(mesh_obj)
             if framing == "head":
@@ -290,7 +300,8 @@ class Renderer:
     def _render_item(self, body: Body, frame: int, item_id: str) -> dict:
         lat = frame_latents(body, frame)
         mesh_obj = self._body(body, frame, lat)
-        self._frame_camera(mesh_obj, body.framing)
+        draw = draw_camera(self.spec.scene.random_camera, body.seed, frame) if self.spec.scene.random_camera else None
+        self._frame_camera(mesh_obj, body.framing, draw)
         out, output, files = self.out, self.spec.output, {}
         if output.images:
             files["image"] = self._publish_render(out / "images" / f"{item_id}.png")
@@ -303,7 +314,8 @@ class Renderer:
             bpy.ops.wm.save_as_mainfile(filepath=str(self._partial(blend)), copy=True)
             files["blend"] = _publish(self._partial(blend), blend)
         return {"files": {k: str(v.relative_to(out)) for k, v in files.items()}, "latents": lat,
-                "edits": {"layers": body.layers, "limb_cuts": body.limb_cuts}, "preset": body.preset}
+                "edits": {"layers": body.layers, "limb_cuts": body.limb_cuts}, "preset": body.preset,
+                **({"camera": draw} if draw else {})}
 
     def _publish_render(self, final: Path) -> Path:
         return _publish(self._render(final, self.spec.scene.engine, self.spec.scene.samples), final)

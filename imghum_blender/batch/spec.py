@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import random
 import re
 import tomllib
 import zlib
@@ -35,7 +36,12 @@ MAX_ITEMS = 1_000_000
 POSE_FILE_SUFFIXES = (".json", ".bvh", ".fbx")
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
 
-_SCENE = ("engine", "samples", "resolution", "background", "view", "camera", "lens", "lights")
+_SCENE = ("engine", "samples", "resolution", "background", "view", "camera", "random_camera", "lens", "lights")
+#: ``scene.random_camera`` ranges: name -> (lowest, highest allowed bound, meaning).
+CAMERA_RANGES = {"distance": (0.3, 100.0, "meters from the body's centre, horizontally"),
+                 "height": (-5.0, 50.0, "meters above the body's lowest point"),
+                 "yaw": (-180.0, 180.0, "degrees around the body from its front (90: its left side)"),
+                 "focal": (5.0, 500.0, "focal length in mm (36 mm sensor)")}
 _OUTPUT = ("images", "passes", "meshes", "blend")
 _BODY = ("name", "phenotypes", "beta", "expression", "expression_preset", "pose", "hands", "random_shape",
          "random_pose", "random_expression", "count", "frames", "keyframes", "pose_file", "framing", "layers",
@@ -54,6 +60,7 @@ class Scene:
     background: tuple[float, float, float] | None = (0.8, 0.8, 0.82)
     view: str = "front"
     camera: dict | None = None
+    random_camera: dict[str, tuple[float, float]] | None = None
     lens: float = 50.0
     lights: str = "studio"
 
@@ -251,7 +258,32 @@ def _scene(sc: dict) -> Scene:
                         for k in ("location", "look_at")}
         if scene.camera["location"] == scene.camera["look_at"]:
             raise SpecError("scene.camera: location and look_at are the same point")
+    if "random_camera" in sc:
+        if "camera" in sc:
+            raise SpecError("scene.random_camera: give either an explicit camera or random_camera ranges")
+        scene.random_camera = _camera_ranges(sc["random_camera"])
     return scene
+
+
+def draw_camera(ranges: dict[str, tuple[float, float]], body_seed: int, frame: int) -> dict[str, float]:
+    """The random camera of one item, uniform within ``ranges``; it depends only on the body's seed
+    and the frame, so shards and resumed runs draw the same cameras."""
+    rng = random.Random(f"camera/{body_seed}/{frame}")
+    return {k: round(rng.uniform(lo, hi), 6) for k, (lo, hi) in ranges.items()}
+
+
+def _camera_ranges(v) -> dict[str, tuple[float, float]]:
+    """Per item, the camera is drawn from these ranges (see :data:`CAMERA_RANGES`)."""
+    _table("scene.random_camera", v, tuple(CAMERA_RANGES))
+    out = {}
+    for key, (lo, hi, _) in CAMERA_RANGES.items():
+        if key not in v:
+            raise SpecError(f"scene.random_camera.{key}: required, a range [low, high]")
+        a, b = _vec(f"scene.random_camera.{key}", v[key], 2, lo, hi)
+        if a > b:
+            raise SpecError(f"scene.random_camera.{key}: the range [{a:g}, {b:g}] runs backwards")
+        out[key] = (a, b)
+    return out
 
 
 def _output(out: dict) -> Output:

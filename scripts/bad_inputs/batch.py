@@ -108,6 +108,12 @@ def _body_cases(tmp: Path) -> list[Argv]:
         ("pose_file unknown bone", body('pose_file = "pose_bone.json"'), "unknown bones ['tail']"),
         ("pose_file wrong shape", body('pose_file = "pose_shape.json"'), "expected 3 finite numbers"),
         ("pose_file a list", body('pose_file = "pose_list.json"'), "non-empty 'frames' list"),
+        ("pose_file of another kind", body('pose_file = "pose_text.txt"'), "is not a pose file (.json, .bvh or .fbx)"),
+        ("pose_file BVH truncated", body('pose_file = "cut.bvh"'), "needs a HIERARCHY and a MOTION section"),
+        ("pose_file BVH with NaN", body('pose_file = "nan.bvh"'), "NaN or infinite"),
+        ("pose_file BVH of an unknown skeleton", body('pose_file = "odd.bvh"'), "cannot map the model bones"),
+        ("preset missing", body('preset = "nobody"'), "bodies[0].preset: "),
+        ("preset not a preset", body('preset = "pose_text.json"'), "bodies[0].preset: "),
         ("body name of 300 characters", named("x" * 300), "300 characters; at most 64"),
         ("body name + count suffix > 64", named("x" * 62, "count = 2\n"), "with the count suffix"),
         ("body name with a path separator", named("../a"), "bodies[0].name"),
@@ -127,6 +133,11 @@ def _pose_files(tmp: Path) -> None:
     (tmp / "pose_bone.json").write_text('{"frames": [{"tail": [0, 0, 0]}]}')
     (tmp / "pose_shape.json").write_text('{"frames": [{"upperarm01.L": [0, 0]}]}')
     (tmp / "pose_list.json").write_text('[{"upperarm01.L": [0, 0, 0]}]')
+    (tmp / "pose_text.txt").write_text("walk")
+    one_joint = "HIERARCHY\nROOT {}\n{{\n OFFSET 0 0 0\n CHANNELS 1 Xrotation\n}}\nMOTION\nFrames: 1\nFrame Time: 0.03\n{}\n"
+    (tmp / "cut.bvh").write_text("HIERARCHY\nROOT Hips\n{\n OFFSET 0 0 0\n")
+    (tmp / "nan.bvh").write_text(one_joint.format("Hips", "nan"))
+    (tmp / "odd.bvh").write_text(one_joint.format("Bone01", "0"))
 
 
 def _manifest(items: list[dict] | None = None, **fields) -> dict:
