@@ -26,7 +26,7 @@ from ..attributes import part_colors  # noqa: E402
 from ..export import write_obj, write_ply  # noqa: E402
 from . import coco  # noqa: E402
 from .keyframes import frame_latents  # noqa: E402
-from .spec import VIEWS, Body, Spec, draw_camera  # noqa: E402
+from .spec import HDRI_SUFFIXES, VIEWS, Body, Spec, draw_background, draw_camera  # noqa: E402
 
 SKIN = (0.8, 0.62, 0.52)
 #: Meters below the top of the body framed by ``framing = "head"``.
@@ -102,6 +102,8 @@ class Renderer:
         bg.inputs["Color"].default_value = (*(sc.background or (0.0, 0.0, 0.0)), 1.0)
         bg.inputs["Strength"].default_value = 0.6
         scene.world.color = sc.background or (0.0, 0.0, 0.0)
+        self.world_color = bg.inputs["Color"].default_value[:]
+        self.backdrop: np.ndarray | None = None  # an image background composited behind the render
         scene.view_settings.view_transform = "AgX"
         scene.view_settings.look = "None"
         cam = bpy.data.objects.new("Camera", bpy.data.cameras.new("Camera"))
@@ -300,8 +302,12 @@ class Renderer:
     def _render_item(self, body: Body, frame: int, item_id: str) -> dict:
         lat = frame_latents(body, frame)
         mesh_obj = self._body(body, frame, lat)
-        draw = draw_camera(self.spec.scene.random_camera, body.seed, frame) if self.spec.scene.random_camera else None
+        sc = self.spec.scene
+        draw = draw_camera(sc.random_camera, body.seed, frame) if sc.random_camera else None
         self._frame_camera(mesh_obj, body.framing, draw)
+        background = draw_background(sc.backgrounds, body.seed, frame) if sc.backgrounds else None
+        if background:
+            self._use_background(background)
         out, output, files = self.out, self.spec.output, {}
         if output.images:
             files["image"] = self._publish_render(out / "images" / f"{item_id}.png")
@@ -315,10 +321,42 @@ class Renderer:
             files["blend"] = _publish(self._partial(blend), blend)
         return {"files": {k: str(v.relative_to(out)) for k, v in files.items()}, "latents": lat,
                 "edits": {"layers": body.layers, "limb_cuts": body.limb_cuts}, "preset": body.preset,
-                **({"camera": draw} if draw else {})}
+                **({"camera": draw} if draw else {}), **({"background": Path(background).name} if background else {})}
 
     def _publish_render(self, final: Path) -> Path:
-        return _publish(self._render(final, self.spec.scene.engine, self.spec.scene.samples), final)
+        tmp = self._render(final, self.spec.scene.engine, self.spec.scene.samples)
+        if self.backdrop is not None:
+            from skimage.io import imread, imsave
+
+            rgba = imread(tmp).astype(np.float32) / 255.0
+            rgb = rgba[..., :3] * rgba[..., 3:] + self.backdrop * (1.0 - rgba[..., 3:])
+            imsave(tmp, np.round(rgb * 255).astype(np.uint8), check_contrast=False)
+        return _publish(tmp, final)
+
+    def _use_background(self, path: str) -> None:
+        """An HDRI becomes the world (it lights the scene); an image is composited behind the body."""
+        scene = bpy.context.scene
+        nt = scene.world.node_tree
+        bg = next(n for n in nt.nodes if n.type == "BACKGROUND")
+        for link in list(bg.inputs["Color"].links):
+            nt.links.remove(link)
+        if Path(path).suffix.lower() in HDRI_SUFFIXES:
+            env = next((n for n in nt.nodes if n.type == "TEX_ENVIRONMENT"), None) or nt.nodes.new("ShaderNodeTexEnvironment")
+            env.image = bpy.data.images.load(path, check_existing=True)
+            nt.links.new(env.outputs["Color"], bg.inputs["Color"])
+            bg.inputs["Strength"].default_value = 1.0
+            scene.render.film_transparent, self.backdrop = False, None
+            return
+        from skimage.io import imread
+        from skimage.transform import resize
+
+        w, h = self.spec.scene.resolution
+        image = imread(path)
+        image = np.repeat(image[..., None], 3, 2) if image.ndim == 2 else image[..., :3]
+        self.backdrop = resize(image.astype(np.float32) / (255.0 if image.dtype == np.uint8 else 65535.0), (h, w, 3))
+        bg.inputs["Color"].default_value = self.world_color
+        bg.inputs["Strength"].default_value = 0.6
+        scene.render.film_transparent = True
 
     def _passes(self, item_id: str, mesh_obj) -> dict[str, Path]:
         """The ground-truth passes: segmentation images, the arrays (npz) and the keypoints."""

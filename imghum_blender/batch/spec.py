@@ -36,7 +36,12 @@ MAX_ITEMS = 1_000_000
 POSE_FILE_SUFFIXES = (".json", ".bvh", ".fbx")
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
 
-_SCENE = ("engine", "samples", "resolution", "background", "view", "camera", "random_camera", "lens", "lights")
+_SCENE = ("engine", "samples", "resolution", "background", "backgrounds", "view", "camera", "random_camera", "lens",
+          "lights")
+#: Files a ``scene.backgrounds`` folder may hold: images (composited behind the body) and HDRIs
+#: (the world: they light the scene too; Cycles only).
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+HDRI_SUFFIXES = (".hdr", ".exr")
 #: ``scene.random_camera`` ranges: name -> (lowest, highest allowed bound, meaning).
 CAMERA_RANGES = {"distance": (0.3, 100.0, "meters from the body's centre, horizontally"),
                  "height": (-5.0, 50.0, "meters above the body's lowest point"),
@@ -61,6 +66,7 @@ class Scene:
     view: str = "front"
     camera: dict | None = None
     random_camera: dict[str, tuple[float, float]] | None = None
+    backgrounds: tuple[str, ...] = ()
     lens: float = 50.0
     lights: str = "studio"
 
@@ -206,7 +212,7 @@ def validate(data: dict, base_dir: Path = Path(".")) -> Spec:
     bundle, voc = _bundle(data, base_dir)
     seed = _num("seed", data.get("seed", 0), 0, 2**31 - 1, integer=True)
     mesh_res = _ranged("", data, "mesh_resolution", RESOLUTION["final"], integer=True)
-    scene = _scene(_table("scene", data.get("scene", {}), _SCENE))
+    scene = _scene(_table("scene", data.get("scene", {}), _SCENE), base_dir)
     output = _output(_table("output", data.get("output", {}), _OUTPUT))
     raw = data.get("bodies")
     if not isinstance(raw, list) or not raw:
@@ -232,7 +238,7 @@ def _bundle(data: dict, base_dir: Path) -> tuple[Path | None, Vocabulary]:
         raise SpecError(f"bundle: {exc}") from exc
 
 
-def _scene(sc: dict) -> Scene:
+def _scene(sc: dict, base_dir: Path) -> Scene:
     scene = Scene()
     if "engine" in sc:
         scene.engine = _choice("scene.engine", sc["engine"], ("WORKBENCH", "CYCLES"))
@@ -262,7 +268,29 @@ def _scene(sc: dict) -> Scene:
         if "camera" in sc:
             raise SpecError("scene.random_camera: give either an explicit camera or random_camera ranges")
         scene.random_camera = _camera_ranges(sc["random_camera"])
+    if "backgrounds" in sc:
+        scene.backgrounds = _backgrounds(sc["backgrounds"], base_dir, scene.engine)
     return scene
+
+
+def _backgrounds(v, base_dir: Path, engine: str) -> tuple[str, ...]:
+    """The image and HDRI files of a background folder (sorted absolute paths)."""
+    if not isinstance(v, str) or not v or "\0" in v:
+        raise SpecError(f"scene.backgrounds: expected the path of a folder of images or HDRIs, got {v!r}")
+    folder = (base_dir / v).resolve()
+    if not folder.is_dir():
+        raise SpecError(f"scene.backgrounds: {folder} does not exist or is not a folder")
+    files = sorted(str(f) for f in folder.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES + HDRI_SUFFIXES)
+    if not files:
+        raise SpecError(f"scene.backgrounds: {folder} holds no {', '.join(IMAGE_SUFFIXES + HDRI_SUFFIXES)} files")
+    if engine != "CYCLES" and any(Path(f).suffix.lower() in HDRI_SUFFIXES for f in files):
+        raise SpecError("scene.backgrounds: HDRI backgrounds light the scene and need engine = \"CYCLES\"")
+    return tuple(files)
+
+
+def draw_background(backgrounds: tuple[str, ...], body_seed: int, frame: int) -> str:
+    """The background file of one item (reproducible from the body's seed and the frame)."""
+    return random.Random(f"background/{body_seed}/{frame}").choice(backgrounds)
 
 
 def draw_camera(ranges: dict[str, tuple[float, float]], body_seed: int, frame: int) -> dict[str, float]:
