@@ -126,6 +126,7 @@ class Renderer:
         self.skin.diffuse_color = (*SKIN, 1.0)
         self.gt_labels = self._emission_material("GT UV+Part", "labels")
         self.gt_depth = self._emission_material("GT Depth", "depth")
+        self.gt_normals = self._emission_material("GT Normals", "normals")
 
     @staticmethod
     def _emission_material(name: str, kind: str):
@@ -148,6 +149,16 @@ class Renderer:
             nt.links.new(sep.outputs[0], combine.inputs[0])
             nt.links.new(sep.outputs[1], combine.inputs[1])
             nt.links.new(part.outputs["Fac"], combine.inputs[2])
+        elif kind == "normals":  # camera-space shading normal, stored as 0.5 n + 0.5
+            geometry = nt.nodes.new("ShaderNodeNewGeometry")
+            to_camera = nt.nodes.new("ShaderNodeVectorTransform")
+            to_camera.vector_type, to_camera.convert_from, to_camera.convert_to = "NORMAL", "WORLD", "CAMERA"
+            half = nt.nodes.new("ShaderNodeVectorMath")
+            half.operation = "MULTIPLY_ADD"
+            half.inputs[1].default_value = half.inputs[2].default_value = (0.5, 0.5, 0.5)
+            nt.links.new(geometry.outputs["Normal"], to_camera.inputs[0])
+            nt.links.new(to_camera.outputs[0], half.inputs[0])
+            nt.links.new(half.outputs[0], emit.inputs["Color"])
         else:
             cam = nt.nodes.new("ShaderNodeCameraData")
             nt.links.new(cam.outputs["View Z Depth"], combine.inputs[0])
@@ -375,6 +386,12 @@ class Renderer:
             arrays["uv"] = np.where(mask[..., None], labels[..., :2], np.nan).astype(np.float32)
         if "depth" in passes:
             arrays["depth"] = np.where(mask, depth[..., 0], np.inf).astype(np.float32)
+        if "normals" in passes:  # OpenCV camera axes (x right, y down, z forward), unit length, NaN outside
+            raw = self._read_exr(self._render(self.tmp / "normals.exr", "CYCLES", 1, self.gt_normals, exr=True))
+            # Cycles' camera space is x right, y up, z forward: flip y for OpenCV
+            n = (2.0 * raw[..., :3] - 1.0) * np.array([1.0, -1.0, 1.0], dtype=np.float32)
+            n /= np.maximum(np.linalg.norm(n, axis=-1, keepdims=True), 1e-6)
+            arrays["normal"] = np.where(mask[..., None], n, np.nan).astype(np.float32)
         arrays["part"] = part
         gt = folder / f"{item_id}_gt.npz"
         with open(self._partial(gt), "wb") as fh:

@@ -26,7 +26,9 @@ class SpecError(ValueError):
     """An invalid spec; the message starts with the offending field's path."""
 
 
-PASSES = ("segmentation", "uv", "depth", "keypoints")
+PASSES = ("segmentation", "uv", "depth", "keypoints", "normals")
+#: The passes a spec gets without an ``output.passes`` list.
+DEFAULT_PASSES = ("segmentation", "uv", "depth", "keypoints")
 VIEWS = {"front": 0.0, "three_quarter": 35.0, "side": 90.0, "back": 180.0}
 #: Longest body name (after the ``_NNN`` suffix of ``count``): names become file names.
 MAX_NAME = 64
@@ -74,7 +76,7 @@ class Scene:
 @dataclass
 class Output:
     images: bool = True
-    passes: tuple[str, ...] = PASSES
+    passes: tuple[str, ...] = DEFAULT_PASSES
     meshes: str = "none"
     blend: bool = False
 
