@@ -63,3 +63,19 @@ def _run_blender_script(script: str, *args, tmp_path, timeout: int = 900) -> dic
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
     assert proc.returncode == 0 and lines, proc.stdout[-3000:] + proc.stderr[-3000:]
     return json.loads(lines[-1][len("RESULT "):])
+
+
+@pytest.fixture(scope="session")
+def render_batch():
+    """Renders a spec with the batch CLI into ``out`` next to it (own Blender user folder ``user``),
+    asserts success and returns (manifest, output folder)."""
+    return _render_batch
+
+
+def _render_batch(spec: Path) -> tuple[dict, Path]:
+    out = spec.parent / "out"
+    proc = subprocess.run([sys.executable, "-m", "imghum_blender.batch", str(spec), "--out", str(out)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=900,
+                          env=dict(os.environ, BLENDER_USER_RESOURCES=str(spec.parent / "user")))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads((out / "manifest.json").read_text()), out

@@ -1,9 +1,5 @@
 """Backgrounds from a folder of the user's: images composited behind the body, HDRIs as the world
 (Cycles), one per item drawn reproducibly; bad folders refused before rendering."""
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +9,6 @@ from skimage.io import imread, imsave
 
 from imghum_blender.batch.__main__ import main
 from imghum_blender.batch.spec import draw_background, load
-
-ROOT = Path(__file__).resolve().parents[1]
 SPEC = """seed = 3
 mesh_resolution = 64
 [scene]
@@ -39,22 +33,14 @@ def _hdr(path: Path, rgb: tuple[float, float, float]) -> None:
     path.write_bytes(b"#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 2 +X 4\n" + pixel * 8)
 
 
-def _render(tmp: Path, engine: str) -> tuple[dict, Path]:
-    (tmp / "spec.toml").write_text(SPEC.replace("ENGINE", engine))
-    proc = subprocess.run([sys.executable, "-m", "imghum_blender.batch", str(tmp / "spec.toml"), "--out",
-                           str(tmp / "out")], capture_output=True, text=True, cwd=ROOT, timeout=900,
-                          env=dict(os.environ, BLENDER_USER_RESOURCES=str(tmp / "user")))
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads((tmp / "out" / "manifest.json").read_text()), tmp / "out"
-
-
-def test_image_backgrounds_are_composited_behind_the_body(tmp_path):
+def test_image_backgrounds_are_composited_behind_the_body(tmp_path, render_batch):
     (tmp_path / "bg").mkdir()
     colours = {"red.png": (220, 30, 30), "blue.jpg": (30, 40, 210)}
     for name, c in colours.items():
         imsave(tmp_path / "bg" / name, np.full((40, 50, 3), c, np.uint8), check_contrast=False)
     (tmp_path / "bg" / "notes.txt").write_text("not an image")
-    manifest, out = _render(tmp_path, "WORKBENCH")
+    (tmp_path / "spec.toml").write_text(SPEC.replace("ENGINE", "WORKBENCH"))
+    manifest, out = render_batch(tmp_path / "spec.toml")
     spec = load(tmp_path / "spec.toml")
     chosen = [i["background"] for i in manifest["items"]]
     assert chosen == [Path(draw_background(spec.scene.backgrounds, spec.bodies[0].seed, f)).name for f in (1, 2, 3, 4)]
@@ -69,10 +55,11 @@ def test_image_backgrounds_are_composited_behind_the_body(tmp_path):
         assert np.abs(rgb[seg > 0].astype(int).mean(0) - colours[item["background"]]).max() > 40  # the body in front
 
 
-def test_hdri_background_lights_and_shows_in_cycles(tmp_path):
+def test_hdri_background_lights_and_shows_in_cycles(tmp_path, render_batch):
     (tmp_path / "bg").mkdir()
     _hdr(tmp_path / "bg" / "green.hdr", (0.1, 1.5, 0.1))
-    manifest, out = _render(tmp_path, "CYCLES")
+    (tmp_path / "spec.toml").write_text(SPEC.replace("ENGINE", "CYCLES"))
+    manifest, out = render_batch(tmp_path / "spec.toml")
     item = manifest["items"][0]
     rgb = imread(out / item["files"]["image"])[..., :3].astype(int)
     seg = imread(out / item["files"]["segmentation"])

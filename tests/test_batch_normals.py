@@ -1,15 +1,9 @@
 """The camera-space normal pass of the batch renderer: unit normals facing the camera that agree with
 the normals of the rendered depth map."""
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 from scipy.ndimage import binary_erosion
-
-ROOT = Path(__file__).resolve().parents[1]
 SPEC = """seed = 6
 mesh_resolution = 128
 [scene]
@@ -24,15 +18,12 @@ phenotypes = {age = 0.7}
 """
 
 
-def test_normals_face_the_camera_and_match_the_depth(tmp_path):
+def test_normals_face_the_camera_and_match_the_depth(tmp_path, render_batch):
     (tmp_path / "spec.toml").write_text(SPEC)
-    proc = subprocess.run([sys.executable, "-m", "imghum_blender.batch", str(tmp_path / "spec.toml"), "--out",
-                           str(tmp_path / "out")], capture_output=True, text=True, cwd=ROOT, timeout=900,
-                          env=dict(os.environ, BLENDER_USER_RESOURCES=str(tmp_path / "user")))
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    item = json.loads((tmp_path / "out" / "manifest.json").read_text())["items"][0]
-    gt = np.load(tmp_path / "out" / item["files"]["ground_truth"])
-    k = np.array(json.loads((tmp_path / "out" / item["files"]["keypoints"]).read_text())["intrinsics"])
+    manifest, out = render_batch(tmp_path / "spec.toml")
+    item = manifest["items"][0]
+    gt = np.load(out / item["files"]["ground_truth"])
+    k = np.array(json.loads((out / item["files"]["keypoints"]).read_text())["intrinsics"])
     mask, normal, depth = gt["mask"], gt["normal"], gt["depth"]
     assert normal.shape == mask.shape + (3,) and np.isnan(normal[~mask]).all()
     assert np.allclose(np.linalg.norm(normal[mask], axis=1), 1.0, atol=1e-3)

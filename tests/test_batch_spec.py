@@ -2,9 +2,6 @@
 a render checks), the vocabulary it reads, output folders, --resume manifests and merge. These run
 in this process without bpy; one small render shows that the spec's bundle reaches the add-on."""
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -181,17 +178,12 @@ def test_a_spec_names_its_bundle_and_reads_its_vocabulary(tmp_path, capsys):
         assert code == 2 and "bundle: " in err and message in err
 
 
-def test_the_spec_bundle_drives_the_addon(tmp_path):
+def test_the_spec_bundle_drives_the_addon(tmp_path, render_batch):
     """``bundle = ...``: the add-on renders with that bundle's vocabulary (an action only it names)."""
     _bundle_with_renamed_action(tmp_path / "other.safetensors", "jawOpen", "jawDrop")
     text = ('bundle = "other.safetensors"\n' + TINY.replace("[[bodies]]", '[output]\npasses = []\n[[bodies]]')
             + "expression = {jawDrop = 0.8}\n")
-    env = dict(os.environ, BLENDER_USER_RESOURCES=str(tmp_path / "user"))
-    proc = subprocess.run([sys.executable, "-m", "imghum_blender.batch", write_spec(tmp_path, text), "--out",
-                           tmp_path / "out"], capture_output=True, text=True, env=env, timeout=600,
-                          cwd=Path(__file__).resolve().parents[1])
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    m = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    m, _ = render_batch(write_spec(tmp_path, text))
     assert m["bundle"] == str(tmp_path / "other.safetensors")
     assert m["items"][0]["latents"]["expression"] == {"jawDrop": 0.8}
 

@@ -1,18 +1,12 @@
 """Standard keypoint sets (COCO-17, BODY-25) on the model's bodies, their COCO visibility from a
 depth map, and the COCO label file of a batch run read back with pycocotools."""
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from imghum_blender import keypoints as kp
 from imghum_blender.batch import coco
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_template_landmarks_sit_where_their_names_say(model):
@@ -92,14 +86,10 @@ phenotypes = {age = 0.7}
 
 
 @pytest.fixture(scope="module")
-def side_view(tmp_path_factory):
+def side_view(tmp_path_factory, render_batch):
     root = tmp_path_factory.mktemp("side")
     (root / "spec.toml").write_text(SIDE)
-    proc = subprocess.run([sys.executable, "-m", "imghum_blender.batch", str(root / "spec.toml"), "--out",
-                           str(root / "out")], capture_output=True, text=True, cwd=ROOT, timeout=900,
-                          env=dict(os.environ, BLENDER_USER_RESOURCES=str(root / "user")))
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return root / "out"
+    return render_batch(root / "spec.toml")[1]
 
 
 def test_side_view_flags_the_far_side_hidden(side_view):
@@ -170,16 +160,12 @@ def test_random_camera_ranges_are_checked(tmp_path, capsys):
     assert "either an explicit camera or random_camera" in capsys.readouterr().err
 
 
-def test_random_cameras_follow_their_draws(tmp_path):
+def test_random_cameras_follow_their_draws(tmp_path, render_batch):
     from imghum_blender.batch.spec import draw_camera, load
 
     (tmp_path / "spec.toml").write_text(RANDOM)
     spec = load(tmp_path / "spec.toml")
-    proc = subprocess.run([sys.executable, "-m", "imghum_blender.batch", str(tmp_path / "spec.toml"), "--out",
-                           str(tmp_path / "out")], capture_output=True, text=True, cwd=ROOT, timeout=900,
-                          env=dict(os.environ, BLENDER_USER_RESOURCES=str(tmp_path / "user")))
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    m = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    m, _ = render_batch(tmp_path / "spec.toml")
     draws = [item["camera"] for item in m["items"]]
     assert draws[0] != draws[1]
     for item, draw in zip(m["items"], draws):

@@ -278,19 +278,11 @@ def test_batch_dry_run_reads_motion_files(tmp_path, capsys):
         assert "bodies[0].pose_file: " in err and message in err
 
 
-def test_batch_renders_a_bvh_walk(model, tmp_path):
-    import os
-    import subprocess
-    import sys
-
+def test_batch_renders_a_bvh_walk(model, tmp_path, render_batch):
     _write(tmp_path / "walk.bvh")
     spec = tmp_path / "spec.toml"
     spec.write_text(SPEC.replace("POSE", "walk.bvh"))
-    env = dict(os.environ, BLENDER_USER_RESOURCES=str(tmp_path / "user"))
-    proc = subprocess.run([sys.executable, "-m", "imghum_blender.batch", str(spec), "--out", str(tmp_path / "out")],
-                          capture_output=True, text=True, env=env, timeout=600, cwd=ROOT)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    m = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    m, _ = render_batch(spec)
     kp = [json.loads((tmp_path / "out" / i["files"]["keypoints"]).read_text()) for i in m["items"]]
     root = [np.array(k["joints_3d"][k["joints"].index("root")]) for k in kp]
     # the same retargeting as the add-on's, at Blender's default 24 fps: frames 1 and 40

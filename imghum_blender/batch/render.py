@@ -104,6 +104,7 @@ class Renderer:
         scene.world.color = sc.background or (0.0, 0.0, 0.0)
         self.world_color = bg.inputs["Color"].default_value[:]
         self.backdrop: np.ndarray | None = None  # an image background composited behind the render
+        self.backdrops: dict[str, np.ndarray] = {}
         scene.view_settings.view_transform = "AgX"
         scene.view_settings.look = "None"
         cam = bpy.data.objects.new("Camera", bpy.data.cameras.new("Camera"))
@@ -358,13 +359,16 @@ class Renderer:
             bg.inputs["Strength"].default_value = 1.0
             scene.render.film_transparent, self.backdrop = False, None
             return
-        from skimage.io import imread
-        from skimage.transform import resize
+        if path not in self.backdrops:  # read and resized once per run
+            from skimage.io import imread
+            from skimage.transform import resize
 
-        w, h = self.spec.scene.resolution
-        image = imread(path)
-        image = np.repeat(image[..., None], 3, 2) if image.ndim == 2 else image[..., :3]
-        self.backdrop = resize(image.astype(np.float32) / (255.0 if image.dtype == np.uint8 else 65535.0), (h, w, 3))
+            w, h = self.spec.scene.resolution
+            image = imread(path)
+            image = np.repeat(image[..., None], 3, 2) if image.ndim == 2 else image[..., :3]
+            scale = 255.0 if image.dtype == np.uint8 else 65535.0
+            self.backdrops[path] = resize(image.astype(np.float32) / scale, (h, w, 3))
+        self.backdrop = self.backdrops[path]
         bg.inputs["Color"].default_value = self.world_color
         bg.inputs["Strength"].default_value = 0.6
         scene.render.film_transparent = True
@@ -429,15 +433,15 @@ class Renderer:
                "in_silhouette": inside.tolist(), "sets": {},
                "joints_visibility": keypoints.visibility(cam_pts, uv, depth, tolerance, part,
                                                          [own[n] for n in names]).tolist()}
-        joints = dict(zip(names, heads))
+        every = tuple(dict.fromkeys(n for kp_names in keypoints.SETS.values() for n in kp_names))
+        found = keypoints.locate(model, dict(zip(names, heads)), verts, semantics, every)  # the sets overlap
+        kcam, kuv = keypoints.project(found.world, extrinsic, k)
+        kvis = keypoints.visibility(kcam, kuv, depth, keypoints.tolerances(found, verts), part, found.parts)
         for set_name, kp_names in keypoints.SETS.items():
-            found = keypoints.locate(model, joints, verts, semantics, kp_names)
-            kcam, kuv = keypoints.project(found.world, extrinsic, k)
-            tol = keypoints.tolerances(found, verts)
-            out["sets"][set_name] = {
-                "names": list(kp_names), "world": found.world.round(6).tolist(), "camera": kcam.round(6).tolist(),
-                "pixels": kuv.round(3).tolist(),
-                "visibility": keypoints.visibility(kcam, kuv, depth, tol, part, found.parts).tolist()}
+            i = [every.index(n) for n in kp_names]
+            out["sets"][set_name] = {"names": list(kp_names), "world": found.world[i].round(6).tolist(),
+                                     "camera": kcam[i].round(6).tolist(), "pixels": kuv[i].round(3).tolist(),
+                                     "visibility": kvis[i].tolist()}
         return {**out, "bbox": coco.bbox(mask), "area": int(mask.sum()), "segmentation": coco.rle(mask),
                 "intrinsics": k.tolist(), "world_to_camera": extrinsic.tolist(), "image_size": [w, h],
                 "convention": "OpenCV camera (x right, y down, z forward); pixels from the top-left; "

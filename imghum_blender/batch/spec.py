@@ -170,14 +170,14 @@ def _table(path, v, allowed):
     return v
 
 
-def _file(path: str, v, base_dir: Path, what: str) -> Path:
-    """An existing file named relative to the spec's folder."""
+def _existing(path: str, v, base_dir: Path, what: str, kind: str = "file") -> Path:
+    """An existing file (or, with ``kind="folder"``, folder) named relative to the spec's folder."""
     if not isinstance(v, str) or not v or "\0" in v:
         raise SpecError(f"{path}: expected the path of {what}, got {v!r}")
-    file = (base_dir / v).resolve()
-    if not file.is_file():
-        raise SpecError(f"{path}: {file} does not exist or is not a file")
-    return file
+    found = (base_dir / v).resolve()
+    if not (found.is_dir() if kind == "folder" else found.is_file()):
+        raise SpecError(f"{path}: {found} does not exist or is not a {kind}")
+    return found
 
 
 def _list_of(path, v, item):
@@ -233,7 +233,7 @@ def _bundle(data: dict, base_dir: Path) -> tuple[Path | None, Vocabulary]:
     """The spec's model bundle (``bundle = "path"``; default: the shipped one) and its vocabulary."""
     if "bundle" not in data:
         return None, vocabulary.load()
-    path = _file("bundle", data["bundle"], base_dir, "a model bundle")
+    path = _existing("bundle", data["bundle"], base_dir, "a model bundle")
     try:
         return path, vocabulary.load(path)
     except (bundle_info.BundleHeaderError, vocabulary.VocabularyError) as exc:
@@ -277,11 +277,7 @@ def _scene(sc: dict, base_dir: Path) -> Scene:
 
 def _backgrounds(v, base_dir: Path, engine: str) -> tuple[str, ...]:
     """The image and HDRI files of a background folder (sorted absolute paths)."""
-    if not isinstance(v, str) or not v or "\0" in v:
-        raise SpecError(f"scene.backgrounds: expected the path of a folder of images or HDRIs, got {v!r}")
-    folder = (base_dir / v).resolve()
-    if not folder.is_dir():
-        raise SpecError(f"scene.backgrounds: {folder} does not exist or is not a folder")
+    folder = _existing("scene.backgrounds", v, base_dir, "a folder of images or HDRIs", "folder")
     files = sorted(str(f) for f in folder.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES + HDRI_SUFFIXES)
     if not files:
         raise SpecError(f"scene.backgrounds: {folder} holds no {', '.join(IMAGE_SUFFIXES + HDRI_SUFFIXES)} files")
@@ -389,13 +385,7 @@ def _preset_folder(data: dict, base_dir: Path) -> Path:
     """Where ``preset = "<name>"`` looks for ``<name>.json`` (default: ``presets`` next to the spec)."""
     if "preset_folder" not in data:
         return base_dir / "presets"
-    v = data["preset_folder"]
-    if not isinstance(v, str) or not v or "\0" in v:
-        raise SpecError(f"preset_folder: expected the path of a folder, got {v!r}")
-    folder = (base_dir / v).resolve()
-    if not folder.is_dir():
-        raise SpecError(f"preset_folder: {folder} does not exist or is not a folder")
-    return folder
+    return _existing("preset_folder", data["preset_folder"], base_dir, "a folder", "folder")
 
 
 def _with_preset(path: str, b: dict, base_dir: Path, folder: Path, voc: Vocabulary) -> tuple[str, dict]:
@@ -409,7 +399,7 @@ def _with_preset(path: str, b: dict, base_dir: Path, folder: Path, voc: Vocabula
         raise SpecError(f"{path}: expected a preset name or the path of a preset .json file, got {v!r}")
     try:
         if v.lower().endswith(".json"):
-            file = _file(path, v, base_dir, "a preset file")
+            file = _existing(path, v, base_dir, "a preset file")
             p = presets.read_preset(file, voc)
         else:
             file, p = presets.preset_path(folder, v), presets.load_preset(folder, v, voc)
@@ -454,7 +444,7 @@ def _body_options(path: str, b: dict, base_dir: Path, voc: Vocabulary) -> dict:
 def _pose_file(path: str, v, base_dir: Path, voc: Vocabulary) -> str:
     """The absolute path of a pose file: pose JSON or BVH whose contents are usable (read here), or
     FBX (read by Blender's importer at render time)."""
-    pf = _file(path, v, base_dir, "a pose file (.json, .bvh or .fbx)")
+    pf = _existing(path, v, base_dir, "a pose file (.json, .bvh or .fbx)")
     suffix = pf.suffix.lower()
     if suffix not in POSE_FILE_SUFFIXES:
         raise SpecError(f"{path}: {pf.name} is not a pose file (.json, .bvh or .fbx)")
