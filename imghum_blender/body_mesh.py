@@ -72,6 +72,27 @@ def latents_for(model, req: BodyRequest):
                          root_translation=root)
 
 
+def body_field(model, req: BodyRequest) -> Callable[[np.ndarray], np.ndarray]:
+    """The signed distance (meters) of the request's body as it is baked (all layers merged, limb
+    cuts applied) at points (N,3) in its model frame."""
+    import torch
+
+    from .edits import Edits, apply
+
+    lat = latents_for(model, req)
+    edits = Edits([lay for lay, _ in req.layers], list(req.cuts))
+    with torch.no_grad():
+        state = model.prepare(lat)
+    frames = state.frames[0].double().numpy()
+
+    def sdf(points: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            values, semantics = model.query(points, lat, state=state)
+        return apply(model, edits, frames, points, values, semantics) if edits else values
+
+    return sdf
+
+
 def job(requests: list[BodyRequest]) -> Callable:
     """A background-evaluator job ``fn(model, progress)`` meshing ``requests`` in turn (progress
     before each, so a cancelled job stops between bodies); its result is the list of meshes."""

@@ -7,7 +7,8 @@ landmark is the vertex whose semantics (its canonical template point) lie closes
 
 Visibility follows COCO: 0 outside the image, 1 in the image but hidden (by another body, or by the
 body itself), 2 visible. A joint is visible when the rendered surface at its pixel is one of its own
-parts (its bone's and its parent bone's: a shoulder seen through its own upper arm counts as visible)
+parts (its bone's, its parent's and its children's: a shoulder seen through its own upper arm counts
+as visible)
 or lies within its own limb's thickness in front of it (:func:`joint_tolerance`); a skin landmark
 when the surface there lies within a margin of it (:func:`tolerances`).
 """
@@ -95,10 +96,13 @@ class Keypoints:
 
 @per_model
 def bone_parts(model) -> dict[str, tuple[int, ...]]:
-    """Per bone, the parts a point at its head belongs to: its own part and its parent bone's."""
+    """Per bone, the parts a point at its head belongs to: its own part, its parent bone's and its
+    child bones' (the joint where they meet: a wrist seen through its own thumb is seen)."""
     names, parents = model.vocabulary.bone_names, model.skeleton.parents.tolist()
     owner = {b: k for k, p in enumerate(model.bundle.parts) for b in p.bones}
-    return {n: tuple(sorted({owner[b] for b in (j, parents[j]) if b in owner})) for j, n in enumerate(names)}
+    children = {j: [c for c, p in enumerate(parents) if p == j] for j in range(len(names))}
+    return {n: tuple(sorted({owner[b] for b in (j, parents[j], *children[j]) if b in owner}))
+            for j, n in enumerate(names)}
 
 
 def locate(model, joints: dict[str, np.ndarray], vertices: np.ndarray, semantics: np.ndarray,

@@ -122,12 +122,15 @@ def test_render_outputs_and_ground_truth(rendered):
         assert 0.03 < gt["mask"].mean() < 0.5
         seg = imread(out / item["files"]["segmentation"]).astype(int) - 1
         assert (seg == gt["part"]).all() and (seg[gt["mask"]] >= 0).all() and (seg[~gt["mask"]] == -1).all()
-        kp = json.loads((out / item["files"]["keypoints"]).read_text())
+        doc = json.loads((out / item["files"]["keypoints"]).read_text())
+        (kp,) = doc["people"]
+        assert kp["body"] == item["body"] and kp["area"] == gt["mask"].sum() and kp["visible_fraction"] == 1.0
+        assert (gt["instance"] == np.where(gt["mask"], 0, -1)).all()
         # Joints lie inside the body; at 160 px fingers and toes are thinner than a pixel.
         body_joints = [i for n, i in zip(kp["joints"], kp["in_silhouette"]) if not n.startswith(("finger", "toe"))]
         assert np.mean(body_joints) > 0.95 and np.mean(kp["in_silhouette"]) > 0.6
         # Segmentation labels agree with the part labels of the mesh at the back-projected pixels.
-        k, ext = np.array(kp["intrinsics"]), np.array(kp["world_to_camera"])
+        k, ext = np.array(doc["intrinsics"]), np.array(doc["world_to_camera"])
         ys, xs = np.nonzero(gt["mask"])
         pick = np.random.default_rng(0).choice(len(xs), 400, replace=False)
         xs, ys = xs[pick], ys[pick]

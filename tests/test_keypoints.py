@@ -94,7 +94,8 @@ def side_view(tmp_path_factory, render_batch):
 
 def test_side_view_flags_the_far_side_hidden(side_view):
     m = json.loads((side_view / "manifest.json").read_text())
-    k = json.loads((side_view / m["items"][0]["files"]["keypoints"]).read_text())
+    doc = json.loads((side_view / m["items"][0]["files"]["keypoints"]).read_text())
+    (k,) = doc["people"]
     vis = dict(zip(k["sets"]["coco17"]["names"], k["sets"]["coco17"]["visibility"]))
     # the camera looks at the body's left side (+X): the right side is behind the body itself
     assert all(vis[n] == 2 for n in ("nose", "left_eye", "left_ear", "left_shoulder", "left_hip", "left_knee",
@@ -103,7 +104,7 @@ def test_side_view_flags_the_far_side_hidden(side_view):
     body25 = dict(zip(k["sets"]["body25"]["names"], k["sets"]["body25"]["visibility"]))
     assert body25["left_heel"] == 2 and body25["right_eye"] == 1
     # pixels are the projections of the camera-space points through the intrinsics
-    intr = np.array(k["intrinsics"])
+    intr = np.array(doc["intrinsics"])
     cam, px = np.array(k["sets"]["coco17"]["camera"]), np.array(k["sets"]["coco17"]["pixels"])
     assert np.allclose(cam[:, :2] / cam[:, 2:] * intr[0, 0] + intr[:2, 2], px, atol=1e-2)
 
@@ -170,11 +171,12 @@ def test_random_cameras_follow_their_draws(tmp_path, render_batch):
     assert draws[0] != draws[1]
     for item, draw in zip(m["items"], draws):
         assert draw == draw_camera(spec.scene.random_camera, spec.bodies[0].seed, item["frame"])  # reproducible
-        k = json.loads((tmp_path / "out" / item["files"]["keypoints"]).read_text())
-        ext = np.array(k["world_to_camera"])
+        doc = json.loads((tmp_path / "out" / item["files"]["keypoints"]).read_text())
+        k = doc["people"][0]
+        ext = np.array(doc["world_to_camera"])
         position = -ext[:3, :3].T @ ext[:3, 3]
         joints = np.array(k["joints_3d"])
-        assert np.array(k["intrinsics"])[0, 0] == pytest.approx(draw["focal"] * 200 / 36)
+        assert np.array(doc["intrinsics"])[0, 0] == pytest.approx(draw["focal"] * 200 / 36)
         heel = np.array(k["sets"]["body25"]["world"])[[21, 24]].min(0)  # near the body's lowest point
         assert position[2] - heel[2] == pytest.approx(draw["height"], abs=0.03)
         centre = (joints.min(0) + joints.max(0)) / 2

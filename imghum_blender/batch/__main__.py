@@ -117,12 +117,15 @@ def run(args: argparse.Namespace) -> int:
         _error(str(exc))
         return 2
     spec = p.spec
-    print(f"{args.spec}: {len(spec.bodies)} bodies, {len(spec.items)} items"
+    scenes = f", {len(spec.shots)} scenes" if any(s.layout for s in spec.shots) else ""
+    print(f"{args.spec}: {len(spec.bodies)} bodies{scenes}, {len(spec.items)} items"
           + (f", shard {args.shard}: {len(p.todo)} items" if args.shard else ""), file=sys.stderr)
     if args.dry_run:
         ids = spec.item_ids
-        for index, (b, f) in p.todo:
-            print(f"  {ids[index]}  body {spec.bodies[b].name} frame {f} seed {spec.bodies[b].seed}")
+        for index, (s, f) in p.todo:
+            shot = spec.shots[s]
+            cast = ("scene " + "+".join(spec.bodies[b].name for b in shot.bodies)) if shot.layout else f"body {shot.name}"
+            print(f"  {ids[index]}  {cast} frame {f} seed {shot.seed}")
         return 0
     try:
         batch = _Batch(p)  # creates the folders and writes the manifest: fails before any render
@@ -143,7 +146,7 @@ class _Batch:
         prepare_out(p)
         self.p, self.ids = p, p.spec.item_ids
         self.renderer = None
-        self.failed_bodies: set[str] = set()
+        self.failed_shots: set[str] = set()
         self.entries = {i: p.done[self.ids[i]] for i, _ in p.todo if self.ids[i] in p.done}
         self.manifest = {"spec": str(Path(p.spec.path).resolve()), "spec_sha256": p.spec.sha256,
                          "bundle": str(p.spec.bundle) if p.spec.bundle else None, "shard": p.shard,
@@ -157,14 +160,14 @@ class _Batch:
 
     def render_all(self) -> int:
         todo, failed = self.p.todo, 0
-        for n, (index, (b, frame)) in enumerate(todo, start=1):
+        for n, (index, (s, frame)) in enumerate(todo, start=1):
             item_id = self.ids[index]
             if item_id in self.p.done:
                 _progress(n, len(todo), f"{item_id} (done before, skipped)")
                 continue
             _Stop.in_item = True
             try:
-                entry = self.entries[index] = self.item(index, self.p.spec.bodies[b], frame)
+                entry = self.entries[index] = self.item(index, self.p.spec.shots[s], frame)
             finally:
                 _Stop.in_item = False
             self.write()
@@ -183,19 +186,20 @@ class _Batch:
         print(f"rendered {len(todo)} items into {self.p.out} (manifest: {self.p.manifest.name})", file=sys.stderr)
         return 0
 
-    def item(self, index: int, body, frame: int) -> dict:
-        """Render one item; a failure is recorded in its entry (the other bodies go on)."""
-        entry = {"index": index, "id": self.ids[index], "body": body.name, "frame": frame, "seed": body.seed}
+    def item(self, index: int, shot, frame: int) -> dict:
+        """Render one item; a failure is recorded in its entry (the other bodies and scenes go on)."""
+        entry = {"index": index, "id": self.ids[index], "scene" if shot.layout else "body": shot.name,
+                 "frame": frame, "seed": shot.seed}
         t0 = time.perf_counter()
         try:
-            if body.name in self.failed_bodies:
-                raise RuntimeError("an earlier frame of this body failed")
-            entry.update(self._renderer().render_item(body, frame, self.ids[index]), status="ok")
+            if shot.name in self.failed_shots:
+                raise RuntimeError(f"an earlier frame of this {'scene' if shot.layout else 'body'} failed")
+            entry.update(self._renderer().render_item(shot, frame, self.ids[index]), status="ok")
         except Exception as exc:  # one body failing must not stop the others
-            self.failed_bodies.add(body.name)
+            self.failed_shots.add(shot.name)
             entry.update(status="failed", error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
             if self.renderer is not None:
-                self.renderer.body_name = None
+                self.renderer.forget_bodies()
         entry["seconds"] = round(time.perf_counter() - t0, 3)
         return entry
 

@@ -2,7 +2,8 @@
 ``coco_keypoints.json`` document built from a manifest's items and their keypoint files.
 
 Layout (cocodataset.org "data format", person keypoints): ``images`` (id, file_name relative to the
-output folder, width, height), ``annotations`` (one per body: 17 keypoints as x, y, visibility with
+output folder, width, height), ``annotations`` (one per body seen in the image, with its visible
+pixels: 17 keypoints as x, y, visibility with
 0 = outside the image, 1 = hidden, 2 = visible; ``num_keypoints``; ``bbox`` [x, y, w, h];
 ``area``; ``segmentation`` as uncompressed RLE {"size": [h, w], "counts": [...]}, column-major,
 starting with a run of background; ``iscrowd`` 0) and one ``person`` category with COCO's keypoint
@@ -48,15 +49,19 @@ def document(out: Path, items: list[dict]) -> dict:
         if item.get("status") != "ok" or "image" not in files or "keypoints" not in files:
             continue
         kp = json.loads((out / files["keypoints"]).read_text())
-        coco = kp["sets"]["coco17"]
         image_id = len(images) + 1
         w, h = kp["image_size"]
         images.append({"id": image_id, "file_name": files["image"], "width": w, "height": h, "imghum_item": item["id"]})
-        triples = [v for (x, y), vis in zip(coco["pixels"], coco["visibility"])
-                   for v in ((round(x, 2), round(y, 2), vis) if vis else (0, 0, 0))]
-        annotations.append({"id": len(annotations) + 1, "image_id": image_id, "category_id": 1, "iscrowd": 0,
-                            "keypoints": triples, "num_keypoints": sum(v > 0 for v in coco["visibility"]),
-                            "bbox": kp["bbox"], "area": kp["area"], "segmentation": kp["segmentation"]})
+        for person in kp["people"]:
+            if not person["area"]:
+                continue  # hidden or outside the frame: not in the image
+            coco = person["sets"]["coco17"]
+            triples = [v for (x, y), vis in zip(coco["pixels"], coco["visibility"])
+                       for v in ((round(x, 2), round(y, 2), vis) if vis else (0, 0, 0))]
+            annotations.append({"id": len(annotations) + 1, "image_id": image_id, "category_id": 1, "iscrowd": 0,
+                                "keypoints": triples, "num_keypoints": sum(v > 0 for v in coco["visibility"]),
+                                "bbox": person["bbox"], "area": person["area"], "segmentation": person["segmentation"],
+                                "imghum_body": person["body"]})
     return {"info": {"description": "imGHUM batch render (python -m imghum_blender.batch)", "version": "1"},
             "licenses": [], "images": images, "annotations": annotations,
             "categories": [{"id": 1, "name": "person", "supercategory": "person", "keypoints": list(COCO17),

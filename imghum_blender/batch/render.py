@@ -19,20 +19,23 @@ from . import session
 session.isolate_user_folder()  # before the first ``import bpy`` of a ``python -m`` run
 import bpy  # noqa: E402
 import numpy as np  # noqa: E402
-from mathutils import Vector  # noqa: E402
+from mathutils import Matrix, Vector  # noqa: E402
 
-from .. import keypoints  # noqa: E402
+from .. import keypoints, placement  # noqa: E402
 from ..attributes import part_colors  # noqa: E402
+from ..body_mesh import body_field  # noqa: E402
 from ..export import write_obj, write_ply  # noqa: E402
 from . import coco  # noqa: E402
 from .keyframes import frame_latents  # noqa: E402
-from .spec import HDRI_SUFFIXES, VIEWS, Body, Spec, draw_background, draw_camera  # noqa: E402
+from .spec import HDRI_SUFFIXES, VIEWS, Body, Shot, Spec, draw_background, draw_camera  # noqa: E402
 
 SKIN = (0.8, 0.62, 0.52)
 #: Meters below the top of the body framed by ``framing = "head"``.
 HEAD_HEIGHT = 0.3
 #: Grid resolution of the live (unbaked) body: only its rig is used, the render is the bake.
 LIVE_RESOLUTION = 32
+#: Keypoint visibility labels a pixel by (body, part) as ``body * PART_STRIDE + part``.
+PART_STRIDE = 1000
 
 
 def _set(group, name: str, value) -> None:
@@ -43,12 +46,17 @@ def _set(group, name: str, value) -> None:
     setattr(group, name, value)
 
 
-def _world_vertices(ob) -> np.ndarray:
-    """World coordinates (V,3) of a mesh object's vertices."""
+def _local_vertices(ob) -> np.ndarray:
+    """A mesh object's vertices (V,3) in its own coordinates."""
     v = np.empty(3 * len(ob.data.vertices), dtype=np.float32)
     ob.data.vertices.foreach_get("co", v)
+    return v.reshape(-1, 3)
+
+
+def _world_vertices(ob) -> np.ndarray:
+    """World coordinates (V,3) of a mesh object's vertices."""
     mw = np.array(ob.matrix_world)
-    return v.reshape(-1, 3) @ mw[:3, :3].T + mw[:3, 3]
+    return _local_vertices(ob) @ mw[:3, :3].T + mw[:3, 3]
 
 
 def _semantics(ob) -> np.ndarray:
@@ -70,8 +78,8 @@ class Renderer:
         self.spec, self.out = spec, out
         self.runtime = sys.modules[f"{addon}.operators.runtime"]  # the add-on's model (keypoint landmarks)
         self.tmp = session.scratch_dir("batch")
-        self.arm = None
-        self.body_name = None
+        self.arms: dict[str, object] = {}  # body name -> its armature, kept across items
+        self.layouts: dict[str, tuple] = {}  # scene name -> (positions, world matrices)
         self._pending: set[Path] = set()  # partial files of the item being rendered
         self._setup_scene()
 
@@ -160,24 +168,43 @@ class Renderer:
             nt.links.new(geometry.outputs["Normal"], to_camera.inputs[0])
             nt.links.new(to_camera.outputs[0], half.inputs[0])
             nt.links.new(half.outputs[0], emit.inputs["Color"])
-        else:
+        else:  # camera depth and the instance (the object's pass index: body k + 1)
             cam = nt.nodes.new("ShaderNodeCameraData")
             nt.links.new(cam.outputs["View Z Depth"], combine.inputs[0])
+            info = nt.nodes.new("ShaderNodeObjectInfo")
+            nt.links.new(info.outputs["Object Index"], combine.inputs[1])
         return mat
 
     # -- bodies --------------------------------------------------------------------------------
-    def _body(self, body: Body, frame: int, lat: dict):
-        """Make the body for this item exist with the item's latents, baked at ``frame``."""
+    def _cast(self, names: list[str]) -> list:
+        """The armatures of these bodies (kept from the last item where it had them; the others go)."""
+        for name in [n for n in self.arms if n not in names]:
+            self._remove(self.arms.pop(name))
+        for name in names:
+            if name not in self.arms:
+                bpy.ops.imghum.add_body(name=name, resolution=LIVE_RESOLUTION)
+                self.arms[name] = bpy.context.active_object
+                self.arms[name].imghum.auto_update = False
+        return [self.arms[n] for n in names]
+
+    @staticmethod
+    def _remove(arm) -> None:
+        for o in list(arm.children) + [arm]:
+            bpy.data.objects.remove(o)
+
+    def forget_bodies(self) -> None:
+        """Remove every body (after a failed item: the next one starts from fresh bodies)."""
+        for arm in self.arms.values():
+            self._remove(arm)
+        self.arms = {}
+
+    def _body(self, arm, body: Body, frame: int, lat: dict):
+        """Give the body's armature the item's latents and bake it at ``frame`` (in its own frame:
+        placement moves the armature afterwards); returns the baked mesh object."""
         scene = bpy.context.scene
-        if self.body_name != body.name:
-            if self.arm is not None:
-                for o in list(self.arm.children) + [self.arm]:
-                    bpy.data.objects.remove(o)
-            bpy.ops.imghum.add_body(name=body.name, resolution=LIVE_RESOLUTION)
-            self.arm = bpy.context.active_object
-            self.arm.imghum.auto_update = False
-            self.body_name = body.name
-        arm, p, voc = self.arm, self.arm.imghum, self.spec.vocabulary
+        bpy.context.view_layer.objects.active = arm  # the add-on's operators act on the active body
+        arm.matrix_world = Matrix.Identity(4)
+        p, voc = arm.imghum, self.spec.vocabulary
         if "beta" in lat:
             p.use_beta, p.beta = True, lat["beta"]
         else:
@@ -215,23 +242,38 @@ class Renderer:
         baked.data.materials.append(self.skin)
         return baked
 
-    def _frame_camera(self, mesh_obj, framing: str = "body", draw: dict | None = None) -> None:
-        """Aim the camera (and the studio lights) at the body: the spec's explicit camera, a drawn
-        random camera (``draw``: distance, height, yaw, focal), or the automatic framing of ``view``."""
+    def _footprints(self, arms: list, baked: list) -> list[placement.Footprint]:
+        """Each body's baked surface (its own frame) and its field, at the scene's current frame."""
+        model = self.runtime.model()
+        return [placement.Footprint(_local_vertices(ob), body_field(model, self.runtime.snapshot(
+            arm, self.spec.mesh_resolution, posed=True, merge_layers=True))) for arm, ob in zip(arms, baked)]
+
+    def _layout(self, shot: Shot, arms: list, baked: list) -> tuple[list, list[np.ndarray]]:
+        """Each body's position (x, y, yaw) and world matrix in a scene, drawn (or given) once per
+        scene from the bodies baked at its first frame, so an animated scene keeps its layout."""
+        if shot.name not in self.layouts:
+            feet = self._footprints(arms, baked)
+            lay = shot.layout
+            positions = lay.positions or placement.place(feet, lay.area, lay.clearance, lay.yaw, shot.seed)
+            self.layouts[shot.name] = (positions, [placement.matrix(f, *pos) for f, pos in zip(feet, positions)])
+        return self.layouts[shot.name]
+
+    def _frame_camera(self, world: np.ndarray, framing: str = "body", draw: dict | None = None) -> None:
+        """Aim the camera (and the studio lights) at the bodies (their world vertices): the spec's
+        explicit camera, a drawn random camera (``draw``: distance, height, yaw, focal), or the
+        automatic framing of ``view``."""
         sc = self.spec.scene
         cam = bpy.context.scene.camera
         cam.data.lens = draw["focal"] if draw else sc.lens
         if sc.camera:
             loc, target = Vector(sc.camera["location"]), Vector(sc.camera["look_at"])
         elif draw is not None:
-            world = _world_vertices(mesh_obj)
             lo, hi = world.min(0), world.max(0)
             target = Vector(((lo + hi) / 2).tolist())
             a = math.radians(draw["yaw"])
             loc = Vector((target.x + math.sin(a) * draw["distance"], target.y - math.cos(a) * draw["distance"],
                           float(lo[2]) + draw["height"]))
         else:
-            world = _world_vertices(mesh_obj)
             if framing == "head":
                 world = world[world[:, 2] > world[:, 2].max() - HEAD_HEIGHT]
             lo, hi = world.min(0), world.max(0)
@@ -300,39 +342,68 @@ class Renderer:
         bpy.data.images.remove(img)
         return px.reshape(h, w, 4)[::-1]
 
-    def render_item(self, body: Body, frame: int, item_id: str) -> dict:
-        """Render one item; returns {kind: path relative to the output folder} and its latents.
-        Should it fail, the item leaves no partial file behind."""
+    def render_item(self, shot: Shot, frame: int, item_id: str) -> dict:
+        """Render one item (a body, or a scene of bodies, at a frame); returns its manifest fields:
+        {kind: path relative to the output folder}, latents, edits and, for a scene, each body's
+        position, visible fraction and box and the gaps between the bodies. Should it fail, the
+        item leaves no partial file behind."""
         self._pending = set()
         try:
-            return self._render_item(body, frame, item_id)
+            return self._render_item(shot, frame, item_id)
         except BaseException:
             for tmp in self._pending:
                 tmp.unlink(missing_ok=True)
             raise
 
-    def _render_item(self, body: Body, frame: int, item_id: str) -> dict:
-        lat = frame_latents(body, frame)
-        mesh_obj = self._body(body, frame, lat)
+    def _render_item(self, shot: Shot, frame: int, item_id: str) -> dict:
+        bodies = [self.spec.bodies[b] for b in shot.bodies]
+        arms = self._cast([b.name for b in bodies])
+        first = shot.frames[0]
+        if shot.layout and shot.name not in self.layouts and frame != first:  # its first frame rendered elsewhere
+            self._layout(shot, arms, [self._body(a, b, first, frame_latents(b, first)) for a, b in zip(arms, bodies)])
+        lats = [frame_latents(b, frame) for b in bodies]
+        baked = [self._body(a, b, frame, lat) for a, b, lat in zip(arms, bodies, lats)]
+        scene_fields = {}
+        if shot.layout:
+            positions, worlds = self._layout(shot, arms, baked)
+            here = self._footprints(arms, baked)  # this frame's bodies: the gaps as rendered
+            for arm, world in zip(arms, worlds):
+                arm.matrix_world = Matrix(world.tolist())
+            bpy.context.view_layer.update()
+            scene_fields = {"gaps": placement.gaps(here, worlds)}
+        for k, ob in enumerate(baked):
+            ob.pass_index = k + 1  # the instance pass
         sc = self.spec.scene
-        draw = draw_camera(sc.random_camera, body.seed, frame) if sc.random_camera else None
-        self._frame_camera(mesh_obj, body.framing, draw)
-        background = draw_background(sc.backgrounds, body.seed, frame) if sc.backgrounds else None
+        draw = draw_camera(sc.random_camera, shot.seed, frame) if sc.random_camera else None
+        self._frame_camera(np.concatenate([_world_vertices(o) for o in baked]), bodies[0].framing, draw)
+        background = draw_background(sc.backgrounds, shot.seed, frame) if sc.backgrounds else None
         if background:
             self._use_background(background)
         out, output, files = self.out, self.spec.output, {}
         if output.images:
             files["image"] = self._publish_render(out / "images" / f"{item_id}.png")
+        seen = [{} for _ in bodies]
         if output.passes:
-            files.update(self._passes(item_id, mesh_obj))
+            pass_files, seen = self._passes(item_id, [b.name for b in bodies], arms, baked)
+            files.update(pass_files)
         if output.meshes != "none":
-            files["mesh"] = self._write_mesh(mesh_obj, out / "meshes" / f"{item_id}.{output.meshes}")
+            for b, ob in zip(bodies, baked):
+                stem = item_id if not shot.layout else f"{item_id}_{b.name}"
+                key = "mesh" if not shot.layout else f"mesh_{b.name}"
+                files[key] = self._write_mesh(ob, out / "meshes" / f"{stem}.{output.meshes}")
         if output.blend:
             blend = out / "blend" / f"{item_id}.blend"
             bpy.ops.wm.save_as_mainfile(filepath=str(self._partial(blend)), copy=True)
             files["blend"] = _publish(self._partial(blend), blend)
-        return {"files": {k: str(v.relative_to(out)) for k, v in files.items()}, "latents": lat,
-                "edits": {"layers": body.layers, "limb_cuts": body.limb_cuts}, "preset": body.preset,
+        entries = [{"latents": lat, "edits": {"layers": b.layers, "limb_cuts": b.limb_cuts}, "preset": b.preset}
+                   for b, lat in zip(bodies, lats)]
+        if shot.layout:
+            entries = [{"body": b.name, "seed": b.seed, **e, "position": list(pos), **vis}
+                       for b, e, pos, vis in zip(bodies, entries, positions, seen)]
+            who = {"bodies": entries, **scene_fields}
+        else:
+            who = entries[0]
+        return {"files": {k: str(v.relative_to(out)) for k, v in files.items()}, **who,
                 **({"camera": draw} if draw else {}), **({"background": Path(background).name} if background else {})}
 
     def _publish_render(self, final: Path) -> Path:
@@ -373,19 +444,23 @@ class Renderer:
         bg.inputs["Strength"].default_value = 0.6
         scene.render.film_transparent = True
 
-    def _passes(self, item_id: str, mesh_obj) -> dict[str, Path]:
-        """The ground-truth passes: segmentation images, the arrays (npz) and the keypoints."""
+    def _passes(self, item_id: str, names: list[str], arms: list, baked: list) -> tuple[dict[str, Path], list[dict]]:
+        """The ground-truth passes (segmentation and instance images, the arrays (npz), the
+        keypoints) and, per body, its visible fraction and boxes."""
         passes, files = self.spec.output.passes, {}
         labels = self._read_exr(self._render(self.tmp / "labels.exr", "CYCLES", 1, self.gt_labels, exr=True))
         depth = self._read_exr(self._render(self.tmp / "depth.exr", "CYCLES", 1, self.gt_depth, exr=True))
         mask = labels[..., 3] > 0.5
         part = np.where(mask, np.rint(labels[..., 2]).astype(np.int16), -1)
+        instance = np.where(mask, np.rint(depth[..., 1]).astype(np.int16) - 1, -1)
+        amodal = self._amodal(baked) if len(baked) > 1 else mask[None]
         folder = self.out / "passes"
         if "segmentation" in passes:
             rgb = np.where(mask[..., None], (part_colors(max(int(part.max()) + 1, 1))[part, :3] * 255), 255)
             files["segmentation"] = self._write_image(folder / f"{item_id}_seg.png", (part + 1).astype(np.uint8))
             files["segmentation_color"] = self._write_image(folder / f"{item_id}_seg_color.png", rgb.astype(np.uint8))
-        arrays = {"mask": mask}
+            files["instance"] = self._write_image(folder / f"{item_id}_instance.png", (instance + 1).astype(np.uint8))
+        arrays = {"mask": mask, "instance": instance, "amodal": amodal}
         if "uv" in passes:
             arrays["uv"] = np.where(mask[..., None], labels[..., :2], np.nan).astype(np.float32)
         if "depth" in passes:
@@ -401,51 +476,83 @@ class Renderer:
         with open(self._partial(gt), "wb") as fh:
             np.savez_compressed(fh, **arrays)
         files["ground_truth"] = _publish(self._partial(gt), gt)
+        seen = [{"visible_fraction": round(float((instance == k).sum() / max(amodal[k].sum(), 1)), 5),
+                 "bbox": coco.bbox(instance == k), "area": int((instance == k).sum()),
+                 "amodal_bbox": coco.bbox(amodal[k]), "amodal_area": int(amodal[k].sum())} for k in range(len(baked))]
         if "keypoints" in passes:
             kp = self.out / "keypoints" / f"{item_id}.json"
             surface = np.where(mask, depth[..., 0], np.inf)
-            self._partial(kp).write_text(json.dumps(self._keypoints(mask, surface, part, mesh_obj), indent=1))
+            doc = self._camera()
+            doc["people"] = [{"body": name, "instance": k, **seen[k],
+                              **self._keypoints(k, instance, surface, part, arm, ob)}
+                             for k, (name, arm, ob) in enumerate(zip(names, arms, baked))]
+            self._partial(kp).write_text(json.dumps(doc, indent=1))
             files["keypoints"] = _publish(self._partial(kp), kp)
-        return files
+        return files, seen
 
-    def _keypoints(self, mask: np.ndarray, depth: np.ndarray, part: np.ndarray, mesh_obj) -> dict:
-        """Joint positions (bone heads) and the standard keypoint sets (:data:`keypoints.SETS`) in
-        world and camera space and in pixels, with COCO visibility from the depth pass, the camera
-        (OpenCV convention: x right, y down, z forward; pixels from the top-left corner), and the
-        body's box and mask (COCO RLE)."""
+    def _amodal(self, baked: list) -> np.ndarray:
+        """Each body's whole silhouette (N,H,W) as if the others were not there (one 1-sample render
+        each, the others invisible to the camera)."""
+        out = []
+        for k, ob in enumerate(baked):
+            for other in baked:
+                other.visible_camera = other is ob
+            try:
+                alone = self._read_exr(self._render(self.tmp / "alone.exr", "CYCLES", 1, self.gt_depth, exr=True))
+            finally:
+                for other in baked:
+                    other.visible_camera = True
+            out.append(alone[..., 3] > 0.5)
+        return np.stack(out)
+
+    def _camera(self) -> dict:
+        """The camera of the keypoint file: intrinsics and extrinsics (OpenCV: x right, y down, z
+        forward; pixels from the top-left corner)."""
         scene = bpy.context.scene
         cam = scene.camera
         w, h = scene.render.resolution_x, scene.render.resolution_y
         f = cam.data.lens * max(w, h) / cam.data.sensor_width
-        k = np.array([[f, 0, w / 2], [0, f, h / 2], [0, 0, 1]])
+        k = [[f, 0, w / 2], [0, f, h / 2], [0, 0, 1]]
         extrinsic = np.diag([1.0, -1.0, -1.0, 1.0]) @ np.array(cam.matrix_world.inverted())
-        mw = np.array(self.arm.matrix_world)
-        names = [pb.name for pb in self.arm.pose.bones]
-        heads = np.array([pb.head for pb in self.arm.pose.bones]) @ mw[:3, :3].T + mw[:3, 3]
-        verts, semantics = _world_vertices(mesh_obj), _semantics(mesh_obj)
+        return {"intrinsics": k, "world_to_camera": extrinsic.tolist(), "image_size": [w, h],
+                "convention": "OpenCV camera (x right, y down, z forward); pixels from the top-left; "
+                              "visibility as COCO: 0 outside the image, 1 hidden, 2 visible"}
+
+    def _keypoints(self, body: int, instance: np.ndarray, depth: np.ndarray, part: np.ndarray, arm, ob) -> dict:
+        """One body's joint positions (bone heads) and standard keypoint sets (:data:`keypoints.SETS`)
+        in world and camera space and in pixels, with COCO visibility from the depth pass (a point
+        is seen where the surface in front is its own body's, or lies within its tolerance), and its
+        visible mask (COCO RLE)."""
+        cam = self._camera()
+        w, h = cam["image_size"]
+        k, extrinsic = np.array(cam["intrinsics"]), np.array(cam["world_to_camera"])
+        mine = instance == body
+        labels = np.where(instance >= 0, instance.astype(np.int32) * PART_STRIDE + part, -1)  # (body, part)
+        mw = np.array(arm.matrix_world)
+        names = [pb.name for pb in arm.pose.bones]
+        heads = np.array([pb.head for pb in arm.pose.bones]) @ mw[:3, :3].T + mw[:3, 3]
+        verts, semantics = _world_vertices(ob), _semantics(ob)
         cam_pts, uv = keypoints.project(heads, extrinsic, k)
         px = np.clip(np.floor(uv).astype(int), 0, [w - 1, h - 1])
-        inside = mask[px[:, 1], px[:, 0]] & (uv >= 0).all(1) & (uv[:, 0] < w) & (uv[:, 1] < h)
+        inside = mine[px[:, 1], px[:, 0]] & (uv >= 0).all(1) & (uv[:, 0] < w) & (uv[:, 1] < h)
         model = self.runtime.model()
-        own = keypoints.bone_parts(model)
+        own = {n: tuple(body * PART_STRIDE + q for q in parts) for n, parts in keypoints.bone_parts(model).items()}
         tolerance = keypoints.joint_tolerance(heads, verts)
         out = {"joints": names, "joints_3d": heads.round(6).tolist(), "joints_2d": uv.round(3).tolist(),
                "in_silhouette": inside.tolist(), "sets": {},
-               "joints_visibility": keypoints.visibility(cam_pts, uv, depth, tolerance, part,
+               "joints_visibility": keypoints.visibility(cam_pts, uv, depth, tolerance, labels,
                                                          [own[n] for n in names]).tolist()}
         every = tuple(dict.fromkeys(n for kp_names in keypoints.SETS.values() for n in kp_names))
         found = keypoints.locate(model, dict(zip(names, heads)), verts, semantics, every)  # the sets overlap
         kcam, kuv = keypoints.project(found.world, extrinsic, k)
-        kvis = keypoints.visibility(kcam, kuv, depth, keypoints.tolerances(found, verts), part, found.parts)
+        kparts = [tuple(body * PART_STRIDE + q for q in parts) for parts in found.parts]
+        kvis = keypoints.visibility(kcam, kuv, depth, keypoints.tolerances(found, verts), labels, kparts)
         for set_name, kp_names in keypoints.SETS.items():
             i = [every.index(n) for n in kp_names]
             out["sets"][set_name] = {"names": list(kp_names), "world": found.world[i].round(6).tolist(),
                                      "camera": kcam[i].round(6).tolist(), "pixels": kuv[i].round(3).tolist(),
                                      "visibility": kvis[i].tolist()}
-        return {**out, "bbox": coco.bbox(mask), "area": int(mask.sum()), "segmentation": coco.rle(mask),
-                "intrinsics": k.tolist(), "world_to_camera": extrinsic.tolist(), "image_size": [w, h],
-                "convention": "OpenCV camera (x right, y down, z forward); pixels from the top-left; "
-                              "visibility as COCO: 0 outside the image, 1 hidden, 2 visible"}
+        return {**out, "segmentation": coco.rle(mine)}
 
     @staticmethod
     def _write_mesh(ob, path: Path) -> Path:

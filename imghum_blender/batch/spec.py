@@ -53,10 +53,13 @@ _OUTPUT = ("images", "passes", "meshes", "blend")
 _BODY = ("name", "phenotypes", "beta", "expression", "expression_preset", "pose", "hands", "random_shape",
          "random_pose", "random_expression", "count", "frames", "keyframes", "pose_file", "framing", "layers",
          "limb_cuts", "preset")
-_TOP = ("seed", "bundle", "mesh_resolution", "preset_folder", "scene", "output", "bodies")
+_SCENES = ("name", "bodies", "people", "count", "frames", "area", "clearance", "yaw", "positions")
+_TOP = ("seed", "bundle", "mesh_resolution", "preset_folder", "scene", "output", "bodies", "scenes")
 #: The schema: allowed fields per table (types and ranges are checked in ``validate``).
 FIELDS = {"top": _TOP, "scene": _SCENE, "output": _OUTPUT, "bodies[]": _BODY,
-          "bodies[].keyframes[]": ("frame", "phenotypes", "beta", "expression", "pose")}
+          "bodies[].keyframes[]": ("frame", "phenotypes", "beta", "expression", "pose"), "scenes[]": _SCENES}
+#: Most bodies in one ``[[scenes]]`` image.
+MAX_PEOPLE = 16
 
 
 @dataclass
@@ -109,6 +112,31 @@ class Body:
     preset: str | None = None
 
 
+@dataclass(frozen=True)
+class Layout:
+    """Where a scene's bodies stand on the ground plane (z = 0): drawn at random inside ``area``
+    (width along x, depth along y, meters, centred on the origin) with ``yaw`` (degrees, 0: facing
+    -y, the front view) and at least ``clearance`` meters between any two bodies, or given as
+    ``positions`` (x, y, yaw) per body."""
+
+    area: tuple[float, float] = (3.0, 3.0)
+    clearance: float = 0.05
+    yaw: tuple[float, float] = (-45.0, 45.0)
+    positions: tuple[tuple[float, float, float], ...] | None = None
+
+
+@dataclass
+class Shot:
+    """What one item renders at a frame: a single body where its pose puts it (``layout`` None), or
+    a scene of several bodies (indices into ``Spec.bodies``) placed by ``layout``."""
+
+    name: str
+    seed: int
+    bodies: tuple[int, ...]
+    frames: list[int]
+    layout: Layout | None = None
+
+
 @dataclass
 class Spec:
     seed: int
@@ -120,12 +148,14 @@ class Spec:
     bundle: Path | None = None
     path: Path | None = None
     sha256: str = ""
+    shots: list[Shot] = field(default_factory=list)
     items: list[tuple[int, int]] = field(default_factory=list)
 
     @property
     def item_ids(self) -> list[str]:
-        """``<body>_f<frame>`` per item: the stem of every file the item writes."""
-        return [f"{self.bodies[b].name}_f{f:04d}" for b, f in self.items]
+        """``<shot>_f<frame>`` per item (a shot is a body, or a ``[[scenes]]`` scene): the stem of
+        every file the item writes."""
+        return [f"{self.shots[s].name}_f{f:04d}" for s, f in self.items]
 
 
 # -- value checks (each names the field) ---------------------------------------------------------
@@ -220,12 +250,18 @@ def validate(data: dict, base_dir: Path = Path(".")) -> Spec:
     if not isinstance(raw, list) or not raw:
         raise SpecError("bodies: the spec needs at least one [[bodies]] table")
     folder = _preset_folder(data, base_dir)
-    bodies = [b for i, d in enumerate(raw) for b in _bodies(f"bodies[{i}]", d, i, seed, base_dir, folder, voc)]
-    _unique_names(bodies)
-    if sum(len(b.frames) for b in bodies) > MAX_ITEMS:
-        raise SpecError(f"bodies: more than {MAX_ITEMS} items (bodies x frames); split the spec")
-    spec = Spec(seed, mesh_res, scene, output, bodies, voc, bundle)
-    spec.items = [(bi, f) for bi, b in enumerate(bodies) for f in b.frames]
+    groups = [_bodies(f"bodies[{i}]", d, i, seed, base_dir, folder, voc) for i, d in enumerate(raw)]
+    bodies = [b for g in groups for b in g]
+    if "scenes" in data:
+        shots = _scenes(data["scenes"], groups, seed)
+    else:
+        shots = [Shot(b.name, b.seed, (i,), b.frames) for i, b in enumerate(bodies)]
+    _unique_names(bodies + shots if "scenes" in data else bodies)
+    if sum(len(s.frames) for s in shots) > MAX_ITEMS:
+        raise SpecError(f"{'scenes' if 'scenes' in data else 'bodies'}: more than {MAX_ITEMS} items "
+                        "(images x frames); split the spec")
+    spec = Spec(seed, mesh_res, scene, output, bodies, voc, bundle, shots=shots)
+    spec.items = [(si, f) for si, s in enumerate(shots) for f in s.frames]
     return spec
 
 
@@ -340,10 +376,7 @@ def _bodies(path: str, b: dict, index: int, seed: int, base_dir: Path, preset_fo
     base = _latents(path, b, voc)
     keys = _keyframes(f"{path}.keyframes", b.get("keyframes", []), voc)
     if "frames" in b:
-        fr = b["frames"]
-        if not isinstance(fr, list) or not fr:
-            raise SpecError(f"{path}.frames: expected a non-empty list of frame numbers")
-        frames = sorted({_num(f"{path}.frames[{i}]", f, 0, 1_000_000, integer=True) for i, f in enumerate(fr)})
+        frames = _frames(f"{path}.frames", b["frames"])
     else:
         frames = [k["frame"] for k in keys] or [1]
     extra = _body_options(path, b, base_dir, voc)
@@ -370,15 +403,87 @@ def _name(path: str, name, count: int) -> str:
     return name
 
 
-def _unique_names(bodies: list[Body]) -> None:
-    """No two bodies share a name, also not in another letter case (file names on macOS, Windows)."""
+def _unique_names(named: list) -> None:
+    """No two bodies (or scenes) share a name, also not in another letter case (file names on
+    macOS, Windows)."""
     seen: dict[str, str] = {}
-    for b in bodies:
+    for b in named:
         other = seen.get(b.name.casefold())
         if other is not None:
             how = "is used twice" if other == b.name else f"and {other!r} differ only in letter case (one file name)"
-            raise SpecError(f"bodies: the name {b.name!r} {how}")
+            raise SpecError(f"{'scenes' if isinstance(b, Shot) else 'bodies'}: the name {b.name!r} {how}")
         seen[b.name.casefold()] = b.name
+
+
+# -- scenes --------------------------------------------------------------------------------------
+def _scenes(raw, groups: list[list[Body]], seed: int) -> list[Shot]:
+    """The shots of ``[[scenes]]``: each names its cast (bodies, or the name of a ``count`` group
+    for all of its bodies) and draws ``people`` of them per scene, or takes them all."""
+    if not isinstance(raw, list) or not raw:
+        raise SpecError("scenes: expected one or more [[scenes]] tables")
+    index = {b.name: [i] for i, b in enumerate(b for g in groups for b in g)}
+    start = 0
+    for g, bodies in enumerate(groups):  # a count group's base name stands for all of its bodies
+        base = bodies[0].name[:-4] if len(bodies) > 1 else bodies[0].name
+        index.setdefault(base, list(range(start, start + len(bodies))))
+        start += len(bodies)
+    shots, used = [], set()
+    for i, d in enumerate(raw):
+        path = f"scenes[{i}]"
+        _table(path, d, _SCENES)
+        cast = _cast(f"{path}.bodies", d.get("bodies"), index)
+        used.update(cast)
+        count = _num(f"{path}.count", d.get("count", 1), 1, 100000, integer=True)
+        people = _num(f"{path}.people", d.get("people", len(cast)), 1, min(len(cast), MAX_PEOPLE), integer=True)
+        if len(cast) > MAX_PEOPLE and "people" not in d:
+            raise SpecError(f"{path}.bodies: {len(cast)} bodies in one image (at most {MAX_PEOPLE}); "
+                            "set people to draw some of them per scene")
+        name = _name(f"{path}.name", d.get("name", f"scene{i}"), count)
+        frames = _frames(f"{path}.frames", d["frames"]) if "frames" in d else [1]
+        layout = _layout(path, d, people, len(cast))
+        for c in range(count):
+            shot_seed = zlib.crc32(f"{seed}/scene/{i}/{c}".encode()) & 0x7FFFFFFF
+            chosen = cast if people == len(cast) else sorted(random.Random(shot_seed).sample(cast, people))
+            shots.append(Shot(name if count == 1 else f"{name}_{c:03d}", shot_seed, tuple(chosen), frames, layout))
+    names = [b.name for g in groups for b in g]
+    unused = [names[k] for k in range(len(names)) if k not in used]
+    if unused:
+        raise SpecError(f"bodies: {unused[0]!r} is in no [[scenes]] (with scenes, bodies are rendered in them only)")
+    return shots
+
+
+def _cast(path: str, v, index: dict[str, list[int]]) -> list[int]:
+    if not isinstance(v, list) or not v or not all(isinstance(n, str) for n in v):
+        raise SpecError(f"{path}: expected a non-empty list of body names")
+    cast = []
+    for n in v:
+        if n not in index:
+            raise SpecError(f"{path}: no body is named {n!r} (names: {', '.join(sorted(index)[:8])})")
+        cast.extend(k for k in index[n] if k not in cast)
+    return cast
+
+
+def _layout(path: str, d: dict, people: int, cast: int) -> Layout:
+    area = tuple(_vec(f"{path}.area", d["area"], 2, 0.1, 1000)) if "area" in d else Layout.area
+    clearance = float(_num(f"{path}.clearance", d.get("clearance", Layout.clearance), 0.0, 5.0))
+    yaw = tuple(_vec(f"{path}.yaw", d["yaw"], 2, -180, 180)) if "yaw" in d else Layout.yaw
+    if yaw[0] > yaw[1]:
+        raise SpecError(f"{path}.yaw: the range [{yaw[0]:g}, {yaw[1]:g}] runs backwards")
+    positions = None
+    if "positions" in d:
+        v = d["positions"]
+        if people != cast:
+            raise SpecError(f"{path}.positions: explicit positions need the scene's whole cast (no people draw)")
+        if not isinstance(v, list) or len(v) != people:
+            raise SpecError(f"{path}.positions: expected one [x, y, yaw] per body ({people})")
+        positions = tuple(tuple(_vec(f"{path}.positions[{k}]", p, 3, -1000, 1000)) for k, p in enumerate(v))
+    return Layout(area, clearance, yaw, positions)
+
+
+def _frames(path: str, fr) -> list[int]:
+    if not isinstance(fr, list) or not fr:
+        raise SpecError(f"{path}: expected a non-empty list of frame numbers")
+    return sorted({_num(f"{path}[{i}]", f, 0, 1_000_000, integer=True) for i, f in enumerate(fr)})
 
 
 def _preset_folder(data: dict, base_dir: Path) -> Path:
