@@ -72,10 +72,12 @@ def render_batch():
     return _render_batch
 
 
-def _render_batch(spec: Path) -> tuple[dict, Path]:
-    out = spec.parent / "out"
-    proc = subprocess.run([sys.executable, "-m", "imghum_blender.batch", str(spec), "--out", str(out)],
+def _render_batch(spec: Path, *args: str, out: Path | None = None) -> tuple[dict | None, Path]:
+    """(``args``: more batch arguments, e.g. a shard: then the manifest is the shard's, None.)"""
+    out = out or spec.parent / "out"
+    proc = subprocess.run([sys.executable, "-m", "imghum_blender.batch", str(spec), "--out", str(out), *args],
                           capture_output=True, text=True, cwd=ROOT, timeout=900,
                           env=dict(os.environ, BLENDER_USER_RESOURCES=str(spec.parent / "user")))
     assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads((out / "manifest.json").read_text()), out
+    manifest = out / "manifest.json"
+    return json.loads(manifest.read_text()) if manifest.exists() else None, out

@@ -1,6 +1,7 @@
 """Scenes with several bodies: spec checks, placement with the model's fields, instance and amodal
 masks against single-body renders, keypoints hidden by another body, COCO labels per person."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -194,3 +195,52 @@ def test_coco_file_has_one_annotation_per_person(scenes):
         for k, ann in enumerate(anns):
             assert np.array_equal(api.annToMask(ann).astype(bool), instance == k)
             assert ann["imghum_body"] == items[name]["bodies"][k]["body"]
+
+
+ANIMATED = """seed = 2
+mesh_resolution = 48
+[scene]
+engine = "WORKBENCH"
+resolution = [200, 150]
+[output]
+passes = ["segmentation", "keypoints"]
+[[bodies]]
+name = "walker"
+pose_file = "{walk}"
+[[bodies]]
+name = "stander"
+random_shape = true
+[[scenes]]
+name = "street"
+bodies = ["walker", "stander"]
+frames = [1, 13]
+area = [2.0, 1.0]
+"""
+
+
+def test_animated_scene_keeps_its_layout_across_shards(tmp_path, render_batch):
+    """A scene's layout comes from its first frame, also in the shard that renders only a later one."""
+    import subprocess
+    import sys
+
+    from skimage.io import imread
+
+    walk = Path(__file__).parents[1] / "examples" / "walk.bvh"
+    (tmp_path / "spec.toml").write_text(ANIMATED.format(walk=walk.as_posix()))
+    full, out = render_batch(tmp_path / "spec.toml")
+    first, later = full["items"]
+    assert [b["position"] for b in first["bodies"]] == [b["position"] for b in later["bodies"]]
+    walking = [imread(out / i["files"]["instance"]) == 1 for i in (first, later)]
+    assert (walking[0] != walking[1]).sum() > 50  # the walker moved between the frames
+    sharded = tmp_path / "sharded"
+    for k in (2, 1):  # the second shard (frame 13 only) first: its layout cannot come from frame 1's render
+        render_batch(tmp_path / "spec.toml", "--shard", f"{k}/2", out=sharded)
+    subprocess.run([sys.executable, "-m", "imghum_blender.batch", "merge", str(sharded)], check=True,
+                   capture_output=True, cwd=Path(__file__).parents[1])
+    merged = json.loads((sharded / "manifest.json").read_text())
+    strip = [[{k: v for k, v in i.items() if k != "seconds"} for i in m["items"]] for m in (full, merged)]
+    assert strip[0] == strip[1]
+    for item in full["items"]:
+        for kind in ("image", "instance"):
+            assert (imread(out / item["files"][kind]) == imread(sharded / item["files"][kind])).all()
+    assert json.loads((sharded / "coco_keypoints.json").read_text())["annotations"]
