@@ -9,17 +9,15 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from skimage.draw import disk, circle_perimeter, line_aa
+from skimage.draw import circle_perimeter, disk, line_aa
 from skimage.io import imread, imsave
 
-out, target = Path(sys.argv[1]), sys.argv[2]
-coco = json.loads((out / "coco_keypoints.json").read_text())
-skeleton = coco["categories"][0]["skeleton"]
-tiles = []
-for image in coco["images"]:
-    rgb = imread(out / image["file_name"])[..., :3].copy()
+
+def draw(rgb: np.ndarray, annotations: list[dict], skeleton: list) -> np.ndarray:
+    """A copy of ``rgb`` with the COCO keypoints and skeleton of ``annotations`` drawn on it."""
+    rgb = rgb[..., :3].copy()
     h, w = rgb.shape[:2]
-    for ann in (a for a in coco["annotations"] if a["image_id"] == image["id"]):
+    for ann in annotations:
         kp = np.array(ann["keypoints"], dtype=float).reshape(-1, 3)  # x, y, visibility
         for a, b in skeleton:  # 1-based pairs
             if kp[a - 1, 2] and kp[b - 1, 2]:
@@ -31,6 +29,14 @@ for image in coco["images"]:
                 rgb[disk((y, x), 3.5, shape=(h, w))] = [40, 200, 60]
             elif v == 1:
                 rgb[circle_perimeter(int(y), int(x), 4, shape=(h, w))] = [230, 40, 40]
-    tiles.append(rgb)
-imsave(target, np.concatenate(tiles, axis=1).astype(np.uint8), check_contrast=False)
-print(f"wrote {target} ({len(tiles)} images)")
+    return rgb
+
+
+if __name__ == "__main__":
+    out, target = Path(sys.argv[1]), sys.argv[2]
+    coco = json.loads((out / "coco_keypoints.json").read_text())
+    skeleton = coco["categories"][0]["skeleton"]
+    tiles = [draw(imread(out / image["file_name"]), [a for a in coco["annotations"] if a["image_id"] == image["id"]],
+                  skeleton) for image in coco["images"]]
+    imsave(target, np.concatenate(tiles, axis=1).astype(np.uint8), check_contrast=False)
+    print(f"wrote {target} ({len(tiles)} images)")

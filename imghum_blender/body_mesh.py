@@ -72,6 +72,10 @@ def latents_for(model, req: BodyRequest):
                          root_translation=root)
 
 
+#: Part-candidate grid cells per axis of :func:`body_field` (made for thousands of points, not millions).
+FIELD_GRID_CELLS = 12
+
+
 def body_field(model, req: BodyRequest) -> Callable[[np.ndarray], np.ndarray]:
     """The signed distance (meters) of the request's body as it is baked (all layers merged, limb
     cuts applied) at points (N,3) in its model frame."""
@@ -82,7 +86,7 @@ def body_field(model, req: BodyRequest) -> Callable[[np.ndarray], np.ndarray]:
     lat = latents_for(model, req)
     edits = Edits([lay for lay, _ in req.layers], list(req.cuts))
     with torch.no_grad():
-        state = model.prepare(lat)
+        state = model.prepare(lat, grid_cells=FIELD_GRID_CELLS)
     frames = state.frames[0].double().numpy()
 
     def sdf(points: np.ndarray) -> np.ndarray:

@@ -1,10 +1,11 @@
 """Render batch items with Blender through the add-on's own operators (bpy; main thread).
 
-Per item: add the body, set its latents (shape and expression on ``obj.imghum``, the pose through
-``imghum.import_pose_json``), bake that frame (the exact implicit field at the pose), frame the
+Per item: add each body (one, or a scene's several), set its latents (shape and expression on
+``obj.imghum``, the pose through ``imghum.import_pose_json``), bake that frame (the exact implicit
+field at the pose), place a scene's bodies on the ground (:mod:`imghum_blender.placement`), frame the
 camera, render the image, then render the ground-truth passes with Cycles (1 sample, no filter,
-emission-only override materials): UV + part label, and camera depth. Files appear under their
-final names only when complete.
+emission-only override materials): UV + part label, camera depth + instance, and per body of a
+scene its whole silhouette. Files appear under their final names only when complete.
 """
 from __future__ import annotations
 
@@ -72,7 +73,7 @@ def _publish(tmp: Path, final: Path) -> Path:
 
 
 class Renderer:
-    """Owns the scene for a batch run; :meth:`render_item` renders one (body, frame)."""
+    """Owns the scene for a batch run; :meth:`render_item` renders one (shot, frame)."""
 
     def __init__(self, spec: Spec, out: Path, addon: str):
         self.spec, self.out = spec, out
@@ -248,11 +249,10 @@ class Renderer:
         return [placement.Footprint(_local_vertices(ob), body_field(model, self.runtime.snapshot(
             arm, self.spec.mesh_resolution, posed=True, merge_layers=True))) for arm, ob in zip(arms, baked)]
 
-    def _layout(self, shot: Shot, arms: list, baked: list) -> tuple[list, list[np.ndarray]]:
+    def _layout(self, shot: Shot, feet: list[placement.Footprint]) -> tuple[list, list[np.ndarray]]:
         """Each body's position (x, y, yaw) and world matrix in a scene, drawn (or given) once per
-        scene from the bodies baked at its first frame, so an animated scene keeps its layout."""
+        scene from its bodies at its first frame (``feet``), so an animated scene keeps its layout."""
         if shot.name not in self.layouts:
-            feet = self._footprints(arms, baked)
             lay = shot.layout
             positions = lay.positions or placement.place(feet, lay.area, lay.clearance, lay.yaw, shot.seed)
             self.layouts[shot.name] = (positions, [placement.matrix(f, *pos) for f, pos in zip(feet, positions)])
@@ -360,13 +360,14 @@ class Renderer:
         arms = self._cast([b.name for b in bodies])
         first = shot.frames[0]
         if shot.layout and shot.name not in self.layouts and frame != first:  # its first frame rendered elsewhere
-            self._layout(shot, arms, [self._body(a, b, first, frame_latents(b, first)) for a, b in zip(arms, bodies)])
+            self._layout(shot, self._footprints(arms, [self._body(a, b, first, frame_latents(b, first))
+                                                       for a, b in zip(arms, bodies)]))
         lats = [frame_latents(b, frame) for b in bodies]
         baked = [self._body(a, b, frame, lat) for a, b, lat in zip(arms, bodies, lats)]
         scene_fields = {}
         if shot.layout:
-            positions, worlds = self._layout(shot, arms, baked)
             here = self._footprints(arms, baked)  # this frame's bodies: the gaps as rendered
+            positions, worlds = self._layout(shot, here)
             for arm, world in zip(arms, worlds):
                 arm.matrix_world = Matrix(world.tolist())
             bpy.context.view_layer.update()
@@ -375,7 +376,8 @@ class Renderer:
             ob.pass_index = k + 1  # the instance pass
         sc = self.spec.scene
         draw = draw_camera(sc.random_camera, shot.seed, frame) if sc.random_camera else None
-        self._frame_camera(np.concatenate([_world_vertices(o) for o in baked]), bodies[0].framing, draw)
+        framing = "body" if shot.layout else bodies[0].framing  # a scene frames its whole group
+        self._frame_camera(np.concatenate([_world_vertices(o) for o in baked]), framing, draw)
         background = draw_background(sc.backgrounds, shot.seed, frame) if sc.backgrounds else None
         if background:
             self._use_background(background)

@@ -256,7 +256,9 @@ def validate(data: dict, base_dir: Path = Path(".")) -> Spec:
         shots = _scenes(data["scenes"], groups, seed)
     else:
         shots = [Shot(b.name, b.seed, (i,), b.frames) for i, b in enumerate(bodies)]
-    _unique_names(bodies + shots if "scenes" in data else bodies)
+    _unique_names(bodies)
+    if "scenes" in data:
+        _unique_names(shots)
     if sum(len(s.frames) for s in shots) > MAX_ITEMS:
         raise SpecError(f"{'scenes' if 'scenes' in data else 'bodies'}: more than {MAX_ITEMS} items "
                         "(images x frames); split the spec")

@@ -127,6 +127,30 @@ def _body_cases(tmp: Path) -> list[Argv]:
     ]
 
 
+def _scene_cases(tmp: Path) -> list[Argv]:
+    """``[[scenes]]`` tables (several bodies per image)."""
+    def scene(name: str, extra: str) -> list[str]:
+        return _dry(_spec(tmp, f"scene_{name}", GOOD + '[[bodies]]\nname = "b"\n[[scenes]]\n' + extra))
+
+    return [
+        ("scene naming an unknown body", scene("unknown", 'bodies = ["a", "zed"]\n'), "no body is named 'zed'"),
+        ("scene without bodies", scene("empty", "bodies = []\n"), "expected a non-empty list of body names"),
+        ("scene bodies not a list", scene("string", 'bodies = "a"\n'), "expected a non-empty list of body names"),
+        ("body in no scene", scene("unused", 'bodies = ["a"]\n'), "'b' is in no [[scenes]]"),
+        ("more people than the cast", scene("people", 'bodies = ["a", "b"]\npeople = 3\n'), "people: 3 is outside"),
+        ("NaN scene area", scene("area", 'bodies = ["a", "b"]\narea = [nan, 2]\n'), "area[0]: nan is outside"),
+        ("negative clearance", scene("clear", 'bodies = ["a", "b"]\nclearance = -1\n'), "clearance: -1 is outside"),
+        ("yaw range backwards", scene("yaw", 'bodies = ["a", "b"]\nyaw = [10, -10]\n'), "runs backwards"),
+        ("positions for too few bodies", scene("pos", 'bodies = ["a", "b"]\npositions = [[0, 0, 0]]\n'),
+         "one [x, y, yaw] per body (2)"),
+        ("positions with infinity", scene("inf", 'bodies = ["a", "b"]\npositions = [[inf, 0, 0], [1, 0, 0]]\n'),
+         "positions[0][0]"),
+        ("scene name with a slash", scene("slash", 'name = "a/b"\nbodies = ["a", "b"]\n'), "scenes[0].name"),
+        ("scenes not a list of tables", _dry(_spec(tmp, "scene_table", "scenes = 3\n" + GOOD)),
+         "expected one or more [[scenes]] tables"),
+    ]
+
+
 def _pose_files(tmp: Path) -> None:
     (tmp / "pose_text.json").write_text("upperarm01.L: 0 0 0\n")
     (tmp / "pose_nan.json").write_text('{"frames": [{"upperarm01.L": [NaN, 0, 0]}]}')
@@ -257,7 +281,7 @@ def cases(tmp: Path) -> list[Case]:
     tmp.mkdir(parents=True, exist_ok=True)
     _pose_files(tmp)
     good = _spec(tmp, "good", GOOD)
-    argv_cases = (_file_cases(tmp) + _body_cases(tmp) + _out_cases(tmp, good) + _resume_cases(tmp, good)
+    argv_cases = (_file_cases(tmp) + _body_cases(tmp) + _scene_cases(tmp) + _out_cases(tmp, good) + _resume_cases(tmp, good)
                   + _merge_cases(tmp) + _argument_cases(good))
     out = [Case("batch", name, lambda argv=argv, fragment=fragment: _expect(argv, fragment))
            for name, argv, fragment in argv_cases]
