@@ -27,7 +27,8 @@ tiles = [draw(imread(out / item["files"]["image"]), [a for a in coco["annotation
 if "depth" in gt:
     d = gt["depth"]
     near, far = d[gt["mask"]].min(), d[gt["mask"]].max()
-    tiles.append(np.where(gt["mask"][..., None], (255 * (far - d) / (far - near + 1e-9))[..., None].repeat(3, 2), background))
+    grey = 40 + 180 * (d - near) / (far - near + 1e-9)  # near dark, far light
+    tiles.append(np.where(gt["mask"][..., None], grey[..., None].repeat(3, 2), background))
 if "normal" in gt:
     n = gt["normal"] * [1, -1, -1]  # OpenCV camera axes -> the usual normal-map colours (+z toward the viewer)
     tiles.append(np.where(gt["mask"][..., None], 127.5 * (np.nan_to_num(n) + 1), background))
