@@ -1,4 +1,5 @@
-"""Standard keypoint sets on the model's bodies (COCO-17, OpenPose BODY-25) and their visibility.
+"""Standard keypoint sets on the model's bodies (COCO-17, OpenPose BODY-25 and HAND-21 for each hand)
+and their visibility.
 
 A keypoint is a joint (a bone head: shoulders, elbows, wrists, hips, knees, ankles), the midpoint of
 two joints (BODY-25's neck and mid-hip), or a landmark on the skin (nose, eyes, ears, toes, heels).
@@ -27,8 +28,15 @@ BODY25 = ("nose", "neck", "right_shoulder", "right_elbow", "right_wrist", "left_
           "left_wrist", "mid_hip", "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee", "left_ankle",
           "right_eye", "left_eye", "right_ear", "left_ear", "left_big_toe", "left_small_toe", "left_heel",
           "right_big_toe", "right_small_toe", "right_heel")
+FINGERS = ("thumb", "index", "middle", "ring", "pinky")
+#: OpenPose HAND-21 per side: the wrist, then per finger from the palm to the tip (thumb: CMC, MCP,
+#: IP, tip; the others: MCP, PIP, DIP, tip).
+HAND21 = {side: (f"{side}_wrist",) + tuple(f"{side}_{finger}_{joint}" for finger in FINGERS
+                                           for joint in (("cmc", "mcp", "ip", "tip") if finger == "thumb"
+                                                         else ("mcp", "pip", "dip", "tip")))
+          for side in ("left", "right")}
 #: Named sets: keypoint names in the order of the published layouts.
-SETS = {"coco17": COCO17, "body25": BODY25}
+SETS = {"coco17": COCO17, "body25": BODY25, "hand_left": HAND21["left"], "hand_right": HAND21["right"]}
 #: COCO-17's skeleton (1-based pairs, as in COCO's person category).
 COCO_SKELETON = ((16, 14), (14, 12), (17, 15), (15, 13), (12, 13), (6, 12), (7, 13), (6, 7), (6, 8), (7, 9),
                  (8, 10), (9, 11), (2, 3), (1, 2), (1, 3), (2, 4), (3, 5), (4, 6), (5, 7))
@@ -36,10 +44,19 @@ COCO_SKELETON = ((16, 14), (14, 12), (17, 15), (15, 13), (12, 13), (6, 12), (7, 
 JOINTS = {f"{side}_{name}": f"{bone}.{s}" for side, s in (("left", "L"), ("right", "R"))
           for name, bone in (("shoulder", "upperarm01"), ("elbow", "lowerarm01"), ("wrist", "wrist"),
                              ("hip", "upperleg01"), ("knee", "lowerleg01"), ("ankle", "foot"))}
+JOINTS.update({name: f"finger{f + 1}-{k + 1}.{s}" for side, s in (("left", "L"), ("right", "R"))
+               for f, finger in enumerate(FINGERS)
+               for k, name in enumerate(HAND21[side][1 + 4 * f:4 + 4 * f])})  # the three joints before the tip
+#: Fingertips: keypoint -> the bone (and part) of the finger's last phalanx.
+TIPS = {f"{side}_{finger}_tip": f"finger{f + 1}-3.{s}" for side, s in (("left", "L"), ("right", "R"))
+        for f, finger in enumerate(FINGERS)}
+#: How far (template meters) from a fingertip's template point its vertex is searched.
+TIP_SEARCH = 0.04
 #: Midpoints of two keypoints.
 MIDPOINTS = {"neck": ("left_shoulder", "right_shoulder"), "mid_hip": ("left_hip", "right_hip")}
 LANDMARKS = ("nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_big_toe", "left_small_toe",
-             "left_heel", "right_big_toe", "right_small_toe", "right_heel")
+             "left_heel", "right_big_toe", "right_small_toe", "right_heel",
+             *(f"{side}_{finger}_tip" for side in ("left", "right") for finger in FINGERS))
 #: Depth a point may lie behind the rendered surface and still count as visible (meters): joints add
 #: it to their depth under the skin; foot landmarks sit on the foot's midline, half a foot behind its
 #: side in a side view, so they get :data:`FOOT_MARGIN`.
@@ -52,7 +69,8 @@ def template_landmarks(model) -> dict[str, np.ndarray]:
     """Skin landmarks on the canonical template (meters, model frame: Z up, facing -Y, left = +X):
     nose tip (foremost midline head vertex), eyes (foremost eyeball vertex), ears (outermost head
     vertex at eye height), big and small toe tips (foremost vertex of the first / fifth toe), heels
-    (rearmost foot vertex near the sole)."""
+    (rearmost foot vertex near the sole), fingertips (the vertex of a finger's last part farthest from
+    its middle part)."""
     t = model.bundle.tensors
     verts = t["template_vertices"].double().numpy()
     bones = model.vocabulary.bone_names
@@ -73,6 +91,9 @@ def template_landmarks(model) -> dict[str, np.ndarray]:
         foot = np.flatnonzero(part == f"foot.{s}")
         sole = foot[z[foot] < z[foot].min() + 0.03]
         out[f"{side}_heel"] = verts[sole[np.argmax(y[sole])]]
+        for f, finger in enumerate(FINGERS):
+            last, middle = verts[part == f"finger{f + 1}-3.{s}"], verts[part == f"finger{f + 1}-2.{s}"].mean(0)
+            out[f"{side}_{finger}_tip"] = last[np.argmax(np.linalg.norm(last - middle, axis=1))]
     return out
 
 
@@ -124,10 +145,37 @@ def locate(model, joints: dict[str, np.ndarray], vertices: np.ndarray, semantics
             a, b = (JOINTS[m] for m in MIDPOINTS[name])
             world.append(0.5 * (np.asarray(joints[a], dtype=np.float64) + np.asarray(joints[b], dtype=np.float64)))
             parts.append(tuple(sorted(set(by_bone[a]) | set(by_bone[b]))))
+        elif name in TIPS:
+            world.append(_fingertip(model, TIPS[name], joints, vertices, semantics, landmarks[name]))
+            parts.append(())
         else:
             world.append(vertices[tree.query(landmarks[name])[1]])
             parts.append(())  # on the skin: the depth decides (its own part may hide it: the far eye)
     return Keypoints(tuple(names), np.array(world), np.array([n in LANDMARKS for n in names]), parts)
+
+
+@per_model
+def _template_parts(model):
+    """A search tree over the template's vertices and each vertex's part index."""
+    from scipy.spatial import cKDTree
+
+    t = model.bundle.tensors
+    return cKDTree(t["template_vertices"].double().numpy()), t["template_parts"].long().numpy()
+
+
+def _fingertip(model, bone: str, joints: dict[str, np.ndarray], vertices: np.ndarray, semantics: np.ndarray,
+               template_tip: np.ndarray) -> np.ndarray:
+    """The vertex of a finger's last part (by its semantics) farthest from that part's joint: the tip
+    even where the semantics along the finger are off by a centimetre or two."""
+    part = model.vocabulary.part_names.index(bone)
+    near_tip = np.linalg.norm(semantics - template_tip, axis=1) < TIP_SEARCH  # the finger's end, not its whole part
+    candidates = np.flatnonzero(near_tip)
+    if len(candidates):
+        tree, template_parts = _template_parts(model)
+        candidates = candidates[template_parts[tree.query(semantics[candidates])[1]] == part]
+    if not len(candidates):
+        return vertices[np.argmin(np.linalg.norm(semantics - template_tip, axis=1))]
+    return vertices[candidates[np.argmax(np.linalg.norm(vertices[candidates] - joints[bone], axis=1))]]
 
 
 def tolerances(found: Keypoints, vertices: np.ndarray) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Standard keypoint sets (COCO-17, BODY-25) on the model's bodies, their COCO visibility from a
+"""Standard keypoint sets (COCO-17, BODY-25, HAND-21) on the model's bodies, their COCO visibility from a
 depth map, and the COCO label file of a batch run read back with pycocotools."""
 import json
 
@@ -23,7 +23,7 @@ def test_template_landmarks_sit_where_their_names_say(model):
 
 def test_keypoints_on_a_meshed_posed_body(model):
     lat = model.latents(pose={"upperarm01.L": [0.0, -1.5, 0.0]})  # the mean body: the template's shape
-    mesh = model.mesh(lat, resolution=96)
+    mesh = model.mesh(lat, resolution=160)  # fine enough for finger joints to lie inside the fingers
     frames = model.bone_frames(lat).posed[0, :, :3, 3].double().numpy()
     joints = dict(zip(model.vocabulary.bone_names, frames))
     parts = model.vocabulary.part_names
@@ -32,14 +32,26 @@ def test_keypoints_on_a_meshed_posed_body(model):
         assert found.world.shape == (len(names), 3)
         assert found.on_skin.sum() == len([n for n in names if n in kp.LANDMARKS])
         depth = kp.skin_depth(found.world, mesh.vertices)
-        assert depth[found.on_skin].max() < 1e-6 and (depth[~found.on_skin] > 0.005).all()  # joints inside
+        inside = 0.002 if set_name.startswith("hand") else 0.005  # finger joints sit under thin skin
+        assert depth[found.on_skin].max() < 1e-6 and (depth[~found.on_skin] > inside).all()  # joints inside
         own = dict(zip(names, ([parts[i] for i in p] for p in found.parts)))
-        assert own["nose"] == [] and set(own["left_elbow"]) == {"upperarm.L", "lowerarm.L"}
+        if set_name in ("coco17", "body25"):
+            assert own["nose"] == [] and set(own["left_elbow"]) == {"upperarm.L", "lowerarm.L"}
     at = dict(zip(kp.BODY25, kp.locate(model, joints, mesh.vertices, mesh.semantics, kp.BODY25).world))
     assert at["left_wrist"][2] > at["nose"][2]  # the raised arm
     assert np.allclose(at["neck"], (at["left_shoulder"] + at["right_shoulder"]) / 2)
     lm = kp.template_landmarks(model)
     assert np.linalg.norm(at["right_heel"] - lm["right_heel"]) < 0.05  # the legs did not move
+    for side in ("left", "right"):
+        names = kp.HAND21[side]
+        hand = dict(zip(names, kp.locate(model, joints, mesh.vertices, mesh.semantics, names).world))
+        for finger in kp.FINGERS:
+            chain = np.array([hand[f"{side}_wrist"]] + [hand[n] for n in names if n.startswith(f"{side}_{finger}_")])
+            steps = np.linalg.norm(np.diff(chain, axis=0), axis=1)
+            assert (steps > 0.005).all() and (steps < 0.13).all(), (finger, steps)  # palm, phalanges, tip
+            reach = np.linalg.norm(chain - chain[0], axis=1)
+            assert (np.diff(reach[:4]) > 0).all() and reach[4] > reach[3] - 0.01  # outwards to the tip
+            # (v1's meshed right ring finger ends ~1.5 cm short of the template's: model issue 12)
 
 
 def test_visibility_from_a_depth_map():

@@ -178,6 +178,9 @@ def test_a_body_behind_another_has_its_keypoints_hidden(scenes):
     assert set(seen_there) == {0, 1}  # some of b's joints are covered by a, some are not
     assert [coco["visibility"][i] for i in joints] == [2 if s == 1 else 1 for s in seen_there]
     assert back["visible_fraction"] < 0.5 < front["visible_fraction"] == 1.0
+    hands = front["sets"]["hand_left"], front["sets"]["hand_right"]
+    assert all(len(h["names"]) == len(h["pixels"]) == len(h["visibility"]) == 21 for h in hands)
+    assert hands[0]["names"][0] == "left_wrist" and hands[0]["world"][0] == front["sets"]["coco17"]["world"][9]
     # the same body alone in the same place sees those keypoints
     alone = json.loads((out / items["solo_b"]["files"]["keypoints"]).read_text())["people"][0]
     assert sum(v == 2 for v in alone["sets"]["coco17"]["visibility"]) > sum(vis["b"][n] == 2 for n in vis["b"])
@@ -245,3 +248,24 @@ def test_animated_scene_keeps_its_layout_across_shards(tmp_path, render_batch):
         for kind in ("image", "instance"):
             assert (imread(out / item["files"][kind]) == imread(sharded / item["files"][kind])).all()
     assert json.loads((sharded / "coco_keypoints.json").read_text())["annotations"]
+
+
+def test_ground_truth_arrays_reproduce_each_body(scenes, model):
+    """The npz's latents, placed by body_to_world, give the joints it lists; they project to its pixels."""
+    import torch
+
+    from imghum_blender.latents import Latents
+
+    items, out = scenes
+    gt = _gt(out, items["lineup"])
+    assert list(gt["bone_names"]) == list(model.vocabulary.bone_names) and gt["beta"].shape[0] == 3
+    lat = Latents(*(torch.from_numpy(gt[k]) for k in ("beta", "expression", "pose", "root_translation")))
+    with torch.no_grad():
+        heads = model.bone_frames(lat).posed[..., :3, 3].double().numpy()
+    world = np.einsum("nij,nkj->nki", gt["body_to_world"][:, :3, :3], heads) + gt["body_to_world"][:, None, :3, 3]
+    assert np.abs(world - gt["joints_world"]).max() < 2e-3  # meters
+    cam = world.reshape(-1, 3) @ gt["world_to_camera"][:3, :3].T + gt["world_to_camera"][:3, 3]
+    pixels = cam[:, :2] / cam[:, 2:] * np.diag(gt["intrinsics"])[:2] + gt["intrinsics"][:2, 2]
+    assert np.abs(pixels - gt["joints_pixels"].reshape(-1, 2)).max() < 0.5
+    doc = json.loads((out / items["lineup"]["files"]["keypoints"]).read_text())
+    assert np.allclose(doc["intrinsics"], gt["intrinsics"]) and np.allclose(doc["world_to_camera"], gt["world_to_camera"])

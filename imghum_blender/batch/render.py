@@ -24,7 +24,7 @@ from mathutils import Matrix, Vector  # noqa: E402
 
 from .. import keypoints, placement  # noqa: E402
 from ..attributes import part_colors  # noqa: E402
-from ..body_mesh import body_field  # noqa: E402
+from ..body_mesh import body_field, latents_for  # noqa: E402
 from ..export import write_obj, write_ply  # noqa: E402
 from . import coco  # noqa: E402
 from .keyframes import frame_latents  # noqa: E402
@@ -58,6 +58,12 @@ def _world_vertices(ob) -> np.ndarray:
     """World coordinates (V,3) of a mesh object's vertices."""
     mw = np.array(ob.matrix_world)
     return _local_vertices(ob) @ mw[:3, :3].T + mw[:3, 3]
+
+
+def _heads(arm) -> np.ndarray:
+    """World positions (J,3) of an armature's bone heads (its joints), in pose-bone order."""
+    mw = np.array(arm.matrix_world)
+    return np.array([pb.head for pb in arm.pose.bones]) @ mw[:3, :3].T + mw[:3, 3]
 
 
 def _semantics(ob) -> np.ndarray:
@@ -474,6 +480,7 @@ class Renderer:
             n /= np.maximum(np.linalg.norm(n, axis=-1, keepdims=True), 1e-6)
             arrays["normal"] = np.where(mask[..., None], n, np.nan).astype(np.float32)
         arrays["part"] = part
+        arrays.update(self._body_arrays(arms))
         gt = folder / f"{item_id}_gt.npz"
         with open(self._partial(gt), "wb") as fh:
             np.savez_compressed(fh, **arrays)
@@ -491,6 +498,26 @@ class Renderer:
             self._partial(kp).write_text(json.dumps(doc, indent=1))
             files["keypoints"] = _publish(self._partial(kp), kp)
         return files, seen
+
+    def _body_arrays(self, arms: list) -> dict[str, np.ndarray]:
+        """The npz's camera (OpenCV), and per body (N = bodies, in instance order) the model latents
+        that reproduce it (``beta``, ``expression``, ``pose`` deltas (N,J,3,3), ``root_translation``:
+        the model's frame), ``body_to_world`` (N,4,4) and its joints (bone heads) in the world and in
+        pixels."""
+        cam = self._camera()
+        model, res = self.runtime.model(), self.spec.mesh_resolution
+        lats = [latents_for(model, self.runtime.snapshot(arm, res, posed=True, merge_layers=True)) for arm in arms]
+        voc = self.spec.vocabulary
+        pose_bones = [pb.name for pb in arms[0].pose.bones]  # every body has the same armature
+        order = [pose_bones.index(n) for n in voc.bone_names]
+        heads = np.stack([_heads(arm)[order] for arm in arms])
+        _, pixels = keypoints.project(heads.reshape(-1, 3), np.array(cam["world_to_camera"]), np.array(cam["intrinsics"]))
+        return {"intrinsics": np.array(cam["intrinsics"]), "world_to_camera": np.array(cam["world_to_camera"]),
+                **{key: np.concatenate([getattr(lat, key).detach().numpy() for lat in lats]).astype(np.float32)
+                   for key in ("beta", "expression", "pose", "root_translation")},
+                "body_to_world": np.stack([np.array(arm.matrix_world) for arm in arms]),
+                "joints_world": heads.astype(np.float32), "joints_pixels": pixels.reshape(len(arms), -1, 2).astype(np.float32),
+                "bone_names": np.array(voc.bone_names), "expression_names": np.array(voc.expression_names)}
 
     def _amodal(self, baked: list) -> np.ndarray:
         """Each body's whole silhouette (N,H,W) as if the others were not there (one 1-sample render
@@ -530,9 +557,8 @@ class Renderer:
         k, extrinsic = np.array(cam["intrinsics"]), np.array(cam["world_to_camera"])
         mine = instance == body
         labels = np.where(instance >= 0, instance.astype(np.int32) * PART_STRIDE + part, -1)  # (body, part)
-        mw = np.array(arm.matrix_world)
         names = [pb.name for pb in arm.pose.bones]
-        heads = np.array([pb.head for pb in arm.pose.bones]) @ mw[:3, :3].T + mw[:3, 3]
+        heads = _heads(arm)
         verts, semantics = _world_vertices(ob), _semantics(ob)
         cam_pts, uv = keypoints.project(heads, extrinsic, k)
         px = np.clip(np.floor(uv).astype(int), 0, [w - 1, h - 1])
