@@ -140,7 +140,10 @@ class IMGHUM_OT_fit_image(_FitOperator, ImportHelper):
     filename_ext = ".png"
     filter_glob: bpy.props.StringProperty(default="*.png;*.jpg;*.jpeg;*.exr", options={"HIDDEN"})
     keypoints: bpy.props.StringProperty(name="Keypoints JSON", subtype="FILE_PATH",
-                                        description="joints, joints_2d, intrinsics, world_to_camera")
+                                        description="intrinsics, world_to_camera and joints, joints_2d (or a "
+                                                    "batch render's keypoint file: its people)")
+    person: bpy.props.IntProperty(name="Person", default=0, min=0,
+                                  description="which body of a batch render's keypoint file (its 'people' entry)")
 
     def job(self, context):
         from ..imghum_blender.fitting import fit_image
@@ -148,10 +151,13 @@ class IMGHUM_OT_fit_image(_FitOperator, ImportHelper):
         mask = load_mask(self.filepath)
         try:
             data = json.loads(Path(bpy.path.abspath(self.keypoints)).read_text())
-            kp = dict(zip(data["joints"], data["joints_2d"]))
+            person = data["people"][self.person] if "people" in data else data
+            kp = dict(zip(person["joints"], person["joints_2d"]))
             camera = {"intrinsics": data["intrinsics"], "world_to_camera": data["world_to_camera"]}
         except OSError as exc:
             raise ValueError(f"cannot read the keypoint file: {exc.strerror or exc}") from exc
+        except IndexError:
+            raise ValueError(f"the keypoint file has {len(data['people'])} people; person {self.person} is not one")
         except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as exc:
             raise ValueError(f"the keypoint file needs joints, joints_2d, intrinsics and world_to_camera ({exc})") from exc
         from ..imghum_blender.fitting import LANDMARKS

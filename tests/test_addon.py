@@ -171,3 +171,4 @@ def test_fitting_operators(built_zip, blender_script, tmp_path):
     assert "Select a mesh or point cloud" in seen["fit_body_refused"]
     assert "at least 100" in seen["tiny_cloud"] and "cannot read the image" in seen["missing_image"]
     assert "keypoint file" in seen["bad_keypoints"] and seen["nothing_added"]
+    assert "has 2 people; person 2 is not one" in seen["no_such_person"]

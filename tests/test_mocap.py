@@ -283,7 +283,7 @@ def test_batch_renders_a_bvh_walk(model, tmp_path, render_batch):
     spec = tmp_path / "spec.toml"
     spec.write_text(SPEC.replace("POSE", "walk.bvh"))
     m, _ = render_batch(spec)
-    kp = [json.loads((tmp_path / "out" / i["files"]["keypoints"]).read_text()) for i in m["items"]]
+    kp = [json.loads((tmp_path / "out" / i["files"]["keypoints"]).read_text())["people"][0] for i in m["items"]]
     root = [np.array(k["joints_3d"][k["joints"].index("root")]) for k in kp]
     # the same retargeting as the add-on's, at Blender's default 24 fps: frames 1 and 40
     track = mocap.retarget(model, model.latents(phenotypes={"age": 0.7}),

@@ -264,6 +264,16 @@ class Renderer:
             self.layouts[shot.name] = (positions, [placement.matrix(f, *pos) for f, pos in zip(feet, positions)])
         return self.layouts[shot.name]
 
+    def _place(self, shot: Shot, arms: list, baked: list) -> tuple[list, list[dict]]:
+        """Move a scene's bodies to their layout; returns their positions and the gaps between them
+        as rendered (this frame's surfaces and fields)."""
+        here = self._footprints(arms, baked)
+        positions, worlds = self._layout(shot, here)
+        for arm, world in zip(arms, worlds):
+            arm.matrix_world = Matrix(world.tolist())
+        bpy.context.view_layer.update()
+        return positions, placement.gaps(here, worlds)
+
     def _frame_camera(self, world: np.ndarray, framing: str = "body", draw: dict | None = None) -> None:
         """Aim the camera (and the studio lights) at the bodies (their world vertices): the spec's
         explicit camera, a drawn random camera (``draw``: distance, height, yaw, focal), or the
@@ -370,14 +380,7 @@ class Renderer:
                                                        for a, b in zip(arms, bodies)]))
         lats = [frame_latents(b, frame) for b in bodies]
         baked = [self._body(a, b, frame, lat) for a, b, lat in zip(arms, bodies, lats)]
-        scene_fields = {}
-        if shot.layout:
-            here = self._footprints(arms, baked)  # this frame's bodies: the gaps as rendered
-            positions, worlds = self._layout(shot, here)
-            for arm, world in zip(arms, worlds):
-                arm.matrix_world = Matrix(world.tolist())
-            bpy.context.view_layer.update()
-            scene_fields = {"gaps": placement.gaps(here, worlds)}
+        positions, gaps = self._place(shot, arms, baked) if shot.layout else (None, None)
         for k, ob in enumerate(baked):
             ob.pass_index = k + 1  # the instance pass
         sc = self.spec.scene
@@ -408,7 +411,7 @@ class Renderer:
         if shot.layout:
             entries = [{"body": b.name, "seed": b.seed, **e, "position": list(pos), **vis}
                        for b, e, pos, vis in zip(bodies, entries, positions, seen)]
-            who = {"bodies": entries, **scene_fields}
+            who = {"bodies": entries, "gaps": gaps}
         else:
             who = entries[0]
         return {"files": {k: str(v.relative_to(out)) for k, v in files.items()}, **who,
@@ -523,7 +526,7 @@ class Renderer:
         """Each body's whole silhouette (N,H,W) as if the others were not there (one 1-sample render
         each, the others invisible to the camera)."""
         out = []
-        for k, ob in enumerate(baked):
+        for ob in baked:
             for other in baked:
                 other.visible_camera = other is ob
             try:

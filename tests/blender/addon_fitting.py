@@ -62,9 +62,11 @@ img.filepath_raw = str(tmp / "mask.png")
 img.file_format = "PNG"
 img.save()
 kp = project(camera, torch.as_tensor(truth, dtype=torch.float64)).numpy()
-(tmp / "kp.json").write_text(json.dumps({"joints": list(LANDMARKS), "joints_2d": kp.tolist(), **camera}))
+people = [{"joints": list(LANDMARKS), "joints_2d": (kp + 60).tolist()},  # the batch renderer's layout
+          {"joints": list(LANDMARKS), "joints_2d": kp.tolist()}]
+(tmp / "kp.json").write_text(json.dumps({"people": people, **camera}))
 seen["fit_image"] = sorted(bpy.ops.imghum.fit_image(filepath=str(tmp / "mask.png"), keypoints=str(tmp / "kp.json"),
-                                                    effort=0.4))
+                                                    person=1, effort=0.4))
 body2 = bpy.context.active_object
 bpy.context.view_layer.update()
 heads2 = np.array([body2.matrix_world @ body2.pose.bones[n].head for n in LANDMARKS])
@@ -83,5 +85,7 @@ seen["missing_image"] = operator_error(bpy.ops.imghum.fit_image, filepath=str(tm
                                        keypoints=str(tmp / "kp.json"))
 seen["bad_keypoints"] = operator_error(bpy.ops.imghum.fit_image, filepath=str(tmp / "mask.png"),
                                        keypoints=str(tmp / "mask.png"))
+seen["no_such_person"] = operator_error(bpy.ops.imghum.fit_image, filepath=str(tmp / "mask.png"),
+                                        keypoints=str(tmp / "kp.json"), person=2)
 seen["nothing_added"] = len(bpy.data.objects) == n_objects
 report(seen)
