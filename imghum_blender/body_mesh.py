@@ -87,7 +87,7 @@ def body_field(model, req: BodyRequest) -> Callable[[np.ndarray], np.ndarray]:
     edits = Edits([lay for lay, _ in req.layers], list(req.cuts))
     with torch.no_grad():
         state = model.prepare(lat, grid_cells=FIELD_GRID_CELLS)
-    frames = state.frames[0].double().numpy()
+    frames = state.frames[0].double().cpu().numpy()
 
     def sdf(points: np.ndarray) -> np.ndarray:
         with torch.no_grad():

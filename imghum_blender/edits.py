@@ -83,7 +83,7 @@ class PartGeometry:
     def __init__(self, model):
         names = [p.name for p in model.bundle.parts]
         self.index = {n: i for i, n in enumerate(names)}
-        tf = model.network.template_frames.double().numpy()  # part p: main-bone frame -> template
+        tf = model.network.template_frames.double().cpu().numpy()  # part p: main-bone frame -> template
         tv = model.template_vertices.double().numpy()
         vpart = model.bundle.tensors["template_parts"].long().numpy()
         self.main = np.array([p.main for p in model.bundle.parts])
@@ -104,7 +104,7 @@ class PartGeometry:
         self.vpart = vpart
         self.template_vertices = tv
         self.template_faces = model.template_faces.numpy()
-        self.parents = model.skeleton.parents.numpy()
+        self.parents = model.skeleton.parents.cpu().numpy()
         self._weights: dict[tuple[str, float], np.ndarray] = {}
         self._tree = None
 

@@ -57,7 +57,7 @@ def forward_kinematics(skel: Skeleton, rest_rot: torch.Tensor, rest_heads: torch
     u = skel.ref_orient.to(rest_rot.dtype)
     u_p = u[parents]
     a = u @ rest_rot.transpose(-1, -2)
-    a = torch.cat([torch.eye(3, dtype=a.dtype).expand_as(a[:, :1]), a[:, 1:]], 1)
+    a = torch.cat([torch.eye(3, dtype=a.dtype, device=a.device).expand_as(a[:, :1]), a[:, 1:]], 1)
     offsets = torch.einsum("bjcd,bjd->bjc", a[:, parents], rest_heads - rest_heads[:, parents])
     k_rot = u_p.transpose(-1, -2) @ pose_rot @ u
     k_t = torch.einsum("jdc,bjd->bjc", u_p, offsets)

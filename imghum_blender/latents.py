@@ -122,7 +122,7 @@ def _expression(voc: Vocabulary, expression) -> torch.Tensor:
 
 def check_rotations(rot: torch.Tensor, name: str = "pose") -> torch.Tensor:
     """``rot`` (...,3,3) when every matrix is a proper rotation, else :class:`LatentError`."""
-    eye = torch.eye(3, dtype=rot.dtype)
+    eye = torch.eye(3, dtype=rot.dtype, device=rot.device)
     if ((rot @ rot.transpose(-1, -2) - eye).abs().max() > 1e-3) or (torch.det(rot) < 0).any():
         raise LatentError(f"{name} matrices must be rotations (orthonormal, determinant +1)")
     return rot
@@ -174,10 +174,11 @@ def _translation(value) -> torch.Tensor:
 
 
 def make_latents(voc: Vocabulary, beta_from_phenotypes: Callable[[torch.Tensor], torch.Tensor],
-                 dtype: torch.dtype = torch.float32, beta=None, phenotypes=None, expression=None, pose=None,
-                 root_translation=None) -> Latents:
-    """Validated latents (see :meth:`imghum_blender.model.Model.latents` for the accepted forms);
-    ``beta_from_phenotypes`` maps (B,P) phenotypes in ``voc.phenotype_names`` order to beta (B,K)."""
+                 dtype: torch.dtype = torch.float32, device: torch.device | str | None = None, beta=None,
+                 phenotypes=None, expression=None, pose=None, root_translation=None) -> Latents:
+    """Validated latents of ``dtype`` on ``device`` (see :meth:`imghum_blender.model.Model.latents`
+    for the accepted forms); ``beta_from_phenotypes`` maps (B,P) phenotypes in
+    ``voc.phenotype_names`` order to beta (B,K)."""
     beta_t = _beta(voc, beta_from_phenotypes, beta, phenotypes)
     expr_t = _expression(voc, expression)
     rot, trans = _pose(voc, pose)
@@ -189,5 +190,5 @@ def make_latents(voc: Vocabulary, beta_from_phenotypes: Callable[[torch.Tensor],
     for name, t in parts.items():
         if t.shape[0] not in (1, bsz):
             raise LatentError(f"{name} has batch size {t.shape[0]}, expected 1 or {bsz}")
-    return Latents(beta_t.expand(bsz, -1).to(dtype), expr_t.expand(bsz, -1).to(dtype),
-                   rot.expand(bsz, -1, -1, -1).to(dtype), trans_t.expand(bsz, -1).to(dtype))
+    return Latents(*(t.to(device=device, dtype=dtype) for t in (beta_t.expand(bsz, -1), expr_t.expand(bsz, -1),
+                                                                 rot.expand(bsz, -1, -1, -1), trans_t.expand(bsz, -1))))

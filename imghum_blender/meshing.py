@@ -73,12 +73,12 @@ class _SparseField:
         pts = torch.from_numpy((self.lo + nodes * self.h).astype(np.float32))
         with torch.no_grad():
             sdf, sem = self.model.query(pts[None], self.lat, state=self.state)
-        values = sdf[0].numpy()
+        values = sdf[0].cpu().numpy()
         if self.edits:
             from .edits import apply
 
-            values = apply(self.model, self.edits, self.state.frames[0].double().numpy(), pts.numpy(), values,
-                           sem[0].numpy())
+            values = apply(self.model, self.edits, self.state.frames[0].double().cpu().numpy(), pts.numpy(), values,
+                           sem[0].cpu().numpy())
         self.values[tuple(nodes.T)] = values
         self.known[tuple(nodes.T)] = True
         self.queries += len(nodes)
@@ -199,7 +199,7 @@ def extract_mesh(model, lat, resolution: int = 256, region=None, min_component: 
     with torch.no_grad():
         _, sem = model.query(torch.from_numpy(verts.astype(np.float32))[None], lat, state=field.state)
     return Mesh(vertices=verts.astype(np.float32), faces=faces.astype(np.int64),
-                normals=vertex_normals(verts, faces).astype(np.float32), semantics=sem[0].numpy(),
+                normals=vertex_normals(verts, faces).astype(np.float32), semantics=sem[0].cpu().numpy(),
                 queries=field.queries)
 
 
@@ -238,15 +238,21 @@ def vertex_normals(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
     return vn / np.maximum(np.linalg.norm(vn, axis=1, keepdims=True), 1e-12)
 
 
-def _drop_small_components(verts: np.ndarray, faces: np.ndarray, fraction: float) -> tuple[np.ndarray, np.ndarray]:
+def components(n_vertices: int, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Connected components of a triangle mesh: each vertex's component label (V,) and the vertex
+    count of each component."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
-    n = len(verts)
     edges = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]]])
-    adj = coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(n, n))
+    adj = coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(n_vertices, n_vertices))
     _, label = connected_components(adj, directed=False)
-    counts = np.bincount(label)
+    return label, np.bincount(label)
+
+
+def _drop_small_components(verts: np.ndarray, faces: np.ndarray, fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    n = len(verts)
+    label, counts = components(n, faces)
     keep_v = counts[label] >= fraction * n
     keep_f = keep_v[faces[:, 0]]
     remap = np.cumsum(keep_v) - 1

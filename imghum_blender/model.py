@@ -63,10 +63,12 @@ class Model:
         self.template_vertices = bundle.tensors["template_vertices"]
         self.template_faces = bundle.tensors["template_faces"].long()
         self.dtype = torch.float32
+        self.device = torch.device("cpu")
 
     def to(self, dtype: torch.dtype | None = None, device: torch.device | str | None = None) -> "Model":
         """Move the network and skeleton to ``dtype`` (e.g. float64 for gradient checks) and/or
-        ``device``; the skeleton's integer parents keep their dtype."""
+        ``device`` (latents, queries and meshes follow); the skeleton's integer parents keep their
+        dtype."""
         import dataclasses
 
         sk = self.skeleton
@@ -78,6 +80,8 @@ class Model:
                                                    if isinstance(getattr(sk, f.name), torch.Tensor)})
         self.network.to(device=device, dtype=dtype)
         self.dtype = dtype or self.dtype
+        self.device = torch.device(device) if device is not None else self.device
+        self._levels = [level.to(self.device) for level in self._levels]
         return self
 
     # -- latents -------------------------------------------------------------------------------
@@ -93,7 +97,7 @@ class Model:
         (J,3,3)/(B,J,3,3) rotations, (J,3)/(B,J,3) rotation vectors, or dict bone -> rotvec/matrix.
         root_translation: (3,)/(B,3) meters, within +-:data:`~imghum_blender.latents.MAX_TRANSLATION`.
         """
-        return make_latents(self.vocabulary, self.bundle.beta_from_phenotypes, self.dtype, beta=beta,
+        return make_latents(self.vocabulary, self.bundle.beta_from_phenotypes, self.dtype, self.device, beta=beta,
                             phenotypes=phenotypes, expression=expression, pose=pose,
                             root_translation=root_translation)
 
@@ -116,7 +120,7 @@ class Model:
         posed = frames[..., :3, :3]
         posed_rel = posed[:, parents].transpose(-1, -2) @ posed
         delta = rest_rel.transpose(-1, -2) @ posed_rel
-        rel6d = matrix_to_6d(delta) - matrix_to_6d(torch.eye(3, dtype=delta.dtype))
+        rel6d = matrix_to_6d(delta) - matrix_to_6d(torch.eye(3, dtype=delta.dtype, device=delta.device))
         films = self.network.conditioning(lat.beta.to(self.dtype), rel6d, lat.expression.to(self.dtype))
         return BodyState(frames, films, self.network.candidate_grid(frames, grid_cells))
 
@@ -129,7 +133,7 @@ class Model:
         non-finite points.
         """
         as_numpy = isinstance(points, np.ndarray)
-        pts = _points(points, lat.batch_size).to(self.dtype)
+        pts = _points(points, lat.batch_size).to(device=self.device, dtype=self.dtype)
         squeeze = pts.dim() == 2
         pts = pts.expand(lat.batch_size, -1, -1) if squeeze or len(pts) == 1 else pts
         state = state or self.prepare(lat)
@@ -144,7 +148,7 @@ class Model:
         if squeeze and lat.batch_size == 1:
             sdf, sem = sdf[0], sem[0]
         if as_numpy:
-            return sdf.detach().numpy(), sem.detach().numpy()
+            return sdf.detach().cpu().numpy(), sem.detach().cpu().numpy()
         return sdf, sem
 
     def bounds(self, lat: Latents, margin: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
@@ -153,10 +157,11 @@ class Model:
             frames = self.bone_frames(lat).posed[0]
         net = self.network
         f = frames[net.main]
-        signs = torch.tensor([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)], dtype=f.dtype)
+        signs = torch.tensor([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)], dtype=f.dtype,
+                             device=f.device)
         corners = net.center[:, None] + signs * net.core_half[:, None]
         world = torch.einsum("pcd,pkd->pkc", f[:, :3, :3], corners) + f[:, None, :3, 3]
-        world = world.reshape(-1, 3).numpy()
+        world = world.reshape(-1, 3).cpu().numpy()
         return world.min(0) - margin, world.max(0) + margin
 
     def mesh(self, lat: Latents, resolution: int = 256, **kwargs):

@@ -37,10 +37,10 @@ def rest_frames_at_identity(model, lat) -> np.ndarray:
     import torch  # loaded by whoever made ``lat``; imported here so the add-on registers without torch
 
     first = lat.body(0)
-    one = replace(first, pose=torch.eye(3, dtype=lat.pose.dtype).expand(1, *lat.pose.shape[1:]),
+    one = replace(first, pose=torch.eye(3, dtype=lat.pose.dtype, device=lat.pose.device).expand(1, *lat.pose.shape[1:]),
                   root_translation=torch.zeros_like(first.root_translation))
     with torch.no_grad():
-        return model.bone_frames(one).posed[0].double().numpy()
+        return model.bone_frames(one).posed[0].double().cpu().numpy()
 
 
 @per_model
@@ -50,7 +50,7 @@ def bone_directions(model) -> tuple[np.ndarray, np.ndarray]:
     once per model)."""
     frames = rest_frames_at_identity(model, model.latents())
     heads = frames[:, :3, 3]
-    parents = model.skeleton.parents.numpy()
+    parents = model.skeleton.parents.cpu().numpy()
     names = model.vocabulary.bone_names
     y = np.zeros_like(heads)
     for c in range(len(names)):
@@ -76,7 +76,7 @@ def rest_rig(model, lat, directions: tuple[np.ndarray, np.ndarray]) -> RestRig:
     child along the bone (leaves: a fraction of the parent's)."""
     heads = rest_frames_at_identity(model, lat)[:, :3, 3]
     y, z = directions
-    parents = model.skeleton.parents.numpy()
+    parents = model.skeleton.parents.cpu().numpy()
     length = np.zeros(len(heads))
     for c in range(len(heads)):
         kids = np.flatnonzero(parents == c)
@@ -90,7 +90,7 @@ def rest_rig(model, lat, directions: tuple[np.ndarray, np.ndarray]) -> RestRig:
 def pose_maps(model, bone_rest_rotations: np.ndarray) -> np.ndarray:
     """V (J,3,3) for the armature's rest bone rotations Q (J,3,3, armature space)."""
     frames = rest_frames_at_identity(model, model.latents())
-    u = model.skeleton.ref_orient.double().numpy()
+    u = model.skeleton.ref_orient.double().cpu().numpy()
     return u @ frames[:, :3, :3].transpose(0, 2, 1) @ bone_rest_rotations
 
 
@@ -106,11 +106,11 @@ def bones_from_pose(v: np.ndarray, deltas: np.ndarray) -> np.ndarray:
 
 def root_translation(model, root_rest_rotation: np.ndarray, location: np.ndarray) -> np.ndarray:
     """Model root translation (3,) for a root pose-bone location (bone-local axes)."""
-    return model.skeleton.ref_orient[0].double().numpy() @ root_rest_rotation @ np.asarray(location, dtype=np.float64)
+    return model.skeleton.ref_orient[0].double().cpu().numpy() @ root_rest_rotation @ np.asarray(location, dtype=np.float64)
 
 
 def root_location(model, root_rest_rotation: np.ndarray, translation: np.ndarray) -> np.ndarray:
     """Root pose-bone location(s) (...,3) for model root translation(s) (...,3): the inverse of
     :func:`root_translation`."""
-    u0 = model.skeleton.ref_orient[0].double().numpy()
+    u0 = model.skeleton.ref_orient[0].double().cpu().numpy()
     return np.asarray(translation, dtype=np.float64) @ u0 @ root_rest_rotation

@@ -144,6 +144,13 @@ machine (2 cores, torch {bench['torch'] if bench else ''}), no gradients, one bo
   over 200 vertices, 1 is correct; gender 0.1 / 0.5 / 0.9): height 0.5: 1 / 1 / 1; height 0.6:
   2 / 1 / 1; height 0.65: 3 / 2 / 1; height 0.75: 3 / 3 / 3; height 0.9: 4 / 3 / 3 — the lower legs
   come apart from the thighs above height 0.6, whatever the gender.
+- **Sliders at their ends.** `python -m imghum_blender.training.evaluate_corners` (all 64 corners of
+  {0.05, 0.95}⁶ over the six phenotypes, mild random poses, 256³, distance from the exact teacher
+  body; `docs/metrics_corners_v1.json`, 313 s on 2 cores): 17 of 64 bodies are one piece (up to 7
+  pieces), teacher→model p99 44.7 mm on average (worst 67.6 mm; no body within 6 mm). With age at
+  0.05 (a toddler) the shape basis itself is 35.7 mm off (median p99 of the teacher body re-expressed
+  through the model's beta): the basis has no children. With age at 0.95 the basis is 5.4 mm off but
+  the network 39.5 mm (median p99), and only 16 of 32 bodies are one piece.
 - Neutral lips can open slightly into the teacher's mouth pocket at low resolutions.
 - Far from the body (outside every part box) the field is a conservative lower bound of the distance,
   not the exact distance, and the semantics are zero there.

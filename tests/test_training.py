@@ -1,4 +1,6 @@
 """Training data generation and a few optimisation steps on real teacher data."""
+import itertools
+
 import numpy as np
 import torch
 
@@ -30,3 +32,22 @@ def test_data_chunk_and_few_steps_lower_the_loss(model, teacher, tmp_path):
         opt.step()
         history.append(float(terms["total"].detach()))
     assert history[-1] < 0.7 * history[0], history
+
+
+def test_corner_evaluation_counts_pieces_and_measures_the_teacher_distance(model, teacher):
+    from imghum_blender.training import evaluate_corners as ec
+
+    grid = ec.corners(("a", "b", "c"), (0.1, 0.9))
+    assert len(grid["a"]) == 8 and {tuple(float(grid[k][i]) for k in "abc") for i in range(8)} == \
+        set(itertools.product((0.1, 0.9), repeat=3))
+    tri = np.array([[0, 1, 2]])
+    verts = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [5, 0, 0], [6, 0, 0], [5, 1, 0]], dtype=float)
+    assert ec.large_pieces(verts, np.concatenate([tri, tri + 3])) == 2
+    many = np.concatenate([verts[:3] + [10 * k, 0, 0] for k in range(200)])
+    assert ec.large_pieces(many, np.concatenate([tri + 3 * k for k in range(200)])) == 0  # each under 1 %
+    (row,) = ec.evaluate(model, (0.3, 0.7), resolution=64, seed=3, limit=1, points=3000)
+    assert row["large_pieces"] >= 1 and set(row["phenotypes"]) == set(model.vocabulary.phenotype_names)
+    d, p = row["teacher_to_model"], row["projection"]
+    assert 0 < d["mean_mm"] < d["p95_mm"] <= d["p99_mm"] <= d["max_mm"] < 100  # a coarse mesh, mild sliders
+    assert p["p99_mm"] < d["p99_mm"]  # the shape basis alone is closer than the meshed network
+    assert ec.summary([row])["bodies"] == 1

@@ -107,7 +107,7 @@ def validate(model: Model, data: Dataset, bodies: torch.Tensor) -> dict[str, flo
     gen = torch.Generator().manual_seed(123)
     err, acc, sem = [], [], []
     for chunk in bodies.split(8):
-        batch = data.batch(chunk, 4096, gen)
+        batch = {k: v.to(model.device) for k, v in data.batch(chunk, 4096, gen).items()}
         lat = latents_of(batch, model.vocabulary.beta_size)
         state = model.prepare(lat, grid_cells=12)
         sdf, s = model.network(batch["points"], state.frames, state.films, state.grid)
