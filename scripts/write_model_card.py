@@ -150,7 +150,12 @@ machine (2 cores, torch {bench['torch'] if bench else ''}), no gradients, one bo
   pieces), teacher→model p99 44.7 mm on average (worst 67.6 mm; no body within 6 mm). With age at
   0.05 (a toddler) the shape basis itself is 35.7 mm off (median p99 of the teacher body re-expressed
   through the model's beta): the basis has no children. With age at 0.95 the basis is 5.4 mm off but
-  the network 39.5 mm (median p99), and only 16 of 32 bodies are one piece.
+  the network 39.5 mm (median p99), and only 16 of 32 bodies are one piece. For model v2,
+  `scripts/study_shape_space.py` (`docs/benchmarks/shape_space.json`; rest shapes, p99 over vertices,
+  median / worst body) shows the basis's share at the 64 corners: v1's samples with 16 components
+  23.2 / 36.9 mm; samples over the whole slider range (`teacher.sample_slider_space`, ages 1-90)
+  5.0 / 8.7 mm with 16 components, 2.5 / 5.0 mm with 24, 1.3 / 3.4 mm with 32 (adults 13-90 then
+  0.6 / 2.2 mm, children 1-12 1.4 / 3.5 mm).
 - Neutral lips can open slightly into the teacher's mouth pocket at low resolutions.
 - Far from the body (outside every part box) the field is a conservative lower bound of the distance,
   not the exact distance, and the semantics are zero there.

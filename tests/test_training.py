@@ -51,3 +51,30 @@ def test_corner_evaluation_counts_pieces_and_measures_the_teacher_distance(model
     assert 0 < d["mean_mm"] < d["p95_mm"] <= d["p99_mm"] <= d["max_mm"] < 100  # a coarse mesh, mild sliders
     assert p["p99_mm"] < d["p99_mm"]  # the shape basis alone is closer than the meshed network
     assert ec.summary([row])["bodies"] == 1
+
+
+def test_slider_space_samples_reach_every_end_and_its_basis_covers_the_corners(teacher):
+    from imghum_blender.training import teacher as T
+    from imghum_blender.training.build_bundle import shape_space
+    from imghum_blender.training.evaluate_corners import corners
+    from imghum_blender.vocabulary import PHENOTYPE_NAMES
+
+    gen = torch.Generator().manual_seed(0)
+    mix = T.sample_slider_space(400, gen, PHENOTYPE_NAMES)
+    values = np.stack([mix[n].numpy() for n in PHENOTYPE_NAMES], 1)
+    assert values.shape == (400, 6) and values.min() >= 0 and values.max() <= 1
+    ends = (values == 0) | (values == 1)
+    assert 0.08 < ends.mean() < 0.16  # 20 % extreme bodies, 60 % of their sliders at an end
+    assert ends.all(1).sum() >= 2  # some bodies sit exactly on a corner
+    again = T.sample_slider_space(400, torch.Generator().manual_seed(0), PHENOTYPE_NAMES)
+    assert all(torch.equal(mix[n], again[n]) for n in PHENOTYPE_NAMES)
+    # a basis fit to these reaches the corners far better than one fit to plausible adults only
+    test = corners(PHENOTYPE_NAMES, (0.05, 0.95))
+    n_face = len(teacher.facial_action_labels)
+    coeffs = T.blendshape_coefficients(test)[:, :-n_face]
+    errors = []
+    for phen in (T.sample_phenotypes(400, torch.Generator().manual_seed(0)), mix):
+        mean, basis, projection, _ = shape_space(teacher, phen, 16)
+        residual = coeffs - (mean + ((coeffs - mean) @ projection) @ basis)
+        errors.append(torch.einsum("bc,cvd->bvd", residual, teacher.blendshapes[:-n_face]).norm(dim=-1).max())
+    assert errors[1] < 0.5 * errors[0], errors

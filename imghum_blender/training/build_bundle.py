@@ -51,11 +51,12 @@ def part_layout(bone_names: list[str]) -> list[dict]:
     return parts
 
 
-def _shape_space(t, n_samples: int, gen: torch.Generator):
-    """PCA of sampled rest shapes in the vertex metric: mean coeffs, basis (K,C), projection (C,K)."""
+def shape_space(t, phen: dict[str, torch.Tensor], k: int = BETA_SIZE):
+    """PCA of the rest shapes of sampled phenotypes in the vertex metric: mean coeffs, basis (K,C),
+    projection (C,K) and the variance the ``k`` components explain."""
     n_face = len(t.facial_action_labels)
-    phen = teacher.sample_phenotypes(n_samples, gen)
     coeffs = teacher.blendshape_coefficients(phen)[:, :-n_face]
+    n_samples = len(coeffs)
     basis_v = t.blendshapes[:-n_face].reshape(coeffs.shape[1], -1)
     gram = basis_v @ basis_v.T
     evals, evecs = torch.linalg.eigh(gram)
@@ -64,11 +65,11 @@ def _shape_space(t, n_samples: int, gen: torch.Generator):
     mean = coeffs.mean(0)
     y = (coeffs - mean) @ lmat
     _, s, vh = torch.linalg.svd(y, full_matrices=False)
-    sigma = s[:BETA_SIZE] / np.sqrt(n_samples)
-    v = vh[:BETA_SIZE].T
+    sigma = s[:k] / np.sqrt(n_samples)
+    v = vh[:k].T
     projection = lmat @ v / sigma
     basis = (sigma[:, None] * v.T) @ torch.linalg.pinv(lmat)
-    explained = float((s[:BETA_SIZE] ** 2).sum() / (s ** 2).sum())
+    explained = float((s[:k] ** 2).sum() / (s ** 2).sum())
     return mean, basis, projection, explained
 
 
@@ -139,7 +140,7 @@ def build(n_shape_samples: int = 4000, n_box_bodies: int = 400, seed: int = 1) -
     gen = torch.Generator().manual_seed(seed)
     names = list(t.bone_labels)
     n_face = len(t.facial_action_labels)
-    mean_c, basis_c, projection, explained = _shape_space(t, n_shape_samples, gen)
+    mean_c, basis_c, projection, explained = shape_space(t, teacher.sample_phenotypes(n_shape_samples, gen))
     skel = _skeleton(t, names, mean_c, basis_c)
     nodes, grid = _phenotype_grid(t, mean_c, projection)
 

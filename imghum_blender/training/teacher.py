@@ -16,6 +16,13 @@ from ..rotations import rotvec_to_matrix
 
 #: Morphological age range of v1 (teenagers to the elderly), in years.
 AGE_RANGE_YEARS = (13.0, 90.0)
+#: The whole slider range (model v2): toddlers to the elderly, in years.
+FULL_AGE_RANGE_YEARS = (1.0, 90.0)
+#: :func:`sample_slider_space`'s mixture: plausible bodies (anny's age-conditioned distribution),
+#: uniform over the phenotype box, and extremes (each phenotype at 0 or 1 with probability
+#: :data:`EXTREME_P`, else uniform: the box's corners, edges and faces).
+SLIDER_MIX = {"plausible": 0.5, "uniform": 0.3, "extreme": 0.2}
+EXTREME_P = 0.6
 
 
 @functools.lru_cache(maxsize=1)
@@ -31,13 +38,14 @@ def load_teacher():
         return anny.Anny(facial_actions="all")
 
 
-def sample_phenotypes(n: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
-    """Plausible phenotypes (anny's age-conditioned distribution, ages 13-90), dict of (n,)."""
+def sample_phenotypes(n: int, generator: torch.Generator,
+                      ages: tuple[float, float] = AGE_RANGE_YEARS) -> dict[str, torch.Tensor]:
+    """Plausible phenotypes (anny's age-conditioned distribution, ``ages`` in years), dict of (n,)."""
     import anny.shape_distribution as sd
 
     teacher = load_teacher()
-    age = torch.distributions.Uniform(torch.tensor(AGE_RANGE_YEARS[0], dtype=torch.float64),
-                                      torch.tensor(AGE_RANGE_YEARS[1], dtype=torch.float64))
+    age = torch.distributions.Uniform(torch.tensor(ages[0], dtype=torch.float64),
+                                      torch.tensor(ages[1], dtype=torch.float64))
     dist = sd.SimpleShapeDistribution(teacher, morphological_age_distribution=age)
     state = torch.random.get_rng_state()
     torch.manual_seed(int(torch.randint(0, 2**62, (1,), generator=generator)))
@@ -46,6 +54,21 @@ def sample_phenotypes(n: int, generator: torch.Generator) -> dict[str, torch.Ten
     finally:
         torch.random.set_rng_state(state)
     return {k: v.clamp(0.0, 1.0) for k, v in phen.items()}
+
+
+def sample_slider_space(n: int, generator: torch.Generator, names: tuple[str, ...]) -> dict[str, torch.Tensor]:
+    """Phenotypes over every slider's whole range (:data:`SLIDER_MIX`; plausible ages 1-90), in a
+    random order, dict of (n,) over ``names``."""
+    counts = {k: int(round(w * n)) for k, w in SLIDER_MIX.items()}
+    counts["plausible"] += n - sum(counts.values())
+    plausible = sample_phenotypes(counts["plausible"], generator, FULL_AGE_RANGE_YEARS)
+    uniform = torch.rand(counts["uniform"], len(names), generator=generator, dtype=torch.float64)
+    m = counts["extreme"]
+    at_end = torch.rand(m, len(names), generator=generator, dtype=torch.float64) < EXTREME_P
+    ends = (torch.rand(m, len(names), generator=generator, dtype=torch.float64) < 0.5).double()
+    extreme = torch.where(at_end, ends, torch.rand(m, len(names), generator=generator, dtype=torch.float64))
+    order = torch.randperm(n, generator=generator)
+    return {name: torch.cat([plausible[name], uniform[:, j], extreme[:, j]])[order] for j, name in enumerate(names)}
 
 
 def sample_expressions(n: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
