@@ -78,3 +78,19 @@ def test_slider_space_samples_reach_every_end_and_its_basis_covers_the_corners(t
         residual = coeffs - (mean + ((coeffs - mean) @ projection) @ basis)
         errors.append(torch.einsum("bc,cvd->bvd", residual, teacher.blendshapes[:-n_face]).norm(dim=-1).max())
     assert errors[1] < 0.5 * errors[0], errors
+
+
+def test_a_slider_space_bundle_takes_every_slider_position(teacher):
+    from imghum_blender.training import data as D
+    from imghum_blender.training.build_bundle import build, check_fk
+    from imghum_blender.training.evaluate_corners import corners
+
+    bundle = build(n_shape_samples=300, n_box_bodies=40, seed=3, beta_size=24, slider_space=True)
+    assert bundle.vocabulary.beta_size == 24 and bundle.info["shape_space"]["sampler"] == "slider_space"
+    assert bundle.info["shape_space"]["age_range_years"] == [1.0, 90.0] and check_fk(bundle) < 1e-5
+    model = Model(bundle)
+    grid = corners(model.vocabulary.phenotype_names, (0.0, 1.0))
+    lat = model.latents(phenotypes=grid)  # toddlers and the other extremes
+    assert lat.beta.shape == (64, 24) and lat.beta.abs().max() <= bundle.vocabulary.beta_limit  # raw beta reaches them
+    code, deltas, verts = D.sample_teacher_bodies(bundle, 6, torch.Generator().manual_seed(1))
+    assert code.shape == (6, 24 + len(model.vocabulary.expression_names)) and verts.shape[0] == 6

