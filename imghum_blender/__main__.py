@@ -92,6 +92,21 @@ def _check_out(out: Path) -> None:
         raise ValueError(f"--out {out}: the folder {out.parent} does not exist")
 
 
+def _region(words: list[str] | None):
+    """``--region``: None, a region name, or a box (lo, hi) from six numbers."""
+    if words is None:
+        return None
+    if len(words) == 1:
+        return words[0]
+    if len(words) != 6:
+        raise ValueError(f"--region takes a name or six numbers X0 Y0 Z0 X1 Y1 Z1; got {len(words)} values")
+    try:
+        box = [float(w) for w in words]
+    except ValueError:
+        raise ValueError(f"--region: {' '.join(words)!r} are not six numbers") from None
+    return box[:3], box[3:]
+
+
 def cmd_mesh(args: argparse.Namespace) -> None:
     """Extract a mesh with its semantic attributes and write it."""
     from . import load_model
@@ -103,7 +118,7 @@ def cmd_mesh(args: argparse.Namespace) -> None:
     use_runtime_policy()
     model = load_model(args.bundle)
     lat = model.latents(**latent_kwargs(args))
-    region = None if args.region is None else (args.region[:3], args.region[3:])
+    region = _region(args.region)
     t0 = time.time()
     mesh = model.mesh(lat, resolution=args.resolution, region=region)
     attrs = surface_attributes(model, mesh)
@@ -140,8 +155,9 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--expression", nargs="*", default=[], metavar="NAME=VALUE")
     m.add_argument("--beta", nargs="*", type=float, default=None)
     m.add_argument("--pose", nargs="*", default=[], metavar="BONE=X,Y,Z")
-    m.add_argument("--region", nargs=6, type=float, default=None, metavar=("X0", "Y0", "Z0", "X1", "Y1", "Z1"),
-                   help="mesh only this box (meters) at the body's voxel size for --resolution")
+    m.add_argument("--region", nargs="+", default=None, metavar="NAME | X0 Y0 Z0 X1 Y1 Z1",
+                   help="mesh only a named region (head, hand.L, hand.R) or this box (meters), at the body's "
+                        "voxel size for --resolution (a close-up: --resolution 1024 --region head)")
     args = ap.parse_args(argv)
     try:
         cmd_mesh(args)

@@ -166,9 +166,10 @@ def extract_mesh(model, lat, resolution: int = 256, region=None, min_component: 
     evaluated and the surface is then followed cell by cell until every cell that straddles the
     zero level has all its corners evaluated, so the result equals dense marching cubes wherever
     the coarse grid saw the surface or its continuation. Unevaluated nodes hold trilinear
-    predictions from the coarser level. ``region``: optional (lo, hi) box in meters to mesh only
-    part of the body at the same voxel size (e.g. the head at higher resolution; the surface is
-    open where it leaves the region). Components with fewer than ``min_component`` of the
+    predictions from the coarser level. ``region``: optional (lo, hi) box in meters, or a named
+    region (``"head"``, ``"hand.L"``, ``"hand.R"``: its posed parts' box), to mesh only part of the
+    body at the same voxel size (e.g. the head at 1024, a close-up; the surface is open where it
+    leaves the region). Components with fewer than ``min_component`` of the
     vertices are dropped. ``dense=True`` evaluates every grid node instead (the reference that
     the coarse-to-fine result is tested and benchmarked against). ``edits``: an
     :class:`imghum_blender.edits.Edits` (garment layers, limb differences) applied to the field.
@@ -179,6 +180,8 @@ def extract_mesh(model, lat, resolution: int = 256, region=None, min_component: 
     lat = lat.body(0)
     lo, hi = (np.asarray(b, dtype=np.float64) for b in model.bounds(lat))
     h = float((hi - lo).max()) / (resolution - 1)
+    if isinstance(region, str):
+        region = named_region(model, lat, region)
     if region is not None:
         lo, hi = _region_box(region, lo, hi, h)
     stride = _coarse_stride(resolution)
@@ -189,6 +192,8 @@ def extract_mesh(model, lat, resolution: int = 256, region=None, min_component: 
                               f"(~{nodes * 6 / 1e9:.1f} GB); use a lower resolution or a smaller region")
     field = _SparseField(model, lat, lo, h, shape, PREVIEW_GRID_CELLS if resolution <= 96 else MESH_GRID_CELLS, edits)
     cells = _dense_cells(field) if dense else _coarse_to_fine_cells(field, stride)
+    if region is not None:  # the lattice rounds up to whole coarse cells: keep the region's own cells
+        cells = cells[((cells + 1) * h <= (hi - lo) + 1e-9).all(1)]
     if len(cells) == 0:
         raise ValueError("the field has no surface inside the requested region")
     mask = np.zeros(field.shape, dtype=bool)  # scikit-image meshes cubes whose 8 corners are all True
@@ -210,6 +215,22 @@ def check_resolution(resolution) -> int:
             or not rng.lo <= resolution <= rng.hi:
         raise ResolutionError(f"resolution must be an integer in [{rng.lo:g}, {rng.hi:g}]; got {resolution!r:.40}")
     return int(resolution)
+
+
+#: Named regions: name -> which parts (by name) they hold; their box is the parts' posed boxes plus
+#: :data:`REGION_MARGIN`.
+REGIONS = {"head": lambda p: p == "head",
+           "hand.L": lambda p: p == "palm.L" or (p.startswith("finger") and p.endswith(".L")),
+           "hand.R": lambda p: p == "palm.R" or (p.startswith("finger") and p.endswith(".R"))}
+REGION_MARGIN = 0.02
+
+
+def named_region(model, lat, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """The box (lo, hi) of a named region (:data:`REGIONS`) of body 0, as posed."""
+    if name not in REGIONS:
+        raise ValueError(f"region must be one of {', '.join(map(repr, REGIONS))} or two points (lo, hi); got {name!r}")
+    parts = [i for i, p in enumerate(model.vocabulary.part_names) if REGIONS[name](p)]
+    return model.bounds(lat, REGION_MARGIN, parts)
 
 
 def _region_box(region, lo: np.ndarray, hi: np.ndarray, h: float) -> tuple[np.ndarray, np.ndarray]:

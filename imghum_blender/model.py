@@ -151,8 +151,9 @@ class Model:
             return sdf.detach().cpu().numpy(), sem.detach().cpu().numpy()
         return sdf, sem
 
-    def bounds(self, lat: Latents, margin: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
-        """Axis-aligned box (lo, hi) around body 0 from its posed part boxes, plus ``margin``."""
+    def bounds(self, lat: Latents, margin: float = 0.05, parts: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Axis-aligned box (lo, hi) around body 0 from its posed part boxes (all, or the part
+        indices ``parts``), plus ``margin``."""
         with torch.no_grad():
             frames = self.bone_frames(lat).posed[0]
         net = self.network
@@ -161,7 +162,7 @@ class Model:
                              device=f.device)
         corners = net.center[:, None] + signs * net.core_half[:, None]
         world = torch.einsum("pcd,pkd->pkc", f[:, :3, :3], corners) + f[:, None, :3, 3]
-        world = world.reshape(-1, 3).cpu().numpy()
+        world = (world if parts is None else world[parts]).reshape(-1, 3).cpu().numpy()
         return world.min(0) - margin, world.max(0) + margin
 
     def mesh(self, lat: Latents, resolution: int = 256, **kwargs):

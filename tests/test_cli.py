@@ -71,6 +71,9 @@ def test_malformed_latent_files_and_flags_exit_2(tmp_path, capsys):
     assert "as a list" in capsys.readouterr().err
     for extra, message in [(["--resolution", str(2 ** 40)], "resolution must be an integer in"),
                            (["--region", "0", "0", "0", "nan", "1", "1"], "region"),
+                           (["--region", "tail"], "region must be one of 'head', 'hand.L', 'hand.R'"),
+                           (["--region", "1", "2", "3"], "a name or six numbers"),
+                           (["--region", *"abcdef"], "are not six numbers"),
                            (["--bundle", str(tmp_path)], "is a directory"),
                            (["--beta", "nan"], "beta")]:
         assert main(["mesh", "--out", str(out), *extra]) == 2, extra

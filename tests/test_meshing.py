@@ -4,7 +4,7 @@ import pytest
 import torch
 from scipy.spatial import cKDTree
 
-from imghum_blender.meshing import MAX_GRID_NODES, ResolutionError
+from imghum_blender.meshing import MAX_GRID_NODES, ResolutionError, named_region
 
 
 @pytest.fixture(scope="module")
@@ -109,10 +109,24 @@ def test_bad_resolutions_name_the_allowed_range(model, resolution):
         model.mesh(model.latents(), resolution=resolution)
 
 
-@pytest.mark.parametrize("region", [([0, 0, 0],), ([0, 0], [1, 1]), ([0, 0, 0], [1, 1, 1], [2, 2, 2]), "head", 3.0])
+@pytest.mark.parametrize("region", [([0, 0, 0],), ([0, 0], [1, 1]), ([0, 0, 0], [1, 1, 1], [2, 2, 2]), "tail", 3.0])
 def test_regions_of_the_wrong_shape(model, region):
-    with pytest.raises(ValueError, match="region must be two points"):
+    with pytest.raises(ValueError, match="region must be (two points|one of .head., .hand.L., .hand.R.)"):
         model.mesh(model.latents(), resolution=32, region=region)
+
+
+def test_named_regions_mesh_the_head_and_each_hand(model):
+    lat = model.latents(pose={"lowerarm01.L": [0.0, 0.0, 1.2]})
+    joints = dict(zip(model.vocabulary.bone_names, model.bone_frames(lat).posed[0, :, :3, 3].numpy()))
+    full = model.mesh(lat, resolution=96)
+    for name, bone in (("head", "head"), ("hand.L", "wrist.L"), ("hand.R", "wrist.R")):
+        region = model.mesh(lat, resolution=96, region=name)
+        lo, hi = named_region(model, lat, name)
+        assert (region.vertices >= lo - 0.03).all() and (region.vertices <= hi + 1e-6).all()
+        assert 0.01 < len(region.vertices) / len(full.vertices) < 0.3
+        assert np.linalg.norm(region.vertices.mean(0) - joints[bone]) < 0.15  # around the head / the hand
+    close_up = model.mesh(lat, resolution=384, region="hand.L")  # the same hand, four times finer
+    assert len(close_up.vertices) > 8 * len(model.mesh(lat, resolution=96, region="hand.L").vertices)
 
 
 def test_batched_latents_mesh_body_0(model):
