@@ -40,3 +40,24 @@ def test_rest_frames_are_rotations(model):
     eye = torch.eye(3).expand_as(rot)
     assert (rot @ rot.transpose(-1, -2) - eye).abs().max() < 1e-5
     assert (torch.det(rot) - 1).abs().max() < 1e-5
+
+
+def test_teacher_basis_signs_are_canonical_whatever_built_the_cache(teacher):
+    """anny's compact phenotype basis comes out with some rows' signs flipped depending on how its
+    cache was built (thread count); load_teacher puts every row in one convention."""
+    n = teacher.phenotype_blendshape_projection.shape[1]
+    phen = {"age": torch.tensor([0.3, 0.9], dtype=torch.float64), "weight": torch.tensor([0.8, 0.1], dtype=torch.float64)}
+    before = T.blendshape_coefficients(phen)
+    verts = T.run_teacher(phen, None, None)["vertices"]
+    flip = torch.ones(n, dtype=torch.float64)
+    flip[[3, 26, 75]] = -1  # as another cache build might have them
+    with torch.no_grad():
+        teacher.blendshapes[:n] *= flip[:, None, None]
+        teacher.bone_heads_blendshapes[:n] *= flip[:, None, None]
+        teacher.bone_orientation_blendshapes[:n] *= flip[:, None, None, None]
+        teacher.phenotype_blendshape_projection *= flip[None, :]
+    assert not torch.allclose(T.blendshape_coefficients(phen), before)  # the coefficients moved ...
+    assert torch.allclose(T.run_teacher(phen, None, None)["vertices"], verts)  # ... the bodies did not
+    T._canonical_basis(teacher)
+    assert torch.equal(T.blendshape_coefficients(phen), before)
+    assert torch.allclose(T.run_teacher(phen, None, None)["vertices"], verts)

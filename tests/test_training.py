@@ -94,3 +94,23 @@ def test_a_slider_space_bundle_takes_every_slider_position(teacher):
     assert lat.beta.shape == (64, 24) and lat.beta.abs().max() <= bundle.vocabulary.beta_limit  # raw beta reaches them
     code, deltas, verts = D.sample_teacher_bodies(bundle, 6, torch.Generator().manual_seed(1))
     assert code.shape == (6, 24 + len(model.vocabulary.expression_names)) and verts.shape[0] == 6
+
+
+def test_training_streams_fresh_bodies_and_ends_its_session_with_a_checkpoint(teacher, tmp_path):
+    import json
+
+    (tmp_path / "data").mkdir()
+    data.make_chunk((str(DEFAULT_BUNDLE), str(tmp_path / "data"), 0, 2, 5))  # the fixed set: validation
+    run = tmp_path / "run"
+    argv = ["--bundle", str(DEFAULT_BUNDLE), "--data", str(tmp_path / "data"), "--workdir", str(run),
+            "--val-bodies", "1", "--bodies-per-step", "1", "--points-per-body", "256", "--eval-every", "100000",
+            "--stream", "1", "--chunk-bodies", "1", "--stream-window", "2", "--refresh-every", "20",
+            "--session-minutes", "0.75", "--minutes", "60"]
+    train.main(argv)
+    log = [json.loads(line) for line in (run / "train.log").read_text().splitlines()]
+    taken = [e["stream"] for e in log if "stream" in e]
+    assert taken and max(t["chunks"] for t in taken) == 2  # fresh chunks arrived, at most the window
+    assert sorted(p.name for p in (run / "stream").glob("chunk_*.npz"))[0] >= "chunk_1000000"
+    assert len(list((run / "stream").glob("chunk_*.npz"))) <= 2 + 1  # older ones deleted (+ the one in the making)
+    saved = torch.load(run / "last.pt", weights_only=True)
+    assert 0.7 < saved["elapsed"] / 60 < 1.5 and saved["step"] > 20 and "val" in log[-1]  # the session limit

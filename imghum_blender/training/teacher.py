@@ -25,9 +25,18 @@ SLIDER_MIX = {"plausible": 0.5, "uniform": 0.3, "extreme": 0.2}
 EXTREME_P = 0.6
 
 
+#: The sign of each row of anny's compact phenotype basis that every bundle is built in: the sign of
+#: the row's dot product with :func:`_probe` (the smallest margin is 4e-5 of the product's bound).
+#: anny leaves each row's sign to how its cache was built (one torch thread or two flip three rows),
+#: so :func:`load_teacher` flips rows to this convention.
+BASIS_SIGNS = ("-+----++-+-+---++-+-+---+-++-+--+-+--+++----++-----+----+++----++-+---++-+--++--+-----+++--+"
+               "--+---++++-+--+-----+--++++++++++++-+--++-++")
+
+
 @functools.lru_cache(maxsize=1)
 def load_teacher():
-    """The teacher (anny.Anny with all 52 facial actions, float64), built once per process."""
+    """The teacher (anny.Anny with all 52 facial actions, float64), built once per process, with
+    its compact phenotype basis in the :data:`BASIS_SIGNS` convention."""
     os.environ.setdefault("ANNY_CACHE_DIR", os.path.expanduser("~/.cache/imghum/anny"))
     import warnings
 
@@ -35,7 +44,31 @@ def load_teacher():
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return anny.Anny(facial_actions="all")
+        t = anny.Anny(facial_actions="all")
+    _canonical_basis(t)
+    return t
+
+
+def _probe(size: int) -> torch.Tensor:
+    import numpy as np
+
+    return torch.from_numpy(np.random.default_rng(0).standard_normal(size))
+
+
+def _canonical_basis(t) -> None:
+    """Flip the rows of the teacher's compact phenotype basis (vertex and bone blendshapes, and the
+    projection's columns: the bodies stay the same) to :data:`BASIS_SIGNS`."""
+    n = t.phenotype_blendshape_projection.shape[1]
+    if n != len(BASIS_SIGNS):
+        raise RuntimeError(f"the teacher's compact basis has {n} rows; this code knows {len(BASIS_SIGNS)}")
+    with torch.no_grad():
+        rows = t.blendshapes[:n].reshape(n, -1)
+        want = torch.tensor([1.0 if c == "+" else -1.0 for c in BASIS_SIGNS], dtype=rows.dtype)
+        flip = torch.sign(rows @ _probe(rows.shape[1]).to(rows.dtype)) * want  # -1 where a row is flipped
+        t.blendshapes[:n] *= flip[:, None, None]
+        t.bone_heads_blendshapes[:n] *= flip[:, None, None]
+        t.bone_orientation_blendshapes[:n] *= flip[:, None, None, None]
+        t.phenotype_blendshape_projection *= flip[None, :]
 
 
 def sample_phenotypes(n: int, generator: torch.Generator,

@@ -6,7 +6,10 @@
 Runs on CUDA when available and under ``torchrun`` (DistributedDataParallel, bodies sharded by
 rank) unchanged. The learning rate follows a cosine over the time budget; ``--minutes`` may be
 raised when resuming. ``WORKDIR/last.pt`` holds the resumable state, ``WORKDIR/best.safetensors``
-the best bundle so far (half precision) by validation loss.
+the best bundle so far (half precision) by validation loss. ``--session-minutes`` ends this run
+early with a checkpoint (e.g. 9-minute runs on a lent GPU, resumed elsewhere). ``--stream N``
+trains on fresh bodies that N worker processes generate meanwhile (:mod:`.stream`); the ``--data``
+set then serves for validation and for the first steps.
 """
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ import torch.distributed as dist
 from ..bundle import load_bundle
 from ..latents import Latents
 from ..model import Model
+from .stream import Stream
 
 CLAMP = 0.05
 SEM_BAND = 0.02
@@ -133,6 +137,13 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--val-bodies", type=int, default=64)
     ap.add_argument("--eval-every", type=int, default=300)
     ap.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0: time budget)")
+    ap.add_argument("--session-minutes", type=float, default=0.0, help="end this run after so many minutes "
+                    "with a checkpoint (0: run to the budget)")
+    ap.add_argument("--stream", type=int, default=0, metavar="WORKERS", help="generate fresh bodies meanwhile")
+    ap.add_argument("--stream-window", type=int, default=160, help="newest streamed chunks trained on")
+    ap.add_argument("--chunk-bodies", type=int, default=25)
+    ap.add_argument("--refresh-every", type=int, default=100, help="steps between taking in streamed chunks")
+    ap.add_argument("--seed", type=int, default=0, help="data seed of the streamed chunks")
     return ap.parse_args(argv)
 
 
@@ -169,14 +180,18 @@ def main(argv: list[str] | None = None) -> None:
     """CLI entry point: train until the time budget (or ``--max-steps``), checkpointing as it goes."""
     args = _parse(argv)
     distributed, rank, world, device = _distributed()
+    if distributed and args.stream:
+        raise SystemExit("error: --stream runs in a single process (not under torchrun)")
     run = Path(args.workdir)
     run.mkdir(parents=True, exist_ok=True)
     bundle = load_bundle(args.bundle)
     model = Model(bundle)
     net = model.network.train()
-    data = Dataset(sorted(glob.glob(str(Path(args.data) / "chunk_*.npz"))))
+    data = val_data = Dataset(sorted(glob.glob(str(Path(args.data) / "chunk_*.npz"))))
     val_bodies = torch.arange(data.n_bodies - args.val_bodies, data.n_bodies)
     train_bodies = torch.arange(0, data.n_bodies - args.val_bodies)[rank::world]
+    stream = (Stream(args.bundle, run / "stream", args.stream, args.chunk_bodies, args.seed, args.stream_window)
+              if args.stream else None)
     opt = torch.optim.Adam(net.parameters(), lr=args.lr)
     state = _resume(run / "last.pt", net, opt, rank)
     model.to(device=device)
@@ -187,31 +202,50 @@ def main(argv: list[str] | None = None) -> None:
     budget = args.minutes * 60
     log = open(run / "train.log", "a")
     t_start = time.time() - state["elapsed"]
+    session_end = time.time() + args.session_minutes * 60 if args.session_minutes else math.inf
+    taken: list[str] = []
     while True:
         elapsed = time.time() - t_start
-        if elapsed >= budget or (args.max_steps and state["step"] >= args.max_steps):
+        if elapsed >= budget or (args.max_steps and state["step"] >= args.max_steps) or time.time() >= session_end:
             break
+        if stream and state["step"] % args.refresh_every == 0 and (fresh := _refreshed(stream, taken)):
+            data, taken, train_bodies = fresh, list(stream.ready), torch.arange(fresh.n_bodies)
+            _log(log, {"step": state["step"], "stream": {"chunks": len(taken), "bodies": data.n_bodies}})
         lr = args.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(1.0, elapsed / budget))))
         for group in opt.param_groups:
             group["lr"] = lr
         bodies = train_bodies[torch.randint(0, len(train_bodies), (args.bodies_per_step,), generator=gen)]
-        batch = {k: v.to(device) for k, v in data.batch(bodies, args.points_per_body, gen).items()}
-        terms = objective(batch)
-        opt.zero_grad()
-        terms["total"].backward()
-        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-        opt.step()
+        terms = _step(objective, opt, net, {k: v.to(device) for k, v in data.batch(bodies, args.points_per_body,
+                                                                                   gen).items()})
         state["step"] += 1
         state["elapsed"] = time.time() - t_start
         if rank == 0 and state["step"] % 50 == 0:
             _log(log, {"step": state["step"], "min": round(state["elapsed"] / 60, 2), "lr": round(lr, 6),
                        **{k: round(float(v.detach()), 6) for k, v in terms.items()}})
         if rank == 0 and state["step"] % args.eval_every == 0:
-            _checkpoint(model, net, opt, state, data, val_bodies, run, bundle, log)
+            _checkpoint(model, net, opt, state, val_data, val_bodies, run, bundle, log)
     if rank == 0 and state["step"] % args.eval_every:
-        _checkpoint(model, net, opt, state, data, val_bodies, run, bundle, log)
+        _checkpoint(model, net, opt, state, val_data, val_bodies, run, bundle, log)
+    if stream:
+        stream.close()
     if distributed:
         dist.destroy_process_group()
+
+
+def _step(objective, opt: torch.optim.Optimizer, net: torch.nn.Module, batch: dict) -> dict[str, torch.Tensor]:
+    """One optimisation step; returns the loss terms."""
+    terms = objective(batch)
+    opt.zero_grad()
+    terms["total"].backward()
+    torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+    opt.step()
+    return terms
+
+
+def _refreshed(stream: Stream, taken: list[str]) -> Dataset | None:
+    """The newest streamed chunks as the training set, when they changed since ``taken``."""
+    stream.poll()
+    return Dataset(stream.ready) if stream.ready and stream.ready != taken else None
 
 
 def _checkpoint(model, net, opt, state, data, val_bodies, run, bundle, log) -> None:
