@@ -33,6 +33,6 @@ if "normal" in gt:
     n = gt["normal"] * [1, -1, -1]  # OpenCV camera axes -> the usual normal-map colours (+z toward the viewer)
     tiles.append(np.where(gt["mask"][..., None], 127.5 * (np.nan_to_num(n) + 1), background))
 imsave(target, np.concatenate([t.astype(np.uint8) for t in tiles], axis=1), check_contrast=False)
-for k, body in enumerate(item["bodies"]):
+for k, body in enumerate(item.get("bodies", [])):  # a scene's bodies (a single-body item has none)
     print(f"{k}: {body['body']} at {body['position']}, {100 * body['visible_fraction']:.0f} % visible, box {body['bbox']}")
 print(f"wrote {target}")

@@ -269,3 +269,21 @@ def test_ground_truth_arrays_reproduce_each_body(scenes, model):
     assert np.abs(pixels - gt["joints_pixels"].reshape(-1, 2)).max() < 0.5
     doc = json.loads((out / items["lineup"]["files"]["keypoints"]).read_text())
     assert np.allclose(doc["intrinsics"], gt["intrinsics"]) and np.allclose(doc["world_to_camera"], gt["world_to_camera"])
+
+
+def test_the_readme_readers_run_on_a_scene(scenes, tmp_path):
+    """examples/show_passes.py and examples/draw_keypoints.py (the README's loaders) read the labels back."""
+    import subprocess
+    import sys
+
+    from skimage.io import imread
+
+    _, out = scenes
+    examples = Path(__file__).parents[1] / "examples"
+    for script, args in (("show_passes.py", [out, "lineup_f0001", tmp_path / "tiles.png"]),
+                         ("draw_keypoints.py", [out, tmp_path / "drawn.png"])):
+        proc = subprocess.run([sys.executable, str(examples / script), *map(str, args)], capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+    tiles = imread(tmp_path / "tiles.png")
+    assert tiles.shape[:2] == (240, 4 * 320)  # image + keypoints, instances, parts, depth
+    assert imread(tmp_path / "drawn.png").shape[1] == 6 * 320  # every image of the run
