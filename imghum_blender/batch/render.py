@@ -483,7 +483,8 @@ class Renderer:
             n /= np.maximum(np.linalg.norm(n, axis=-1, keepdims=True), 1e-6)
             arrays["normal"] = np.where(mask[..., None], n, np.nan).astype(np.float32)
         arrays["part"] = part
-        arrays.update(self._body_arrays(arms))
+        cam = self._camera()
+        arrays.update(self._body_arrays(arms, cam))
         gt = folder / f"{item_id}_gt.npz"
         with open(self._partial(gt), "wb") as fh:
             np.savez_compressed(fh, **arrays)
@@ -494,20 +495,20 @@ class Renderer:
         if "keypoints" in passes:
             kp = self.out / "keypoints" / f"{item_id}.json"
             surface = np.where(mask, depth[..., 0], np.inf)
-            doc = self._camera()
+            labels = np.where(instance >= 0, instance.astype(np.int32) * PART_STRIDE + part, -1)  # (body, part)
+            doc = dict(cam)
             doc["people"] = [{"body": name, "instance": k, **seen[k],
-                              **self._keypoints(k, instance, surface, part, arm, ob)}
+                              **self._keypoints(k, instance, surface, labels, cam, arm, ob)}
                              for k, (name, arm, ob) in enumerate(zip(names, arms, baked))]
             self._partial(kp).write_text(json.dumps(doc, indent=1))
             files["keypoints"] = _publish(self._partial(kp), kp)
         return files, seen
 
-    def _body_arrays(self, arms: list) -> dict[str, np.ndarray]:
+    def _body_arrays(self, arms: list, cam: dict) -> dict[str, np.ndarray]:
         """The npz's camera (OpenCV), and per body (N = bodies, in instance order) the model latents
         that reproduce it (``beta``, ``expression``, ``pose`` deltas (N,J,3,3), ``root_translation``:
         the model's frame), ``body_to_world`` (N,4,4) and its joints (bone heads) in the world and in
         pixels."""
-        cam = self._camera()
         model, res = self.runtime.model(), self.spec.mesh_resolution
         lats = [latents_for(model, self.runtime.snapshot(arm, res, posed=True, merge_layers=True)) for arm in arms]
         voc = self.spec.vocabulary
@@ -550,16 +551,15 @@ class Renderer:
                 "convention": "OpenCV camera (x right, y down, z forward); pixels from the top-left; "
                               "visibility as COCO: 0 outside the image, 1 hidden, 2 visible"}
 
-    def _keypoints(self, body: int, instance: np.ndarray, depth: np.ndarray, part: np.ndarray, arm, ob) -> dict:
+    def _keypoints(self, body: int, instance: np.ndarray, depth: np.ndarray, labels: np.ndarray, cam: dict,
+                   arm, ob) -> dict:
         """One body's joint positions (bone heads) and standard keypoint sets (:data:`keypoints.SETS`)
         in world and camera space and in pixels, with COCO visibility from the depth pass (a point
         is seen where the surface in front is its own body's, or lies within its tolerance), and its
-        visible mask (COCO RLE)."""
-        cam = self._camera()
+        visible mask (COCO RLE). ``labels``: each pixel's body * PART_STRIDE + part (-1 background)."""
         w, h = cam["image_size"]
         k, extrinsic = np.array(cam["intrinsics"]), np.array(cam["world_to_camera"])
         mine = instance == body
-        labels = np.where(instance >= 0, instance.astype(np.int32) * PART_STRIDE + part, -1)  # (body, part)
         names = [pb.name for pb in arm.pose.bones]
         heads = _heads(arm)
         verts, semantics = _world_vertices(ob), _semantics(ob)
