@@ -2,6 +2,9 @@
 rig and skinning, failures, undo, bake, imports, and rendering a bake without the add-on."""
 import pytest
 
+from imghum_blender.bundle_info import DEFAULT_BUNDLE
+from imghum_blender.vocabulary import load
+
 LEFT_ARM = ("upperarm.L", "lowerarm.L", "palm.L", "finger")
 
 
@@ -67,7 +70,7 @@ def test_settings_follow_the_active_bundle(body_api):
     assert switched["limb_parts"] and not any(p.startswith("finger") for p in switched["limb_parts"])
     assert "phenotype names beta clash" in body_api["clash"]["error"] and body_api["clash"]["beta_size"] == 8
     back = body_api["back"]
-    assert back == {"expressions": 52, "beta_size": 16, "weight_kept": pytest.approx(0.31), "error": ""}
+    assert back == {"expressions": 52, "beta_size": load().beta_size, "weight_kept": pytest.approx(0.31), "error": ""}
 
 
 def test_one_operator_base_reports_and_cleans_up(body_api):
@@ -117,7 +120,7 @@ def test_failures_keep_the_mesh_and_report(editing):
     assert "NaN" in editing["nan_sync_error"] and editing["nan_kept_mesh"]
     # A bundle whose header is unreadable is refused in the preferences; the shipped model stays.
     assert "not an imGHUM model bundle" in editing["broken_model_error"]
-    assert "still using imghum_v1" in editing["broken_model_error"] and "refused" in editing["broken_model_check"]
+    assert f"still using {DEFAULT_BUNDLE.stem}" in editing["broken_model_error"] and "refused" in editing["broken_model_check"]
     assert editing["broken_model_still_meshes"]
     assert "damaged.safetensors" in editing["damaged_model_error"] and editing["damaged_model_kept_mesh"]
     assert "No such file" in editing["csv_missing"] and "is not a number" in editing["csv_malformed"]

@@ -2,6 +2,8 @@
 applied exactly to a new body after the .blend is reloaded; undo, refusals, list and delete."""
 import pytest
 
+from imghum_blender.vocabulary import load
+
 
 @pytest.fixture(scope="module")
 def seen(built_zip, blender_script, tmp_path_factory):
@@ -23,7 +25,7 @@ def test_applying_a_preset_can_be_undone(seen):
 def test_bad_presets_and_names_are_reported_and_change_nothing(seen):
     errors = seen["errors"]
     assert "there is no preset 'Villain' in" in errors["missing"]
-    assert "broken.json: shape.beta: expected a list of 16 numbers" in errors["broken"]
+    assert f"broken.json: shape.beta: expected a list of {load().beta_size} numbers" in errors["broken"]
     assert "contains '/'" in errors["unsafe_name"] and "a preset needs a name" in errors["empty_name"]
     assert seen["refusals_changed_nothing"]
 

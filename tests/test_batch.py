@@ -13,6 +13,9 @@ from scipy.spatial import cKDTree
 from imghum_blender.batch import spec as bs
 from imghum_blender.batch.keyframes import frame_latents
 from imghum_blender.export import read_ply
+from imghum_blender.vocabulary import load as load_vocabulary
+
+K = load_vocabulary().beta_size
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = """
@@ -56,7 +59,7 @@ def batch(*args, cwd=ROOT, env_dir=None):
     ("[[bodies]]\nphenotypes = {age = 1.4}\n", "bodies[0].phenotypes.age: 1.4 is outside [0, 1]"),
     ("[[bodies]]\nexpression = {smirk = 0.5}\n", "bodies[0].expression: unknown field 'smirk'"),
     ("[[bodies]]\npose = {\"upperarm01.L\" = [0, 1]}\n", "bodies[0].pose.upperarm01.L: expected a list of 3"),
-    ("[[bodies]]\nbeta = [0.1]\n", "bodies[0].beta: expected a list of 16"),
+    ("[[bodies]]\nbeta = [0.1]\n", f"bodies[0].beta: expected a list of {K}"),
     ("[scene]\nengine = 'EEVEE'\n[[bodies]]\n", "scene.engine: 'EEVEE' is not one of"),
     ("seed = 1\n", "bodies: the spec needs at least one"),
     ("[[bodies]]\nname = 'a'\n[[bodies]]\nname = 'a'\n", "the name 'a' is used twice"),

@@ -5,6 +5,7 @@ import numpy as np
 
 from imghum_blender.__main__ import main
 from imghum_blender.export import read_ply
+from imghum_blender.vocabulary import load as load_vocabulary
 
 
 def test_obj_and_ply_with_attributes(tmp_path, capsys):
@@ -52,7 +53,7 @@ def test_malformed_latent_files_and_flags_exit_2(tmp_path, capsys):
     import pytest
 
     out = tmp_path / "x.obj"
-    cases = [({"beta": ["a"] * 16}, "beta must be numbers"),
+    cases = [({"beta": ["a"] * load_vocabulary().beta_size}, "beta must be numbers"),
              ({"phenotypes": {"age": "old"}}, "phenotype age must be numbers"),
              ({"phenotypes": [0.5, 0.4]}, "phenotypes must be an object"),
              ({"pose": {"lowerarm01.L": [0, 1]}}, "rotation vector"),

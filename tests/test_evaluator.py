@@ -49,7 +49,8 @@ def test_cancel_and_errors(model):
         assert ev.busy("body") and ev.progress("body") is not None
         assert ev.cancel("body")
         assert ev.drain(timeout=10) == []
-        ev.submit("body", lambda m, p: evaluate(m, BodyRequest(resolution=48, beta=np.full(16, np.nan))))
+        nan_beta = BodyRequest(resolution=48, beta=np.full(model.vocabulary.beta_size, np.nan))
+        ev.submit("body", lambda m, p: evaluate(m, nan_beta))
         (out,) = ev.drain(timeout=60)
         assert out.result is None and "NaN" in out.error
     finally:

@@ -14,7 +14,8 @@ def test_fk_matches_teacher_within_0_1_mm(model, teacher, gen):
     deltas[:, 0, :3, 3] = torch.randn(n, 3, generator=gen, dtype=torch.float64) * 0.3
     code, coeffs = teacher_code(model.bundle, phen, face)
     _, poses = posed_teacher(teacher, coeffs, deltas)
-    lat = model.latents(beta=code[:, :16].float(), expression=code[:, 16:].float(), pose=deltas.float())
+    k = model.vocabulary.beta_size
+    lat = model.latents(beta=code[:, :k].float(), expression=code[:, k:].float(), pose=deltas.float())
     frames, _, _ = model.bone_frames(lat)
     err = (frames[..., :3, 3].double() - poses[..., :3, 3]).norm(dim=-1)
     assert err.max() < 1e-4, f"max bone head error {err.max() * 1000:.4f} mm"

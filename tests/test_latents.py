@@ -5,6 +5,9 @@ import torch
 
 import imghum_blender as ih
 from imghum_blender.training import teacher as T
+from imghum_blender.vocabulary import load as load_vocabulary
+
+K = load_vocabulary().beta_size
 
 
 def test_defaults_are_mean_shape_rest_pose(model):
@@ -15,9 +18,9 @@ def test_defaults_are_mean_shape_rest_pose(model):
 
 
 @pytest.mark.parametrize("bad", [
-    {"beta": [float("nan")] * 16},
+    {"beta": [float("nan")] * K},
     {"beta": [0.0] * 5},
-    {"beta": [100.0] * 16},
+    {"beta": [1e3] * K},
     {"phenotypes": {"age": 1.5}},
     {"phenotypes": {"age": float("nan")}},
     {"phenotypes": {"shoe_size": 0.3}},
@@ -38,7 +41,7 @@ def test_defaults_are_mean_shape_rest_pose(model):
     {"phenotypes": {"age": [0.2, 0.3], "weight": [0.1, 0.2, 0.3]}},
     {"expression": {"jawOpen": "wide"}},
     {"expression": np.zeros((0, 52))},
-    {"beta": np.zeros((0, 16))},
+    {"beta": np.zeros((0, K))},
 ])
 def test_bad_latents_raise_clear_errors(model, bad):
     with pytest.raises(ih.LatentError):

@@ -14,6 +14,7 @@ from imghum_blender.batch.keyframes import frame_latents
 from imghum_blender.presets import Preset, PresetError, PresetLayer
 
 VOC = vocabulary.load()
+LIMIT = VOC.beta_limit
 
 
 def hero(name: str = "Hero Knight") -> Preset:
@@ -102,8 +103,8 @@ def _edit(doc: dict, where: str, value) -> dict:
     ("shape.phenotypes.age", 1.4, "shape.phenotypes.age: 1.4 is outside [0, 1]"),
     ("shape.phenotypes.age", "old", "shape.phenotypes.age: expected a number, got str"),
     ("shape.phenotypes.wingspan", 0.5, "shape.phenotypes: this model has no phenotype 'wingspan'"),
-    ("shape.beta.3", float("nan"), "shape.beta[3]: nan is outside [-10, 10]"),
-    ("shape.beta", [0.0] * 8, "shape.beta: expected a list of 16 numbers"),
+    ("shape.beta.3", float("nan"), f"shape.beta[3]: nan is outside [-{LIMIT:g}, {LIMIT:g}]"),
+    ("shape.beta", [0.0] * 8, f"shape.beta: expected a list of {VOC.beta_size} numbers"),
     ("shape.use_beta", 1, "shape.use_beta: expected true or false"),
     ("expression.smirk", 0.5, "expression: this model has no facial action 'smirk'"),
     ("expression.jawOpen", -0.1, "expression.jawOpen: -0.1 is outside [0, 1]"),
@@ -210,7 +211,7 @@ def test_a_changed_preset_is_another_spec_for_resume(tmp_path):
     ('preset = "gone.json"', "bodies[0].preset: {tmp}/gone.json does not exist or is not a file"),
     ('preset = "bad.json"', "bodies[0].preset: {tmp}/bad.json: shape.phenotypes.age: 2 is outside [0, 1]"),
     ("preset = 3", "bodies[0].preset: expected a preset name or the path of a preset .json file, got 3"),
-    ('preset = "hero"\nbeta = [0.5]', "bodies[0].beta: expected a list of 16 numbers"),
+    ('preset = "hero"\nbeta = [0.5]', f"bodies[0].beta: expected a list of {VOC.beta_size} numbers"),
 ])
 def test_bad_preset_references_are_refused(tmp_path, capsys, body, message):
     presets.write_preset(tmp_path / "presets", hero("hero"), VOC)

@@ -92,7 +92,7 @@ def test_a_slider_space_bundle_takes_every_slider_position(teacher):
     grid = corners(model.vocabulary.phenotype_names, (0.0, 1.0))
     lat = model.latents(phenotypes=grid)  # toddlers and the other extremes
     assert lat.beta.shape == (64, 24) and lat.beta.abs().max() <= bundle.vocabulary.beta_limit  # raw beta reaches them
-    code, deltas, verts = D.sample_teacher_bodies(bundle, 6, torch.Generator().manual_seed(1))
+    code, deltas, verts, _ = D.sample_teacher_bodies(bundle, 6, torch.Generator().manual_seed(1))
     assert code.shape == (6, 24 + len(model.vocabulary.expression_names)) and verts.shape[0] == 6
 
 

@@ -14,6 +14,7 @@ import argparse
 import multiprocessing as mp
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -66,16 +67,27 @@ def sample_body(verts: np.ndarray, faces: np.ndarray, template: np.ndarray, impo
     }
 
 
-def sample_teacher_bodies(bundle, n: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+class TeacherBodies(NamedTuple):
+    """Random teacher bodies: model codes [beta, psi] (n,K+E), pose deltas (n,J,4,4), posed
+    vertices (n,V,3) for exactly those codes, and their phenotypes (name -> (n,))."""
+
+    code: torch.Tensor
+    deltas: torch.Tensor
+    vertices: np.ndarray
+    phenotypes: dict[str, torch.Tensor]
+
+
+def sample_teacher_bodies(bundle, n: int, gen: torch.Generator, slider_space: bool | None = None) -> TeacherBodies:
     """Random bodies as the bundle's shape space was built (plausible, or over the whole slider
-    range): model codes [beta, psi] (n,K+E), pose deltas (n,J,4,4) and the teacher's posed vertices
-    (n,V,3) for exactly those codes."""
-    phen = sample_shapes(n, gen, bundle.info.get("shape_space", {}).get("sampler") == "slider_space")
+    range), or as ``slider_space`` says when given."""
+    if slider_space is None:
+        slider_space = bundle.info.get("shape_space", {}).get("sampler") == "slider_space"
+    phen = sample_shapes(n, gen, slider_space)
     face = teacher.sample_expressions(n, gen)
     deltas = teacher.sample_poses(n, gen)
     code, coeffs = teacher_code(bundle, phen, face)
     verts, _ = posed_teacher(teacher.load_teacher(), coeffs, deltas)
-    return code, deltas, verts.numpy()
+    return TeacherBodies(code, deltas, verts.numpy(), phen)
 
 
 def make_chunk(args: tuple) -> str:
@@ -88,7 +100,7 @@ def make_chunk(args: tuple) -> str:
     bundle = load_bundle(bundle_path)
     gen = torch.Generator().manual_seed(seed * 1_000_003 + index)
     rng = np.random.default_rng(seed * 1_000_003 + index)
-    code, deltas, verts = sample_teacher_bodies(bundle, n_bodies, gen)
+    code, deltas, verts, _ = sample_teacher_bodies(bundle, n_bodies, gen)
     faces = bundle.tensors["template_faces"].long().numpy()
     template = bundle.tensors["template_vertices"].numpy().astype(np.float64)
     importance = face_importance(bundle)

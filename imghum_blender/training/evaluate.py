@@ -8,7 +8,8 @@ Uniform IoU on points uniform in the posed body's box padded by 5 cm; near-surfa
 samples plus isotropic Gaussian noise (sigma 1 cm); Chamfer-L1 = mean of the two point-to-surface
 distances (model mesh at ``resolution`` vs teacher mesh, 100k samples each way), overall and for
 hands and head; normal consistency; semantic error of the model at teacher surface points;
-SDF query throughput on near-surface points.
+SDF query throughput on near-surface points; the teacher-to-model distance's p99 and the number
+of large pieces per body; children (under 13 years) and adults also reported apart.
 """
 from __future__ import annotations
 
@@ -22,8 +23,13 @@ import numpy as np
 import torch
 
 from ..model import load_model
+from . import teacher
 from .data import sample_teacher_bodies
+from .evaluate_corners import large_pieces
 from .ground_truth import face_normals, signed_distance, surface_samples, transfer
+
+#: Bodies younger than this (years) are reported as children.
+CHILD_YEARS = 13.0
 
 
 def iou(pred: np.ndarray, gt: np.ndarray) -> float:
@@ -55,6 +61,8 @@ def evaluate_body(model, lat, verts, faces, template, regions, rng, resolution: 
     d_gp, _, _ = signed_distance(mv, mf, p_gt)
     d_pg, d_gp = np.abs(d_pg), np.abs(d_gp)
     out["chamfer_mm"] = 500 * (d_pg.mean() + d_gp.mean())
+    out["teacher_to_model_p99_mm"] = float(np.percentile(d_gp, 99)) * 1000
+    out["large_pieces"] = large_pieces(mv, mf)
     vpart = regions["vertex_region"]
     for region in ("hands", "head"):
         fr = vpart[faces[:, 0]] == regions[region]
@@ -89,11 +97,16 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=7777)
     ap.add_argument("--resolution", type=int, default=256)
     ap.add_argument("--points", type=int, default=100_000)
+    ap.add_argument("--sampler", choices=("bundle", "slider_space", "plausible"), default="bundle",
+                    help="held-out bodies as the bundle was trained (default), over the whole slider range, "
+                         "or v1's plausible bodies (to compare bundles on the same bodies)")
     args = ap.parse_args(argv)
     model = load_model(args.bundle)
     gen = torch.Generator().manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
-    code, deltas, verts_all = sample_teacher_bodies(model.bundle, args.bodies, gen)
+    slider_space = None if args.sampler == "bundle" else args.sampler == "slider_space"
+    code, deltas, verts_all, phen = sample_teacher_bodies(model.bundle, args.bodies, gen, slider_space)
+    ages = teacher.age_in_years(phen["age"]).numpy()
     faces = model.template_faces.numpy()
     template = model.template_vertices.numpy().astype(np.float64)
     names = model.bundle.info["part_names"]
@@ -107,31 +120,39 @@ def main(argv: list[str] | None = None) -> None:
         lat = model.latents(beta=code[b:b + 1, :k].float(), expression=code[b:b + 1, k:].float(),
                             pose=deltas[b:b + 1].float())
         r = evaluate_body(model, lat, verts_all[b], faces, template, regions, rng, args.resolution, args.points)
+        r["age_years"] = float(ages[b])
         rows.append(r)
-        print(f"body {b:2d}: uIoU {r['uniform_iou']:.4f} nIoU {r['near_iou']:.4f} CD {r['chamfer_mm']:.2f} mm "
-              f"hands {r['chamfer_hands_mm']:.2f} head {r['chamfer_head_mm']:.2f} "
+        print(f"body {b:2d} ({ages[b]:4.1f} y): uIoU {r['uniform_iou']:.4f} nIoU {r['near_iou']:.4f} "
+              f"CD {r['chamfer_mm']:.2f} mm hands {r['chamfer_hands_mm']:.2f} head {r['chamfer_head_mm']:.2f} "
+              f"p99 {r['teacher_to_model_p99_mm']:.1f} mm {r['large_pieces']} piece(s) "
               f"sem {np.median(r['sem_err']):.1f} mm mesh {r['mesh_seconds']:.1f}s", flush=True)
     lat0 = model.latents(beta=code[:1, :k].float(), expression=code[:1, k:].float(), pose=deltas[:1].float())
-    qps = throughput(model, lat0, verts_all[0], faces, rng)
-    sem_all = np.concatenate([r["sem_err"] for r in rows])
-    metrics = {
-        "bodies": args.bodies, "seed": args.seed, "resolution": args.resolution,
-        "uniform_iou": float(np.mean([r["uniform_iou"] for r in rows])),
-        "near_surface_iou": float(np.mean([r["near_iou"] for r in rows])),
-        "chamfer_mm": float(np.mean([r["chamfer_mm"] for r in rows])),
-        "chamfer_hands_mm": float(np.mean([r["chamfer_hands_mm"] for r in rows])),
-        "chamfer_head_mm": float(np.mean([r["chamfer_head_mm"] for r in rows])),
-        "normal_consistency": float(np.mean([r["normal_consistency"] for r in rows])),
-        "semantic_error_median_mm": float(np.median(sem_all)),
-        "semantic_error_p90_mm": float(np.percentile(sem_all, 90)),
-        "query_points_per_second": qps,
-        "mesh_seconds_mean": float(np.mean([r["mesh_seconds"] for r in rows])),
-        "mesh_queries_mean": float(np.mean([r["mesh_queries"] for r in rows])),
-        "machine": f"{platform.processor() or platform.machine()}, torch threads {torch.get_num_threads()}",
-    }
+    metrics = {"bodies": args.bodies, "seed": args.seed, "resolution": args.resolution, "sampler": args.sampler,
+               **aggregate(rows),
+               "children": aggregate([r for r in rows if r["age_years"] < CHILD_YEARS]),
+               "adults": aggregate([r for r in rows if r["age_years"] >= CHILD_YEARS]),
+               "query_points_per_second": throughput(model, lat0, verts_all[0], faces, rng),
+               "machine": f"{platform.processor() or platform.machine()}, torch threads {torch.get_num_threads()}"}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(metrics, indent=2) + "\n")
     print(format_table(metrics))
+
+
+def aggregate(rows: list[dict]) -> dict:
+    """Means (medians and percentiles for the semantic error, worst cases for the distance) over rows."""
+    if not rows:
+        return {"bodies": 0}
+    sem_all = np.concatenate([r["sem_err"] for r in rows])
+    p99 = np.array([r["teacher_to_model_p99_mm"] for r in rows])
+    mean = {key: float(np.mean([r[src] for r in rows])) for key, src in (
+        ("uniform_iou", "uniform_iou"), ("near_surface_iou", "near_iou"), ("chamfer_mm", "chamfer_mm"),
+        ("chamfer_hands_mm", "chamfer_hands_mm"), ("chamfer_head_mm", "chamfer_head_mm"),
+        ("normal_consistency", "normal_consistency"), ("mesh_seconds_mean", "mesh_seconds"),
+        ("mesh_queries_mean", "mesh_queries"))}
+    return {"bodies": len(rows), **mean, "semantic_error_median_mm": float(np.median(sem_all)),
+            "semantic_error_p90_mm": float(np.percentile(sem_all, 90)),
+            "teacher_to_model_p99_mm_mean": float(p99.mean()), "teacher_to_model_p99_mm_max": float(p99.max()),
+            "one_piece": int(sum(r["large_pieces"] == 1 for r in rows))}
 
 
 def format_table(m: dict) -> str:
@@ -142,6 +163,9 @@ def format_table(m: dict) -> str:
             ("Semantic error median", f"{m['semantic_error_median_mm']:.1f} mm"),
             ("Semantic error p90", f"{m['semantic_error_p90_mm']:.1f} mm"),
             ("SDF throughput (near-surface)", f"{m['query_points_per_second'] / 1e3:.0f} k points/s"),
+            ("Teacher-to-model p99 (mean / worst body)",
+             f"{m['teacher_to_model_p99_mm_mean']:.1f} / {m['teacher_to_model_p99_mm_max']:.1f} mm"),
+            ("Bodies in one piece", f"{m['one_piece']} of {m['bodies']}"),
             (f"Mesh time at {m['resolution']}^3 (mean)", f"{m['mesh_seconds_mean']:.2f} s")]
     return "\n".join(["| metric | value |", "| --- | --- |"] + [f"| {a} | {b} |" for a, b in rows])
 

@@ -89,6 +89,14 @@ def sample_phenotypes(n: int, generator: torch.Generator,
     return {k: v.clamp(0.0, 1.0) for k, v in phen.items()}
 
 
+def age_in_years(age: torch.Tensor) -> torch.Tensor:
+    """Morphological age in years of anny's age phenotype (0.05: 1 year, 0.67: 16, 1.0: 110)."""
+    import anny.shape_distribution as sd
+
+    mapping = sd.SimpleShapeDistribution(load_teacher()).morphological_age_mapping
+    return mapping.anny_to_morphological_age(torch.as_tensor(age, dtype=torch.float64).reshape(-1))
+
+
 def sample_slider_space(n: int, generator: torch.Generator, names: tuple[str, ...]) -> dict[str, torch.Tensor]:
     """Phenotypes over every slider's whole range (:data:`SLIDER_MIX`; plausible ages 1-90), in a
     random order, dict of (n,) over ``names``."""

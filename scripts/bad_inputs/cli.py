@@ -5,17 +5,21 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from imghum_blender.vocabulary import load as load_vocabulary
+
 from .bundle import edited_bundle
 from .catalogue import Case, expect_exit
 
 AREA = "cli"
+#: the shipped model's shape-code length
+K = load_vocabulary().beta_size
 MESH = ["-m", "imghum_blender", "mesh"]
 
 
 def _latents_files() -> list[tuple[str, object]]:
     """(name, JSON content or raw text) of latents files the command must refuse."""
     return [
-        ("beta as strings", {"beta": ["a"] * 16}),
+        ("beta as strings", {"beta": ["a"] * K}),
         ("beta of 3 values", {"beta": [0.1, 0.2, 0.3]}),
         ("phenotype a string", {"phenotypes": {"age": "old"}}),
         ("phenotypes as a list", {"phenotypes": [0.5, 0.4, 0.5, 0.5, 0.5, 0.5]}),
@@ -29,7 +33,7 @@ def _latents_files() -> list[tuple[str, object]]:
         ("NaN expression", {"expression": {"jawOpen": float("nan")}}),
         ("expression of 3 values", {"expression": [0.5, 0.5, 0.5]}),
         ("expression 2.0", {"expression": {"jawOpen": 2.0}}),
-        ("unknown key", {"beta": [0.0] * 16, "colour": 1}),
+        ("unknown key", {"beta": [0.0] * K, "colour": 1}),
         ("a list at the top", [1, 2, 3]),
         ("not JSON", "{not json"),
         ("binary", bytes(range(256))),
@@ -58,7 +62,7 @@ def _flag_cases(tmp: Path, out: str) -> list[tuple[str, list[str]]]:
         ("--pose with 2 values", ["--out", out, "--pose", "lowerarm01.L=1,2"]),
         ("--pose unknown bone", ["--out", out, "--pose", "tail=0,0,1"]),
         ("--beta of 2 values", ["--out", out, "--beta", "0.1", "0.2"]),
-        ("--beta nan", ["--out", out, "--beta", *["nan"] * 16]),
+        ("--beta nan", ["--out", out, "--beta", *["nan"] * K]),
         ("--resolution 2**40", ["--out", out, "--resolution", str(2 ** 40)]),
         ("--resolution 4", ["--out", out, "--resolution", "4"]),
         ("--resolution abc", ["--out", out, "--resolution", "abc"]),
