@@ -14,15 +14,22 @@ def signed_distance(vertices: np.ndarray, faces: np.ndarray, points: np.ndarray
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """SDF (N,), nearest face (N,) and nearest surface point (N,3) for points (N,3)."""
     import igl
-    import point_cloud_utils as pcu
 
     v = np.ascontiguousarray(vertices, dtype=np.float64)
     f = np.ascontiguousarray(faces, dtype=np.int64)
     p = np.ascontiguousarray(points, dtype=np.float64)
     sq, face, closest = igl.point_mesh_squared_distance(p, v, f)
-    winding = np.asarray(pcu.triangle_soup_fast_winding_number(v, f.astype(np.int32), p))
-    sign = np.where(winding > 0.5, -1.0, 1.0)
+    sign = np.where(winding_number(v, f, p) > 0.5, -1.0, 1.0)
     return np.sqrt(np.maximum(sq, 0.0)) * sign, face, closest
+
+
+def winding_number(vertices: np.ndarray, faces: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Fast generalized winding number (N,) of a triangle soup at points (N,3): inside where > 0.5."""
+    import point_cloud_utils as pcu
+
+    return np.asarray(pcu.triangle_soup_fast_winding_number(
+        np.ascontiguousarray(vertices, dtype=np.float64), np.ascontiguousarray(faces, dtype=np.int32),
+        np.ascontiguousarray(points, dtype=np.float64)))
 
 
 def barycentric(points: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
