@@ -172,7 +172,8 @@ def _parts(path: Path, docs, n_bones: int) -> list[PartSpec]:
             ok = (all(0 <= b < n_bones for b in (*part.bones, part.main, *part.cond_bones))
                   and len(part.box_lo) == len(part.box_hi) == 3
                   and all(math.isfinite(x) and x < y for x, y in zip(part.box_lo, part.box_hi))
-                  and part.width > 0 and part.n_freq >= 0 and math.isfinite(part.pad) and part.pad >= 0)
+                  and part.width > 0 and part.n_freq >= 0 and math.isfinite(part.pad) and part.pad >= 0
+                  and min(part.detail_width, part.detail_depth, part.detail_freq) >= 0)
         except (KeyError, TypeError, ValueError) as exc:
             raise BundleError(f"{path}: part {i} of the bundle document is malformed ({type(exc).__name__}: "
                               f"{exc})") from exc

@@ -29,14 +29,23 @@ class PartSpec:
     box_lo: tuple[float, float, float]
     box_hi: tuple[float, float, float]
     pad: float
+    detail_width: int = 0
+    detail_depth: int = 0
+    detail_freq: int = 0
+
+    @property
+    def has_detail(self) -> bool:
+        """Whether the part carries a detail network (:class:`DetailNet`) beside its own."""
+        return self.detail_width > 0
 
     @classmethod
     def from_json(cls, d: dict) -> "PartSpec":
-        """Inverse of ``asdict``."""
+        """Inverse of ``asdict`` (no detail network when the detail fields are absent, as in v1)."""
         return cls(name=d["name"], bones=tuple(d["bones"]), main=int(d["main"]),
                    cond_bones=tuple(d["cond_bones"]), width=int(d["width"]), n_freq=int(d["n_freq"]),
                    expression=bool(d["expression"]), box_lo=tuple(d["box_lo"]), box_hi=tuple(d["box_hi"]),
-                   pad=float(d["pad"]))
+                   pad=float(d["pad"]), detail_width=int(d.get("detail_width", 0)),
+                   detail_depth=int(d.get("detail_depth", 0)), detail_freq=int(d.get("detail_freq", 0)))
 
     def to_json(self) -> dict:
         """Plain-JSON form stored in the bundle."""
@@ -85,6 +94,55 @@ class PartNet(nn.Module):
         return self.out(torch.relu_(self.l2(h)))
 
 
+class DetailNet(nn.Module):
+    """A part's detail network (faces, hands): ``depth`` SiLU layers, each FiLM-modulated, on
+    random Fourier features of the normalized local point; its output corrects the part's own
+    field near the surface (see :meth:`ImplicitBody._part_fields`).
+
+    The Fourier matrix is drawn once from the part's name and kept with the weights (rounded to
+    half precision, as bundles store weights)."""
+
+    def __init__(self, cond_dim: int, width: int, depth: int, n_freq: int, name: str, hyper_width: int = 128):
+        super().__init__()
+        self.width = width
+        gen = torch.Generator().manual_seed(sum(ord(c) * 31 ** i for i, c in enumerate(name)) % 2 ** 31)
+        self.register_buffer("rff", (torch.randn(3, 8 * n_freq, generator=gen) * DETAIL_RFF_SCALE).half().float())
+        self.hyper = nn.Sequential(nn.Linear(cond_dim, hyper_width), nn.SiLU(), nn.Linear(hyper_width, 2 * depth * width))
+        nn.init.zeros_(self.hyper[2].weight)
+        nn.init.zeros_(self.hyper[2].bias)
+        sizes = [3 + 16 * n_freq] + [width] * depth
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+        self.out = nn.Linear(width, 4)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def film(self, cond: torch.Tensor) -> torch.Tensor:
+        """Per-body modulations (B, 2·depth·W) from conditioning (B, C)."""
+        return self.hyper(cond)
+
+    def forward(self, u: torch.Tensor, film: torch.Tensor) -> torch.Tensor:
+        """Normalized local points (n, 3) and modulations ((n, ·) or one shared row) -> (n, 4)."""
+        x = 2 * torch.pi * u @ self.rff
+        h = torch.cat([u, torch.sin(x), torch.cos(x)], -1)
+        mods = film.split(self.width, -1)
+        for i, layer in enumerate(self.layers):
+            g, b = mods[2 * i], mods[2 * i + 1]
+            if film.shape[0] == 1:
+                s = 1.0 + g[0]
+                h = nn.functional.silu(nn.functional.linear(h, layer.weight * s[:, None], layer.bias * s + b[0]))
+            else:
+                h = nn.functional.silu(layer(h) * (1.0 + g) + b)
+        return self.out(h)
+
+
+#: Spread of the detail networks' random Fourier frequencies (cycles per normalized box half-size).
+DETAIL_RFF_SCALE = 6.0
+#: The detail correction acts where the part's own SDF is within this band (m), fading out at its edge.
+DETAIL_BAND = 0.01
+#: Meters per unit of the detail network's SDF output.
+DETAIL_SCALE = 0.01
+
+
 class ImplicitBody(nn.Module):
     """All part networks plus the geometry that gates and combines them."""
 
@@ -95,6 +153,9 @@ class ImplicitBody(nn.Module):
         self.beta_size, self.expression_size, self.softmin_k = beta_size, expression_size, softmin_k
         self.nets = nn.ModuleList(
             PartNet(self.cond_dim(p), p.width, p.n_freq) for p in self.parts)
+        self.details = nn.ModuleDict({
+            str(i): DetailNet(self.cond_dim(p), p.detail_width, p.detail_depth, p.detail_freq, p.name)
+            for i, p in enumerate(self.parts) if p.has_detail})
         lo = torch.tensor([p.box_lo for p in parts])
         hi = torch.tensor([p.box_hi for p in parts])
         pad = torch.tensor([p.pad for p in parts])[:, None]
@@ -110,13 +171,16 @@ class ImplicitBody(nn.Module):
         return self.beta_size + 6 * len(part.cond_bones) + (self.expression_size if part.expression else 0)
 
     def conditioning(self, beta: torch.Tensor, rel6d: torch.Tensor, expression: torch.Tensor) -> list[torch.Tensor]:
-        """Per-part modulations [(B, 4W_p)] from beta (B,K), joint rotations (B,J,6), psi (B,E)."""
+        """Per-part modulations [(B, 4W_p), detail parts followed by their detail network's] from
+        beta (B,K), joint rotations (B,J,6), psi (B,E)."""
         films = []
-        for part, net in zip(self.parts, self.nets):
+        for i, (part, net) in enumerate(zip(self.parts, self.nets)):
             cond = [beta, rel6d[:, list(part.cond_bones)].flatten(1)]
             if part.expression:
                 cond.append(expression)
-            films.append(net.film(torch.cat(cond, -1)))
+            cond = torch.cat(cond, -1)
+            film = net.film(cond)
+            films.append(torch.cat([film, self.details[str(i)].film(cond)], -1) if part.has_detail else film)
         return films
 
     def candidate_grid(self, frames: torch.Tensor, cells: int) -> "PartGrid":
@@ -225,12 +289,33 @@ class ImplicitBody(nn.Module):
             start += count
             up = u[sl]
             film = films[p] if body is None else films[p].index_select(0, body[sl])
-            out = self.nets[p](up, film)
+            net = self.nets[p]
+            out = net(up, film[:, :4 * net.width])
             prior = (up.norm(dim=-1) - 0.75) * self.half_size[p].min()
-            dists.append(prior + out[:, 0] * self.half_size[p].mean())
+            dist = prior + out[:, 0] * self.half_size[p].mean()
             tf = self.template_frames[p]
-            sems.append(local[sl] @ tf[:3, :3].T + tf[:3, 3] + 0.05 * out[:, 1:])
+            sem = local[sl] @ tf[:3, :3].T + tf[:3, 3] + 0.05 * out[:, 1:]
+            if self.parts[p].has_detail:
+                dist, sem = self._detail(p, up, film[:, 4 * net.width:], dist, sem)
+            dists.append(dist)
+            sems.append(sem)
         return (torch.cat(dists), torch.cat(sems)) if dists else (None, None)
+
+    def _detail(self, p: int, u: torch.Tensor, film: torch.Tensor, dist: torch.Tensor,
+                sem: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Part ``p``'s field corrected by its detail network where the part's own SDF lies within
+        :data:`DETAIL_BAND` (weight fading smoothly to 0 at the band's edge); the network runs
+        only on those points."""
+        t = (1.0 - dist.detach().abs() / DETAIL_BAND).clamp_min(0.0)
+        near = (t > 0).nonzero()[:, 0]
+        if len(near) == 0:
+            return dist, sem
+        w = t.index_select(0, near)
+        w = (w * w * (3 - 2 * w))[:, None]
+        out = self.details[str(p)](u.index_select(0, near), film if film.shape[0] == 1 else film.index_select(0, near))
+        dist = dist.index_add(0, near, w[:, 0] * out[:, 0] * DETAIL_SCALE)
+        sem = sem.index_add(0, near, w * out[:, 1:] * DETAIL_SCALE)
+        return dist, sem
 
     def _soft_min(self, outside: torch.Tensor, pid: torch.Tensor, d: torch.Tensor | None,
                   s: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:

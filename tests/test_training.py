@@ -2,6 +2,7 @@
 import itertools
 
 import numpy as np
+import pytest
 import torch
 
 from imghum_blender.bundle import DEFAULT_BUNDLE
@@ -10,7 +11,7 @@ from imghum_blender.training import data, train
 
 
 def test_data_chunk_and_few_steps_lower_the_loss(model, teacher, tmp_path):
-    path = data.make_chunk((str(DEFAULT_BUNDLE), str(tmp_path), 0, 3, 99))
+    path = data.make_chunk((str(DEFAULT_BUNDLE), str(tmp_path), 0, 3, 99, "body"))
     with np.load(path) as d:
         assert d["points"].shape == (3, 16000, 3)
         sdf = d["sdf"]
@@ -100,7 +101,7 @@ def test_training_streams_fresh_bodies_and_ends_its_session_with_a_checkpoint(te
     import json
 
     (tmp_path / "data").mkdir()
-    data.make_chunk((str(DEFAULT_BUNDLE), str(tmp_path / "data"), 0, 2, 5))  # the fixed set: validation
+    data.make_chunk((str(DEFAULT_BUNDLE), str(tmp_path / "data"), 0, 2, 5, "body"))  # the fixed set: validation
     run = tmp_path / "run"
     argv = ["--bundle", str(DEFAULT_BUNDLE), "--data", str(tmp_path / "data"), "--workdir", str(run),
             "--val-bodies", "1", "--bodies-per-step", "1", "--points-per-body", "256", "--eval-every", "100000",
@@ -114,3 +115,48 @@ def test_training_streams_fresh_bodies_and_ends_its_session_with_a_checkpoint(te
     assert len(list((run / "stream").glob("chunk_*.npz"))) <= 2 + 1  # older ones deleted (+ the one in the making)
     saved = torch.load(run / "last.pt", weights_only=True)
     assert 0.7 < saved["elapsed"] / 60 < 1.5 and saved["step"] > 20 and "val" in log[-1]  # the session limit
+
+
+def test_a_head_detail_stage_trains_only_the_head_detail_network(teacher, tmp_path):
+    """Detail networks start as a zero correction (the body is unchanged), run only near the head's
+    surface, and a detail stage on head-dense data changes nothing but them."""
+    from imghum_blender.bundle import load_bundle
+    from imghum_blender.model import load_model
+    from imghum_blender.network import DETAIL_BAND
+    from imghum_blender.training import detail
+
+    base = load_bundle()
+    bundle, net = detail.with_detail(base, "head", width=32, depth=2, n_freq=2)
+    start = tmp_path / "head_base.safetensors"
+    bundle.save(start, net)
+    before, staged = load_model(), load_model(start)
+    head = staged.vocabulary.part_names.index("head")
+    assert list(staged.network.details) == [str(head)] and staged.bundle.parts[head].has_detail
+    lat = before.latents(expression={"jawOpen": 0.7})
+    mesh = before.mesh(lat, resolution=64)
+    pts = torch.from_numpy(mesh.vertices[::7] + np.random.default_rng(0).normal(size=(len(mesh.vertices[::7]), 3))
+                           .astype(np.float32) * 0.02)
+    assert torch.equal(before.query(pts, lat)[0], staged.query(pts, lat)[0])  # untrained: zero correction
+
+    (tmp_path / "data").mkdir()
+    path = data.make_chunk((str(start), str(tmp_path / "data"), 0, 2, 7, "head"))
+    recipe = data.RECIPES["head"]
+    with np.load(path) as d:  # head-dense: most points within millimetres of the surface
+        n = sum(c for c, _ in recipe.surface_mix) + recipe.n_region_uniform
+        assert d["points"].shape == (2, n, 3) and np.isfinite(d["sdf"]).all()
+        assert np.percentile(np.abs(d["sdf"]), 60) < 0.003
+    run = tmp_path / "run"
+    train.main(["--bundle", str(start), "--data", str(tmp_path / "data"), "--workdir", str(run), "--val-bodies", "1",
+                "--bodies-per-step", "1", "--points-per-body", "512", "--max-steps", "6", "--eval-every", "6",
+                "--train-region", "head", "--lr", "1e-2"])
+    trained = load_model(run / "best.safetensors")
+    assert trained.bundle.info["detail"]["head"]["training"]["steps"] == 6
+    old, new = staged.network.state_dict(), trained.network.state_dict()
+    changed = {k.split(".")[0] + "." + k.split(".")[1] for k in old if not torch.equal(old[k].half(), new[k].half())}
+    assert changed == {f"details.{head}"}, changed
+    sdf_before, sdf_after = before.query(pts, lat)[0], trained.query(pts, lat)[0]
+    moved = (sdf_before - sdf_after).abs() > 0
+    assert moved.any() and (sdf_before[moved].abs() < DETAIL_BAND + 0.02).all()  # near the surface only
+    with pytest.raises(SystemExit, match="no detail networks"):
+        train.main(["--bundle", str(start), "--data", str(tmp_path / "data"), "--workdir", str(tmp_path / "r2"),
+                    "--val-bodies", "1", "--max-steps", "1", "--train-region", "hands"])

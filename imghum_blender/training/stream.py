@@ -16,12 +16,15 @@ _CHUNK = re.compile(r"chunk_(\d+)\.npz")
 
 
 class Stream:
-    """Keeps ``workers`` chunks of ``chunk_bodies`` bodies in the making; :meth:`poll` collects them."""
+    """Keeps ``workers`` chunks of ``chunk_bodies`` bodies (:data:`data.RECIPES` ``focus``) in the
+    making; :meth:`poll` collects them."""
 
-    def __init__(self, bundle: str, folder: Path, workers: int, chunk_bodies: int, seed: int, window: int):
+    def __init__(self, bundle: str, folder: Path, workers: int, chunk_bodies: int, seed: int, window: int,
+                 focus: str = "body"):
         if workers < 1 or window < 1:
             raise ValueError(f"streaming needs at least one worker and a window of one chunk (got {workers}, {window})")
         self.bundle, self.folder, self.chunk_bodies, self.seed, self.window = bundle, folder, chunk_bodies, seed, window
+        self.focus = focus
         folder.mkdir(parents=True, exist_ok=True)
         found = sorted((int(m[1]), p) for p in folder.iterdir() if (m := _CHUNK.fullmatch(p.name)))
         self.ready = [str(p) for _, p in found]
@@ -34,7 +37,7 @@ class Stream:
 
     def _fill(self) -> None:
         while len(self.pending) < self.workers:
-            job = (self.bundle, str(self.folder), self.next, self.chunk_bodies, self.seed)
+            job = (self.bundle, str(self.folder), self.next, self.chunk_bodies, self.seed, self.focus)
             self.pending.append(self.pool.apply_async(make_chunk, (job,)))
             self.next += 1
 

@@ -112,16 +112,21 @@ def sample_slider_space(n: int, generator: torch.Generator, names: tuple[str, ..
     return {name: torch.cat([plausible[name], uniform[:, j], extreme[:, j]])[order] for j, name in enumerate(names)}
 
 
-def sample_expressions(n: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
-    """Sparse facial actions: a third neutral, the rest 1-6 active actions in [0, 1]."""
+def sample_expressions(n: int, generator: torch.Generator, strong: bool = False) -> dict[str, torch.Tensor]:
+    """Sparse facial actions: a third neutral, the rest 1-6 active actions in [0, 1]; ``strong``
+    (the face's detail data): an eighth neutral, the rest 1-8 actions, half of them at 0.6-1."""
     labels = load_teacher().facial_action_labels
     values = torch.zeros(n, len(labels), dtype=torch.float64)
+    neutral, most = (1 / 8, 8) if strong else (1 / 3, 6)
     for i in range(n):
-        if torch.rand((), generator=generator) < 1 / 3:
+        if torch.rand((), generator=generator) < neutral:
             continue
-        k = int(torch.randint(1, 7, (), generator=generator))
+        k = int(torch.randint(1, most + 1, (), generator=generator))
         idx = torch.randperm(len(labels), generator=generator)[:k]
-        values[i, idx] = torch.rand(k, generator=generator, dtype=torch.float64)
+        u = torch.rand(k, generator=generator, dtype=torch.float64)
+        if strong:
+            u = torch.where(torch.rand(k, generator=generator, dtype=torch.float64) < 0.5, 0.6 + 0.4 * u, u)
+        values[i, idx] = u
     return {name: values[:, j] for j, name in enumerate(labels)}
 
 

@@ -9,7 +9,8 @@ raised when resuming. ``WORKDIR/last.pt`` holds the resumable state, ``WORKDIR/b
 the best bundle so far (half precision) by validation loss. ``--session-minutes`` ends this run
 early with a checkpoint (e.g. 9-minute runs on a lent GPU, resumed elsewhere). ``--stream N``
 trains on fresh bodies that N worker processes generate meanwhile (:mod:`.stream`); the ``--data``
-set then serves for validation and for the first steps.
+set then serves for validation and for the first steps. ``--train-region head`` (a detail stage,
+:mod:`.detail`) trains only that region's detail networks on ``--focus head`` data.
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ import torch.distributed as dist
 from ..bundle import load_bundle
 from ..latents import Latents
 from ..model import Model
+from .detail import TRAIN_REGIONS, region_parts
 from .stream import Stream
 
 CLAMP = 0.05
@@ -144,7 +146,26 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--chunk-bodies", type=int, default=25)
     ap.add_argument("--refresh-every", type=int, default=100, help="steps between taking in streamed chunks")
     ap.add_argument("--seed", type=int, default=0, help="data seed of the streamed chunks")
+    ap.add_argument("--train-region", choices=sorted(TRAIN_REGIONS), default=None,
+                    help="a detail stage: train only this region's detail networks (see training.detail)")
     return ap.parse_args(argv)
+
+
+def trainable(net, region: str | None) -> list[torch.nn.Parameter]:
+    """The parameters a run optimises: all, or (a detail stage) the region's detail networks only,
+    every other parameter frozen."""
+    if region is None:
+        return list(net.parameters())
+    names = set(region_parts([p.name for p in net.parts], region))
+    keys = [k for k in net.details if net.parts[int(k)].name in names]
+    if not keys:
+        raise SystemExit(f"error: the bundle's {region} parts have no detail networks; "
+                         f"add them first (python -m imghum_blender.training.detail --region {region})")
+    net.requires_grad_(False)
+    params = [q for k in keys for q in net.details[k].parameters()]
+    for q in params:
+        q.requires_grad_(True)
+    return params
 
 
 def _distributed() -> tuple[bool, int, int, torch.device]:
@@ -190,9 +211,10 @@ def main(argv: list[str] | None = None) -> None:
     data = val_data = Dataset(sorted(glob.glob(str(Path(args.data) / "chunk_*.npz"))))
     val_bodies = torch.arange(data.n_bodies - args.val_bodies, data.n_bodies)
     train_bodies = torch.arange(0, data.n_bodies - args.val_bodies)[rank::world]
-    stream = (Stream(args.bundle, run / "stream", args.stream, args.chunk_bodies, args.seed, args.stream_window)
+    focus = "body" if args.train_region is None else "head" if args.train_region == "head" else "hands"
+    stream = (Stream(args.bundle, run / "stream", args.stream, args.chunk_bodies, args.seed, args.stream_window, focus)
               if args.stream else None)
-    opt = torch.optim.Adam(net.parameters(), lr=args.lr)
+    opt = torch.optim.Adam(trainable(net, args.train_region), lr=args.lr)
     state = _resume(run / "last.pt", net, opt, rank)
     model.to(device=device)
     objective = Objective(model)
@@ -223,9 +245,9 @@ def main(argv: list[str] | None = None) -> None:
             _log(log, {"step": state["step"], "min": round(state["elapsed"] / 60, 2), "lr": round(lr, 6),
                        **{k: round(float(v.detach()), 6) for k, v in terms.items()}})
         if rank == 0 and state["step"] % args.eval_every == 0:
-            _checkpoint(model, net, opt, state, val_data, val_bodies, run, bundle, log)
+            _checkpoint(model, net, opt, state, val_data, val_bodies, run, bundle, log, args.train_region)
     if rank == 0 and state["step"] % args.eval_every:
-        _checkpoint(model, net, opt, state, val_data, val_bodies, run, bundle, log)
+        _checkpoint(model, net, opt, state, val_data, val_bodies, run, bundle, log, args.train_region)
     if stream:
         stream.close()
     if distributed:
@@ -248,7 +270,7 @@ def _refreshed(stream: Stream, taken: list[str]) -> Dataset | None:
     return Dataset(stream.ready) if stream.ready and stream.ready != taken else None
 
 
-def _checkpoint(model, net, opt, state, data, val_bodies, run, bundle, log) -> None:
+def _checkpoint(model, net, opt, state, data, val_bodies, run, bundle, log, region: str | None) -> None:
     net.eval()
     val = validate(model, data, val_bodies)
     net.train()
@@ -256,8 +278,11 @@ def _checkpoint(model, net, opt, state, data, val_bodies, run, bundle, log) -> N
     improved = score < state["best"]
     if improved:
         state["best"] = score
-        bundle.info["training"] = {"steps": state["step"], "minutes": round(state["elapsed"] / 60, 1),
-                                   "validation": val}
+        record = {"steps": state["step"], "minutes": round(state["elapsed"] / 60, 1), "validation": val}
+        if region is None:
+            bundle.info["training"] = record
+        else:
+            bundle.info["detail"][region]["training"] = record
         bundle.save(run / "best.safetensors", net)
     torch.save({"net": net.state_dict(), "opt": opt.state_dict(), **state}, run / "last.pt.tmp")
     os.replace(run / "last.pt.tmp", run / "last.pt")
