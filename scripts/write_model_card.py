@@ -1,8 +1,7 @@
-"""Write imghum_blender/data/MODEL_CARD.md from a bundle, its evaluation metrics and its training log.
+"""Write imghum_blender/data/MODEL_CARD.md from the shipped bundle, its evaluations (v1 beside it) and
+its training log; every input defaults to its place under ``docs/``.
 
-    python scripts/write_model_card.py --bundle imghum_blender/data/imghum_v1.safetensors \
-        --metrics docs/metrics_v1.json --benchmark docs/benchmarks/query.json --train-log runs/v1/train.log \
-        --data-bodies 4000 --data-minutes 9.4 --meshing docs/benchmarks/meshing.json
+    python scripts/write_model_card.py --data-bodies 6000 --data-minutes 16.4
 """
 from __future__ import annotations
 
@@ -11,27 +10,71 @@ import json
 from pathlib import Path
 
 from imghum_blender.bundle_info import read_document
-from imghum_blender.training.evaluate import format_table
+from imghum_blender.training.evaluate_detail import FACES, HANDS
 
-FLOORS = [("uniform_iou", ">=", 0.965, "Uniform IoU"), ("near_surface_iou", ">=", 0.88, "Near-surface IoU"),
-          ("chamfer_mm", "<=", 2.0, "Chamfer-L1 overall (mm)"), ("chamfer_hands_mm", "<=", 3.5, "Chamfer-L1 hands (mm)"),
-          ("chamfer_head_mm", "<=", 1.5, "Chamfer-L1 head (mm)"),
-          ("semantic_error_median_mm", "<=", 15.0, "Semantic error median (mm)"),
-          ("query_points_per_second", ">=", 500_000, "Near-surface SDF queries / s")]
-GOALS = {"near_surface_iou": 0.95, "chamfer_mm": 1.2, "chamfer_hands_mm": 2.0, "query_points_per_second": 2_000_000}
+#: Model issue 12's acceptance numbers: (label, value getter, op, target, unit format).
+TARGETS = [
+    ("Corner shapes in one piece", lambda e: e["corners"]["summary"]["one_piece"], ">=", 64, "{:.0f} of 64"),
+    ("Corner shapes, teacher→model p99 (worst body)", lambda e: e["corners"]["summary"]["p99_mm_max"], "<=", 6.0,
+     "{:.1f} mm"),
+    ("Faces: mean distance", lambda e: e["detail"]["summary"]["head"]["mean_mm"], "<=", 0.35, "{:.2f} mm"),
+    ("Faces: p95 distance", lambda e: e["detail"]["summary"]["head"]["p95_mm"], "<=", 1.2, "{:.2f} mm"),
+    ("Faces: mean normal error", lambda e: e["detail"]["summary"]["head"]["normal_deg"], "<=", 9.0, "{:.1f}°"),
+    ("Hands: mean distance", lambda e: e["detail"]["summary"]["hand"]["mean_mm"], "<=", 0.35, "{:.2f} mm"),
+    ("Hands: p95 distance", lambda e: e["detail"]["summary"]["hand"]["p95_mm"], "<=", 1.2, "{:.2f} mm"),
+    ("Hands: mean normal error", lambda e: e["detail"]["summary"]["hand"]["normal_deg"], "<=", 9.0, "{:.1f}°"),
+    ("Whole body: uniform IoU", lambda e: 100 * e["metrics"]["uniform_iou"], ">=", 98.0, "{:.2f} %"),
+    ("Whole body: near-surface IoU", lambda e: 100 * e["metrics"]["near_surface_iou"], ">=", 93.0, "{:.2f} %"),
+    ("Whole body: Chamfer-L1 at 256³", lambda e: e["metrics"]["chamfer_mm"], "<=", 1.0, "{:.2f} mm"),
+    ("Whole body: teacher→model p99 (mean of bodies)", lambda e: e["metrics"]["teacher_to_model_p99_mm_mean"], "<=",
+     5.0, "{:.1f} mm"),
+    ("Whole body: semantic error median", lambda e: e["metrics"]["semantic_error_median_mm"], "<=", 3.0, "{:.1f} mm"),
+    ("Near-surface queries / s (2 cores)", lambda e: e["query"]["near_surface_points_per_s"], ">=", 550_000,
+     "{:,.0f}"),
+    ("256³ mesh (coarse to fine)", lambda e: next(r["seconds"] for r in e["meshing"]["rows"] if r["resolution"] == 256),
+     "<=", 1.5, "{:.2f} s"),
+]
 
 
-def floor_rows(metrics: dict, bench: dict | None) -> list[str]:
-    """Markdown rows: metric, v1 floor, product goal, measured, met?"""
-    rows = ["| metric | v1 floor | product goal | measured | floor met |", "| --- | --- | --- | --- | --- |"]
-    for key, op, floor, label in FLOORS:
-        value = metrics[key]
-        if key == "query_points_per_second" and bench:
-            value = bench["near_surface_points_per_s"]
-        ok = value >= floor if op == ">=" else value <= floor
-        goal = GOALS.get(key, "")
-        rows.append(f"| {label} | {op} {floor:g} | {goal if goal == '' else f'{goal:g}'} | {value:.4g} | {'yes' if ok else '**no**'} |")
+def target_rows(evidence: dict) -> list[str]:
+    """Markdown rows: what issue 12 asks, what was measured, met or not."""
+    rows = ["| acceptance number | target | measured | met |", "| --- | --- | --- | --- |"]
+    for label, get, op, target, fmt in TARGETS:
+        try:
+            value = get(evidence)
+        except (KeyError, TypeError, StopIteration):
+            rows.append(f"| {label} | {op} {fmt.format(target)} | not measured | **no** |")
+            continue
+        ok = value >= target if op == ">=" else value <= target
+        rows.append(f"| {label} | {op} {fmt.format(target)} | {fmt.format(value)} | {'yes' if ok else '**no**'} |")
     return rows
+
+
+def compare_rows(new: dict, old: dict, rows: list[tuple[str, str, str, float]]) -> list[str]:
+    """Markdown rows comparing two metric dicts: (label, key, format, scale)."""
+    out = ["| metric | v1 | v2 |", "| --- | --- | --- |"]
+    for label, key, fmt, scale in rows:
+        cells = [fmt.format(m[key] * scale) if key in m else "–" for m in (old, new)]
+        out.append(f"| {label} | {cells[0]} | {cells[1]} |")
+    return out
+
+
+BODY_ROWS = [("Uniform IoU", "uniform_iou", "{:.2f} %", 100), ("Near-surface IoU", "near_surface_iou", "{:.2f} %", 100),
+             ("Chamfer-L1 overall", "chamfer_mm", "{:.2f} mm", 1), ("Chamfer-L1 hands", "chamfer_hands_mm", "{:.2f} mm", 1),
+             ("Chamfer-L1 head", "chamfer_head_mm", "{:.2f} mm", 1),
+             ("Normal consistency", "normal_consistency", "{:.4f}", 1),
+             ("Teacher→model p99, mean of bodies", "teacher_to_model_p99_mm_mean", "{:.1f} mm", 1),
+             ("Teacher→model p99, worst body", "teacher_to_model_p99_mm_max", "{:.1f} mm", 1),
+             ("Bodies in one piece", "one_piece", "{:.0f}", 1),
+             ("Semantic error median", "semantic_error_median_mm", "{:.1f} mm", 1),
+             ("Semantic error p90", "semantic_error_p90_mm", "{:.1f} mm", 1)]
+CORNER_ROWS = [("Bodies in one piece (of 64)", "one_piece", "{:.0f}", 1), ("Most pieces", "pieces_max", "{:.0f}", 1),
+               ("Teacher→model p99, mean", "p99_mm_mean", "{:.1f} mm", 1),
+               ("Teacher→model p99, worst", "p99_mm_max", "{:.1f} mm", 1),
+               ("Bodies within 6 mm (p99)", "bodies_p99_within_6mm", "{:.0f}", 1),
+               ("Shape space alone, p99 mean", "projection_p99_mm_mean", "{:.1f} mm", 1)]
+DETAIL_ROWS = [("mean distance", "mean_mm", "{:.2f} mm", 1), ("p95 distance", "p95_mm", "{:.2f} mm", 1),
+               ("worst case's p95", "worst_p95_mm", "{:.2f} mm", 1), ("mean normal error", "normal_deg", "{:.1f}°", 1)]
 
 
 def meshing_section(path: str | None) -> str:
@@ -57,106 +100,145 @@ The head alone at 512³-equivalent detail: {m['head_512_seconds']:.2f} s ({m['he
 """
 
 
+def _json(path: str | None) -> dict:
+    return json.loads(Path(path).read_text()) if path else {}
+
+
 def main() -> None:
     """Render the card."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--bundle", required=True)
-    ap.add_argument("--metrics", required=True)
-    ap.add_argument("--benchmark", default=None)
-    ap.add_argument("--meshing", default=None, help="scripts/benchmark_meshing.py result")
-    ap.add_argument("--train-log", required=True)
+    ap.add_argument("--bundle", default="imghum_blender/data/imghum_v2.safetensors")
+    ap.add_argument("--metrics", default="docs/metrics_v2.json", help="held-out bodies over the slider range")
+    ap.add_argument("--baseline", default="docs/metrics_v1_slider_space.json", help="v1 on the same bodies")
+    ap.add_argument("--plausible", default="docs/metrics_v2_plausible.json", help="v2 on v1's held-out bodies")
+    ap.add_argument("--plausible-baseline", default="docs/metrics_v1.json")
+    ap.add_argument("--corners", default="docs/metrics_corners_v2.json")
+    ap.add_argument("--corners-baseline", default="docs/metrics_corners_v1.json")
+    ap.add_argument("--detail", default="docs/metrics_detail_v2.json")
+    ap.add_argument("--detail-baseline", default="docs/metrics_detail_v1.json")
+    ap.add_argument("--benchmark", default="docs/benchmarks/query.json")
+    ap.add_argument("--meshing", default="docs/benchmarks/meshing.json")
+    ap.add_argument("--train-log", default="docs/train_log_v2.jsonl")
     ap.add_argument("--data-bodies", type=int, required=True)
     ap.add_argument("--data-minutes", type=float, required=True)
     ap.add_argument("--out", default="imghum_blender/data/MODEL_CARD.md")
     args = ap.parse_args()
     doc = read_document(args.bundle)
     info = doc["info"]
-    metrics = json.loads(Path(args.metrics).read_text())
-    bench = json.loads(Path(args.benchmark).read_text()) if args.benchmark else None
+    ev = {"metrics": _json(args.metrics), "corners": _json(args.corners), "detail": _json(args.detail),
+          "query": _json(args.benchmark), "meshing": _json(args.meshing)}
+    base = {"metrics": _json(args.baseline), "corners": _json(args.corners_baseline),
+            "detail": _json(args.detail_baseline)}
     log = [json.loads(line) for line in Path(args.train_log).read_text().splitlines() if line.strip()]
-    steps = [r for r in log if "val" not in r]
-    last = steps[-1]
+    last = [r for r in log if "val" not in r and "step" in r][-1]
     training = info.get("training", {})
     parts = doc["parts"]
     widths = sorted({p["width"] for p in parts})
-    card = f"""# Model card: imGHUM v1 (`{Path(args.bundle).name}`)
+    space = info["shape_space"]
+    m = ev["metrics"]
+    children, adults = m.get("children", {}), m.get("adults", {})
+    detail = "\n".join(f"  - {region}: {d['depth']} × {d['width']} ({', '.join(d['parts'][:3])}…)"
+                       for region, d in info.get("detail", {}).items()) or "  none yet: the head and hand parts are the body model's own"
+    card = f"""# Model card: imGHUM v2 (`{Path(args.bundle).name}`)
 
 An imGHUM-style implicit body model (signed distance + semantics conditioned on shape β, facial
 expression ψ and body/hand pose θ), trained on this repository's 2-core CPU from the explicit
-teacher model {info['teacher']}.
+teacher model {info['teacher']}. v2 covers every slider position: all six phenotypes over their
+whole range, ages from toddlers (1 year) to the elderly.
 
 ## What it is
 - **Inputs**: β — {doc['spec']['beta_size']} shape coefficients (unit-variance PCA of the teacher's rest
-  shapes over ages {info['shape_space']['age_range_years'][0]:g}–{info['shape_space']['age_range_years'][1]:g} years,
-  {info['shape_space']['explained_variance'] * 100:.3f} % of the vertex variance of {info['shape_space']['samples']} sampled bodies);
-  named phenotypes (gender, age, muscle, weight, height, proportions) map to β exactly (multilinear
-  on the teacher's anchor grid); ψ — {len(doc['spec']['expression_names'])} ARKit facial actions in [0, 1]; θ — rotations of the
-  {len(doc['spec']['bone_names'])} teacher bones ('local-ref') plus root translation.
+  shapes sampled over the whole slider range, {space['explained_variance'] * 100:.4f} % of the vertex variance of
+  {space['samples']} bodies); named phenotypes (gender, age, muscle, weight, height, proportions, each in
+  [0, 1]) map to β exactly (multilinear on the teacher's anchor grid); ψ — {len(doc['spec']['expression_names'])} ARKit
+  facial actions in [0, 1]; θ — rotations of the {len(doc['spec']['bone_names'])} teacher bones ('local-ref') plus root
+  translation.
 - **Outputs**: signed distance in meters (negative inside) and a semantic code, the corresponding
   point on the canonical template (mean shape, rest pose, teacher vertex order).
 - **Network**: {len(parts)} parts (head, neck, 3 torso pieces, shoulders, upper/lower arms, palms, every finger
   segment, upper/lower legs, feet), each a 3-hidden-layer ReLU MLP (widths {', '.join(map(str, widths))}) on
   Fourier-encoded coordinates in its main bone's frame, FiLM-modulated by β, the 6D rotations of the
   joints that deform it and (head) ψ; box-gated, soft-min combined (k = {info['softmin_k'] * 1000:g} mm).
+- **Detail networks** (a SiLU network per part on random Fourier features that corrects the part's
+  field within 1 cm of its surface, trained on region-dense data with the body frozen):
+{detail}
 - **File**: half-precision weights + float32 skeleton/template/shape space, safetensors layout,
   loaded without pickle, SHA-256 checked.
 
 ## Training recipe
-- Data: {args.data_bodies} random teacher bodies (phenotypes from anny's age-conditioned distribution, ages 13–90;
-  random poses within joint ranges incl. fingers, toes at rest, random yaw; sparse random facial
-  actions), 16 000 points each: 2 500 on the surface (with normals), 3 500 / 2 500 / 1 500 with
-  Gaussian noise σ = 3 / 10 / 30 mm (hands ×8 and head ×2.5 oversampled by area), 5 000 uniform in
-  the padded box, 1 000 uniform around the hands. Ground truth: exact unsigned distance (libigl) with
-  the fast-winding-number sign (point-cloud-utils, inside where w > 0.5); semantics = template point
-  of the nearest surface point. Generation: {args.data_minutes:.1f} min on 2 processes.
+- Data: {args.data_bodies} random teacher bodies over the whole slider range (`teacher.sample_slider_space`: half
+  from anny's age-conditioned distribution at ages 1–90, 30 % uniform over the phenotype box, 20 %
+  extremes with each phenotype at 0 or 1 with probability 0.6), random poses within joint ranges incl.
+  fingers (a quarter mild), toes at rest, random yaw, sparse random facial actions; 16 000 points
+  each: 2 500 on the surface (with normals), 3 500 / 2 500 / 1 500 with Gaussian noise σ = 3 / 10 /
+  30 mm (hands ×8 and head ×2.5 oversampled by area), 5 000 uniform in the padded box, 1 000 uniform
+  around the hands. Ground truth: exact unsigned distance (libigl) with the fast-winding-number sign
+  (point-cloud-utils, inside where w > 0.5); semantics = template point of the nearest surface point.
+  Generation: {args.data_minutes:.1f} min on 2 processes.
 - Loss: 10 × clamped-L1 SDF (±5 cm) + L1 semantics within 2 cm of the surface + 0.1 × normal
   alignment + 0.01 × eikonal + 3 × |SDF| on surface points.
 - Optimiser: Adam, lr 2e-3 with a cosine over the time budget to 4e-5, 16 bodies × 2 048 points per
   step, gradient clipping 1.0; {last['step']} steps in {last['min']:.0f} min on 2 CPU cores
-  (≈ {last['min'] / 60 * 2:.1f} CPU-hours; plus data generation ≈ {args.data_minutes / 60 * 2:.2f} CPU-hours).
-  Best validation checkpoint (64 held-back training-distribution bodies): step {training.get('steps')},
-  {json.dumps(training.get('validation', {}))}.
+  (≈ {last['min'] / 60 * 2:.1f} CPU-hours; plus data generation ≈ {args.data_minutes / 60 * 2:.2f} CPU-hours). Training log:
+  `{args.train_log}`. Best validation checkpoint (64 held-back training bodies): step
+  {training.get('steps')}, {json.dumps(training.get('validation', {}))}.
 
-## Evaluation (held-out, `python -m imghum_blender.training.evaluate`)
-{metrics['bodies']} bodies sampled with seed {metrics['seed']} (never used in training), mixed poses and expressions.
-Uniform IoU on points uniform in each posed body's box padded by 5 cm; near-surface IoU on surface
-samples + N(0, 1 cm); Chamfer-L1 = mean of the two point-to-surface distances between the model's
-marching-cubes mesh at {metrics['resolution']}³ and the teacher mesh (100 k samples each way; hands/head
-restricted to those regions); normal consistency |n·n'|; semantic error of the model at teacher
-surface points.
+## Against model issue 12's acceptance numbers
+{chr(10).join(target_rows(ev))}
 
-{format_table(metrics)}
+## Evaluation: held-out bodies over the whole slider range
+`python -m imghum_blender.training.evaluate --sampler slider_space` ({m['bodies']} bodies, seed {m['seed']}, never
+used in training; mixed poses and expressions; v1 measured on the same bodies). Uniform IoU on points
+uniform in each posed body's box padded by 5 cm; near-surface IoU on surface samples + N(0, 1 cm);
+Chamfer-L1 = mean of the two point-to-surface distances between the model's marching-cubes mesh at
+{m['resolution']}³ and the teacher mesh (100 k samples each way; hands/head restricted to those regions);
+teacher→model p99 = 99th percentile of the distance from the teacher surface to the model's mesh;
+pieces = components holding ≥ 1 % of the mesh's vertices; semantic error at teacher surface points.
 
-### Against the v1 floors and the product goal
-{chr(10).join(floor_rows(metrics, bench))}
+{chr(10).join(compare_rows(m, base['metrics'], BODY_ROWS))}
 
-Throughput measured by `scripts/benchmark_query.py`{' (see `docs/benchmarks/query.json`)' if bench else ''} on this
-machine (2 cores, torch {bench['torch'] if bench else ''}), no gradients, one body, 1 M points.
+Children (under 13 years: {children.get('bodies', 0)} bodies) and adults ({adults.get('bodies', 0)}) apart, v2:
+
+{chr(10).join(compare_rows(children, adults, BODY_ROWS)).replace('| metric | v1 | v2 |', '| metric | adults | children |')}
+
+On v1's own held-out bodies (ages 13–90 from the age-conditioned distribution, seed 7777):
+
+{chr(10).join(compare_rows(_json(args.plausible), _json(args.plausible_baseline), BODY_ROWS[:5] + BODY_ROWS[-2:]))}
+
+## Sliders at their ends
+`python -m imghum_blender.training.evaluate_corners`: all 64 corners of {{0.05, 0.95}}⁶ over the six
+phenotypes (age 0.05 is a 1-year-old, 0.95 a 96-year-old), mild random poses, meshed at 256³
+through the add-on's path, distance from the exact teacher body.
+
+{chr(10).join(compare_rows(ev['corners'].get('summary', {}), base['corners'].get('summary', {}), CORNER_ROWS))}
+
+## Close-ups: faces and hands
+`python -m imghum_blender.training.evaluate_detail`: two held-out adults (seed 9191), faces with
+{', '.join(FACES)}; hands {', '.join(HANDS).lower()} (both hands); the head or hand meshed as a
+region at 1024³-equivalent detail (≈ 1.9 mm voxels); distance from the teacher's front half of the
+head (or whole hand) to the model's mesh, on the body's boundary only, and the angle between normals.
+
+Faces:
+
+{chr(10).join(compare_rows(ev['detail'].get('summary', {}).get('head', {}), base['detail'].get('summary', {}).get('head', {}), DETAIL_ROWS))}
+
+Hands:
+
+{chr(10).join(compare_rows(ev['detail'].get('summary', {}).get('hand', {}), base['detail'].get('summary', {}).get('hand', {}), DETAIL_ROWS))}
+
+## Speed
+Near-surface SDF queries: {ev['query']['near_surface_points_per_s']:,.0f} points/s, uniform {ev['query']['uniform_points_per_s']:,.0f} points/s
+(`scripts/benchmark_query.py`, `docs/benchmarks/query.json`; 2 cores, torch {ev['query']['torch']}, no gradients, one
+body, 1 M points).
 {meshing_section(args.meshing)}
+## The mouth
+The model keeps the teacher's oral cavity: the mouth is open space behind the lips, with the tongue
+inside, reached through the lips when the jaw opens; closed lips meet as the teacher's do. The face's
+detail data samples the cavity and the lips densely (`data --focus head`), so that an open mouth
+shows the cavity with a smooth rim instead of a jagged hole.
+
 ## Limitations
-- Children (ages under 13) are outside the training distribution; toes are not posed.
-- Shapes at the corners of the phenotype space, rarely drawn by the training distribution (e.g.
-  gender 1, weight 0.8, muscle 0.7, height 0.8, or muscle 0.9 with weight 0.2), show open seams
-  between parts (knees, waist) — see the second and fourth bodies in `docs/images/shapes.png`. The
-  held-out numbers above are for the training distribution. Fix: sample the phenotype corners in
-  training and train longer.
-- **Tall bodies split at the knees.** Measured on 2026-11-27 (128³ meshes, age 0.7; number of pieces
-  over 200 vertices, 1 is correct; gender 0.1 / 0.5 / 0.9): height 0.5: 1 / 1 / 1; height 0.6:
-  2 / 1 / 1; height 0.65: 3 / 2 / 1; height 0.75: 3 / 3 / 3; height 0.9: 4 / 3 / 3 — the lower legs
-  come apart from the thighs above height 0.6, whatever the gender.
-- **Sliders at their ends.** `python -m imghum_blender.training.evaluate_corners` (all 64 corners of
-  {0.05, 0.95}⁶ over the six phenotypes, mild random poses, 256³, distance from the exact teacher
-  body; `docs/metrics_corners_v1.json`, 313 s on 2 cores): 17 of 64 bodies are one piece (up to 7
-  pieces), teacher→model p99 44.7 mm on average (worst 67.6 mm; no body within 6 mm). With age at
-  0.05 (a toddler) the shape basis itself is 35.7 mm off (median p99 of the teacher body re-expressed
-  through the model's beta): the basis has no children. With age at 0.95 the basis is 5.4 mm off but
-  the network 39.5 mm (median p99), and only 16 of 32 bodies are one piece. For model v2,
-  `scripts/study_shape_space.py` (`docs/benchmarks/shape_space.json`; rest shapes, p99 over vertices,
-  median / worst body) shows the basis's share at the 64 corners: v1's samples with 16 components
-  23.2 / 36.9 mm; samples over the whole slider range (`teacher.sample_slider_space`, ages 1-90)
-  5.0 / 8.7 mm with 16 components, 2.5 / 5.0 mm with 24, 1.3 / 3.4 mm with 32 (adults 13-90 then
-  0.6 / 2.2 mm, children 1-12 1.4 / 3.5 mm).
-- Neutral lips can open slightly into the teacher's mouth pocket at low resolutions.
+- Toes are not posed.
 - Far from the body (outside every part box) the field is a conservative lower bound of the distance,
   not the exact distance, and the semantics are zero there.
 - The model is as good as its teacher: anny's shapes and skinning (with its slight self-intersections
