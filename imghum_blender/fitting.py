@@ -71,6 +71,7 @@ class _Params(torch.nn.Module):
         self.register_buffer("hi", torch.tensor(np.array(hi), dtype=torch.float32))
         self.register_buffer("body", torch.tensor(mask_body))
         self.register_buffer("hand", torch.tensor(mask_hand))
+        self.to(model.device)
 
     def latents(self, stage: str) -> Latents:
         free = self.body | self.hand if stage == "details" else self.body
@@ -159,14 +160,15 @@ class _CloudLoss:
 
     def __init__(self, model, pts: np.ndarray, normals: np.ndarray | None, samples: int, robust: float, rng):
         self.model, self.normals, self.samples, self.robust, self.rng = model, normals, samples, robust, rng
-        self.pts = torch.as_tensor(pts, dtype=torch.float32)
-        self.probe = self.pts[torch.as_tensor(rng.choice(len(pts), min(len(pts), 1500), replace=False))]
+        self.pts = torch.as_tensor(pts, dtype=torch.float32, device=model.device)
+        self.probe = self.pts[torch.as_tensor(rng.choice(len(pts), min(len(pts), 1500), replace=False),
+                                              device=model.device)]
 
     def __call__(self, params: _Params, stage: str):
-        idx = torch.as_tensor(self.rng.choice(len(self.pts), min(self.samples, len(self.pts)), replace=False))
-        x = self.pts[idx]
+        idx = self.rng.choice(len(self.pts), min(self.samples, len(self.pts)), replace=False)
+        x = self.pts[torch.as_tensor(idx, device=self.pts.device)]
         if self.normals is not None:
-            n = torch.as_tensor(self.normals[idx.numpy()], dtype=torch.float32)
+            n = torch.as_tensor(self.normals[idx], dtype=torch.float32, device=x.device)
             x = torch.cat([x, x + 0.01 * n, x - 0.01 * n])
         s = _sdf(self.model, params.latents(stage), x)
         k, r = len(idx), self.robust
@@ -208,7 +210,7 @@ def fit_points(model, points, normals=None, *, iterations: tuple[int, int, int] 
     runner.run(params, [("body", iterations[1] - trial), ("details", iterations[2])], loss)
     lat = runner.final_latents(params, iterations[2])
     with torch.no_grad():
-        residual = np.abs(model.query(loss.pts, lat)[0].numpy())
+        residual = np.abs(model.query(loss.pts, lat)[0].cpu().numpy())
     mesh = model.mesh(lat, resolution=resolution) if resolution else None
     return _placed(model, FitResult(lat, mesh, residual, time.perf_counter() - t0, runner.history, runner.cancelled),
                    centre)
@@ -220,7 +222,7 @@ def _placed(model, fit: FitResult, centre: np.ndarray) -> FitResult:
     if np.abs(centre).max() > 0.5 * MAX_TRANSLATION:
         return replace(fit, origin=centre)
     lat, u0 = fit.latents, model.skeleton.ref_orient[0].double()
-    shift = (u0 @ torch.as_tensor(centre)).to(lat.root_translation.dtype)  # world shift = U_0^T d_0
+    shift = (u0 @ torch.as_tensor(centre, device=u0.device)).to(lat.root_translation.dtype)  # world shift = U_0^T d_0
     lat = replace(lat, root_translation=lat.root_translation + shift)
     mesh = None if fit.mesh is None else replace(fit.mesh, vertices=(fit.mesh.vertices + centre).astype(np.float32))
     return replace(fit, latents=lat, mesh=mesh)
@@ -228,8 +230,8 @@ def _placed(model, fit: FitResult, centre: np.ndarray) -> FitResult:
 
 def project(camera: dict, points: torch.Tensor) -> torch.Tensor:
     """Pixels (N,2) of world points (N,3) for an OpenCV camera {"intrinsics": K, "world_to_camera": 4x4}."""
-    k = torch.as_tensor(np.asarray(camera["intrinsics"]), dtype=points.dtype)
-    e = torch.as_tensor(np.asarray(camera["world_to_camera"]), dtype=points.dtype)
+    k = torch.as_tensor(np.asarray(camera["intrinsics"]), dtype=points.dtype, device=points.device)
+    e = torch.as_tensor(np.asarray(camera["world_to_camera"]), dtype=points.dtype, device=points.device)
     cam = points @ e[:3, :3].T + e[:3, 3]
     return (cam[:, :2] / cam[:, 2:].clamp_min(1e-6)) * torch.stack([k[0, 0], k[1, 1]]) + torch.stack([k[0, 2], k[1, 2]])
 
@@ -256,7 +258,8 @@ class _ImageLoss:
         self.model, self.camera, self.rays, self.depth_samples, self.rng = model, camera, rays, depth_samples, rng
         names = model.vocabulary.bone_names
         self.kp_idx = [names.index(n) for n in keypoints]
-        self.kp = torch.as_tensor(np.array(list(keypoints.values())).reshape(-1, 2), dtype=torch.float32)
+        self.kp = torch.as_tensor(np.array(list(keypoints.values())).reshape(-1, 2), dtype=torch.float32,
+                                  device=model.device)
         ys, xs = np.nonzero(mask)
         self.inside = np.stack([xs, ys], 1)
         self.ring = np.stack(np.nonzero(binary_dilation(mask, iterations=12) & ~mask)[::-1], 1)
@@ -276,12 +279,13 @@ class _ImageLoss:
         half = self.rays // 2
         pix = np.concatenate([self.inside[self.rng.choice(len(self.inside), half)],
                               self.ring[self.rng.choice(len(self.ring), half)]])
-        label = torch.cat([torch.ones(half), torch.zeros(half)])
+        label = torch.cat([torch.ones(half), torch.zeros(half)]).to(self.kp.device)
         o, d = _rays(self.camera, pix)
-        zc = float(np.linalg.norm(params.translation.detach().numpy() + self.centre - o))
+        zc = float(np.linalg.norm(params.translation.detach().cpu().numpy() + self.centre - o))
         n = self.depth_samples
         t = np.linspace(zc - 0.7, zc + 0.7, n) + self.rng.uniform(0, 1.4 / n, (len(pix), 1))
-        pts = torch.as_tensor((o + d[:, None] * t[..., None]).reshape(-1, 3), dtype=torch.float32)
+        pts = torch.as_tensor((o + d[:, None] * t[..., None]).reshape(-1, 3), dtype=torch.float32,
+                              device=self.kp.device)
         sdf = _sdf(self.model, lat, pts).reshape(len(pix), n)
         occ = torch.logsumexp(-sdf / 0.004, dim=1) * 0.004  # soft max of -SDF along the ray
         prob = torch.sigmoid(occ / 0.004)
@@ -326,6 +330,6 @@ def fit_image(model, mask, keypoints_2d: dict | None, camera: dict, *,
     runner.run(params, list(zip(("global", "body", "details"), iterations)), loss)
     lat = runner.final_latents(params, iterations[2])
     with torch.no_grad():
-        residual = loss.keypoint_error(lat).numpy() if keypoints else np.zeros(0)
+        residual = loss.keypoint_error(lat).cpu().numpy() if keypoints else np.zeros(0)
     mesh = model.mesh(lat, resolution=resolution) if resolution else None
     return FitResult(lat, mesh, residual, time.perf_counter() - t0, runner.history, runner.cancelled)

@@ -45,3 +45,22 @@ def test_cuda_matches_the_cpu(model):
     mesh_c, mesh_g = model.mesh(lat_c, resolution=96), gpu.mesh(lat_g, resolution=96)
     assert abs(len(mesh_c.vertices) - len(mesh_g.vertices)) <= 0.001 * len(mesh_c.vertices)
     assert np.allclose(mesh_c.vertices.mean(0), mesh_g.vertices.mean(0), atol=1e-4)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_fitting_runs_on_cuda_like_on_the_cpu(model):
+    import imghum_blender as ih
+
+    gpu = load_model().to(device="cuda")
+    lat = model.latents(phenotypes={"weight": 0.7}, pose={"upperarm01.L": [0.0, -0.8, 0.0]})
+    cloud = model.mesh(lat, resolution=64).vertices[::3]
+    kw = {"iterations": (10, 20, 5), "samples": 800, "resolution": 48}
+    fit_c, fit_g = ih.fit_points(model, cloud, **kw), ih.fit_points(gpu, cloud, **kw)
+    assert fit_g.latents.beta.device.type == "cuda" and fit_g.mesh is not None
+    assert abs(np.median(fit_c.residual) - np.median(fit_g.residual)) < 2e-3
+    camera = {"intrinsics": [[500.0, 0, 128], [0, 500.0, 128], [0, 0, 1]],
+              "world_to_camera": [[1, 0, 0, 0], [0, 0, -1, 1.0], [0, 1, 0, 4.0], [0, 0, 0, 1]]}
+    mask = np.zeros((256, 256), bool)
+    mask[40:220, 100:156] = True
+    img = ih.fit_image(gpu, mask, None, camera, iterations=(5, 5, 2), rays=100, depth_samples=8, resolution=0)
+    assert img.latents.pose.device.type == "cuda" and np.isfinite(img.latents.beta.cpu().numpy()).all()
