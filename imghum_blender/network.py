@@ -59,21 +59,33 @@ def fourier(u: torch.Tensor, n_freq: int) -> torch.Tensor:
     return torch.cat([u, torch.sin(x), torch.cos(x)], -1)
 
 
+def film_linear(layer: nn.Linear, x: torch.Tensor, gain: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+    """``layer(x) * (1 + gain) + shift``; a modulation of one row (1, W) shared by all points is
+    folded into the layer's weights instead (one matmul, no per-point modulation)."""
+    if gain.shape[0] == 1:
+        s = 1.0 + gain[0]
+        return nn.functional.linear(x, layer.weight * s[:, None], layer.bias * s + shift[0])
+    return layer(x) * (1.0 + gain) + shift
+
+
+def _zeroed(layer: nn.Linear) -> nn.Linear:
+    """``layer`` with zero weights and bias (a network that starts at its prior)."""
+    nn.init.zeros_(layer.weight)
+    nn.init.zeros_(layer.bias)
+    return layer
+
+
 class PartNet(nn.Module):
     """A part's MLP: 3 hidden ReLU layers, the first two FiLM-modulated by the conditioning."""
 
     def __init__(self, cond_dim: int, width: int, n_freq: int, hyper_width: int = 64):
         super().__init__()
         self.width, self.n_freq = width, n_freq
-        self.hyper = nn.Sequential(nn.Linear(cond_dim, hyper_width), nn.ReLU(), nn.Linear(hyper_width, 4 * width))
-        nn.init.zeros_(self.hyper[2].weight)
-        nn.init.zeros_(self.hyper[2].bias)
+        self.hyper = nn.Sequential(nn.Linear(cond_dim, hyper_width), nn.ReLU(), _zeroed(nn.Linear(hyper_width, 4 * width)))
         self.l0 = nn.Linear(3 + 6 * n_freq, width)
         self.l1 = nn.Linear(width, width)
         self.l2 = nn.Linear(width, width)
-        self.out = nn.Linear(width, 4)
-        nn.init.zeros_(self.out.weight)
-        nn.init.zeros_(self.out.bias)
+        self.out = _zeroed(nn.Linear(width, 4))
 
     def film(self, cond: torch.Tensor) -> torch.Tensor:
         """Per-body modulations (B, 4W) from conditioning (B, C)."""
@@ -83,14 +95,8 @@ class PartNet(nn.Module):
         """Normalized local points (n, 3) and modulations, (n, 4W) or one row (1, 4W) shared by
         all points (then folded into the weights) -> (n, 4)."""
         g0, b0, g1, b1 = film.split(self.width, -1)
-        x = fourier(u, self.n_freq)
-        if film.shape[0] == 1:
-            s0, s1 = 1.0 + g0[0], 1.0 + g1[0]
-            h = torch.relu_(torch.nn.functional.linear(x, self.l0.weight * s0[:, None], self.l0.bias * s0 + b0[0]))
-            h = torch.relu_(torch.nn.functional.linear(h, self.l1.weight * s1[:, None], self.l1.bias * s1 + b1[0]))
-        else:
-            h = torch.relu_(self.l0(x) * (1.0 + g0) + b0)
-            h = torch.relu_(self.l1(h) * (1.0 + g1) + b1)
+        h = torch.relu_(film_linear(self.l0, fourier(u, self.n_freq), g0, b0))
+        h = torch.relu_(film_linear(self.l1, h, g1, b1))
         return self.out(torch.relu_(self.l2(h)))
 
 
@@ -107,14 +113,11 @@ class DetailNet(nn.Module):
         self.width = width
         gen = torch.Generator().manual_seed(sum(ord(c) * 31 ** i for i, c in enumerate(name)) % 2 ** 31)
         self.register_buffer("rff", (torch.randn(3, 8 * n_freq, generator=gen) * DETAIL_RFF_SCALE).half().float())
-        self.hyper = nn.Sequential(nn.Linear(cond_dim, hyper_width), nn.SiLU(), nn.Linear(hyper_width, 2 * depth * width))
-        nn.init.zeros_(self.hyper[2].weight)
-        nn.init.zeros_(self.hyper[2].bias)
+        self.hyper = nn.Sequential(nn.Linear(cond_dim, hyper_width), nn.SiLU(),
+                                   _zeroed(nn.Linear(hyper_width, 2 * depth * width)))
         sizes = [3 + 16 * n_freq] + [width] * depth
         self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
-        self.out = nn.Linear(width, 4)
-        nn.init.zeros_(self.out.weight)
-        nn.init.zeros_(self.out.bias)
+        self.out = _zeroed(nn.Linear(width, 4))
 
     def film(self, cond: torch.Tensor) -> torch.Tensor:
         """Per-body modulations (B, 2·depth·W) from conditioning (B, C)."""
@@ -126,12 +129,7 @@ class DetailNet(nn.Module):
         h = torch.cat([u, torch.sin(x), torch.cos(x)], -1)
         mods = film.split(self.width, -1)
         for i, layer in enumerate(self.layers):
-            g, b = mods[2 * i], mods[2 * i + 1]
-            if film.shape[0] == 1:
-                s = 1.0 + g[0]
-                h = nn.functional.silu(nn.functional.linear(h, layer.weight * s[:, None], layer.bias * s + b[0]))
-            else:
-                h = nn.functional.silu(layer(h) * (1.0 + g) + b)
+            h = nn.functional.silu(film_linear(layer, h, mods[2 * i], mods[2 * i + 1]))
         return self.out(h)
 
 

@@ -28,6 +28,8 @@ from .ground_truth import face_normals, nearest_semantics, signed_distance, surf
 
 #: (count, noise sigma in m); sigma 0 = on the surface.
 SURFACE_MIX = ((2500, 0.0), (3500, 0.003), (2500, 0.01), (1500, 0.03))
+#: The detail stages' mix: close-up noise scales, down to half a millimetre.
+DETAIL_MIX = ((3000, 0.0), (3000, 0.0005), (3000, 0.002), (2500, 0.006), (1500, 0.02))
 BOX_PAD = 0.05
 HAND_WEIGHT, HEAD_WEIGHT = 8.0, 2.5
 
@@ -50,10 +52,8 @@ class Recipe:
 #: sub-millimetre noise scales, everything inside the region).
 RECIPES = {
     "body": Recipe(SURFACE_MIX, 5000, 1000, 0.03, "hands", "all"),
-    "head": Recipe(((3000, 0.0), (3000, 0.0005), (3000, 0.002), (2500, 0.006), (1500, 0.02)), 0, 3000, 0.02,
-                   "head", "region"),
-    "hands": Recipe(((3000, 0.0), (3000, 0.0005), (3000, 0.002), (2500, 0.006), (1500, 0.02)), 0, 3000, 0.02,
-                    "hands", "region"),
+    "head": Recipe(DETAIL_MIX, 0, 3000, 0.02, "head", "region"),
+    "hands": Recipe(DETAIL_MIX, 0, 3000, 0.02, "hands", "region"),
 }
 
 

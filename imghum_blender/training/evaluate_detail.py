@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..meshing import _region_box as region_box
 from ..meshing import named_region
 from ..model import load_model
 from ..poses import HAND_PRESETS, preset_pose
@@ -105,9 +106,8 @@ def exact_mesh(model, lat, verts: np.ndarray, region: str, resolution: int) -> t
 
     lo, hi = (np.asarray(b, dtype=np.float64) for b in model.bounds(lat))
     h = float((hi - lo).max()) / (resolution - 1)
-    rlo, rhi = named_region(model, lat, region)
-    rlo = lo + np.floor(np.maximum(rlo - lo, 0) / h) * h
-    axes = [np.arange(a, b + h / 2, h) for a, b in zip(rlo, np.minimum(hi, rhi))]
+    rlo, rhi = region_box(named_region(model, lat, region), lo, hi, h)
+    axes = [np.arange(a, b + h / 2, h) for a, b in zip(rlo, rhi)]
     grid = np.stack(np.meshgrid(*axes, indexing="ij"), -1)
     sdf, _, _ = signed_distance(verts, model.template_faces.numpy(), grid.reshape(-1, 3))
     v, f, _, _ = marching_cubes(sdf.reshape(grid.shape[:3]), 0.0, spacing=(h, h, h), gradient_direction="descent")
