@@ -14,7 +14,7 @@ from typing import Callable
 
 FORMAT = "imghum-bundle"
 FORMAT_VERSION = 1
-DEFAULT_BUNDLE = Path(__file__).parent / "data" / "imghum_v1.safetensors"
+DEFAULT_BUNDLE = Path(__file__).parent / "data" / "imghum_v2.safetensors"
 
 
 class BundleHeaderError(ValueError):

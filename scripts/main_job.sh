@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up (if needed) and run the main job: a headless batch render of examples/gallery.toml with the
-# shipped model (20 bodies: shapes, ages, expressions, poses, each with its ground-truth passes)
-# into out/gallery, then tile the README's gallery sheets into out/gallery/sheets.
+# shipped model (25 bodies: shapes, ages, sliders at their ends, expressions, poses, layers, each with
+# its ground-truth passes) into out/gallery, then tile the README's gallery sheets into out/gallery/sheets.
 # Extra arguments go to the batch renderer (e.g. --resume, --shard 1/4).
 set -euo pipefail
 cd "$(dirname "$0")/.."

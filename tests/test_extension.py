@@ -23,7 +23,7 @@ def test_zip_contains_the_model_and_no_dev_files(built_zip):
 
     names = zipfile.ZipFile(built_zip).namelist()
     assert "blender_manifest.toml" in names and "__init__.py" in names
-    assert "imghum_blender/data/imghum_v1.safetensors" in names
+    assert "imghum_blender/data/imghum_v2.safetensors" in names
     assert not [n for n in names if n.startswith(("tests/", ".venv/", "runs/", "imghum_blender/training/"))]
 
 

@@ -1,7 +1,7 @@
 """Evaluate a bundle against the teacher on held-out bodies; writes a metrics JSON, prints a table.
 
-    python -m imghum_blender.training.evaluate --bundle imghum_blender/data/imghum_v1.safetensors \
-        --out docs/metrics_v1.json [--bodies 32 --seed 7777 --resolution 256]
+    python -m imghum_blender.training.evaluate --bundle imghum_blender/data/imghum_v2.safetensors \
+        --out docs/metrics_v2.json [--bodies 32 --seed 7777 --resolution 256]
 
 Protocol: bodies sampled like the training data with a seed never used in training (mixed poses).
 Uniform IoU on points uniform in the posed body's box padded by 5 cm; near-surface IoU on surface

@@ -267,7 +267,7 @@ def _argument_cases(good: Path) -> list[Argv]:
 def _dry_run_ok(tmp: Path) -> Outcome:
     """A valid spec with a valid pose file and a bundle: --dry-run lists its items (exit 0)."""
     (tmp / "pose_ok.json").write_text('{"fps": 24, "frames": [{"upperarm01.L": [0, -1, 0]}]}')
-    bundle = ROOT / "imghum_blender" / "data" / "imghum_v1.safetensors"
+    bundle = ROOT / "imghum_blender" / "data" / "imghum_v2.safetensors"
     spec = _spec(tmp, "ok", f'bundle = "{bundle}"\n{GOOD}pose_file = "pose_ok.json"\n')
     proc = subprocess.run([sys.executable, *_dry(spec)], cwd=ROOT, capture_output=True, text=True, timeout=120)
     if proc.returncode != 0 or "a_f0001" not in proc.stdout:
