@@ -83,6 +83,21 @@ class Bundle:
         net.template_frames.copy_(self.tensors["template_part_frames"])
         return net.eval()
 
+    def with_parts(self, parts: list[PartSpec], info: dict, fresh: tuple[str, ...] = ()) -> tuple["Bundle", ImplicitBody]:
+        """A copy with new part specs (boxes, detail networks) that keeps every trained weight: the part
+        networks, and the detail networks of parts not named in ``fresh`` (those start untrained).
+        Returns the bundle and its network, to save together."""
+        old = self.build_network()
+        net = ImplicitBody(parts, self.vocabulary.beta_size, len(self.vocabulary.expression_names),
+                           softmin_k=old.softmin_k)
+        net.nets.load_state_dict(old.nets.state_dict())
+        for key, detail in old.details.items():
+            if parts[int(key)].name not in fresh:
+                net.details[key].load_state_dict(detail.state_dict())
+        net.template_frames.copy_(old.template_frames)
+        tensors = {k: v for k, v in self.tensors.items() if not k.startswith("net.")}
+        return Bundle(self.vocabulary, parts, self.skeleton, tensors, info), net
+
     def save(self, path: str | Path, network: ImplicitBody | None = None) -> None:
         """Write the bundle (network weights in float16) to ``path``."""
         arrays = {k: v.detach().cpu().numpy() for k, v in self.tensors.items() if not k.startswith("net.")}

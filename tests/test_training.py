@@ -160,3 +160,38 @@ def test_a_head_detail_stage_trains_only_the_head_detail_network(teacher, tmp_pa
     with pytest.raises(SystemExit, match="no detail networks"):
         train.main(["--bundle", str(start), "--data", str(tmp_path / "data"), "--workdir", str(tmp_path / "r2"),
                     "--val-bodies", "1", "--max-steps", "1", "--train-region", "hands"])
+
+
+def test_rebox_grows_the_part_boxes_to_the_slider_corners_and_keeps_every_weight(teacher, tmp_path):
+    from imghum_blender.bundle import load_bundle
+    from imghum_blender.training.build_bundle import part_extents
+    from imghum_blender.training.rebox import rebox
+    from imghum_blender.training.teacher import corners
+    from imghum_blender.vocabulary import PHENOTYPE_NAMES
+
+    bundle = load_bundle(DEFAULT_BUNDLE)
+    new, net, grown = rebox(bundle, reps=1)
+    assert grown and min(grown.values()) > 0.002 and set(new.info["reboxed"]["grown_mm"]) == set(grown)
+    old = bundle.build_network()
+    for (k, a), (k2, b) in zip(old.state_dict().items(), net.state_dict().items()):
+        assert k == k2 and torch.equal(a, b)  # the trained weights travel unchanged
+    for p, q in zip(bundle.parts, new.parts):  # boxes only grow; the others stay as they were
+        assert all(x <= y for x, y in zip(q.box_lo, p.box_lo)) and all(x >= y for x, y in zip(q.box_hi, p.box_hi))
+        assert (p == q) == (p.name not in grown)
+
+    # held-out random poses of the corner bodies: the grown boxes miss them by centimetres less
+    mains = [p.main for p in bundle.parts]
+    lows, highs = part_extents(corners(PHENOTYPE_NAMES, (0.0, 1.0)), torch.Generator().manual_seed(11), mains,
+                               bundle.tensors["template_parts"].long())
+
+    def shortfall(parts):
+        lo = torch.tensor([p.box_lo for p in parts])
+        hi = torch.tensor([p.box_hi for p in parts])
+        return float(torch.maximum(lo - lows, highs - hi).max())
+
+    assert shortfall(new.parts) < shortfall(bundle.parts) - 0.02
+    new.save(tmp_path / "reboxed.safetensors", net)
+    back = Model(load_bundle(tmp_path / "reboxed.safetensors"))
+    assert [p.box_lo for p in back.network.parts] == [p.box_lo for p in new.parts]
+    sdf, _ = back.query(np.zeros((1, 3)), back.latents())
+    assert torch.isfinite(sdf).all()

@@ -108,29 +108,48 @@ def _phenotype_grid(t, mean_c: torch.Tensor, projection: torch.Tensor) -> tuple[
     return nodes, grid_beta.reshape([len(n) for n in nodes] + [projection.shape[1]])
 
 
+def part_extents(phen: dict[str, torch.Tensor], gen: torch.Generator, mains: list[int],
+                 vert_part: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per part (P,3) lowest and highest coordinates of its vertices in its main bone's frame over
+    teacher bodies with phenotypes ``phen``, random poses and expressions."""
+    n = len(next(iter(phen.values())))
+    out = teacher.run_teacher(phen, teacher.sample_expressions(n, gen), teacher.sample_poses(n, gen))
+    verts, poses = out["vertices"], out["bone_poses"]
+    lows, highs = [], []
+    for i, main in enumerate(mains):
+        f = poses[:, main]
+        vidx = (vert_part == i).nonzero()[:, 0]
+        local = torch.einsum("bvc,bcd->bvd", verts[:, vidx] - f[:, None, :3, 3], f[:, :3, :3])
+        lo, hi = local.reshape(-1, 3).float().aminmax(dim=0)
+        lows.append(lo)
+        highs.append(hi)
+    return torch.stack(lows), torch.stack(highs)
+
+
+def box_margin(name: str) -> float:
+    """Meters a part's box reaches beyond its vertices (fingers are thin)."""
+    return 0.004 if name.startswith("finger") else 0.01
+
+
 def _part_specs(t, names: list[str], layout: list[dict], vert_part: torch.Tensor, n_box_bodies: int,
                 gen: torch.Generator, slider_space: bool = False) -> list[PartSpec]:
-    """Parts with boxes in their main-bone frame over ``n_box_bodies`` sampled bodies and poses."""
+    """Parts with boxes in their main-bone frame over ``n_box_bodies`` sampled bodies and poses (and,
+    over the slider space, the 64 slider corners twice: the sampled bodies rarely reach them)."""
     phen = sample_shapes(n_box_bodies, gen, slider_space)
-    face = teacher.sample_expressions(n_box_bodies, gen)
-    deltas = teacher.sample_poses(n_box_bodies, gen)
-    out = teacher.run_teacher(phen, face, deltas)
-    verts, poses = out["vertices"], out["bone_poses"]
+    if slider_space:
+        corners = teacher.corners(PHENOTYPE_NAMES, (0.0, 1.0))
+        phen = {k: torch.cat([v, corners[k], corners[k]]) for k, v in phen.items()}
+    lows, highs = part_extents(phen, gen, [names.index(p["bones"][0]) for p in layout], vert_part)
     children = {i: [c for c, p in enumerate(t.bone_parents) if p == i] for i in range(len(names))}
     parts = []
     for i, p in enumerate(layout):
         bones = [names.index(b) for b in p["bones"]]
-        f = poses[:, bones[0]]
-        vidx = (vert_part == i).nonzero()[:, 0]
-        local = torch.einsum("bvc,bcd->bvd", verts[:, vidx] - f[:, None, :3, 3], f[:, :3, :3])
-        lo, hi = local.reshape(-1, 3).float().aminmax(dim=0)
-        is_finger = p["name"].startswith("finger")
-        margin = 0.004 if is_finger else 0.01
+        margin = box_margin(p["name"])
         cond = sorted({b for b in bones if b != 0} | {c for b in bones for c in children[b] if c not in bones})
         parts.append(PartSpec(name=p["name"], bones=tuple(bones), main=bones[0], cond_bones=tuple(cond),
                               width=p["width"], n_freq=p.get("n_freq", 4), expression=p.get("expression", False),
-                              box_lo=tuple((lo - margin).tolist()), box_hi=tuple((hi + margin).tolist()),
-                              pad=0.008 if is_finger else 0.02))
+                              box_lo=tuple((lows[i] - margin).tolist()), box_hi=tuple((highs[i] + margin).tolist()),
+                              pad=0.008 if p["name"].startswith("finger") else 0.02))
     return parts
 
 

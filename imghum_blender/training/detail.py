@@ -37,18 +37,9 @@ def with_detail(bundle: Bundle, region: str, width: int, depth: int, n_freq: int
     names = region_parts([p.name for p in bundle.parts], region)
     parts = [dataclasses.replace(p, detail_width=width, detail_depth=depth, detail_freq=n_freq)
              if p.name in names else p for p in bundle.parts]
-    old = bundle.build_network()
-    net = ImplicitBody(parts, bundle.vocabulary.beta_size, len(bundle.vocabulary.expression_names),
-                       softmin_k=old.softmin_k)
-    net.nets.load_state_dict(old.nets.state_dict())
-    for key, detail in old.details.items():
-        if parts[int(key)].name not in names:
-            net.details[key].load_state_dict(detail.state_dict())
-    net.template_frames.copy_(old.template_frames)
-    tensors = {k: v for k, v in bundle.tensors.items() if not k.startswith("net.")}
     info = dict(bundle.info, detail=dict(bundle.info.get("detail", {}), **{region: {
         "parts": names, "width": width, "depth": depth, "n_freq": n_freq}}))
-    return Bundle(bundle.vocabulary, parts, bundle.skeleton, tensors, info), net
+    return bundle.with_parts(parts, info, fresh=tuple(names))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -15,7 +15,6 @@ perfect network could reach) is reported as ``projection`` beside it.
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import platform
 import time
@@ -27,17 +26,12 @@ import torch
 from ..meshing import components
 from ..model import load_model
 from . import teacher
+from .teacher import corners
 from .build_bundle import posed_teacher, teacher_code
 from .ground_truth import signed_distance, surface_samples
 
 #: A component this share of a mesh's vertices (or more) counts as a large piece of the body.
 LARGE = 0.01
-
-
-def corners(names: tuple[str, ...], values: tuple[float, float]) -> dict[str, torch.Tensor]:
-    """Every combination of ``values`` over ``names``: dict name -> (2^len(names),) float64."""
-    grid = np.array(list(itertools.product(values, repeat=len(names))), dtype=np.float64)
-    return {n: torch.from_numpy(grid[:, i]) for i, n in enumerate(names)}
 
 
 def large_pieces(vertices: np.ndarray, faces: np.ndarray) -> int:

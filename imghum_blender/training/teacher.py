@@ -6,6 +6,7 @@ parameters to the implicit model's latents and back. Importing this module needs
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import os
 
@@ -95,6 +96,12 @@ def age_in_years(age: torch.Tensor) -> torch.Tensor:
 
     mapping = sd.SimpleShapeDistribution(load_teacher()).morphological_age_mapping
     return mapping.anny_to_morphological_age(torch.as_tensor(age, dtype=torch.float64).reshape(-1))
+
+
+def corners(names: tuple[str, ...], values: tuple[float, float]) -> dict[str, torch.Tensor]:
+    """Every combination of ``values`` over ``names``: dict name -> (2^len(names),) float64."""
+    grid = torch.tensor(list(itertools.product(values, repeat=len(names))), dtype=torch.float64)
+    return {n: grid[:, i] for i, n in enumerate(names)}
 
 
 def sample_slider_space(n: int, generator: torch.Generator, names: tuple[str, ...]) -> dict[str, torch.Tensor]:
