@@ -20,7 +20,7 @@ import torch
 
 from imghum_blender.training import teacher
 from imghum_blender.training.build_bundle import shape_space
-from imghum_blender.training.evaluate_corners import corners
+from imghum_blender.training.teacher import corners
 from imghum_blender.vocabulary import PHENOTYPE_NAMES
 
 

@@ -37,8 +37,9 @@ def test_data_chunk_and_few_steps_lower_the_loss(model, teacher, tmp_path):
 
 def test_corner_evaluation_counts_pieces_and_measures_the_teacher_distance(model, teacher):
     from imghum_blender.training import evaluate_corners as ec
+    from imghum_blender.training.teacher import corners
 
-    grid = ec.corners(("a", "b", "c"), (0.1, 0.9))
+    grid = corners(("a", "b", "c"), (0.1, 0.9))
     assert len(grid["a"]) == 8 and {tuple(float(grid[k][i]) for k in "abc") for i in range(8)} == \
         set(itertools.product((0.1, 0.9), repeat=3))
     tri = np.array([[0, 1, 2]])
@@ -57,7 +58,7 @@ def test_corner_evaluation_counts_pieces_and_measures_the_teacher_distance(model
 def test_slider_space_samples_reach_every_end_and_its_basis_covers_the_corners(teacher):
     from imghum_blender.training import teacher as T
     from imghum_blender.training.build_bundle import shape_space
-    from imghum_blender.training.evaluate_corners import corners
+    from imghum_blender.training.teacher import corners
     from imghum_blender.vocabulary import PHENOTYPE_NAMES
 
     gen = torch.Generator().manual_seed(0)
@@ -84,7 +85,7 @@ def test_slider_space_samples_reach_every_end_and_its_basis_covers_the_corners(t
 def test_a_slider_space_bundle_takes_every_slider_position(teacher):
     from imghum_blender.training import data as D
     from imghum_blender.training.build_bundle import build, check_fk
-    from imghum_blender.training.evaluate_corners import corners
+    from imghum_blender.training.teacher import corners
 
     bundle = build(n_shape_samples=300, n_box_bodies=40, seed=3, beta_size=24, slider_space=True)
     assert bundle.vocabulary.beta_size == 24 and bundle.info["shape_space"]["sampler"] == "slider_space"

@@ -26,7 +26,6 @@ import torch
 from ..meshing import components
 from ..model import load_model
 from . import teacher
-from .teacher import corners
 from .build_bundle import posed_teacher, teacher_code
 from .ground_truth import signed_distance, surface_samples
 
@@ -50,7 +49,7 @@ def evaluate(model, values: tuple[float, float], resolution: int, seed: int, lim
              points: int = 100_000) -> list[dict]:
     """One row per corner body (see the module docstring)."""
     names = model.vocabulary.phenotype_names
-    phen = corners(names, values)
+    phen = teacher.corners(names, values)
     n = len(phen[names[0]]) if limit is None else limit
     phen = {k: v[:n] for k, v in phen.items()}
     gen = torch.Generator().manual_seed(seed)
