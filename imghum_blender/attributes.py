@@ -73,7 +73,8 @@ def _corner_uvs(model, mesh, tri: np.ndarray, bary: np.ndarray) -> np.ndarray:
     if len(suspect):
         out[suspect] = _anchored(surf, tuv, tri[mesh.faces[suspect]], mesh.semantics[mesh.faces[suspect]],
                                  own[suspect], edge[suspect])
-    return out.astype(np.float32)
+    # an anchor's affine map may reach a little past the texture's edge; keep every UV on the texture
+    return np.clip(out, 0.0, 1.0).astype(np.float32)
 
 
 def _uv_density(tri3: np.ndarray, tri2: np.ndarray) -> np.ndarray:

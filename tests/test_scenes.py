@@ -168,7 +168,8 @@ def test_a_body_behind_another_has_its_keypoints_hidden(scenes):
     vis = {p["body"]: dict(zip(p["sets"]["coco17"]["names"], p["sets"]["coco17"]["visibility"])) for p in (front, back)}
     torso = ("left_shoulder", "right_shoulder", "left_hip", "right_hip", "left_knee", "right_knee")
     assert all(vis["a"][n] == 2 for n in torso + ("nose", "left_ankle", "right_ankle")), vis["a"]
-    assert all(vis["b"][n] == 1 for n in torso), vis["b"]  # behind a
+    # behind a (a shoulder may peek out at a's side; exactness against the instance pass is checked below)
+    assert sum(vis["b"][n] == 1 for n in torso) >= 5, {n: vis["b"][n] for n in torso}
     # b's joints are hidden exactly where a covers them in the instance pass
     instance = _gt(out, items["hidden"])["instance"]
     coco = back["sets"]["coco17"]
