@@ -16,6 +16,7 @@ import numpy as np
 from skimage.io import imread, imsave
 
 from imghum_blender.model import load_model
+from imghum_blender.training.detail import region_parts
 from imghum_blender.training.evaluate_detail import cases, teacher_vertices
 
 #: Close-up cases (names of ``evaluate_detail.cases``) and the width (m) of the view of each.
@@ -33,8 +34,7 @@ def view(model, lat, region: str, verts: np.ndarray) -> tuple[np.ndarray, np.nda
         frame = model.bone_frames(lat)[0][0, model.bundle.parts[head].main].double().numpy()
         pts = verts[vpart == head]
         return pts.mean(0) + 0.03 * frame[:3, 2], frame[:3, 2]
-    side = region.split(".")[1]
-    hand = np.array([n == f"palm.{side}" or (n.startswith("finger") and n.endswith(f".{side}")) for n in names])
+    hand = np.isin(np.array(names), region_parts(names, region))
     pts = verts[hand[vpart]]
     centre = pts.mean(0)
     axis = np.linalg.svd(pts - centre, full_matrices=False)[2][2]
