@@ -1,4 +1,5 @@
-"""Command line: ``python -m imghum_blender mesh --out body.obj [latent flags]``.
+"""Command line: ``python -m imghum_blender mesh --out body.obj [latent flags]`` and
+``python -m imghum_blender fit SCAN --out body.obj [--latents-out fit.json]``.
 
 Latents from flags (``--phenotype age=0.8``, ``--expression jawOpen=0.5``, ``--beta v1 v2 ...``,
 ``--pose lowerarm01.L=0,0,1.2``) or a JSON file (``--latents file.json`` with keys beta |
@@ -49,9 +50,11 @@ def _read_latents(path: str) -> dict:
         raise ValueError(f"latents file {path} is not valid JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise ValueError(f"latents file {path} must hold a JSON object, not {type(data).__name__}")
-    unknown = set(data) - {"beta", "phenotypes", "expression", "pose"}
+    unknown = set(data) - {"beta", "phenotypes", "expression", "pose", "root_translation", "fit"}
     if unknown:
-        raise ValueError(f"latents file has unknown keys {sorted(unknown)}; known: beta, phenotypes, expression, pose")
+        raise ValueError(f"latents file has unknown keys {sorted(unknown)}; known: beta, phenotypes, expression, "
+                         "pose, root_translation (and fit, a fit's notes)")
+    data.pop("fit", None)
     for key in ("phenotypes", "pose"):
         if key in data and not isinstance(data[key], dict):
             raise ValueError(f"latents file: {key} must be an object name -> value, not {type(data[key]).__name__}")
@@ -110,8 +113,8 @@ def _region(words: list[str] | None):
 def cmd_mesh(args: argparse.Namespace) -> None:
     """Extract a mesh with its semantic attributes and write it."""
     from . import load_model
-    from .export import write_obj, write_ply
     from .attributes import surface_attributes
+    from .export import write_obj, write_ply
 
     out = Path(args.out)
     _check_out(out)
@@ -130,6 +133,67 @@ def cmd_mesh(args: argparse.Namespace) -> None:
                    "bone": attrs.skin_indices, "weight": attrs.skin_weights})
     print(f"wrote {out}: {len(mesh.vertices)} vertices, {len(mesh.faces)} triangles "
           f"({time.time() - t0:.2f}s, {mesh.queries} field queries)")
+
+
+def fit_document(model, fit) -> dict:
+    """A fit's latents as a latents file (model frame; readable by ``mesh --latents``) with its notes."""
+    from .rotations import matrix_to_rotvec
+
+    voc = model.vocabulary
+    rotvec = matrix_to_rotvec(fit.latents.pose[0].double()).numpy()
+    return {"beta": fit.latents.beta[0].tolist(),
+            "expression": {n: float(v) for n, v in zip(voc.expression_names, fit.latents.expression[0].tolist())},
+            "pose": {n: rotvec[i].tolist() for i, n in enumerate(voc.bone_names)},
+            "root_translation": fit.latents.root_translation[0].tolist(),
+            "fit": {"unit": fit.unit, "up": fit.up, "scan_to_model": fit.transform.tolist(),
+                    "seconds": round(fit.seconds, 2),
+                    **{k: None if v is None else round(v, 3) for k, v in fit.confidence.items()}}}
+
+
+def cmd_fit(args: argparse.Namespace) -> None:
+    """Fit a body to a scan file; write it in the scan's frame and units, and its latents."""
+    from . import load_model
+    from .attributes import surface_attributes
+    from .export import atomic_write, write_obj, write_ply
+    from .fit_inputs import check_points
+    from .fitting import fit_points
+    from .scan_frame import describe
+    from .scan_io import read_scan
+
+    out = Path(args.out)
+    _check_out(out)
+    if args.latents_out and Path(args.latents_out).suffix.lower() != ".json":
+        raise ValueError(f"--latents-out {args.latents_out}: give a file name ending in .json")
+    points, normals = read_scan(args.scan)
+    check_points(points, args.unit)  # before the model loads: a bad scan is refused at once
+    use_runtime_policy()
+    model = load_model(args.bundle)
+    shown = [-1]
+
+    def progress(f: float) -> None:
+        if int(f * 20) != shown[0]:
+            shown[0] = int(f * 20)
+            print(f"\rfitting {len(points)} points: {int(f * 100):3d} %", end="", file=sys.stderr, flush=True)
+
+    steps = tuple(max(1, round(n * args.effort)) for n in (10, 100, 40))
+    fit = fit_points(model, points, None if args.ignore_normals else normals, unit=args.unit, up=args.up,
+                     iterations=steps, resolution=args.resolution, progress=progress)
+    print(file=sys.stderr)
+    attrs = surface_attributes(model, fit.mesh)
+    if out.suffix.lower() == ".obj":
+        write_obj(out, fit.mesh.vertices, fit.mesh.faces, fit.mesh.normals, attrs.corner_uvs)
+    else:
+        write_ply(out, fit.mesh.vertices, fit.mesh.faces, fit.mesh.normals,
+                  {"part": attrs.parts, "semantic": fit.mesh.semantics,
+                   "bone": attrs.skin_indices, "weight": attrs.skin_weights})
+    if args.latents_out:
+        atomic_write(Path(args.latents_out), (json.dumps(fit_document(model, fit), indent=1) + "\n").encode())
+    margin = fit.confidence["margin_mm"]
+    print(f"{describe(fit.unit, fit.up)}; fitted in {fit.seconds:.1f} s; median residual "
+          f"{fit.confidence['residual_mm']:.1f} mm"
+          + ("" if margin is None else f"; the chosen orientation beat the next by {margin:.1f} mm"))
+    print(f"wrote {out}: {len(fit.mesh.vertices)} vertices in the scan's frame and units"
+          + (f"; latents (model frame) to {args.latents_out}" if args.latents_out else ""))
 
 
 class _Parser(argparse.ArgumentParser):
@@ -158,9 +222,21 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--region", nargs="+", default=None, metavar="NAME | X0 Y0 Z0 X1 Y1 Z1",
                    help="mesh only a named region (head, hand.L, hand.R) or this box (meters), at the body's "
                         "voxel size for --resolution (a close-up: --resolution 1024 --region head)")
+    f = sub.add_parser("fit", help="fit a body to a scan (PLY, OBJ or XYZ points or mesh)")
+    f.add_argument("scan")
+    f.add_argument("--out", required=True, help="the fitted body (.obj with UVs, or .ply), in the scan's frame")
+    f.add_argument("--latents-out", default=None, help="the fit's latents as JSON (readable by mesh --latents)")
+    f.add_argument("--unit", default="auto", choices=("auto", "m", "cm", "mm"))
+    f.add_argument("--up", default="auto", choices=("auto", "x", "y", "z", "-x", "-y", "-z"))
+    f.add_argument("--ignore-normals", action="store_true", help="do not use the file's normals")
+    f.add_argument("--effort", type=float, default=1.0, help="scales the optimisation steps (0.1-3)")
+    f.add_argument("--resolution", type=int, default=192)
+    f.add_argument("--bundle", default=None, help="model bundle (default: the shipped model)")
     args = ap.parse_args(argv)
     try:
-        cmd_mesh(args)
+        if args.command == "fit" and not 0.1 <= args.effort <= 3:
+            raise ValueError(f"--effort must lie in 0.1-3, got {args.effort:g}")
+        (cmd_fit if args.command == "fit" else cmd_mesh)(args)
     except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -9,14 +9,18 @@ import numpy as np
 #: Extent (m) of a plausible human point cloud along its longest axis, and its least spread across it.
 CLOUD_EXTENT = (0.3, 3.0)
 CLOUD_MIN_SPREAD = 0.01
+#: Meters per unit of the units a scan may come in.
+UNITS = {"m": 1.0, "cm": 0.01, "mm": 0.001}
 #: How far (fraction of the image's longer side) a keypoint may lie outside the image (a cropped foot).
 KEYPOINT_MARGIN = 0.5
 #: Least number of body and of background pixels around the body that a mask must have.
 MASK_MIN_PIXELS = 50
 
 
-def check_points(points) -> np.ndarray:
-    """A validated (N,3) float array in meters, or ValueError with what is wrong."""
+def check_points(points, unit: str = "m") -> tuple[np.ndarray, str]:
+    """A validated (N,3) float array converted to meters and the unit it was read in, or ValueError
+    with what is wrong. ``unit``: one of :data:`UNITS`, or "auto" for the one in which the cloud has
+    a human's size."""
     try:
         p = np.asarray(points, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -27,15 +31,38 @@ def check_points(points) -> np.ndarray:
         raise ValueError(f"the point cloud has {len(p)} points; at least 100 are needed")
     if not np.isfinite(p).all():
         raise ValueError("the point cloud contains NaN or infinite coordinates")
+    unit, scale = resolve_unit(p, unit)
+    p = p * scale
     extent = float(np.ptp(p, axis=0).max())
     if not CLOUD_EXTENT[0] <= extent <= CLOUD_EXTENT[1]:
         raise ValueError(f"the point cloud spans {extent:.3g} m; a human body spans {CLOUD_EXTENT[0]:g}-"
-                         f"{CLOUD_EXTENT[1]:g} m (is it in meters?)")
+                         f"{CLOUD_EXTENT[1]:g} m (is it in {unit}? try unit auto)")
     spread = np.linalg.svd(p - p.mean(0), compute_uv=False)[1] / np.sqrt(len(p))
     if spread < CLOUD_MIN_SPREAD:
         raise ValueError(f"the point cloud is (nearly) a line: it spreads {spread * 1000:.3g} mm across its "
                          f"axis; a body needs at least {CLOUD_MIN_SPREAD * 1000:g} mm")
-    return p
+    return p, unit
+
+
+def robust_extent(points: np.ndarray) -> float:
+    """The cloud's longest side between its 0.5th and 99.5th percentiles (stray outliers ignored)."""
+    lo, hi = np.percentile(points, [0.5, 99.5], axis=0)
+    return float((hi - lo).max())
+
+
+def resolve_unit(points: np.ndarray, unit: str = "auto") -> tuple[str, float]:
+    """(unit name, meters per unit): ``unit`` itself, or with "auto" the one unit among :data:`UNITS`
+    in which the cloud has a human's size (ValueError when none does)."""
+    if unit != "auto":
+        if unit not in UNITS:
+            raise ValueError(f"unit must be auto, {', '.join(UNITS)}; got {unit!r}")
+        return unit, UNITS[unit]
+    extent = robust_extent(points)
+    for name, scale in UNITS.items():
+        if CLOUD_EXTENT[0] <= extent * scale <= CLOUD_EXTENT[1]:
+            return name, scale
+    raise ValueError(f"the point cloud spans {extent:.4g} units: not a person-sized object in meters, "
+                     f"centimetres or millimetres (a body spans {CLOUD_EXTENT[0]:g}-{CLOUD_EXTENT[1]:g} m)")
 
 
 def check_normals(normals, shape: tuple[int, ...]) -> np.ndarray | None:

@@ -16,9 +16,17 @@ from typing import Callable
 
 import numpy as np
 import torch
+from scipy.spatial import cKDTree
 
-from .fit_inputs import check_camera, check_keypoints, check_mask, check_normals, check_points
-from .latents import MAX_TRANSLATION, Latents
+from . import scan_frame
+from .fit_inputs import (
+    check_camera,
+    check_keypoints,
+    check_mask,
+    check_normals,
+    check_points,
+)
+from .latents import Latents
 from .poses import POSE_RANGES, mirrored, pose_range_key
 from .rotations import rotvec_to_matrix
 
@@ -32,8 +40,11 @@ LANDMARKS = ("root", "pelvis.L", "pelvis.R", "upperleg01.L", "upperleg01.R", "lo
 @dataclass
 class FitResult:
     """A fit: latents, the completed mesh, per-point (m) or per-keypoint (px) residuals, timing and
-    the loss history. Latents and mesh are in the data's frame less ``origin`` (zero unless a point
-    cloud lies farther from the world origin than float32 latents can place a body)."""
+    the loss history. The latents are in the model's frame (meters, Z up); ``transform`` (4x4, a
+    similarity) takes the data's frame there, and the mesh is in the data's frame and units, so it
+    overlays the data. A point-cloud fit also says what it assumed (``unit``, ``up``) and how sure
+    it is (``confidence``: the final median residual and the margin by which the best orientation
+    hypothesis beat the runner-up, both in mm; no margin with one hypothesis)."""
 
     latents: Latents
     mesh: object
@@ -41,7 +52,10 @@ class FitResult:
     seconds: float
     history: list = field(default_factory=list)
     cancelled: bool = False
-    origin: np.ndarray = field(default_factory=lambda: np.zeros(3))
+    transform: np.ndarray = field(default_factory=lambda: np.eye(4))
+    unit: str = "m"
+    up: str = "z"
+    confidence: dict = field(default_factory=dict)
 
 
 class _Params(torch.nn.Module):
@@ -102,6 +116,10 @@ def _stage_params(p: _Params, stage: str) -> list:
     return [p.root, p.translation, p.beta, p.pose, p.face]
 
 
+#: Adam's learning rate per fitting stage (decayed by a cosine within each stage).
+STAGE_LR = {"global": 0.02, "body": 0.02, "details": 0.01}
+
+
 class _Runner:
     """Runs stage schedules of one fit: Adam per stage with a cosine decay, progress, cancel."""
 
@@ -114,7 +132,7 @@ class _Runner:
         """``loss_fn(params, stage) -> (loss, record)``; returns this run's records."""
         records = []
         for stage, steps in schedule:
-            opt = torch.optim.Adam(_stage_params(params, stage), lr=0.01 if stage == "details" else 0.02)
+            opt = torch.optim.Adam(_stage_params(params, stage), lr=STAGE_LR[stage])
             sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(steps, 1), eta_min=0.002)
             for _ in range(steps):
                 if self.cancelled or (self.cancel is not None and self.cancel()):
@@ -161,8 +179,6 @@ class _CloudLoss:
     def __init__(self, model, pts: np.ndarray, normals: np.ndarray | None, samples: int, robust: float, rng):
         self.model, self.normals, self.samples, self.robust, self.rng = model, normals, samples, robust, rng
         self.pts = torch.as_tensor(pts, dtype=torch.float32, device=model.device)
-        self.probe = self.pts[torch.as_tensor(rng.choice(len(pts), min(len(pts), 1500), replace=False),
-                                              device=model.device)]
 
     def __call__(self, params: _Params, stage: str):
         idx = self.rng.choice(len(self.pts), min(self.samples, len(self.pts)), replace=False)
@@ -178,54 +194,138 @@ class _CloudLoss:
                                  + torch.log1p(((s[2 * k:] + 0.01) / r) ** 2).mean())
         return data + 1e-3 * params.prior(stage), {"data_mm": float(s[:k].detach().abs().mean()) * 1000}
 
-    def score(self, params: _Params) -> float:
-        """The global-stage data term of a starting fit on a fixed probe subset."""
-        with torch.no_grad():
-            return float(torch.log1p((_sdf(self.model, params.latents("global"), self.probe) / 0.05) ** 2).mean())
+
+class _RigidSearch:
+    """Rigid alignment of a cloud to the mean body at rest, for many orientation hypotheses at once:
+    the body's SDF is tabulated once on a coarse grid, so each hypothesis costs a trilinear lookup."""
+
+    def __init__(self, model, cells: int = 48, margin: float = 0.15):
+        lat = model.latents()
+        lo, hi = model.bounds(lat, margin)
+        axes = [np.linspace(lo[i], hi[i], cells) for i in range(3)]
+        grid = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, 3)
+        sdf = model.query(grid.astype(np.float32), lat)[0].reshape(cells, cells, cells)
+        self.volume = torch.as_tensor(sdf, dtype=torch.float32).permute(2, 1, 0)[None, None]  # (1,1,z,y,x)
+        self.lo, self.hi = torch.as_tensor(lo, dtype=torch.float32), torch.as_tensor(hi, dtype=torch.float32)
+        self.centre = grid[sdf.reshape(-1) < 0].mean(0)
+
+    def sdf(self, pts: torch.Tensor) -> torch.Tensor:
+        """Tabulated SDF (K,N) of points (K,N,3), plus the distance to the grid for points outside it."""
+        inside = torch.minimum(torch.maximum(pts, self.lo), self.hi)
+        u = 2 * (inside - self.lo) / (self.hi - self.lo) - 1
+        k, n, _ = pts.shape
+        val = torch.nn.functional.grid_sample(self.volume.expand(k, -1, -1, -1, -1), u.reshape(k, n, 1, 1, 3),
+                                              align_corners=True).reshape(k, n)
+        return val + (pts - inside).norm(dim=-1)
+
+    def search(self, x: np.ndarray, rotations: list[np.ndarray], steps: int = 60) -> list[tuple[float, np.ndarray, np.ndarray]]:
+        """(score, rotation, translation) per starting rotation, best first: each start's rotation
+        refined and translation found so that ``rotation @ x + translation`` fits the body
+        (``x``: centred points, meters). Score: mean Cauchy residual (lower is better)."""
+        pts = torch.as_tensor(x, dtype=torch.float32)
+        base = torch.as_tensor(np.array(rotations), dtype=torch.float32)
+        omega = torch.zeros(len(rotations), 3, requires_grad=True)
+        trans = torch.as_tensor(np.tile(self.centre, (len(rotations), 1)), dtype=torch.float32).requires_grad_(True)
+        opt = torch.optim.Adam([omega, trans], lr=0.03)
+        for i in range(steps + 1):
+            rot = rotvec_to_matrix(omega) @ base
+            d = self.sdf(torch.einsum("kij,nj->kni", rot, pts) + trans[:, None])
+            score = torch.log1p((d / 0.03) ** 2).mean(1)
+            if i == steps:
+                break
+            opt.zero_grad()
+            score.sum().backward()
+            opt.step()
+        order = torch.argsort(score.detach())
+        score = score.detach()
+        return [(float(score[k]), rot[k].detach().double().numpy(), trans[k].detach().double().numpy())
+                for k in order.tolist()]
 
 
-def fit_points(model, points, normals=None, *, iterations: tuple[int, int, int] = (60, 160, 80),
-               samples: int = 2500, robust: float = 0.01, resolution: int = 128, seed: int = 0,
+def _distinct(ranked: list, count: int, min_angle: float = 0.5) -> list:
+    """The best ``count`` hypotheses whose rotations differ pairwise by more than ``min_angle`` rad."""
+    kept = []
+    for h in ranked:
+        if all(np.arccos(np.clip((np.trace(h[1] @ k[1].T) - 1) / 2, -1, 1)) > min_angle for k in kept):
+            kept.append(h)
+        if len(kept) == count:
+            break
+    return kept
+
+
+def _coverage_mm(model, lat: Latents, tree, resolution: int = 40) -> float:
+    """How far (mm, mean, each capped at 5 cm) the body's surface lies from the cloud: a body turned
+    the wrong way explains the points but puts surface where there are none."""
+    verts = model.mesh(lat, resolution=resolution).vertices
+    return float(np.minimum(tree.query(verts)[0], 0.05).mean() * 1000)
+
+
+def fit_points(model, points, normals=None, *, unit: str = "auto", up: str = "auto",
+               iterations: tuple[int, int, int] = (10, 100, 40), hypotheses: int = 2, samples: int = 1500,
+               robust: float = 0.01, resolution: int = 128, seed: int = 0,
                progress: Callable[[float], None] | None = None, cancel: Callable[[], bool] | None = None) -> FitResult:
     """Fit beta, pose, expression and root translation so the zero level set explains ``points``
-    (N,3, meters; full or partial scans; outliers are down-weighted by a Cauchy loss of scale
-    ``robust``). ``normals`` (N,3, outward), if given, add a sign-aware term. The cloud is centred
-    first, so a cloud far from the origin fits as well as one at it. Returns the fit with the
-    completed mesh at ``resolution`` (0: no mesh)."""
+    (N,3; full or partial scans; outliers are down-weighted by a Cauchy loss of scale ``robust``).
+
+    Scans come as they are: ``unit`` "auto" reads m, cm or mm from the cloud's size, ``up`` "auto"
+    tries every axis, and a rigid search over up axes and turns keeps the ``hypotheses`` best, each
+    fitted briefly (``iterations[0]`` global steps, then body steps) until the data decides.
+    ``normals`` (N,3, outward), if given, add a sign-aware term; otherwise normals estimated from
+    the points and oriented by the winning hypothesis do. Returns the fit with the completed mesh
+    at ``resolution`` (0: no mesh) in the cloud's frame and units, latents in the model's frame."""
     t0 = time.perf_counter()
-    pts = check_points(points)
+    pts, unit = check_points(points, unit)
     nrm = check_normals(normals, pts.shape)
-    centre = pts.mean(0)
-    loss = _CloudLoss(model, pts - centre, nrm, samples, robust, np.random.default_rng(seed))
-    _, starts = _yaw_candidates(model, np.zeros(3))
-    # The two best yaws each get a short global + body fit (a body seen from the back fits a full
-    # cloud almost as well at rest); the better one is refined.
-    trial = min(30, iterations[1])
-    runner = _Runner(2 * (iterations[0] + trial) + iterations[1] - trial + iterations[2], progress, cancel)
+    rng = np.random.default_rng(seed)
+    centre = np.median(pts, 0)
+    x = pts - centre
+    turns = [scan_frame.yaw_matrix(a) for a in np.linspace(-math.pi, math.pi, 8, endpoint=False)]
+    axes = scan_frame.up_axes(up)
+    starts = [(name, t @ r) for name, r in axes.items() for t in turns]
+    probe = x[rng.choice(len(x), min(len(x), 600), replace=False)]
+    ranked = _RigidSearch(model).search(probe, [r for _, r in starts])
+    trial = min(20, iterations[1])
+    chosen = _distinct(ranked, hypotheses)
+    runner = _Runner(len(chosen) * (iterations[0] + trial) + iterations[1] - trial + iterations[2], progress, cancel)
     scored = []
-    for candidate in sorted(starts, key=loss.score)[:2]:
-        records = runner.run(candidate, [("global", iterations[0]), ("body", trial)], loss)
-        scored.append((np.mean([r["data_mm"] for r in records[-5:]]) if records else np.inf, candidate))
-    params = min(scored, key=lambda c: c[0])[1]
+    for _, rot, trans in chosen:
+        params = _Params(model, np.zeros(3), 0.0)
+        loss = _CloudLoss(model, x @ rot.T + trans, None if nrm is None else nrm @ rot.T, samples, robust, rng)
+        runner.run(params, [("global", iterations[0]), ("body", trial)], loss)
+        lat = params.latents("body").detach()
+        if runner.cancelled:  # keep the fit so far
+            scored = [(0.0, 0.0, rot, trans, params)]
+            break
+        with torch.no_grad():
+            data = float(np.median(np.abs(model.query(probe @ rot.T + trans, lat)[0])) * 1000)
+        scored.append((data + _coverage_mm(model, lat, cKDTree(x @ rot.T + trans)), data, rot, trans, params))
+    scored.sort(key=lambda c: c[0])
+    _, _, rot, trans, params = scored[0]
+    y = x @ rot.T + trans
+    if nrm is None:
+        est = scan_frame.estimate_normals(x) @ rot.T
+        y_t = torch.as_tensor(y, dtype=torch.float32, device=model.device).requires_grad_(True)
+        lat = params.latents("body").detach()
+        grad = torch.autograd.grad(model.query(y_t, lat)[0].sum(), y_t)[0].cpu().numpy()
+        model_normals = scan_frame.orient_normals(est, grad)
+    else:
+        model_normals = nrm @ rot.T
+    loss = _CloudLoss(model, y, model_normals, samples, robust, rng)
     runner.run(params, [("body", iterations[1] - trial), ("details", iterations[2])], loss)
     lat = runner.final_latents(params, iterations[2])
     with torch.no_grad():
         residual = np.abs(model.query(loss.pts, lat)[0].cpu().numpy())
+    # y = rot @ (pts - centre) + trans with pts = scale * scan: the scan -> model similarity.
+    transform = scan_frame.similarity(scan_frame.UNITS[unit], rot, trans - rot @ centre)
     mesh = model.mesh(lat, resolution=resolution) if resolution else None
-    return _placed(model, FitResult(lat, mesh, residual, time.perf_counter() - t0, runner.history, runner.cancelled),
-                   centre)
-
-
-def _placed(model, fit: FitResult, centre: np.ndarray) -> FitResult:
-    """A fit made about ``centre``, moved back into the data's frame (or with ``origin`` = centre
-    when float32 latents cannot place a body that far)."""
-    if np.abs(centre).max() > 0.5 * MAX_TRANSLATION:
-        return replace(fit, origin=centre)
-    lat, u0 = fit.latents, model.skeleton.ref_orient[0].double()
-    shift = (u0 @ torch.as_tensor(centre, device=u0.device)).to(lat.root_translation.dtype)  # world shift = U_0^T d_0
-    lat = replace(lat, root_translation=lat.root_translation + shift)
-    mesh = None if fit.mesh is None else replace(fit.mesh, vertices=(fit.mesh.vertices + centre).astype(np.float32))
-    return replace(fit, latents=lat, mesh=mesh)
+    if mesh is not None:
+        back = np.linalg.inv(transform)
+        mesh = replace(mesh, vertices=scan_frame.apply(back, mesh.vertices.astype(np.float64)),
+                       normals=(mesh.normals @ rot).astype(np.float32))
+    confidence = {"residual_mm": float(np.median(residual) * 1000),
+                  "margin_mm": float(scored[1][0] - scored[0][0]) if len(scored) > 1 else None}
+    return FitResult(lat, mesh, residual, time.perf_counter() - t0, runner.history, runner.cancelled,
+                     transform, unit, scan_frame.up_name(rot), confidence)
 
 
 def project(camera: dict, points: torch.Tensor) -> torch.Tensor:

@@ -18,6 +18,24 @@ def rotvec_to_matrix(rotvec: torch.Tensor) -> torch.Tensor:
     return eye + a * k + b * (k @ k)
 
 
+def matrix_to_rotvec(matrix: torch.Tensor) -> torch.Tensor:
+    """Rotation matrices (..., 3, 3) -> axis-angle vectors (..., 3), angles in [0, pi]; near pi the
+    axis comes from the symmetric part (the skew part vanishes there)."""
+    m = matrix
+    skew = torch.stack([m[..., 2, 1] - m[..., 1, 2], m[..., 0, 2] - m[..., 2, 0], m[..., 1, 0] - m[..., 0, 1]], -1)
+    cos = ((m[..., 0, 0] + m[..., 1, 1] + m[..., 2, 2] - 1) / 2).clamp(-1, 1)
+    angle = torch.acos(cos)[..., None]
+    sin = torch.sin(angle)
+    small = angle < 1e-6
+    general = skew * torch.where(small, 0.5 + angle ** 2 / 12, angle / (2 * sin.clamp_min(1e-30)))
+    # (M + M^T) / 2 - cos I = (1 - cos) a a^T: its largest column is the axis up to sign.
+    sym = (m + m.transpose(-1, -2)) / 2 - cos[..., None, None] * torch.eye(3, dtype=m.dtype, device=m.device)
+    col = torch.diagonal(sym, dim1=-2, dim2=-1).argmax(-1)
+    axis = torch.nn.functional.normalize(sym.gather(-1, col[..., None, None].expand(*col.shape, 3, 1))[..., 0], dim=-1)
+    axis = axis * torch.where((axis * skew).sum(-1, keepdim=True) < 0, -1.0, 1.0).to(m.dtype)
+    return torch.where(angle > 3.0, axis * angle, general)
+
+
 def special_procrustes(m: torch.Tensor, iterations: int = 12) -> torch.Tensor:
     """The orthogonal polar factor of each (..., 3, 3) matrix: the nearest orthogonal matrix in
     Frobenius norm, a rotation for matrices with positive determinant (a reflection otherwise; the

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import bpy
 import numpy as np
+from mathutils import Matrix
 from bpy_extras.io_utils import ImportHelper
 
 from ..imghum_blender import rig
@@ -35,8 +36,9 @@ def cloud_of(ob) -> tuple[np.ndarray, np.ndarray | None]:
     return points.astype(np.float64), normals
 
 
-def apply_fit(context, name: str, lat) -> bpy.types.Object:
-    """A new body (armature at the world origin) with the fitted shape, face and pose."""
+def apply_fit(context, name: str, lat, transform: np.ndarray | None = None) -> bpy.types.Object:
+    """A new body with the fitted shape, face and pose; its armature at the world origin, or placed
+    by the inverse of ``transform`` (data -> model frame) so that it overlays the data."""
     saved = context.scene.cursor.location.copy()
     context.scene.cursor.location = (0.0, 0.0, 0.0)
     try:
@@ -55,6 +57,8 @@ def apply_fit(context, name: str, lat) -> bpy.types.Object:
     v = rig.pose_maps(model, q)
     scene_data.set_pose_rotations(arm, names, rig.bones_from_pose(v, lat.pose[0].double().numpy()))
     arm.pose.bones[names[0]].location = rig.root_location(model, q[0], lat.root_translation[0].double().numpy()).tolist()
+    if transform is not None:
+        arm.matrix_world = Matrix(np.linalg.inv(transform).tolist())
     for o in context.selected_objects:
         o.select_set(False)
     arm.select_set(True)
@@ -71,6 +75,10 @@ class _FitOperator(ModalJob):
 
     effort: bpy.props.FloatProperty(name="Effort", default=1.0, min=0.1, max=3.0,
                                     description="Scales the optimisation steps (time against accuracy)")
+
+    def frame_note(self, fit) -> str:
+        """What the fit assumed about the data's frame (point clouds)."""
+        return ""
 
     def steps(self, base: tuple[int, int, int]) -> tuple[int, ...]:
         return tuple(max(1, int(round(n * self.effort))) for n in base)
@@ -92,15 +100,16 @@ class _FitOperator(ModalJob):
         self._stop.set()  # the fit returns what it has so far
 
     def job_done(self, context, fit, name: str | None = None) -> set:
-        apply_fit(context, name or self._name, fit.latents)
+        apply_fit(context, name or self._name, fit.latents, fit.transform)
         scale, unit = self.residual_unit
         self.report({"INFO"}, f"fitted in {fit.seconds:.1f} s, median residual "
-                              f"{np.median(fit.residual) * scale:.1f} {unit}")
+                              f"{np.median(fit.residual) * scale:.1f} {unit}" + self.frame_note(fit))
         return {"FINISHED"}
 
 
 class IMGHUM_OT_fit_points(_FitOperator):
-    """Fit a new body to the selected mesh or point cloud (its vertices, in meters)"""
+    """Fit a new body to the selected mesh or point cloud (its vertices in any unit and orientation;
+    the body is placed over it)"""
 
     bl_idname = "imghum.fit_points"
     bl_label = "Fit to Point Cloud"
@@ -117,16 +126,21 @@ class IMGHUM_OT_fit_points(_FitOperator):
         from ..imghum_blender.fitting import check_points, fit_points
 
         points, normals = cloud_of(context.active_object)
-        check_points(points)
+        check_points(points, "auto")
         name = f"{context.active_object.name} Fit"
 
-        steps = self.steps((60, 160, 80))
+        steps = self.steps((10, 100, 40))
 
         def fn(model, progress, stop):
             return fit_points(model, points, normals, iterations=steps, progress=progress, cancel=stop.is_set,
                               resolution=0)
 
         return fn, name
+
+    def frame_note(self, fit) -> str:
+        from ..imghum_blender.scan_frame import describe
+
+        return f" ({describe(fit.unit, fit.up)})"
 
 
 class IMGHUM_OT_fit_image(_FitOperator, ImportHelper):

@@ -170,6 +170,7 @@ def test_fitting_operators(built_zip, blender_script, tmp_path):
     seen = blender_script("addon_fitting.py", built_zip, tmp_path, tmp_path=tmp_path / "user")
     assert seen["fit_points"] == ["FINISHED"] and seen["fitted_is_body"] and seen["fitted_body_mesh"] > 1000
     assert seen["points_mpjpe_mm"] < 30
+    assert seen["fit_points_mm"] == ["FINISHED"] and seen["points_mm_mpjpe_mm"] < 30, "mm, Y up: over the scan"
     assert seen["fit_image"] == ["FINISHED"] and seen["image_keypoint_px"] < 5
     assert "Select a mesh or point cloud" in seen["fit_body_refused"]
     assert "at least 100" in seen["tiny_cloud"] and "cannot read the image" in seen["missing_image"]

@@ -30,11 +30,18 @@ def _joints(model, lat):
     return model.bone_frames(lat).posed[0, idx, :3, 3].detach().numpy()
 
 
+def _scan_joints(model, fit):
+    """A fit's joints in the cloud's frame (its latents are in the model's)."""
+    back = np.linalg.inv(fit.transform)
+    return _joints(model, fit.latents) @ back[:3, :3].T + back[:3, 3]
+
+
 def test_fit_points_recovers_a_known_body(model, known):
     lat, mesh, pts, nrm = known
     fit = ih.fit_points(model, pts, nrm, iterations=QUICK, samples=1500, resolution=96)
-    mpjpe = np.linalg.norm(_joints(model, fit.latents) - _joints(model, lat), axis=1).mean()
+    mpjpe = np.linalg.norm(_scan_joints(model, fit) - _joints(model, lat), axis=1).mean()
     assert mpjpe < 0.025, mpjpe
+    assert (fit.unit, fit.up) == ("m", "z")
     assert np.median(fit.residual) < 0.003 and len(fit.residual) == len(pts)
     assert fit.mesh is not None and len(fit.mesh.vertices) > 1000 and not fit.cancelled
 
@@ -103,18 +110,19 @@ def test_bad_image_inputs_are_refused(model, image, change, message):
 
 
 def test_far_cloud_fits_as_well_as_at_the_origin(model, known):
-    """The cloud is centred first, so the same fit comes out 100 m and 1000 km away: in the cloud's
-    frame at 100 m, relative to ``origin`` at 1000 km (float32 latents cannot place a body there)."""
+    """The cloud is centred first (in float64), so the same fit comes out 100 m and 1000 km away:
+    the latents stay in the model's frame and the transform carries the offset."""
     _, _, pts, nrm = known
-    kw = {"iterations": (6, 10, 0), "samples": 500, "resolution": 0}
+    kw = {"iterations": (6, 10, 0), "samples": 500, "resolution": 48, "unit": "m", "up": "z"}
     near_shift, far_shift = np.array([120.0, 0.0, -40.0]), np.array([1e6, -2e6, 3e5])
     near = ih.fit_points(model, pts + near_shift, nrm, **kw)
     far = ih.fit_points(model, pts + far_shift, nrm, **kw)
-    assert not near.origin.any() and np.allclose(far.origin, (pts + far_shift).mean(0))
-    joints_near = _joints(model, near.latents) - near_shift
-    joints_far = _joints(model, far.latents) + far.origin - far_shift
+    assert np.abs(near.latents.root_translation).max() < 1 and np.abs(far.latents.root_translation).max() < 1
+    joints_near = _scan_joints(model, near) - near_shift
+    joints_far = _scan_joints(model, far) - far_shift
     assert np.linalg.norm(joints_far - joints_near, axis=1).max() < 0.002
     assert np.linalg.norm(joints_near.mean(0) - pts.mean(0)) < 0.3, "the near fit lies on its cloud"
+    assert np.abs(far.mesh.vertices.mean(0) - (pts + far_shift).mean(0)).max() < 0.3, "so does the far mesh"
     assert abs(np.median(far.residual) - np.median(near.residual)) < 0.1 * np.median(near.residual)
 
 
@@ -129,7 +137,7 @@ def pts_dense(mesh):
 @pytest.mark.parametrize("points, message", [
     (np.zeros((0, 3)), "at least 100"),
     (np.full((500, 3), np.nan), "NaN"),
-    (np.random.default_rng(0).normal(0, 100.0, (500, 3)), "is it in meters"),
+    (np.random.default_rng(0).normal(0, 1e5, (500, 3)), "not a person-sized object"),
     (np.zeros((500, 2)), "(N, 3)"),
     (np.linspace(0, 1.7, 1500).reshape(500, 3), "a line"),
     ([["a", "b", "c"]] * 200, "numbers"),

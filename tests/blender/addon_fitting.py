@@ -36,6 +36,19 @@ seen["points_mpjpe_mm"] = float(np.linalg.norm(heads - truth, axis=1).mean() * 1
 seen["fitted_body_mesh"] = len(body.imghum.mesh_object.data.vertices)
 seen["fitted_is_body"] = body.imghum.is_body and body.imghum.use_beta
 
+# The same scan in millimetres with its Y axis up: the body comes back over it.
+ob.rotation_euler = (-np.pi / 2, 0.0, 0.0)
+ob.scale = (1000.0, 1000.0, 1000.0)
+bpy.context.view_layer.update()
+bpy.context.view_layer.objects.active = ob
+mw = np.array(ob.matrix_world)
+seen["fit_points_mm"] = sorted(bpy.ops.imghum.fit_points(effort=0.4))
+body_mm = bpy.context.active_object
+bpy.context.view_layer.update()
+heads_mm = np.array([body_mm.matrix_world @ body_mm.pose.bones[n].head for n in LANDMARKS])
+seen["points_mm_mpjpe_mm"] = float(np.linalg.norm(heads_mm - (truth @ mw[:3, :3].T + mw[:3, 3]), axis=1).mean())
+ob.rotation_euler, ob.scale = (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)
+
 # Image fit from a mask image and the batch renderer's keypoint format.
 f = 50 * 256 / 36
 centre = scan.vertices.mean(0)
