@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import time
+import weakref
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
@@ -27,7 +28,7 @@ from .fit_inputs import (
     check_points,
 )
 from .latents import Latents
-from .poses import POSE_RANGES, mirrored, pose_range_key
+from .poses import POSE_RANGES, mirrored, pose_range_key, preset_pose
 from .rotations import rotvec_to_matrix
 
 #: Joints scored by the evaluation and used as 2D landmarks: body and hands (no toes, no eyes).
@@ -61,14 +62,16 @@ class FitResult:
 class _Params(torch.nn.Module):
     """Free variables of a fit."""
 
-    def __init__(self, model, init_translation: np.ndarray, yaw: float):
+    def __init__(self, model, init_translation: np.ndarray, yaw: float, start: np.ndarray | None = None):
         super().__init__()
         voc = model.vocabulary
         self.names = voc.bone_names
+        start = torch.zeros(len(self.names), 3) if start is None else torch.as_tensor(start, dtype=torch.float32)
         self.beta = torch.nn.Parameter(torch.zeros(voc.beta_size))
         self.root = torch.nn.Parameter(torch.tensor([0.0, 0.0, yaw]))
         self.translation = torch.nn.Parameter(torch.as_tensor(init_translation, dtype=torch.float32))
-        self.pose = torch.nn.Parameter(torch.zeros(len(self.names), 3))
+        self.pose = torch.nn.Parameter(start.clone())
+        self.register_buffer("start", start)
         self.face = torch.nn.Parameter(torch.full((len(voc.expression_names),), -4.0))
         lo, hi, mask_body, mask_hand = [], [], [], []
         for name in self.names:
@@ -90,7 +93,7 @@ class _Params(torch.nn.Module):
     def latents(self, stage: str) -> Latents:
         free = self.body | self.hand if stage == "details" else self.body
         pose = torch.where(free[:, None], self.pose, torch.zeros_like(self.pose)) if stage != "global" \
-            else torch.zeros_like(self.pose)
+            else self.start
         pose = torch.cat([self.root[None], pose[1:]], 0)
         expr = torch.sigmoid(self.face) if stage == "details" else torch.zeros_like(self.face)
         beta = self.beta if stage != "global" else self.beta.detach()
@@ -195,12 +198,37 @@ class _CloudLoss:
         return data + 1e-3 * params.prior(stage), {"data_mm": float(s[:k].detach().abs().mean()) * 1000}
 
 
-class _RigidSearch:
-    """Rigid alignment of a cloud to the mean body at rest, for many orientation hypotheses at once:
-    the body's SDF is tabulated once on a coarse grid, so each hypothesis costs a trilinear lookup."""
+#: Starting poses of the orientation search (left side; mirrored): the mean body in each.
+START_POSES = {"standing": {}, "arms up": {"upperarm01": (0.0, -1.6, 0.0)},
+               "squatting": {"upperleg01": (-1.5, 0.0, 0.1), "lowerleg01": (1.9, 0.0, 0.0)},
+               "sitting": {"upperleg01": (-1.5, 0.0, 0.0), "lowerleg01": (1.5, 0.0, 0.0)}}
+_SEARCHES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
-    def __init__(self, model, cells: int = 48, margin: float = 0.15):
-        lat = model.latents()
+
+def _start_pose(model, name: str) -> np.ndarray:
+    """The rotation vectors (J,3) of a start pose."""
+    names = model.vocabulary.bone_names
+    out = np.zeros((len(names), 3))
+    for bone, v in preset_pose(names, START_POSES[name]).items():
+        out[names.index(bone)] = v
+    return out
+
+
+def _searches(model) -> dict[str, "_RigidSearch"]:
+    """The rigid searches of every start pose, tabulated once per model."""
+    if model not in _SEARCHES:
+        _SEARCHES[model] = {name: _RigidSearch(model, _start_pose(model, name)) for name in START_POSES}
+    return _SEARCHES[model]
+
+
+class _RigidSearch:
+    """Rigid alignment of a cloud to the mean body in a start pose, for many orientation hypotheses
+    at once: the body's SDF is tabulated once on a coarse grid, so each hypothesis costs a trilinear
+    lookup."""
+
+    def __init__(self, model, pose: np.ndarray, cells: int = 48, margin: float = 0.15):
+        self.pose = pose
+        lat = model.latents(pose=pose)
         lo, hi = model.bounds(lat, margin)
         axes = [np.linspace(lo[i], hi[i], cells) for i in range(3)]
         grid = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, 3)
@@ -243,10 +271,12 @@ class _RigidSearch:
 
 
 def _distinct(ranked: list, count: int, min_angle: float = 0.5) -> list:
-    """The best ``count`` hypotheses whose rotations differ pairwise by more than ``min_angle`` rad."""
+    """The best ``count`` hypotheses (score, rotation, translation, start pose) that differ pairwise
+    in start pose or by more than ``min_angle`` rad of rotation."""
     kept = []
     for h in ranked:
-        if all(np.arccos(np.clip((np.trace(h[1] @ k[1].T) - 1) / 2, -1, 1)) > min_angle for k in kept):
+        if all(h[3] != k[3] or np.arccos(np.clip((np.trace(h[1] @ k[1].T) - 1) / 2, -1, 1)) > min_angle
+               for k in kept):
             kept.append(h)
         if len(kept) == count:
             break
@@ -280,16 +310,16 @@ def fit_points(model, points, normals=None, *, unit: str = "auto", up: str = "au
     centre = np.median(pts, 0)
     x = pts - centre
     turns = [scan_frame.yaw_matrix(a) for a in np.linspace(-math.pi, math.pi, 8, endpoint=False)]
-    axes = scan_frame.up_axes(up)
-    starts = [(name, t @ r) for name, r in axes.items() for t in turns]
+    starts = [t @ r for r in scan_frame.up_axes(up).values() for t in turns]
     probe = x[rng.choice(len(x), min(len(x), 600), replace=False)]
-    ranked = _RigidSearch(model).search(probe, [r for _, r in starts])
+    ranked = sorted(((*h, pose) for pose, search in _searches(model).items() for h in search.search(probe, starts)),
+                    key=lambda h: h[0])
     trial = min(20, iterations[1])
     chosen = _distinct(ranked, hypotheses)
     runner = _Runner(len(chosen) * (iterations[0] + trial) + iterations[1] - trial + iterations[2], progress, cancel)
     scored = []
-    for _, rot, trans in chosen:
-        params = _Params(model, np.zeros(3), 0.0)
+    for _, rot, trans, pose in chosen:
+        params = _Params(model, np.zeros(3), 0.0, _start_pose(model, pose))
         loss = _CloudLoss(model, x @ rot.T + trans, None if nrm is None else nrm @ rot.T, samples, robust, rng)
         runner.run(params, [("global", iterations[0]), ("body", trial)], loss)
         lat = params.latents("body").detach()
