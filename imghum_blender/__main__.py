@@ -147,7 +147,7 @@ def fit_document(model, fit) -> dict:
             "root_translation": fit.latents.root_translation[0].tolist(),
             "fit": {"unit": fit.unit, "up": fit.up, "scan_to_model": fit.transform.tolist(),
                     "seconds": round(fit.seconds, 2),
-                    **{k: None if v is None else round(v, 3) for k, v in fit.confidence.items()}}}
+                    **{k: round(v, 3) if isinstance(v, float) else v for k, v in fit.confidence.items()}}}
 
 
 def cmd_fit(args: argparse.Namespace) -> None:

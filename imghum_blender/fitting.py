@@ -44,8 +44,8 @@ class FitResult:
     the loss history. The latents are in the model's frame (meters, Z up); ``transform`` (4x4, a
     similarity) takes the data's frame there, and the mesh is in the data's frame and units, so it
     overlays the data. A point-cloud fit also says what it assumed (``unit``, ``up``) and how sure
-    it is (``confidence``: the final median residual and the margin by which the best orientation
-    hypothesis beat the runner-up, both in mm; no margin with one hypothesis)."""
+    it is (``confidence``: the winning start pose, the final median residual and the margin by which
+    the best orientation hypothesis beat the runner-up, both in mm; no margin with one hypothesis)."""
 
     latents: Latents
     mesh: object
@@ -298,8 +298,9 @@ def fit_points(model, points, normals=None, *, unit: str = "auto", up: str = "au
     (N,3; full or partial scans; outliers are down-weighted by a Cauchy loss of scale ``robust``).
 
     Scans come as they are: ``unit`` "auto" reads m, cm or mm from the cloud's size, ``up`` "auto"
-    tries every axis, and a rigid search over up axes and turns keeps the ``hypotheses`` best, each
-    fitted briefly (``iterations[0]`` global steps, then body steps) until the data decides.
+    tries every axis, and a rigid search over up axes, turns and :data:`START_POSES` keeps the
+    ``hypotheses`` best, each fitted briefly (``iterations[0]`` global steps, then body steps) until
+    the data decides (distance to the points plus body surface where there are none).
     ``normals`` (N,3, outward), if given, add a sign-aware term; otherwise normals estimated from
     the points and oriented by the winning hypothesis do. Returns the fit with the completed mesh
     at ``resolution`` (0: no mesh) in the cloud's frame and units, latents in the model's frame."""
@@ -324,13 +325,13 @@ def fit_points(model, points, normals=None, *, unit: str = "auto", up: str = "au
         runner.run(params, [("global", iterations[0]), ("body", trial)], loss)
         lat = params.latents("body").detach()
         if runner.cancelled:  # keep the fit so far
-            scored = [(0.0, 0.0, rot, trans, params)]
+            scored = [(0.0, pose, rot, trans, params)]
             break
         with torch.no_grad():
             data = float(np.median(np.abs(model.query(probe @ rot.T + trans, lat)[0])) * 1000)
-        scored.append((data + _coverage_mm(model, lat, cKDTree(x @ rot.T + trans)), data, rot, trans, params))
+        scored.append((data + _coverage_mm(model, lat, cKDTree(x @ rot.T + trans)), pose, rot, trans, params))
     scored.sort(key=lambda c: c[0])
-    _, _, rot, trans, params = scored[0]
+    _, start, rot, trans, params = scored[0]
     y = x @ rot.T + trans
     if nrm is None:
         est = scan_frame.estimate_normals(x) @ rot.T
@@ -352,7 +353,7 @@ def fit_points(model, points, normals=None, *, unit: str = "auto", up: str = "au
         back = np.linalg.inv(transform)
         mesh = replace(mesh, vertices=scan_frame.apply(back, mesh.vertices.astype(np.float64)),
                        normals=(mesh.normals @ rot).astype(np.float32))
-    confidence = {"residual_mm": float(np.median(residual) * 1000),
+    confidence = {"start": start, "residual_mm": float(np.median(residual) * 1000),
                   "margin_mm": float(scored[1][0] - scored[0][0]) if len(scored) > 1 else None}
     return FitResult(lat, mesh, residual, time.perf_counter() - t0, runner.history, runner.cancelled,
                      transform, unit, scan_frame.up_name(rot), confidence)

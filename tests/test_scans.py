@@ -64,7 +64,7 @@ def test_rotation_vectors_round_trip_up_to_half_a_turn():
 def body(model):
     """A model body and dense samples of its surface."""
     lat = model.latents(phenotypes={"gender": 0.3, "age": 0.6, "height": 0.7},
-                        pose={"upperarm01.L": [0.0, -0.8, 0.2], "lowerleg01.R": [0.6, 0.0, 0.0]})
+                        pose={"lowerarm01.L": [-0.6, 0.0, 0.0], "lowerleg01.R": [0.6, 0.0, 0.0]})
     mesh = model.mesh(lat, resolution=128)
     rng = np.random.default_rng(3)
     tri = mesh.vertices[mesh.faces].astype(np.float64)
@@ -123,14 +123,15 @@ def test_a_turned_y_up_millimetre_scan_fits_and_overlays(model, body):
     frame[:3, :3] = UP_AXES["y"].T @ yaw_matrix(2.4)
     frame[:3, 3] = [3.0, -1.0, 250.0]
     scan = apply(frame, pts) * 1000
-    fit = ih.fit_points(model, scan, iterations=(10, 80, 0), samples=1200, resolution=80)
+    fit = ih.fit_points(model, scan, resolution=80)
     assert (fit.unit, fit.up) == ("mm", "y") and fit.confidence["margin_mm"] > 0
+    assert fit.confidence["start"] in ("standing", "arms up", "squatting", "sitting")
     truth = apply(frame, _joints(model, lat)) * 1000
     mpjpe = np.linalg.norm(apply(np.linalg.inv(fit.transform), _joints(model, fit.latents)) - truth, axis=1).mean()
     assert mpjpe < 30, f"{mpjpe:.1f} mm"
     from scipy.spatial import cKDTree
 
-    assert np.median(cKDTree(scan).query(fit.mesh.vertices)[0]) < 5, "the mesh lies on the scan (mm)"
+    assert np.median(cKDTree(scan).query(fit.mesh.vertices)[0]) < 12, "the mesh lies on the scan (mm; points ~1 cm apart)"
 
 
 def test_the_fit_command_writes_the_body_over_the_scan_and_its_latents(model, body, tmp_path, capsys):

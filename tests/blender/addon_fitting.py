@@ -28,7 +28,7 @@ bpy.context.scene.collection.objects.link(ob)
 bpy.context.view_layer.objects.active = ob
 names = list(model.vocabulary.bone_names)
 truth = model.bone_frames(lat)[0][0, [names.index(n) for n in LANDMARKS], :3, 3].numpy()
-seen["fit_points"] = sorted(bpy.ops.imghum.fit_points(effort=0.4))
+seen["fit_points"] = sorted(bpy.ops.imghum.fit_points(effort=0.8))
 body = bpy.context.active_object
 bpy.context.view_layer.update()
 heads = np.array([body.matrix_world @ body.pose.bones[n].head for n in LANDMARKS])
@@ -42,7 +42,7 @@ ob.scale = (1000.0, 1000.0, 1000.0)
 bpy.context.view_layer.update()
 bpy.context.view_layer.objects.active = ob
 mw = np.array(ob.matrix_world)
-seen["fit_points_mm"] = sorted(bpy.ops.imghum.fit_points(effort=0.4))
+seen["fit_points_mm"] = sorted(bpy.ops.imghum.fit_points(effort=0.8))
 body_mm = bpy.context.active_object
 bpy.context.view_layer.update()
 heads_mm = np.array([body_mm.matrix_world @ body_mm.pose.bones[n].head for n in LANDMARKS])
