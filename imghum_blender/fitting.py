@@ -227,7 +227,6 @@ class _RigidSearch:
     lookup."""
 
     def __init__(self, model, pose: np.ndarray, cells: int = 48, margin: float = 0.15):
-        self.pose = pose
         lat = model.latents(pose=pose)
         lo, hi = model.bounds(lat, margin)
         axes = [np.linspace(lo[i], hi[i], cells) for i in range(3)]
