@@ -110,11 +110,23 @@ def _region(words: list[str] | None):
     return box[:3], box[3:]
 
 
+def _write_body(out: Path, model, mesh) -> None:
+    """A body mesh as OBJ (seam-aware UVs, normals) or PLY (normals, parts, semantics, skin weights)."""
+    from .attributes import surface_attributes
+    from .export import write_obj, write_ply
+
+    attrs = surface_attributes(model, mesh)
+    if out.suffix.lower() == ".obj":
+        write_obj(out, mesh.vertices, mesh.faces, mesh.normals, attrs.corner_uvs)
+    else:
+        write_ply(out, mesh.vertices, mesh.faces, mesh.normals,
+                  {"part": attrs.parts, "semantic": mesh.semantics,
+                   "bone": attrs.skin_indices, "weight": attrs.skin_weights})
+
+
 def cmd_mesh(args: argparse.Namespace) -> None:
     """Extract a mesh with its semantic attributes and write it."""
     from . import load_model
-    from .attributes import surface_attributes
-    from .export import write_obj, write_ply
 
     out = Path(args.out)
     _check_out(out)
@@ -124,13 +136,7 @@ def cmd_mesh(args: argparse.Namespace) -> None:
     region = _region(args.region)
     t0 = time.time()
     mesh = model.mesh(lat, resolution=args.resolution, region=region)
-    attrs = surface_attributes(model, mesh)
-    if out.suffix.lower() == ".obj":
-        write_obj(out, mesh.vertices, mesh.faces, mesh.normals, attrs.corner_uvs)
-    else:
-        write_ply(out, mesh.vertices, mesh.faces, mesh.normals,
-                  {"part": attrs.parts, "semantic": mesh.semantics,
-                   "bone": attrs.skin_indices, "weight": attrs.skin_weights})
+    _write_body(out, model, mesh)
     print(f"wrote {out}: {len(mesh.vertices)} vertices, {len(mesh.faces)} triangles "
           f"({time.time() - t0:.2f}s, {mesh.queries} field queries)")
 
@@ -153,10 +159,9 @@ def fit_document(model, fit) -> dict:
 def cmd_fit(args: argparse.Namespace) -> None:
     """Fit a body to a scan file; write it in the scan's frame and units, and its latents."""
     from . import load_model
-    from .attributes import surface_attributes
-    from .export import atomic_write, write_obj, write_ply
+    from .export import atomic_write
     from .fit_inputs import check_points
-    from .fitting import fit_points
+    from .fitting import CLOUD_ITERATIONS, fit_points, scaled_iterations
     from .scan_frame import describe
     from .scan_io import read_scan
 
@@ -175,17 +180,10 @@ def cmd_fit(args: argparse.Namespace) -> None:
             shown[0] = int(f * 20)
             print(f"\rfitting {len(points)} points: {int(f * 100):3d} %", end="", file=sys.stderr, flush=True)
 
-    steps = tuple(max(1, round(n * args.effort)) for n in (10, 100, 40))
     fit = fit_points(model, points, None if args.ignore_normals else normals, unit=args.unit, up=args.up,
-                     iterations=steps, resolution=args.resolution, progress=progress)
+                     iterations=scaled_iterations(CLOUD_ITERATIONS, args.effort), resolution=args.resolution, progress=progress)
     print(file=sys.stderr)
-    attrs = surface_attributes(model, fit.mesh)
-    if out.suffix.lower() == ".obj":
-        write_obj(out, fit.mesh.vertices, fit.mesh.faces, fit.mesh.normals, attrs.corner_uvs)
-    else:
-        write_ply(out, fit.mesh.vertices, fit.mesh.faces, fit.mesh.normals,
-                  {"part": attrs.parts, "semantic": fit.mesh.semantics,
-                   "bone": attrs.skin_indices, "weight": attrs.skin_weights})
+    _write_body(out, model, fit.mesh)
     if args.latents_out:
         atomic_write(Path(args.latents_out), (json.dumps(fit_document(model, fit), indent=1) + "\n").encode())
     margin = fit.confidence["margin_mm"]

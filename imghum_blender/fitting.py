@@ -20,13 +20,7 @@ import torch
 from scipy.spatial import cKDTree
 
 from . import scan_frame
-from .fit_inputs import (
-    check_camera,
-    check_keypoints,
-    check_mask,
-    check_normals,
-    check_points,
-)
+from .fit_inputs import check_camera, check_keypoints, check_mask, check_normals, check_points
 from .latents import Latents
 from .poses import POSE_RANGES, mirrored, pose_range_key, preset_pose
 from .rotations import rotvec_to_matrix
@@ -117,6 +111,15 @@ def _stage_params(p: _Params, stage: str) -> list:
     if stage == "body":
         return [p.root, p.translation, p.beta, p.pose]
     return [p.root, p.translation, p.beta, p.pose, p.face]
+
+
+#: Default steps (global, body, details) of a point-cloud fit; the first two include the trials.
+CLOUD_ITERATIONS = (10, 100, 40)
+
+
+def scaled_iterations(base: tuple[int, int, int], effort: float) -> tuple[int, int, int]:
+    """A fit's stage steps scaled by ``effort`` (time against accuracy), at least one each."""
+    return tuple(max(1, round(n * effort)) for n in base)
 
 
 #: Adam's learning rate per fitting stage (decayed by a cosine within each stage).
@@ -290,7 +293,7 @@ def _coverage_mm(model, lat: Latents, tree, resolution: int = 40) -> float:
 
 
 def fit_points(model, points, normals=None, *, unit: str = "auto", up: str = "auto",
-               iterations: tuple[int, int, int] = (10, 100, 40), hypotheses: int = 2, samples: int = 1500,
+               iterations: tuple[int, int, int] = CLOUD_ITERATIONS, hypotheses: int = 2, samples: int = 1500,
                robust: float = 0.01, resolution: int = 128, seed: int = 0,
                progress: Callable[[float], None] | None = None, cancel: Callable[[], bool] | None = None) -> FitResult:
     """Fit beta, pose, expression and root translation so the zero level set explains ``points``

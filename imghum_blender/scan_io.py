@@ -41,6 +41,11 @@ def read_scan(path: str | Path, seed: int = 0) -> tuple[np.ndarray, np.ndarray |
     return verts, normals
 
 
+def _fan(idx) -> list[list[int]]:
+    """Triangles of a polygon (vertex indices in order), fanned from its first vertex."""
+    return [[idx[0], idx[k], idx[k + 1]] for k in range(1, len(idx) - 1)]
+
+
 def _normals_of(table: np.ndarray) -> np.ndarray | None:
     return table if table is not None and np.isfinite(table).all() and (np.linalg.norm(table, axis=1) > 0).all() else None
 
@@ -66,7 +71,7 @@ def _read_obj(data: bytes):
         elif w[0] == "f":
             idx = [int(x.split("/")[0]) for x in w[1:]]
             idx = [i - 1 if i > 0 else len(verts) + i for i in idx]
-            faces.extend([idx[0], idx[k], idx[k + 1]] for k in range(1, len(idx) - 1))
+            faces.extend(_fan(idx))
     return (np.array(verts, dtype=np.float64).reshape(-1, 3), None,
             np.array(faces, dtype=np.int64).reshape(-1, 3) if faces else None)
 
@@ -111,7 +116,7 @@ def _ply_ascii(tokens: list[str], elements):
             for _ in range(count):
                 n = int(tokens[pos])
                 idx = [int(t) for t in tokens[pos + 1:pos + 1 + n]]
-                tris.extend([idx[0], idx[k], idx[k + 1]] for k in range(1, n - 1))
+                tris.extend(_fan(idx))
                 pos += n + 1
             faces = np.array(tris, dtype=np.int64).reshape(-1, 3)
         else:
@@ -136,7 +141,7 @@ def _ply_binary(body: bytes, elements):
                 pos += np.dtype(cnt_t).itemsize
                 idx = np.frombuffer(body, idx_t, n, pos).astype(np.int64)
                 pos += np.dtype(idx_t).itemsize * n
-                tris.extend([idx[0], idx[k], idx[k + 1]] for k in range(1, n - 1))
+                tris.extend(_fan(idx))
             faces = np.array(tris, dtype=np.int64).reshape(-1, 3)
         else:
             raise ValueError(f"element {name} is not read")

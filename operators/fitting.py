@@ -36,9 +36,9 @@ def cloud_of(ob) -> tuple[np.ndarray, np.ndarray | None]:
     return points.astype(np.float64), normals
 
 
-def apply_fit(context, name: str, lat, transform: np.ndarray | None = None) -> bpy.types.Object:
-    """A new body with the fitted shape, face and pose; its armature at the world origin, or placed
-    by the inverse of ``transform`` (data -> model frame) so that it overlays the data."""
+def apply_fit(context, name: str, lat, transform: np.ndarray) -> bpy.types.Object:
+    """A new body with the fitted shape, face and pose, its armature placed by the inverse of
+    ``transform`` (data -> model frame) so that it overlays the data."""
     saved = context.scene.cursor.location.copy()
     context.scene.cursor.location = (0.0, 0.0, 0.0)
     try:
@@ -57,8 +57,7 @@ def apply_fit(context, name: str, lat, transform: np.ndarray | None = None) -> b
     v = rig.pose_maps(model, q)
     scene_data.set_pose_rotations(arm, names, rig.bones_from_pose(v, lat.pose[0].double().numpy()))
     arm.pose.bones[names[0]].location = rig.root_location(model, q[0], lat.root_translation[0].double().numpy()).tolist()
-    if transform is not None:
-        arm.matrix_world = Matrix(np.linalg.inv(transform).tolist())
+    arm.matrix_world = Matrix(np.linalg.inv(transform).tolist())
     for o in context.selected_objects:
         o.select_set(False)
     arm.select_set(True)
@@ -81,7 +80,9 @@ class _FitOperator(ModalJob):
         return ""
 
     def steps(self, base: tuple[int, int, int]) -> tuple[int, ...]:
-        return tuple(max(1, int(round(n * self.effort))) for n in base)
+        from ..imghum_blender.fitting import scaled_iterations
+
+        return scaled_iterations(base, self.effort)
 
     def job(self, context):
         """``(fn(model, progress, stop), name)``: the fit to run (inputs read and checked) and the body's name."""
@@ -123,13 +124,13 @@ class IMGHUM_OT_fit_points(_FitOperator):
         return True
 
     def job(self, context):
-        from ..imghum_blender.fitting import check_points, fit_points
+        from ..imghum_blender.fitting import CLOUD_ITERATIONS, check_points, fit_points
 
         points, normals = cloud_of(context.active_object)
         check_points(points, "auto")
         name = f"{context.active_object.name} Fit"
 
-        steps = self.steps((10, 100, 40))
+        steps = self.steps(CLOUD_ITERATIONS)
 
         def fn(model, progress, stop):
             return fit_points(model, points, normals, iterations=steps, progress=progress, cancel=stop.is_set,
