@@ -3,8 +3,8 @@
 
 Latents from flags (``--phenotype age=0.8``, ``--expression jawOpen=0.5``, ``--beta v1 v2 ...``,
 ``--pose lowerarm01.L=0,0,1.2``) or a JSON file (``--latents file.json`` with keys beta |
-phenotypes, expression, pose: a map of bone name -> rotation vector in radians); flags override
-the file. Writes OBJ (seam-aware UVs, normals) or PLY (normals, part label, canonical template
+phenotypes, expression, pose: a map of bone name -> rotation vector in radians, root_translation;
+see :mod:`.latents_file`; a fit's latents file is one); flags override the file. Writes OBJ (seam-aware UVs, normals) or PLY (normals, part label, canonical template
 point and skin weights per vertex) by the file extension.
 """
 from __future__ import annotations
@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+from .latents_file import read_latents_file
 from .threads import use_runtime_policy
 from .vocabulary import RESOLUTION
 
@@ -39,31 +40,9 @@ def _pairs(values: list[str], what: str) -> dict[str, float]:
     return out
 
 
-def _read_latents(path: str) -> dict:
-    """The JSON latents file as keyword arguments (checked for its structure; values are checked by
-    ``Model.latents``)."""
-    try:
-        data = json.loads(Path(path).read_text())
-    except OSError as exc:
-        raise ValueError(f"cannot read latents file {path}: {exc.strerror}") from exc
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"latents file {path} is not valid JSON: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ValueError(f"latents file {path} must hold a JSON object, not {type(data).__name__}")
-    unknown = set(data) - {"beta", "phenotypes", "expression", "pose", "root_translation", "fit"}
-    if unknown:
-        raise ValueError(f"latents file has unknown keys {sorted(unknown)}; known: beta, phenotypes, expression, "
-                         "pose, root_translation (and fit, a fit's notes)")
-    data.pop("fit", None)
-    for key in ("phenotypes", "pose"):
-        if key in data and not isinstance(data[key], dict):
-            raise ValueError(f"latents file: {key} must be an object name -> value, not {type(data[key]).__name__}")
-    return data
-
-
 def latent_kwargs(args: argparse.Namespace) -> dict:
     """Keyword arguments for ``Model.latents`` from the CLI flags and the optional JSON file."""
-    kwargs: dict = _read_latents(args.latents) if args.latents else {}
+    kwargs: dict = read_latents_file(args.latents)[0] if args.latents else {}
     for key, flag, values in (("phenotypes", "--phenotype", args.phenotype),
                               ("expression", "--expression", args.expression)):
         if values:
@@ -141,27 +120,13 @@ def cmd_mesh(args: argparse.Namespace) -> None:
           f"({time.time() - t0:.2f}s, {mesh.queries} field queries)")
 
 
-def fit_document(model, fit) -> dict:
-    """A fit's latents as a latents file (model frame; readable by ``mesh --latents``) with its notes."""
-    from .rotations import matrix_to_rotvec
-
-    voc = model.vocabulary
-    rotvec = matrix_to_rotvec(fit.latents.pose[0].double()).numpy()
-    return {"beta": fit.latents.beta[0].tolist(),
-            "expression": {n: float(v) for n, v in zip(voc.expression_names, fit.latents.expression[0].tolist())},
-            "pose": {n: rotvec[i].tolist() for i, n in enumerate(voc.bone_names)},
-            "root_translation": fit.latents.root_translation[0].tolist(),
-            "fit": {"unit": fit.unit, "up": fit.up, "scan_to_model": fit.transform.tolist(),
-                    "seconds": round(fit.seconds, 2),
-                    **{k: round(v, 3) if isinstance(v, float) else v for k, v in fit.confidence.items()}}}
-
-
 def cmd_fit(args: argparse.Namespace) -> None:
     """Fit a body to a scan file; write it in the scan's frame and units, and its latents."""
     from . import load_model
     from .export import atomic_write
     from .fit_inputs import check_points
     from .fitting import CLOUD_ITERATIONS, fit_points, scaled_iterations
+    from .latents_file import fit_document
     from .scan_frame import describe
     from .scan_io import read_scan
 

@@ -137,6 +137,9 @@ class DetailNet(nn.Module):
 DETAIL_RFF_SCALE = 6.0
 #: The detail correction acts where the part's own SDF is within this band (m), fading out at its edge.
 DETAIL_BAND = 0.01
+#: Most padded (wasted) points a batched product of part networks may carry (about what the
+#: per-operation overhead of running its parts one by one costs on a CPU).
+PAD_BUDGET = 8192
 #: Meters per unit of the detail network's SDF output.
 DETAIL_SCALE = 0.01
 
@@ -161,6 +164,15 @@ class ImplicitBody(nn.Module):
         self.register_buffer("core_half", (hi - lo) / 2, persistent=False)
         self.register_buffer("half_size", (hi - lo) / 2 + pad, persistent=False)
         self.register_buffer("main", torch.tensor([p.main for p in parts]), persistent=False)
+        # Parts that can run as one batched product: same width and frequencies.
+        shapes: dict[tuple[int, int], list[int]] = {}
+        for i, p in enumerate(self.parts):
+            shapes.setdefault((p.width, p.n_freq), []).append(i)
+        self._groups = list(shapes.values())
+        hypers: dict[tuple[int, int, int, bool], list[int]] = {}
+        for i, p in enumerate(self.parts):
+            hypers.setdefault((len(p.cond_bones), p.width, self.nets[i].hyper[0].out_features, p.expression), []).append(i)
+        self._cond_groups = list(hypers.values())
         # Semantic prior: each part's main-bone frame in the template (set from the bundle).
         self.register_buffer("template_frames", torch.eye(4).repeat(len(parts), 1, 1))
 
@@ -170,15 +182,25 @@ class ImplicitBody(nn.Module):
 
     def conditioning(self, beta: torch.Tensor, rel6d: torch.Tensor, expression: torch.Tensor) -> list[torch.Tensor]:
         """Per-part modulations [(B, 4W_p), detail parts followed by their detail network's] from
-        beta (B,K), joint rotations (B,J,6), psi (B,E)."""
-        films = []
-        for i, (part, net) in enumerate(zip(self.parts, self.nets)):
-            cond = [beta, rel6d[:, list(part.cond_bones)].flatten(1)]
-            if part.expression:
-                cond.append(expression)
-            cond = torch.cat(cond, -1)
-            film = net.film(cond)
-            films.append(torch.cat([film, self.details[str(i)].film(cond)], -1) if part.has_detail else film)
+        beta (B,K), joint rotations (B,J,6), psi (B,E). Parts whose hypernetworks share a shape
+        run as one batched product."""
+        films: list[torch.Tensor | None] = [None] * len(self.parts)
+        for group in self._cond_groups:
+            spec = self.parts[group[0]]
+            bones = torch.tensor([self.parts[p].cond_bones for p in group], device=rel6d.device)
+            cond = [beta[:, None].expand(-1, len(group), -1), rel6d[:, bones].flatten(2)]  # (B,G,·)
+            if spec.expression:
+                cond.append(expression[:, None].expand(-1, len(group), -1))
+            cond = torch.cat(cond, -1).transpose(0, 1)  # (G,B,C)
+            hyper = [self.nets[p].hyper for p in group]
+            w0, b0 = torch.stack([h[0].weight for h in hyper]), torch.stack([h[0].bias for h in hyper])
+            w1, b1 = torch.stack([h[2].weight for h in hyper]), torch.stack([h[2].bias for h in hyper])
+            out = torch.baddbmm(b1[:, None], torch.relu(torch.baddbmm(b0[:, None], cond, w0.transpose(1, 2))),
+                                w1.transpose(1, 2))
+            for i, p in enumerate(group):
+                films[p] = out[i]
+                if self.parts[p].has_detail:
+                    films[p] = torch.cat([out[i], self.details[str(p)].film(cond[i])], -1)
         return films
 
     def candidate_grid(self, frames: torch.Tensor, cells: int) -> "PartGrid":
@@ -275,29 +297,70 @@ class ImplicitBody(nn.Module):
     def _part_fields(self, part: torch.Tensor, local: torch.Tensor, films: list[torch.Tensor],
                      body: torch.Tensor | None) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         """Each candidate pair's part SDF (M,) and semantics (M,3) from the part networks (pairs
-        sorted by part; ``body`` (M,): the pair's body in a batch, None for one body)."""
+        sorted by part; ``body`` (M,): the pair's body in a batch, None for one body).
+
+        Parts of the same architecture run together as one batched product where padding their
+        point counts to the largest wastes little (:data:`PAD_BUDGET`; few points: the cost is per
+        operation, not per point), the others one by one."""
+        if len(part) == 0:
+            return None, None
         u = (local - self.center.index_select(0, part)) / self.half_size.index_select(0, part)
         counts = torch.bincount(part, minlength=len(self.parts)).tolist()
-        dists, sems = [], []
-        start = 0
-        for p, count in enumerate(counts):
-            if count == 0:
-                continue
-            sl = slice(start, start + count)
-            start += count
-            up = u[sl]
-            film = films[p] if body is None else films[p].index_select(0, body[sl])
-            net = self.nets[p]
-            out = net(up, film[:, :4 * net.width])
-            prior = (up.norm(dim=-1) - 0.75) * self.half_size[p].min()
-            dist = prior + out[:, 0] * self.half_size[p].mean()
-            tf = self.template_frames[p]
-            sem = local[sl] @ tf[:3, :3].T + tf[:3, 3] + 0.05 * out[:, 1:]
-            if self.parts[p].has_detail:
-                dist, sem = self._detail(p, up, film[:, 4 * net.width:], dist, sem)
-            dists.append(dist)
-            sems.append(sem)
-        return (torch.cat(dists), torch.cat(sems)) if dists else (None, None)
+        starts = [0]
+        for c in counts:
+            starts.append(starts[-1] + c)
+        outs: list[tuple[int, torch.Tensor]] = []  # (first pair, outputs) pieces covering every pair
+        for group in self._groups:
+            live = [p for p in group if counts[p]]
+            most = max((counts[p] for p in live), default=0)
+            if len(live) > 1 and len(live) * most - sum(counts[p] for p in live) <= PAD_BUDGET:
+                outs += self._batched(live, counts, starts, u, films, body)
+            else:
+                for p in live:
+                    sl = slice(starts[p], starts[p + 1])
+                    film = films[p] if body is None else films[p].index_select(0, body[sl])
+                    outs.append((starts[p], self.nets[p](u[sl], film[:, :4 * self.nets[p].width])))
+        out = torch.cat([o for _, o in sorted(outs, key=lambda t: t[0])])
+        half = self.half_size.index_select(0, part)
+        prior = (u.norm(dim=-1) - 0.75) * half.amin(-1)
+        dist = prior + out[:, 0] * half.mean(-1)
+        tf = self.template_frames.index_select(0, part)
+        sem = torch.einsum("mc,mdc->md", local, tf[:, :3, :3]) + tf[:, :3, 3] + 0.05 * out[:, 1:]
+        for p, spec in enumerate(self.parts):
+            if spec.has_detail and counts[p]:
+                sl = slice(starts[p], starts[p + 1])
+                film = films[p] if body is None else films[p].index_select(0, body[sl])
+                d, c = self._detail(p, u[sl], film[:, 4 * self.nets[p].width:], dist[sl], sem[sl])
+                dist = torch.cat([dist[:sl.start], d, dist[sl.stop:]])
+                sem = torch.cat([sem[:sl.start], c, sem[sl.stop:]])
+        return dist, sem
+
+    def _batched(self, live: list[int], counts: list[int], starts: list[int], u: torch.Tensor,
+                 films: list[torch.Tensor], body: torch.Tensor | None) -> list[tuple[int, torch.Tensor]]:
+        """The part networks ``live`` (one architecture) on their pairs as batched products over
+        point counts padded to the largest: (first pair, outputs (count, 4)) per part."""
+        nets = [self.nets[p] for p in live]
+        width, most = nets[0].width, max(counts[p] for p in live)
+        ar = torch.arange(most, device=u.device)
+        cnt = torch.tensor([counts[p] for p in live], device=u.device)
+        idx = torch.tensor([starts[p] for p in live], device=u.device)[:, None] + torch.minimum(ar, cnt[:, None] - 1)
+        x = fourier(u[idx.reshape(-1)], nets[0].n_freq).reshape(len(live), most, -1)
+        if body is None:
+            film = torch.stack([films[p][0, :4 * width] for p in live])[:, None]  # (G,1,4W)
+        else:
+            film = torch.stack([films[p][:, :4 * width] for p in live])  # (G,B,4W)
+            film = film.gather(1, body[idx][..., None].expand(-1, -1, 4 * width))
+        g0, b0, g1, b1 = film.split(width, -1)
+
+        def layer(h, name):
+            w = torch.stack([getattr(n, name).weight for n in nets])
+            b = torch.stack([getattr(n, name).bias for n in nets])
+            return torch.baddbmm(b[:, None], h, w.transpose(1, 2))
+
+        h = torch.relu_(layer(x, "l0") * (1.0 + g0) + b0)
+        h = torch.relu_(layer(h, "l1") * (1.0 + g1) + b1)
+        out = layer(torch.relu_(layer(h, "l2")), "out")
+        return [(starts[p], out[i, :counts[p]]) for i, p in enumerate(live)]
 
     def _detail(self, p: int, u: torch.Tensor, film: torch.Tensor, dist: torch.Tensor,
                 sem: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

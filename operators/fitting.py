@@ -12,7 +12,7 @@ from bpy_extras.io_utils import ImportHelper
 
 from ..imghum_blender import rig
 from . import runtime, scene_data
-from .base import ModalJob
+from .base import ModalJob, Operator
 from .body import create_body, mesh_now
 
 
@@ -145,8 +145,9 @@ class IMGHUM_OT_fit_points(_FitOperator):
 
 
 class IMGHUM_OT_fit_image(_FitOperator, ImportHelper):
-    """Fit a new body to an image: a silhouette (the image's alpha, or its brightness) and a keypoint
-    JSON with the camera (the batch renderer's keypoint format)"""
+    """Fit a new body to one or more calibrated images: per image a silhouette (its alpha, or its
+    brightness) and a keypoint JSON with the camera (the batch renderer's keypoint format); two or
+    more views fix the body's depth"""
 
     bl_idname = "imghum.fit_image"
     bl_label = "Fit to Image"
@@ -154,39 +155,93 @@ class IMGHUM_OT_fit_image(_FitOperator, ImportHelper):
 
     filename_ext = ".png"
     filter_glob: bpy.props.StringProperty(default="*.png;*.jpg;*.jpeg;*.exr", options={"HIDDEN"})
+    files: bpy.props.CollectionProperty(type=bpy.types.OperatorFileListElement, options={"HIDDEN", "SKIP_SAVE"})
+    directory: bpy.props.StringProperty(subtype="DIR_PATH", options={"HIDDEN", "SKIP_SAVE"})
     keypoints: bpy.props.StringProperty(name="Keypoints JSON", subtype="FILE_PATH",
                                         description="intrinsics, world_to_camera and joints, joints_2d (or a "
-                                                    "batch render's keypoint file: its people)")
+                                                    "batch render's keypoint file: its people). With several "
+                                                    "images, each image's own is found beside it (IMAGE.json) or "
+                                                    "in a keypoints folder beside its folder (a batch render's)")
     person: bpy.props.IntProperty(name="Person", default=0, min=0,
                                   description="which body of a batch render's keypoint file (its 'people' entry)")
+
+    def images(self) -> list[Path]:
+        """The chosen images: every file selected in the browser, else ``filepath``."""
+        if self.directory and len(self.files) > 1:
+            return [Path(bpy.path.abspath(self.directory)) / f.name for f in self.files]
+        return [Path(bpy.path.abspath(self.filepath))]
 
     def job(self, context):
         from ..imghum_blender.fitting import fit_image
 
-        mask = load_mask(self.filepath)
-        try:
-            data = json.loads(Path(bpy.path.abspath(self.keypoints)).read_text())
-            person = data["people"][self.person] if "people" in data else data
-            kp = dict(zip(person["joints"], person["joints_2d"]))
-            camera = {"intrinsics": data["intrinsics"], "world_to_camera": data["world_to_camera"]}
-        except OSError as exc:
-            raise ValueError(f"cannot read the keypoint file: {exc.strerror or exc}") from exc
-        except IndexError:
-            raise ValueError(f"the keypoint file has {len(data['people'])} people; person {self.person} is not one")
-        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as exc:
-            raise ValueError(f"the keypoint file needs joints, joints_2d, intrinsics and world_to_camera ({exc})") from exc
-        from ..imghum_blender.fitting import LANDMARKS
-
-        kp = {n: kp[n] for n in LANDMARKS if n in kp} or kp
-        name = f"{Path(self.filepath).stem} Fit"
+        images = self.images()
+        views = [{"mask": load_mask(str(img)), **read_view(keypoint_file(img, self.keypoints, len(images)),
+                                                           self.person)} for img in images]
+        name = f"{images[0].stem} Fit"
 
         steps = self.steps((80, 140, 40))
 
         def fn(model, progress, stop):
-            return fit_image(model, mask, kp, camera, iterations=steps, progress=progress, cancel=stop.is_set,
+            return fit_image(model, views=views, iterations=steps, progress=progress, cancel=stop.is_set,
                              resolution=0)
 
         return fn, name
+
+
+def keypoint_file(image: Path, given: str, images: int) -> Path:
+    """An image's keypoint JSON: ``given`` for a single image; with several, IMAGE.json beside the
+    image, else the batch renderer's keypoints/<stem>.json beside the image's folder."""
+    if images == 1:
+        return Path(bpy.path.abspath(given))
+    for candidate in (image.with_suffix(".json"), image.parent.parent / "keypoints" / f"{image.stem}.json"):
+        if candidate.is_file():
+            return candidate
+    raise ValueError(f"no keypoint file for {image.name}: expected {image.stem}.json beside it or "
+                     f"keypoints/{image.stem}.json beside its folder")
+
+
+def read_view(path: Path, person: int) -> dict:
+    """The camera and the landmarks (:data:`~imghum_blender.fitting.LANDMARKS` when present) of one
+    person in a keypoint JSON."""
+    from ..imghum_blender.fitting import LANDMARKS
+
+    try:
+        data = json.loads(path.read_text())
+        entry = data["people"][person] if "people" in data else data
+        kp = dict(zip(entry["joints"], entry["joints_2d"]))
+        camera = {"intrinsics": data["intrinsics"], "world_to_camera": data["world_to_camera"]}
+    except OSError as exc:
+        raise ValueError(f"cannot read the keypoint file {path.name}: {exc.strerror or exc}") from exc
+    except IndexError:
+        raise ValueError(f"the keypoint file {path.name} has {len(data['people'])} people; person {person} is not "
+                         "one") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as exc:
+        raise ValueError(f"the keypoint file {path.name} needs joints, joints_2d, intrinsics and world_to_camera "
+                         f"({exc})") from exc
+    return {"keypoints": {n: kp[n] for n in LANDMARKS if n in kp} or kp, "camera": camera}
+
+
+class IMGHUM_OT_load_fit(Operator, ImportHelper):
+    """Create a body from a latents file (a fit's, written by the fit command's --latents-out):
+    its shape, face and pose, placed over the data it was fitted to"""
+
+    bl_idname = "imghum.load_fit"
+    bl_label = "Load Fit"
+
+    filename_ext = ".json"
+    filter_glob: bpy.props.StringProperty(default="*.json", options={"HIDDEN"})
+
+    def run(self, context):
+        from ..imghum_blender.latents_file import read_latents_file, scan_to_model
+
+        path = Path(bpy.path.abspath(self.filepath))
+        kwargs, notes = read_latents_file(path)
+        transform = scan_to_model(notes)
+        lat = runtime.model().latents(**kwargs)
+        apply_fit(context, f"{path.stem} Fit", lat, transform)
+        where = f" over its {notes.get('unit', 'm')}, {notes.get('up', 'z')}-up data" if notes else ""
+        self.report({"INFO"}, f"loaded {path.name}{where}")
+        return {"FINISHED"}
 
 
 def load_mask(path: str) -> np.ndarray:
@@ -209,4 +264,4 @@ def load_mask(path: str) -> np.ndarray:
     return alpha > 0.5 if np.ptp(alpha) > 0.5 else px[..., :3].mean(-1) > 0.5
 
 
-classes = (IMGHUM_OT_fit_points, IMGHUM_OT_fit_image)
+classes = (IMGHUM_OT_fit_points, IMGHUM_OT_fit_image, IMGHUM_OT_load_fit)

@@ -34,6 +34,7 @@ class IMGHUM_PT_model(bpy.types.Panel):
         col = layout.column(align=True)
         col.operator("imghum.fit_points", icon="OUTLINER_OB_POINTCLOUD")
         col.operator("imghum.fit_image", icon="IMAGE_DATA")
+        col.operator("imghum.load_fit", icon="FILE_TICK")
 
 
 classes = (IMGHUM_PT_model,)

@@ -1,12 +1,13 @@
 """Evaluate point-cloud and image fitting on teacher bodies the model never saw in training, given
 as scans come: no normals, any turn about the up axis, half of them Y-up, half in millimetres.
 
-    python scripts/evaluate_fitting.py [--bodies 20] [--cases full partial noisy image] [--out docs/benchmarks/fitting.json]
+    python scripts/evaluate_fitting.py [--bodies 20] [--cases full partial noisy image "two views"] [--out FILE.json]
 
 Per body (anny, held-out seed; pose families cycle: moderate random, arms overhead, deep squat,
 twist + look, fists): a full clean cloud (20 k surface points), a noisy cloud (5 mm Gaussian noise,
 5 % outliers) and a single-view partial cloud (what a camera in front sees), each without normals
-and moved into the scan's frame; and one 512x512 image (silhouette + projected landmarks). Reports
+and moved into the scan's frame; one 512x512 image (silhouette + projected landmarks, the camera
+3.2 m in front), and two calibrated views (that one and a side view from the body's left). Reports
 the mean joint position error (MPJPE, mm, over ``fitting.LANDMARKS``), the root orientation error
 (degrees), Chamfer-L1 between the fitted mesh and the full teacher surface (mm, in meters), the
 unit and up axis the fit read, 2D keypoint error (px), silhouette IoU and run times.
@@ -23,7 +24,7 @@ import torch
 from scipy.ndimage import binary_closing, binary_fill_holes
 
 import imghum_blender as ih
-from imghum_blender.fitting import LANDMARKS, fit_image, fit_points
+from imghum_blender.fitting import LANDMARKS, fit_image, fit_points, project
 from imghum_blender.poses import HAND_PRESETS, preset_pose, random_pose
 from imghum_blender.rotations import rotvec_to_matrix
 from imghum_blender.scan_frame import UP_AXES, apply, yaw_matrix
@@ -56,12 +57,14 @@ def chamfer_mm(mesh, verts, faces, rng) -> float:
     return 500 * (d_ab + d_ba)
 
 
-def camera_for(verts) -> dict:
-    """A 512x512 pinhole camera 3.2 m in front of the body (the body faces -Y)."""
+def camera_for(verts, turn_deg: float = 0.0) -> dict:
+    """A 512x512 pinhole camera 3.2 m from the body's centre, looking along +Y turned by ``turn_deg``
+    about Z (0: the front view of an unturned body, which faces -Y; 90: from its left)."""
     centre = (verts.min(0) + verts.max(0)) / 2
     f = 50 * SIZE / 36
-    cam_pos = centre + np.array([0.0, -3.2, 0.0])
-    rot = np.array([[1.0, 0, 0], [0, 0, -1.0], [0, 1.0, 0]])  # world -> OpenCV camera (x right, y down, z fwd)
+    turn = yaw_matrix(np.radians(turn_deg))
+    cam_pos = centre + turn @ np.array([0.0, -3.2, 0.0])
+    rot = np.array([[1.0, 0, 0], [0, 0, -1.0], [0, 1.0, 0]]) @ turn.T  # world -> OpenCV camera (x right, y down)
     ext = np.eye(4)
     ext[:3, :3], ext[:3, 3] = rot, -rot @ cam_pos
     return {"intrinsics": [[f, 0, SIZE / 2], [0, f, SIZE / 2], [0, 0, 1]], "world_to_camera": ext.tolist()}
@@ -69,8 +72,6 @@ def camera_for(verts) -> dict:
 
 def silhouette(points: np.ndarray, camera: dict) -> np.ndarray:
     """A filled mask from dense surface points splatted into the image."""
-    from imghum_blender.fitting import project
-
     uv = project(camera, torch.as_tensor(points)).numpy().astype(int)
     ok = (uv >= 0).all(1) & (uv < SIZE).all(1)
     mask = np.zeros((SIZE, SIZE), dtype=bool)
@@ -128,7 +129,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bodies", type=int, default=20)
     ap.add_argument("--seed", type=int, default=9090)
-    ap.add_argument("--cases", nargs="+", default=["full", "partial", "noisy", "image"])
+    ap.add_argument("--cases", nargs="+", default=["full", "partial", "noisy", "image", "two views"],
+                    choices=["full", "partial", "noisy", "image", "two views"])
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     model = ih.load_model()
@@ -167,29 +169,32 @@ def main() -> None:
                          "root_deg": angle_deg(root_fit, root_true), "chamfer_mm": chamfer_mm(mesh, verts, faces, rng),
                          "margin_mm": fit.confidence["margin_mm"], "residual_mm": fit.confidence["residual_mm"]})
             print(json.dumps(rows[-1]), flush=True)
-        if "image" not in args.cases:
+        views = [c for c in args.cases if c in ("image", "two views")]
+        if not views:
             continue
         dense, _, _ = surface_samples(verts, faces, 400000, rng)
-        mask = silhouette(dense, camera)
-        from imghum_blender.fitting import project
-
-        kp2d = project(camera, torch.as_tensor(joints)).numpy()
-        fit = fit_image(model, mask, {n: kp2d[i].tolist() for i, n in enumerate(LANDMARKS)}, camera, resolution=160)
-        fdense, _, _ = surface_samples(fit.mesh.vertices.astype(np.float64), fit.mesh.faces, 400000, rng)
-        fmask = silhouette(fdense, camera)
-        fj = model.bone_frames(fit.latents)[0][0, idx, :3, 3].numpy()
-        rows.append({"body": b, "family": families[b], "case": "image", "seconds": fit.seconds,
-                     "keypoint_px": float(fit.residual.mean()),
-                     "silhouette_iou": float((mask & fmask).sum() / (mask | fmask).sum()),
-                     "mpjpe_mm": float(np.linalg.norm(fj - joints, axis=1).mean() * 1000)})
-        print(json.dumps(rows[-1]), flush=True)
+        cameras = [camera, camera_for(verts, 90.0)]
+        shots = [{"mask": silhouette(dense, cam), "camera": cam,
+                  "keypoints": dict(zip(LANDMARKS, project(cam, torch.as_tensor(joints)).numpy().tolist()))}
+                 for cam in cameras]
+        for case in views:
+            fit = fit_image(model, views=shots[:1 if case == "image" else 2], resolution=160)
+            fdense, _, _ = surface_samples(fit.mesh.vertices.astype(np.float64), fit.mesh.faces, 400000, rng)
+            fmask = silhouette(fdense, camera)
+            fj = model.bone_frames(fit.latents)[0][0, idx, :3, 3].numpy()
+            rows.append({"body": b, "family": families[b], "case": case, "seconds": fit.seconds,
+                         "keypoint_px": float(fit.residual.mean()),
+                         "silhouette_iou": float((shots[0]["mask"] & fmask).sum() / (shots[0]["mask"] | fmask).sum()),
+                         "mpjpe_mm": float(np.linalg.norm(fj - joints, axis=1).mean() * 1000),
+                         "chamfer_mm": chamfer_mm(fit.mesh, verts, faces, rng)})
+            print(json.dumps(rows[-1]), flush=True)
     summary = {}
     for case in args.cases:
         sel = [r for r in rows if r["case"] == case]
         keys = [k for k, v in sel[0].items() if isinstance(v, float)]
         summary[case] = {"bodies": len(sel), **{f"{k} median": float(np.median([r[k] for r in sel])) for k in keys},
                          **{f"{k} worst": float(np.max([r[k] for r in sel])) for k in keys if k != "margin_mm"}}
-        if case != "image":
+        if case not in ("image", "two views"):
             summary[case]["read right"] = sum(r["given"] == r["read"] for r in sel)
             summary[case]["root over 15 deg"] = sum(r["root_deg"] > 15 for r in sel)
     print(json.dumps(summary, indent=1))

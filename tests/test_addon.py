@@ -172,6 +172,10 @@ def test_fitting_operators(built_zip, blender_script, tmp_path):
     assert seen["points_mpjpe_mm"] < 30
     assert seen["fit_points_mm"] == ["FINISHED"] and seen["points_mm_mpjpe_mm"] < 30, "mm, Y up: over the scan"
     assert seen["fit_image"] == ["FINISHED"] and seen["image_keypoint_px"] < 5
+    assert seen["load_fit"] == ["FINISHED"] and seen["load_fit_error_mm"] < 2, "a fit file overlays its mm, Y-up data"
+    assert seen["fit_two_views"] == ["FINISHED"] and seen["two_views_mpjpe_mm"] < 40, seen["two_views_mpjpe_mm"]
+    assert "no keypoint file for side.png" in seen["view_without_keypoints"]
+    assert "not valid JSON" in seen["load_fit_broken"] and "beta values must lie within" in seen["load_fit_out_of_range"]
     assert "Select a mesh or point cloud" in seen["fit_body_refused"]
     assert "at least 100" in seen["tiny_cloud"] and "cannot read the image" in seen["missing_image"]
     assert "keypoint file" in seen["bad_keypoints"] and seen["nothing_added"]

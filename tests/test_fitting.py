@@ -46,18 +46,26 @@ def test_fit_points_recovers_a_known_body(model, known):
     assert fit.mesh is not None and len(fit.mesh.vertices) > 1000 and not fit.cancelled
 
 
-@pytest.fixture(scope="module")
-def image(model, known):
-    """A camera 3.2 m in front of the known body, its silhouette (512x512) and its keypoints."""
+def _view(model, known, turn: float) -> tuple[dict, np.ndarray, dict]:
+    """A camera 3.2 m from the known body turned by ``turn`` about Z (0: in front; 512x512), its
+    silhouette and its keypoints."""
     lat, mesh, _, _ = known
     f = 50 * 512 / 36
     centre = mesh.vertices.mean(0)
-    rot = np.array([[1.0, 0, 0], [0, 0, -1.0], [0, 1.0, 0]])
+    c, s = np.cos(turn), np.sin(turn)
+    yaw = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+    rot = np.array([[1.0, 0, 0], [0, 0, -1.0], [0, 1.0, 0]]) @ yaw.T
     ext = np.eye(4)
-    ext[:3, :3], ext[:3, 3] = rot, -rot @ (centre + np.array([0, -3.2, 0]))
+    ext[:3, :3], ext[:3, 3] = rot, -rot @ (centre + yaw @ np.array([0, -3.2, 0]))
     camera = {"intrinsics": [[f, 0, 256], [0, f, 256], [0, 0, 1]], "world_to_camera": ext}
     kp = project(camera, torch.as_tensor(_joints(model, lat), dtype=torch.float64)).numpy()
     return camera, _silhouette(camera, mesh), {n: kp[i] for i, n in enumerate(LANDMARKS)}
+
+
+@pytest.fixture(scope="module")
+def image(model, known):
+    """The known body seen from the front: camera, silhouette and keypoints."""
+    return _view(model, known, 0.0)
 
 
 def _silhouette(camera, mesh) -> np.ndarray:
@@ -107,6 +115,32 @@ def test_bad_image_inputs_are_refused(model, image, change, message):
     mask, camera, keypoints = change(image[1], image[0], image[2])
     with pytest.raises(ValueError, match=message):
         ih.fit_image(model, mask, keypoints, camera, iterations=(1, 0, 0), resolution=0)
+
+
+def test_two_views_fix_the_depth_that_one_view_leaves_open(model, known, image):
+    """A front and a side view: the joints come out in 3D, where one view misplaces them in depth."""
+    truth = _joints(model, known[0])
+    front, side = ({"camera": c, "mask": m, "keypoints": k} for c, m, k in (image, _view(model, known, np.pi / 2)))
+    kw = {"iterations": (40, 40, 0), "rays": 300, "resolution": 0}
+    one, two = ih.fit_image(model, views=[front], **kw), ih.fit_image(model, views=[front, side], **kw)
+    err_one, err_two = (np.linalg.norm(_joints(model, f.latents) - truth, axis=1).mean() for f in (one, two))
+    assert err_two < 0.04 and err_two < err_one / 2, (err_one, err_two)
+    assert len(two.residual) == 2 * len(LANDMARKS) and two.residual.mean() < 8, "a short fit: within a few px"
+
+
+def test_bad_views_are_refused_naming_the_view(model, image):
+    camera, mask, keypoints = image
+    good = {"camera": camera, "mask": mask, "keypoints": keypoints}
+    cases = [({"views": [good], "mask": mask}, "either one view"),
+             ({"views": []}, "non-empty list"),
+             ({"views": good}, "non-empty list"),
+             ({"views": [good, {"mask": mask}]}, "view 1: a view is a mapping with 'mask', 'camera'"),
+             ({"views": [good, {**good, "mask": np.zeros_like(mask)}]}, "view 1: the mask must mark the body"),
+             ({"views": [good, {**good, "keypoints": {"tail": (1.0, 2.0)}}]}, "view 1: keypoints must be named"),
+             ({}, "needs a mask and a camera, or views")]
+    for kwargs, message in cases:
+        with pytest.raises(ValueError, match=message):
+            ih.fit_image(model, iterations=(1, 0, 0), resolution=0, **kwargs)
 
 
 def test_far_cloud_fits_as_well_as_at_the_origin(model, known):

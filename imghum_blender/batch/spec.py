@@ -18,7 +18,7 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import animation_io, bundle_info, mocap, poses, presets, vocabulary
+from .. import animation_io, bundle_info, latents_file, mocap, poses, presets, vocabulary
 from ..vocabulary import CUT, LAYER, RESOLUTION, Range, Vocabulary
 
 
@@ -52,7 +52,7 @@ CAMERA_RANGES = {"distance": (0.3, 100.0, "meters from the body's centre, horizo
 _OUTPUT = ("images", "passes", "meshes", "blend")
 _BODY = ("name", "phenotypes", "beta", "expression", "expression_preset", "pose", "hands", "random_shape",
          "random_pose", "random_expression", "count", "frames", "keyframes", "pose_file", "framing", "layers",
-         "limb_cuts", "preset")
+         "limb_cuts", "preset", "fit")
 _SCENES = ("name", "bodies", "people", "count", "frames", "area", "clearance", "yaw", "positions")
 _TOP = ("seed", "bundle", "mesh_resolution", "preset_folder", "scene", "output", "bodies", "scenes")
 #: The schema: allowed fields per table (types and ranges are checked in ``validate``).
@@ -110,6 +110,7 @@ class Body:
     layers: list[dict] = field(default_factory=list)
     limb_cuts: list[dict] = field(default_factory=list)
     preset: str | None = None
+    fit: str | None = None
 
 
 @dataclass(frozen=True)
@@ -232,7 +233,7 @@ def load(path: str | Path) -> Spec:
         raise SpecError(f"{path.name} is not valid TOML: {exc}") from exc
     spec = validate(data, base_dir=path.parent)
     digest = hashlib.sha256(raw)
-    for used in sorted({f for b in spec.bodies for f in (b.preset, b.pose_file) if f}):  # a changed file is another spec
+    for used in sorted({f for b in spec.bodies for f in (b.preset, b.pose_file, b.fit) if f}):  # a changed file is another spec
         digest.update(Path(used).read_bytes())
     spec.path, spec.sha256 = path, digest.hexdigest()
     return spec
@@ -370,9 +371,13 @@ def _output(out: dict) -> Output:
 def _bodies(path: str, b: dict, index: int, seed: int, base_dir: Path, preset_folder: Path,
             voc: Vocabulary) -> list[Body]:
     _table(path, b, _BODY)
-    preset = None
+    preset = fit = None
+    if "preset" in b and "fit" in b:
+        raise SpecError(f"{path}: give either a preset or a fit, not both")
     if "preset" in b:
         preset, b = _with_preset(f"{path}.preset", b, base_dir, preset_folder, voc)
+    if "fit" in b:
+        fit, b = _with_fit(f"{path}.fit", b, base_dir)
     count = _num(f"{path}.count", b.get("count", 1), 1, 100000, integer=True)
     name = _name(f"{path}.name", b.get("name", f"body{index}"), count)
     base = _latents(path, b, voc)
@@ -382,7 +387,7 @@ def _bodies(path: str, b: dict, index: int, seed: int, base_dir: Path, preset_fo
     else:
         frames = [k["frame"] for k in keys] or [1]
     extra = _body_options(path, b, base_dir, voc)
-    extra["preset"] = preset
+    extra["preset"], extra["fit"] = preset, fit
     out = []
     for c in range(count):
         body_seed = zlib.crc32(f"{seed}/{index}/{c}".encode()) & 0x7FFFFFFF
@@ -523,6 +528,28 @@ def _with_preset(path: str, b: dict, base_dir: Path, folder: Path, voc: Vocabula
     for key in ("phenotypes", "expression"):
         if key in fields and isinstance(b.get(key), dict):
             merged[key] = {**fields[key], **b[key]}
+    return str(file), merged
+
+
+def _with_fit(path: str, b: dict, base_dir: Path) -> tuple[str, dict]:
+    """The latents file (e.g. ``fit --latents-out``) a body names and the body's fields over the
+    file's shape, expression and pose (validated as the body's own afterwards; the body's
+    ``expression`` and ``pose`` override the file's by name, its ``beta`` or ``phenotypes`` replace
+    the file's shape). Where the fit placed the body is not used: the batch frames it."""
+    file = _existing(path, b["fit"], base_dir, "a latents .json file (fit --latents-out)")
+    try:
+        latents, _ = latents_file.read_latents_file(file)
+    except ValueError as exc:
+        raise SpecError(f"{path}: {exc}") from exc
+    fields = {k: latents[k] for k in ("beta", "phenotypes", "expression", "pose") if k in latents}
+    if "beta" in b or "phenotypes" in b or b.get("random_shape") is True:
+        fields.pop("beta", None)
+        fields.pop("phenotypes", None)
+    merged = {**fields, **b}
+    for key in ("expression", "pose"):
+        if isinstance(fields.get(key), dict) and isinstance(b.get(key), dict):
+            merged[key] = {**fields[key], **b[key]}
+    merged.pop("fit")
     return str(file), merged
 
 
