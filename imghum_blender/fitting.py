@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import time
-import weakref
 from dataclasses import dataclass, field, replace
 from collections.abc import Mapping, Sequence
 from typing import Callable
@@ -21,6 +20,7 @@ import torch
 from scipy.spatial import cKDTree
 
 from . import scan_frame
+from .cache import per_model
 from .fit_inputs import check_camera, check_keypoints, check_mask, check_normals, check_points
 from .latents import Latents
 from .poses import POSE_RANGES, mirrored, pose_range_key, preset_pose
@@ -115,7 +115,7 @@ def _stage_params(p: _Params, stage: str) -> list:
 
 
 #: Default steps (global, body, details) of a point-cloud fit; the first two include the trials.
-CLOUD_ITERATIONS = (10, 100, 40)
+CLOUD_ITERATIONS = (10, 200, 40)
 
 
 def scaled_iterations(base: tuple[int, int, int], effort: float) -> tuple[int, int, int]:
@@ -164,7 +164,8 @@ class _Runner:
 
 
 def _sdf(model, lat: Latents, pts: torch.Tensor) -> torch.Tensor:
-    state = model.prepare(lat, grid_cells=12)
+    """SDF (N,) of a fitting step's few points (no candidate grid: cheaper at this size)."""
+    state = model.prepare(lat, grid_cells=0)
     return model.network(pts[None], state.frames, state.films, state.grid)[0][0]
 
 
@@ -179,9 +180,13 @@ def _yaw_candidates(model, target: np.ndarray) -> tuple[np.ndarray, list[_Params
     return centre, out
 
 
+#: One in this many of a step's points also gets the sign-aware pair offset along its normal.
+NORMAL_SHARE = 3
+
+
 class _CloudLoss:
     """Robust point-to-surface term (Cauchy, scale ``robust``) on a random subset per step, plus a
-    sign-aware term on points offset along the normals when given."""
+    sign-aware term on points offset along the normals when given (a share of the subset)."""
 
     def __init__(self, model, pts: np.ndarray, normals: np.ndarray | None, samples: int, robust: float, rng):
         self.model, self.normals, self.samples, self.robust, self.rng = model, normals, samples, robust, rng
@@ -190,15 +195,15 @@ class _CloudLoss:
     def __call__(self, params: _Params, stage: str):
         idx = self.rng.choice(len(self.pts), min(self.samples, len(self.pts)), replace=False)
         x = self.pts[torch.as_tensor(idx, device=self.pts.device)]
+        k, m, r = len(idx), len(idx) // NORMAL_SHARE, self.robust
         if self.normals is not None:
-            n = torch.as_tensor(self.normals[idx], dtype=torch.float32, device=x.device)
-            x = torch.cat([x, x + 0.01 * n, x - 0.01 * n])
+            n = torch.as_tensor(self.normals[idx[:m]], dtype=torch.float32, device=x.device)
+            x = torch.cat([x, x[:m] + 0.01 * n, x[:m] - 0.01 * n])
         s = _sdf(self.model, params.latents(stage), x)
-        k, r = len(idx), self.robust
         data = torch.log1p((s[:k] / r) ** 2).mean()
         if self.normals is not None:
-            data = data + 0.5 * (torch.log1p(((s[k:2 * k] - 0.01) / r) ** 2).mean()
-                                 + torch.log1p(((s[2 * k:] + 0.01) / r) ** 2).mean())
+            data = data + 0.5 * (torch.log1p(((s[k:k + m] - 0.01) / r) ** 2).mean()
+                                 + torch.log1p(((s[k + m:] + 0.01) / r) ** 2).mean())
         return data + 1e-3 * params.prior(stage), {"data_mm": float(s[:k].detach().abs().mean()) * 1000}
 
 
@@ -206,7 +211,6 @@ class _CloudLoss:
 START_POSES = {"standing": {}, "arms up": {"upperarm01": (0.0, -1.6, 0.0)},
                "squatting": {"upperleg01": (-1.5, 0.0, 0.1), "lowerleg01": (1.9, 0.0, 0.0)},
                "sitting": {"upperleg01": (-1.5, 0.0, 0.0), "lowerleg01": (1.5, 0.0, 0.0)}}
-_SEARCHES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 def _start_pose(model, name: str) -> np.ndarray:
@@ -218,59 +222,78 @@ def _start_pose(model, name: str) -> np.ndarray:
     return out
 
 
-def _searches(model) -> dict[str, "_RigidSearch"]:
-    """The rigid searches of every start pose, tabulated once per model."""
-    if model not in _SEARCHES:
-        _SEARCHES[model] = {name: _RigidSearch(model, _start_pose(model, name)) for name in START_POSES}
-    return _SEARCHES[model]
+@per_model
+def _search(model) -> "_RigidSearch":
+    """The rigid search over every start pose, tabulated once per model."""
+    return _RigidSearch(model, {name: _start_pose(model, name) for name in START_POSES})
 
 
 class _RigidSearch:
-    """Rigid alignment of a cloud to the mean body in a start pose, for many orientation hypotheses
-    at once: the body's SDF is tabulated once on a coarse grid, so each hypothesis costs a trilinear
-    lookup."""
+    """Rigid alignment of a cloud to the mean body in each start pose, for many orientation
+    hypotheses at once: each pose's SDF is tabulated once on a coarse grid (the poses' grids stacked
+    along z), so a hypothesis costs a trilinear lookup, and all of them step together."""
 
-    def __init__(self, model, pose: np.ndarray, cells: int = 48, margin: float = 0.15):
-        lat = model.latents(pose=pose)
-        lo, hi = model.bounds(lat, margin)
-        axes = [np.linspace(lo[i], hi[i], cells) for i in range(3)]
-        grid = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, 3)
-        sdf = model.query(grid.astype(np.float32), lat)[0].reshape(cells, cells, cells)
-        self.volume = torch.as_tensor(sdf, dtype=torch.float32).permute(2, 1, 0)[None, None]  # (1,1,z,y,x)
-        self.lo, self.hi = torch.as_tensor(lo, dtype=torch.float32), torch.as_tensor(hi, dtype=torch.float32)
-        self.centre = grid[sdf.reshape(-1) < 0].mean(0)
+    def __init__(self, model, poses: dict[str, np.ndarray], cells: int = 48, margin: float = 0.15):
+        self.names, self.cells = list(poses), cells
+        volumes, lo, hi, centres = [], [], [], []
+        for pose in poses.values():
+            lat = model.latents(pose=pose)
+            a, b = model.bounds(lat, margin)
+            axes = [np.linspace(a[i], b[i], cells) for i in range(3)]
+            grid = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, 3)
+            sdf = model.query(grid.astype(np.float32), lat)[0]
+            volumes.append(torch.as_tensor(sdf, dtype=torch.float32).reshape(cells, cells, cells).permute(2, 1, 0))
+            lo.append(a)
+            hi.append(b)
+            centres.append(grid[sdf < 0].mean(0))
+        self.volume = torch.cat(volumes)[None, None]  # (1,1,S*z,y,x)
+        self.lo, self.hi, self.centre = (torch.as_tensor(np.array(v), dtype=torch.float32) for v in (lo, hi, centres))
 
-    def sdf(self, pts: torch.Tensor) -> torch.Tensor:
-        """Tabulated SDF (K,N) of points (K,N,3), plus the distance to the grid for points outside it."""
-        inside = torch.minimum(torch.maximum(pts, self.lo), self.hi)
-        u = 2 * (inside - self.lo) / (self.hi - self.lo) - 1
-        k, n, _ = pts.shape
-        val = torch.nn.functional.grid_sample(self.volume.expand(k, -1, -1, -1, -1), u.reshape(k, n, 1, 1, 3),
-                                              align_corners=True).reshape(k, n)
-        return val + (pts - inside).norm(dim=-1)
+    def sdf(self, pts: torch.Tensor, pose: torch.Tensor) -> torch.Tensor:
+        """Tabulated SDF (H,N) of points (H,N,3) against start pose ``pose`` (H,) each, plus the
+        distance to the grid for points outside it."""
+        lo, hi, c = self.lo[pose][:, None], self.hi[pose][:, None], self.cells
+        inside = torch.minimum(torch.maximum(pts, lo), hi)
+        f = (inside - lo) / (hi - lo) * (c - 1)  # grid index coordinates
+        z = f[..., 2] + (pose * c)[:, None].to(f.dtype)  # into this pose's slab of the stacked grids
+        u = torch.stack([f[..., 0] / (c - 1), f[..., 1] / (c - 1), z / (len(self.names) * c - 1)], -1) * 2 - 1
+        val = torch.nn.functional.grid_sample(self.volume, u.reshape(1, -1, 1, 1, 3), align_corners=True)
+        return val.reshape(pts.shape[:2]) + (pts - inside).norm(dim=-1)
 
-    def search(self, x: np.ndarray, rotations: list[np.ndarray], steps: int = 60) -> list[tuple[float, np.ndarray, np.ndarray]]:
-        """(score, rotation, translation) per starting rotation, best first: each start's rotation
-        refined and translation found so that ``rotation @ x + translation`` fits the body
-        (``x``: centred points, meters). Score: mean Cauchy residual (lower is better)."""
-        pts = torch.as_tensor(x, dtype=torch.float32)
-        base = torch.as_tensor(np.array(rotations), dtype=torch.float32)
-        omega = torch.zeros(len(rotations), 3, requires_grad=True)
-        trans = torch.as_tensor(np.tile(self.centre, (len(rotations), 1)), dtype=torch.float32).requires_grad_(True)
+    def _align(self, x: torch.Tensor, base: torch.Tensor, pose: torch.Tensor, omega: torch.Tensor,
+               trans: torch.Tensor, steps: int) -> tuple[torch.Tensor, ...]:
+        """``steps`` Adam steps of each hypothesis' rotation correction ``omega`` and translation;
+        (score, rotation, omega, translation) after them."""
+        omega, trans = omega.detach().clone().requires_grad_(True), trans.detach().clone().requires_grad_(True)
         opt = torch.optim.Adam([omega, trans], lr=0.03)
         for i in range(steps + 1):
             rot = rotvec_to_matrix(omega) @ base
-            d = self.sdf(torch.einsum("kij,nj->kni", rot, pts) + trans[:, None])
-            score = torch.log1p((d / 0.03) ** 2).mean(1)
+            d = self.sdf(torch.einsum("hij,nj->hni", rot, x) + trans[:, None], pose)
+            score = torch.log1p((d / 0.03) ** 2).mean(-1)
             if i == steps:
                 break
             opt.zero_grad()
             score.sum().backward()
             opt.step()
-        order = torch.argsort(score.detach())
-        score = score.detach()
-        return [(float(score[k]), rot[k].detach().double().numpy(), trans[k].detach().double().numpy())
-                for k in order.tolist()]
+        return score.detach(), rot.detach(), omega.detach(), trans.detach()
+
+    def search(self, x: np.ndarray, rotations: list[np.ndarray], steps: int = 40, coarse: int = 200,
+               keep: int = 24) -> list[tuple]:
+        """(score, rotation, translation, start pose) of the ``keep`` best of every start pose and
+        starting rotation, best first: each start's rotation refined and translation found so that
+        ``rotation @ x + translation`` fits the body (``x``: centred points in random order,
+        meters). The first half of the steps sees ``coarse`` points and every start, the second all
+        points and the ``keep`` best. Score: mean Cauchy residual (lower is better)."""
+        pts = torch.as_tensor(x, dtype=torch.float32)
+        s, k = len(self.names), len(rotations)
+        base = torch.as_tensor(np.array(rotations), dtype=torch.float32).repeat(s, 1, 1)
+        pose = torch.arange(s).repeat_interleave(k)
+        score, _, omega, trans = self._align(pts[:coarse], base, pose, torch.zeros(s * k, 3), self.centre[pose],
+                                             steps // 2)
+        top = torch.argsort(score)[:keep]
+        score, rot, _, trans = self._align(pts, base[top], pose[top], omega[top], trans[top], steps - steps // 2)
+        return [(float(score[j]), rot[j].double().numpy(), trans[j].double().numpy(), self.names[int(pose[top][j])])
+                for j in torch.argsort(score).tolist()]
 
 
 def _distinct(ranked: list, count: int, min_angle: float = 0.5) -> list:
@@ -294,7 +317,7 @@ def _coverage_mm(model, lat: Latents, tree, resolution: int = 40) -> float:
 
 
 def fit_points(model, points, normals=None, *, unit: str = "auto", up: str = "auto",
-               iterations: tuple[int, int, int] = CLOUD_ITERATIONS, hypotheses: int = 2, samples: int = 1500,
+               iterations: tuple[int, int, int] = CLOUD_ITERATIONS, hypotheses: int = 2, samples: int = 1000,
                robust: float = 0.01, resolution: int = 128, seed: int = 0,
                progress: Callable[[float], None] | None = None, cancel: Callable[[], bool] | None = None) -> FitResult:
     """Fit beta, pose, expression and root translation so the zero level set explains ``points``
@@ -316,8 +339,7 @@ def fit_points(model, points, normals=None, *, unit: str = "auto", up: str = "au
     turns = [scan_frame.yaw_matrix(a) for a in np.linspace(-math.pi, math.pi, 8, endpoint=False)]
     starts = [t @ r for r in scan_frame.up_axes(up).values() for t in turns]
     probe = x[rng.choice(len(x), min(len(x), 600), replace=False)]
-    ranked = sorted(((*h, pose) for pose, search in _searches(model).items() for h in search.search(probe, starts)),
-                    key=lambda h: h[0])
+    ranked = _search(model).search(probe, starts)
     trial = min(20, iterations[1])
     chosen = _distinct(ranked, hypotheses)
     runner = _Runner(len(chosen) * (iterations[0] + trial) + iterations[1] - trial + iterations[2], progress, cancel)

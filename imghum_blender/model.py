@@ -29,7 +29,7 @@ class BodyState:
 
     frames: torch.Tensor
     films: list[torch.Tensor]
-    grid: PartGrid
+    grid: PartGrid | None
 
 
 def _points(points, batch_size: int) -> torch.Tensor:
@@ -113,7 +113,8 @@ class Model:
 
     def prepare(self, lat: Latents, grid_cells: int = 40) -> BodyState:
         """Frames, per-part modulations and the part-candidate grid for a batch of bodies (reuse
-        across many queries; ``grid_cells`` per axis: finer pays off for large queries)."""
+        across many queries; ``grid_cells`` per axis: finer pays off for large queries; 0: no grid,
+        every point tests every part, cheaper for a few thousand points)."""
         frames, rest_rot, _ = self.bone_frames(lat)
         parents = self.skeleton.parents.clamp_min(0)
         rest_rel = rest_rot[:, parents].transpose(-1, -2) @ rest_rot
@@ -122,7 +123,7 @@ class Model:
         delta = rest_rel.transpose(-1, -2) @ posed_rel
         rel6d = matrix_to_6d(delta) - matrix_to_6d(torch.eye(3, dtype=delta.dtype, device=delta.device))
         films = self.network.conditioning(lat.beta.to(self.dtype), rel6d, lat.expression.to(self.dtype))
-        return BodyState(frames, films, self.network.candidate_grid(frames, grid_cells))
+        return BodyState(frames, films, self.network.candidate_grid(frames, grid_cells) if grid_cells else None)
 
     def query(self, points, lat: Latents, chunk: int = 200_000, state: BodyState | None = None):
         """Signed distance (meters, negative inside) and semantics (template point) of points.

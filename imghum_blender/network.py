@@ -240,20 +240,32 @@ class ImplicitBody(nn.Module):
         return ((local - self.center).abs() - self.core_half).clamp_min(0).norm(dim=-1).amin(-1)
 
     def forward(self, points: torch.Tensor, frames: torch.Tensor, films: list[torch.Tensor],
-                grid: "PartGrid") -> tuple[torch.Tensor, torch.Tensor]:
+                grid: "PartGrid | None") -> tuple[torch.Tensor, torch.Tensor]:
         """SDF (B,N) and semantics (B,N,3) of points (B,N,3) given posed frames (B,J,4,4).
 
         Outside every padded part box the SDF is a lower bound of the distance to the core part
-        boxes (hence to the surface) and the semantics are zero."""
+        boxes (hence to the surface) and the semantics are zero. Without a candidate ``grid`` every
+        point is tested against every part's box (cheaper for a few thousand points, as in a
+        fitting step)."""
         b, n, _ = points.shape
-        in_grid, flat_cell = self._cells(points, grid)
-        pid, part, local, near_core = self._candidates(points, frames, grid, in_grid, flat_cell)
+        if grid is None:
+            pid = torch.arange(b * n, device=points.device).repeat_interleave(len(self.parts))
+            part = torch.arange(len(self.parts), device=points.device).repeat(b * n)
+            pid, part, local, lower = self._candidates(points, frames, pid, part)
+            lower = lower.reshape(b, n)
+        else:
+            in_grid, flat_cell = self._cells(points, grid)
+            n_cells = grid.cells ** 3
+            cand_valid = grid.valid.reshape(b * n_cells, -1).index_select(0, flat_cell) & in_grid.reshape(-1, 1)
+            pid, pk = cand_valid.nonzero(as_tuple=True)
+            part = grid.order.reshape(b * n_cells, -1)[flat_cell[pid], pk]
+            pid, part, local, near_core = self._candidates(points, frames, pid, part)
+            lower = torch.minimum(grid.lower.reshape(-1).index_select(0, flat_cell), near_core).reshape(b, n).clone()
+            for body in range(b):
+                out_of_grid = ~in_grid[body]
+                if bool(out_of_grid.any()):
+                    lower[body, out_of_grid] = self._core_distance(points[body, out_of_grid], frames[body])
         dist, sem = self._part_fields(part, local, films, pid // n if b > 1 else None)
-        lower = torch.minimum(grid.lower.reshape(-1).index_select(0, flat_cell), near_core).reshape(b, n).clone()
-        for body in range(b):
-            out_of_grid = ~in_grid[body]
-            if bool(out_of_grid.any()):
-                lower[body, out_of_grid] = self._core_distance(points[body, out_of_grid], frames[body])
         sdf, sem = self._soft_min(lower.reshape(-1).to(points.dtype), pid, dist, sem)
         return sdf.reshape(b, n), sem.reshape(b, n, 3)
 
@@ -269,15 +281,12 @@ class ImplicitBody(nn.Module):
         offsets = torch.arange(b, device=points.device)[:, None] * grid.cells ** 3
         return in_grid, (cell + offsets).reshape(-1)
 
-    def _candidates(self, points, frames, grid, in_grid, flat_cell):
-        """Point-part pairs whose padded box holds the point, sorted by part: point index pid (M,)
-        into the B*N points, part (M,), local coordinates (M,3) in the part's main-bone frame; and
-        each point's distance (B*N,) to its candidates' core boxes (inf without candidates)."""
+    def _candidates(self, points, frames, pid, part):
+        """Of the point-part pairs (point index pid into the B*N points, part), those whose padded
+        box holds the point, sorted by part: pid (M,), part (M,), local coordinates (M,3) in the
+        part's main-bone frame; and each point's distance (B*N,) to its pairs' core boxes (inf
+        without pairs)."""
         b, n, _ = points.shape
-        n_cells = grid.cells ** 3
-        cand_valid = grid.valid.reshape(b * n_cells, -1).index_select(0, flat_cell) & in_grid.reshape(-1, 1)
-        pid, pk = cand_valid.nonzero(as_tuple=True)
-        part = grid.order.reshape(b * n_cells, -1)[flat_cell[pid], pk]
         n_parts = len(self.parts)
         # One gather of [R | t] and of [center, half, core_half] per candidate pair.
         fr = frames[:, self.main, :3, :].reshape(b * n_parts, 12)

@@ -124,6 +124,10 @@ def angle_deg(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.degrees(np.arccos(np.clip((np.trace(a @ b.T) - 1) / 2, -1, 1))))
 
 
+#: Row values where the worst case is the lowest.
+HIGHER_BETTER = ("silhouette_iou",)
+
+
 def main() -> None:
     """Fit and score every case; print and record."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -193,7 +197,8 @@ def main() -> None:
         sel = [r for r in rows if r["case"] == case]
         keys = [k for k, v in sel[0].items() if isinstance(v, float)]
         summary[case] = {"bodies": len(sel), **{f"{k} median": float(np.median([r[k] for r in sel])) for k in keys},
-                         **{f"{k} worst": float(np.max([r[k] for r in sel])) for k in keys if k != "margin_mm"}}
+                         **{f"{k} worst": float((np.min if k in HIGHER_BETTER else np.max)([r[k] for r in sel]))
+                            for k in keys if k != "margin_mm"}}
         if case not in ("image", "two views"):
             summary[case]["read right"] = sum(r["given"] == r["read"] for r in sel)
             summary[case]["root over 15 deg"] = sum(r["root_deg"] > 15 for r in sel)
