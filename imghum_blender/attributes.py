@@ -35,12 +35,12 @@ def surface_attributes(model, mesh, skin_bones: int = 4) -> SurfaceAttributes:
     tensors = model.bundle.tensors
     corners = model.template_faces.numpy()[tri]  # (V,3) template vertex ids
     parts = tensors["template_parts"].numpy()[corners[np.arange(len(tri)), bary.argmax(1)]].astype(np.int32)
-    idx, w = _skin(corners, bary, tensors["skin_indices"].numpy(), tensors["skin_weights"].numpy(),
+    idx, w = blend_skin(corners, bary, tensors["skin_indices"].numpy(), tensors["skin_weights"].numpy(),
                    len(model.vocabulary.bone_names), skin_bones)
     return SurfaceAttributes(tri, bary, _corner_uvs(model, mesh, tri, bary), parts, idx, w)
 
 
-def _skin(corners: np.ndarray, bary: np.ndarray, bone_idx: np.ndarray, bone_w: np.ndarray,
+def blend_skin(corners: np.ndarray, bary: np.ndarray, bone_idx: np.ndarray, bone_w: np.ndarray,
           n_bones: int, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Barycentric blend of the corners' skin weights, reduced to the top-k bones, normalized."""
     v = len(corners)

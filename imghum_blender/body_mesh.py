@@ -35,7 +35,9 @@ class BodyRequest:
     """Latents of one body. Shape: ``phenotypes`` (name -> [0,1]) or ``beta`` (K,); ``expression``
     (E,) in [0,1]; the pose either as model ``pose`` (J,3,3) deltas and ``root_translation`` (3,)
     (None: the rest pose) or as an ``armature`` pose (converted on evaluation); ``layers``:
-    [(edits.Layer, separate)], ``cuts``: [edits.LimbCut]."""
+    [(edits.Layer, separate)], ``cuts``: [edits.LimbCut]; ``topology``: "adaptive" (marching cubes
+    at ``resolution``) or "template" (the template's quads, see :mod:`.template_mesh`; bodies with
+    layers or limb cuts always mesh adaptively)."""
 
     resolution: int
     phenotypes: dict[str, float] | None = None
@@ -47,11 +49,18 @@ class BodyRequest:
     region: tuple | None = None
     layers: list = field(default_factory=list)
     cuts: list = field(default_factory=list)
+    topology: str = "adaptive"
+
+    @property
+    def uses_template(self) -> bool:
+        """Whether this request meshes in the template's topology."""
+        return self.topology == "template" and not self.layers and not self.cuts
 
 
 @dataclass
 class BodyMeshData:
-    """A meshed body: geometry, attributes, the rest rig for its shape, timing and the request."""
+    """A meshed body: geometry (faces: triangles, or the template's quads when ``topology`` is
+    "template"), attributes, the rest rig for its shape, timing and the request."""
 
     vertices: np.ndarray
     faces: np.ndarray
@@ -61,6 +70,7 @@ class BodyMeshData:
     seconds: float
     request: BodyRequest
     garments: list["BodyMeshData"] = field(default_factory=list)
+    topology: str = "adaptive"
 
 
 def latents_for(model, req: BodyRequest):
@@ -114,11 +124,19 @@ def job(requests: list[BodyRequest]) -> Callable:
 
 def evaluate(model, req: BodyRequest) -> BodyMeshData:
     """Mesh the body of ``req`` (with its merged layers and limb cuts) with its attributes and rest
-    rig; layers marked ``separate`` become open garment surfaces in ``garments`` instead."""
+    rig; layers marked ``separate`` become open garment surfaces in ``garments`` instead. A template
+    request gets the template's quads, the same vertex count and order for every body."""
     from .edits import Edits, layer_faces
 
     t0 = time.perf_counter()
     lat = latents_for(model, req)
+    if req.uses_template:
+        from .template_mesh import template_attributes, template_mesh
+
+        tm = template_mesh(model, lat)
+        return BodyMeshData(tm.vertices, tm.faces, tm.semantics, template_attributes(model),
+                            rig.rest_rig(model, lat, rig.bone_directions(model)), time.perf_counter() - t0, req,
+                            topology="template")
     merged = [lay for lay, separate in req.layers if not separate]
     mesh = model.mesh(lat, resolution=req.resolution, region=req.region, edits=Edits(merged, list(req.cuts)))
     rest = rig.rest_rig(model, lat, rig.bone_directions(model))

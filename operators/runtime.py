@@ -193,7 +193,8 @@ def snapshot(arm, resolution: int, posed: bool = False, merge_layers: bool = Fal
         expression=np.array([getattr(p.expression, n) for n in voc.expression_names]),
         layers=[(Layer(ly.region, ly.thickness, ly.border), ly.separate and not merge_layers)
                 for ly in p.layers if ly.kind == "GARMENT"],
-        cuts=[LimbCut(ly.part, ly.fraction, ly.rounding) for ly in p.layers if ly.kind == "LIMB"])
+        cuts=[LimbCut(ly.part, ly.fraction, ly.rounding) for ly in p.layers if ly.kind == "LIMB"],
+        topology=p.topology.lower())
 
 
 def schedule(arm, resolution: int) -> None:
@@ -241,8 +242,8 @@ def apply_result(context, arm, data: BodyMeshData) -> None:
         scene_data.write_mesh(ob.data, data, n_parts=len(voc.part_names))
         scene_data.write_vertex_groups(ob, data, voc.bone_names)
         scene_data.write_garments(arm, ob, data.garments, voc.bone_names, len(voc.part_names))
-    STATE.status[p.body_id] = (f"{len(data.vertices):,} vertices at {data.request.resolution}³ "
-                               f"in {data.seconds:.2f} s")
+    how = "template topology" if data.topology == "template" else f"{data.request.resolution}³"
+    STATE.status[p.body_id] = f"{len(data.vertices):,} vertices ({how}) in {data.seconds:.2f} s"
 
 
 def apply_outcomes(context, outcomes: list[Outcome]) -> list[str]:

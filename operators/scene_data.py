@@ -11,21 +11,30 @@ PART_ATTR = "imghum_part"
 PART_COLOR_ATTR = "imghum_part_color"
 UV_NAME = "UVMap"
 GRID_IMAGE = "imGHUM UV Grid"
+#: Mesh custom property naming how the body was meshed ("template" or "adaptive").
+TOPOLOGY_PROP = "imghum_topology"
 #: Vertex-group weights are written in this many levels (Blender normalizes per vertex).
 WEIGHT_LEVELS = 1000
 
 
 def write_mesh(me: bpy.types.Mesh, data, n_parts: int) -> None:
     """Replace the geometry of ``me`` with a meshed body: UVs per corner, semantic point, part label
-    and part colour per vertex, smooth shading."""
+    and part colour per vertex, smooth shading. A template-topology body written over a mesh of
+    the same topology only moves its vertices, so vertex groups, painted weights, modifiers and
+    shape keys (sculpt layers: each keeps its offsets from the basis) survive."""
     v, f = data.vertices, data.faces
+    topology = getattr(data, "topology", "adaptive")
+    if (topology == "template" and me.get(TOPOLOGY_PROP) == "template" and len(me.vertices) == len(v)
+            and len(me.polygons) == len(f)):
+        _move_vertices(me, v.astype(np.float32))
+        return
     me.clear_geometry()
     me.vertices.add(len(v))
     me.vertices.foreach_set("co", v.astype(np.float32).ravel())
     me.loops.add(f.size)
     me.loops.foreach_set("vertex_index", f.astype(np.int32).ravel())
     me.polygons.add(len(f))
-    me.polygons.foreach_set("loop_start", np.arange(0, f.size, 3, dtype=np.int32))
+    me.polygons.foreach_set("loop_start", np.arange(0, f.size, f.shape[1], dtype=np.int32))
     uv = me.uv_layers.new(name=UV_NAME) if UV_NAME not in me.uv_layers else me.uv_layers[UV_NAME]
     uv.data.foreach_set("uv", data.attributes.corner_uvs.astype(np.float32).ravel())
     for name, kind, key, values in ((SEMANTIC_ATTR, "FLOAT_VECTOR", "vector", data.semantics.astype(np.float32)),
@@ -35,12 +44,32 @@ def write_mesh(me: bpy.types.Mesh, data, n_parts: int) -> None:
         attr = me.attributes.get(name) or me.attributes.new(name, kind, "POINT")
         attr.data.foreach_set(key, values.ravel())
     me.polygons.foreach_set("use_smooth", np.ones(len(f), dtype=bool))
+    me[TOPOLOGY_PROP] = topology
+    me.update()
+
+
+def _move_vertices(me: bpy.types.Mesh, co: np.ndarray) -> None:
+    """New vertex positions (V,3) for a mesh; its shape keys keep their offsets from the basis."""
+    keys = me.shape_keys.key_blocks if me.shape_keys else []
+    if len(keys):
+        basis = keys[0]
+        old = np.empty(co.size, dtype=np.float32)
+        basis.data.foreach_get("co", old)
+        buf = np.empty(co.size, dtype=np.float32)
+        for kb in keys[1:]:
+            kb.data.foreach_get("co", buf)
+            kb.data.foreach_set("co", co.ravel() + (buf - old))
+        basis.data.foreach_set("co", co.ravel())
+    me.vertices.foreach_set("co", co.ravel())
     me.update()
 
 
 def write_vertex_groups(ob: bpy.types.Object, data, bone_names) -> None:
-    """One vertex group per bone with the transferred skin weights (replacing the old ones)."""
-    ob.vertex_groups.clear()
+    """One vertex group per bone with the transferred skin weights (replacing the old bone groups;
+    the artist's own groups stay)."""
+    bones = set(bone_names)
+    for group in [g for g in ob.vertex_groups if g.name in bones]:
+        ob.vertex_groups.remove(group)
     idx, w = data.attributes.skin_indices, data.attributes.skin_weights
     level = np.rint(w * WEIGHT_LEVELS).astype(np.int64)
     verts = np.broadcast_to(np.arange(len(idx))[:, None], idx.shape)

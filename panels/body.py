@@ -164,7 +164,9 @@ class IMGHUM_PT_mesh(BodyPanel, bpy.types.Panel):
         arm = self.body(context)
         p = arm.imghum
         layout = self.layout
+        layout.prop(p, "topology", expand=True)
         col = layout.column(align=True)
+        col.active = p.topology == "ADAPTIVE" or bool(len(p.layers))
         col.prop(p, "preview_resolution")
         col.prop(p, "final_resolution")
         layout.prop(p, "auto_update")

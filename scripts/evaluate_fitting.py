@@ -26,7 +26,7 @@ from scipy.ndimage import binary_closing, binary_fill_holes
 import imghum_blender as ih
 from imghum_blender.fitting import LANDMARKS, fit_image, fit_points, project
 from imghum_blender.scan_frame import UP_AXES, apply, yaw_matrix
-from imghum_blender.training.ground_truth import signed_distance, surface_samples
+from imghum_blender.training.ground_truth import chamfer_mm, surface_samples
 from imghum_blender.training.held_out import SEED, held_out_poses
 from imghum_blender.training.teacher import (
     run_teacher,
@@ -35,15 +35,6 @@ from imghum_blender.training.teacher import (
 )
 
 SIZE = 512
-
-
-def chamfer_mm(mesh, verts, faces, rng) -> float:
-    """Mean of the two point-to-surface distances (mm) between a fitted mesh and the teacher."""
-    a, _, _ = surface_samples(mesh.vertices.astype(np.float64), mesh.faces, 30000, rng)
-    b, _, _ = surface_samples(verts, faces, 30000, rng)
-    d_ab = np.abs(signed_distance(verts, faces, a)[0]).mean()
-    d_ba = np.abs(signed_distance(mesh.vertices.astype(np.float64), mesh.faces, b)[0]).mean()
-    return 500 * (d_ab + d_ba)
 
 
 def camera_for(verts, turn_deg: float = 0.0) -> dict:
@@ -144,7 +135,7 @@ def main() -> None:
             rows.append({"body": b, "family": families[b], "case": name, "points": len(clouds[name]),
                          "given": f"{unit}, {up} up", "read": f"{fit.unit}, {fit.up} up",
                          "seconds": fit.seconds, "mpjpe_mm": float(np.linalg.norm(fj - apply(frame, joints), axis=1).mean() * 1000),
-                         "root_deg": angle_deg(root_fit, root_true), "chamfer_mm": chamfer_mm(mesh, verts, faces, rng),
+                         "root_deg": angle_deg(root_fit, root_true), "chamfer_mm": chamfer_mm(mesh.vertices.astype(np.float64), mesh.faces, verts, faces, rng),
                          "margin_mm": fit.confidence["margin_mm"], "residual_mm": fit.confidence["residual_mm"]})
             print(json.dumps(rows[-1]), flush=True)
         views = [c for c in args.cases if c in ("image", "two views")]
@@ -164,7 +155,7 @@ def main() -> None:
                          "keypoint_px": float(fit.residual.mean()),
                          "silhouette_iou": float((shots[0]["mask"] & fmask).sum() / (shots[0]["mask"] | fmask).sum()),
                          "mpjpe_mm": float(np.linalg.norm(fj - joints, axis=1).mean() * 1000),
-                         "chamfer_mm": chamfer_mm(fit.mesh, verts, faces, rng)})
+                         "chamfer_mm": chamfer_mm(fit.mesh.vertices.astype(np.float64), fit.mesh.faces, verts, faces, rng)})
             print(json.dumps(rows[-1]), flush=True)
     summary = {}
     for case in args.cases:

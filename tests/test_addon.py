@@ -180,3 +180,18 @@ def test_fitting_operators(built_zip, blender_script, tmp_path):
     assert "at least 100" in seen["tiny_cloud"] and "cannot read the image" in seen["missing_image"]
     assert "keypoint file" in seen["bad_keypoints"] and seen["nothing_added"]
     assert "has 2 people; person 2 is not one" in seen["no_such_person"]
+
+
+def test_template_topology_keeps_vertices_paint_and_sculpt(built_zip, blender_script, tmp_path):
+    seen = blender_script("addon_topology.py", built_zip, tmp_path, tmp_path=tmp_path)
+    n = seen["vertices"]
+    assert n == 13718 and seen["quads"] == seen["polygons"] == 13710 and seen["uv_maps"] == ["UVMap"]
+    assert "template topology" in seen["status"]
+    assert seen["painted"] > 1000
+    for step in seen["steps"]:
+        assert step["vertices"] == n and step["paint_kept"], step
+        assert step["sculpt_offset_error_mm"] < 1e-3 and step["bone_groups"] > 40, step
+    moved = {s["what"]: s["moved_mm"] for s in seen["steps"]}
+    assert moved["shape"] > 10 and moved["expression"] > 3  # the body did change
+    assert seen["layer_topology"] == "adaptive" and seen["layer_vertices"] != n
+    assert "³" in seen["layer_status"] and "template" not in seen["layer_status"]

@@ -7,13 +7,10 @@ import bpy
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import install, report, runtime  # noqa: E402
+from common import installed_body, report  # noqa: E402
 
 seen = {}
-install(sys.argv[-1])
-rt = runtime()
-bpy.ops.imghum.add_body()
-arm = bpy.context.active_object
+rt, arm = installed_body(sys.argv[-1])
 p = arm.imghum
 ob = p.mesh_object
 model = rt.model()

@@ -40,3 +40,10 @@ def mesh_state(ob) -> tuple:
     co = np.empty(3 * len(ob.data.vertices), dtype=np.float32)
     ob.data.vertices.foreach_get("co", co)
     return len(ob.data.vertices), float(np.abs(co).sum())
+
+
+def installed_body(zip_path: str):
+    """Install the extension, add one body; returns the runtime module and the body's armature."""
+    install(zip_path)
+    bpy.ops.imghum.add_body()
+    return runtime(), bpy.context.active_object
