@@ -89,12 +89,13 @@ def _region(words: list[str] | None):
     return box[:3], box[3:]
 
 
-def _write_body(out: Path, model, mesh) -> None:
-    """A body mesh as OBJ (seam-aware UVs, normals) or PLY (normals, parts, semantics, skin weights)."""
+def _write_body(out: Path, model, mesh, attrs=None) -> None:
+    """A body mesh as OBJ (seam-aware UVs, normals) or PLY (normals, parts, semantics, skin weights);
+    ``attrs``: its attributes when known (else transferred through its semantics)."""
     from .attributes import surface_attributes
     from .export import write_obj, write_ply
 
-    attrs = surface_attributes(model, mesh)
+    attrs = attrs or surface_attributes(model, mesh)
     if out.suffix.lower() == ".obj":
         write_obj(out, mesh.vertices, mesh.faces, mesh.normals, attrs.corner_uvs)
     else:
@@ -114,6 +115,16 @@ def cmd_mesh(args: argparse.Namespace) -> None:
     lat = model.latents(**latent_kwargs(args))
     region = _region(args.region)
     t0 = time.time()
+    if args.topology == "template":
+        from .template_mesh import template_attributes, template_mesh
+
+        if region is not None:
+            raise ValueError("--region meshes part of the body: it needs --topology adaptive")
+        mesh = template_mesh(model, lat)
+        _write_body(out, model, mesh, template_attributes(model))
+        print(f"wrote {out}: {len(mesh.vertices)} vertices, {len(mesh.faces)} quads (template topology, "
+              f"{time.time() - t0:.2f}s)")
+        return
     mesh = model.mesh(lat, resolution=args.resolution, region=region)
     _write_body(out, model, mesh)
     print(f"wrote {out}: {len(mesh.vertices)} vertices, {len(mesh.faces)} triangles "
@@ -177,6 +188,9 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--resolution", type=int, default=256, help="grid resolution along the body's longest side "
                    f"({RESOLUTION['any'].lo:g}-{RESOLUTION['any'].hi:g})")
     m.add_argument("--bundle", default=None, help="model bundle (default: the shipped model)")
+    m.add_argument("--topology", default="adaptive", choices=("adaptive", "template"),
+                   help="adaptive: marching cubes at --resolution; template: the template's quads and UVs, the "
+                        "same vertices for every body")
     m.add_argument("--latents", default=None, help="JSON file with beta|phenotypes, expression, pose")
     m.add_argument("--phenotype", nargs="*", default=[], metavar="NAME=VALUE")
     m.add_argument("--expression", nargs="*", default=[], metavar="NAME=VALUE")

@@ -8,7 +8,8 @@ import numpy as np
 
 def write_obj(path: str | Path, vertices: np.ndarray, faces: np.ndarray, normals: np.ndarray | None = None,
               corner_uvs: np.ndarray | None = None) -> None:
-    """OBJ with optional normals and per-corner UVs (F,3,2); written atomically."""
+    """OBJ with optional normals and per-corner UVs (F,k,2) for faces (F,k) (triangles or quads);
+    written atomically."""
     path = Path(path)
     lines = ["# imGHUM body mesh (meters, Z up)"]
     lines += [f"v {x:.6f} {y:.6f} {z:.6f}" for x, y, z in vertices]
@@ -17,24 +18,23 @@ def write_obj(path: str | Path, vertices: np.ndarray, faces: np.ndarray, normals
     if corner_uvs is not None:
         lines += [f"vt {u:.6f} {v:.6f}" for u, v in corner_uvs.reshape(-1, 2)]
     f1 = faces + 1
-    t1 = np.arange(1, 3 * len(faces) + 1).reshape(-1, 3)
-    for i, (a, b, c) in enumerate(f1):
+    t1 = np.arange(1, faces.size + 1).reshape(faces.shape)
+    for face, tex in zip(f1, t1):
         if corner_uvs is not None and normals is not None:
-            ta, tb, tc = t1[i]
-            lines.append(f"f {a}/{ta}/{a} {b}/{tb}/{b} {c}/{tc}/{c}")
+            corners = [f"{a}/{t}/{a}" for a, t in zip(face, tex)]
         elif corner_uvs is not None:
-            ta, tb, tc = t1[i]
-            lines.append(f"f {a}/{ta} {b}/{tb} {c}/{tc}")
+            corners = [f"{a}/{t}" for a, t in zip(face, tex)]
         elif normals is not None:
-            lines.append(f"f {a}//{a} {b}//{b} {c}//{c}")
+            corners = [f"{a}//{a}" for a in face]
         else:
-            lines.append(f"f {a} {b} {c}")
+            corners = [str(a) for a in face]
+        lines.append("f " + " ".join(corners))
     atomic_write(path, ("\n".join(lines) + "\n").encode())
 
 
 def write_ply(path: str | Path, vertices: np.ndarray, faces: np.ndarray, normals: np.ndarray | None = None,
               vertex_properties: dict[str, np.ndarray] | None = None) -> None:
-    """Binary little-endian PLY with optional normals and extra per-vertex properties
+    """Binary little-endian PLY (faces (F,k): triangles or quads) with optional normals and extra per-vertex properties
     (name -> (V,) or (V,k) array; int arrays become ``int``, float arrays ``float``, a (V,k)
     array becomes properties name_0 .. name_{k-1}); written atomically."""
     cols: list[tuple[str, np.ndarray]] = [(c, vertices[:, i]) for i, c in enumerate("xyz")]
@@ -50,8 +50,8 @@ def write_ply(path: str | Path, vertices: np.ndarray, faces: np.ndarray, normals
     header = ["ply", "format binary_little_endian 1.0", f"element vertex {len(vertices)}"]
     header += [f"property {'int' if t == '<i4' else 'float'} {n}" for n, t in dtype]
     header += [f"element face {len(faces)}", "property list uchar int vertex_indices", "end_header"]
-    fdata = np.empty(len(faces), dtype=[("n", "u1"), ("i", "<i4", (3,))])
-    fdata["n"] = 3
+    fdata = np.empty(len(faces), dtype=[("n", "u1"), ("i", "<i4", (faces.shape[1],))])
+    fdata["n"] = faces.shape[1]
     fdata["i"] = faces
     atomic_write(Path(path), ("\n".join(header) + "\n").encode() + vdata.tobytes() + fdata.tobytes())
 
@@ -66,12 +66,13 @@ def atomic_write(path: Path, data: bytes) -> None:
 
 def read_ply(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     """Read back a PLY written by :func:`write_ply`: per-vertex properties as a structured array
-    (fields x, y, z, ..., part, ...) and the faces (F,3)."""
+    (fields x, y, z, ..., part, ...) and the faces (F,k) (all of one size, as written)."""
     head, body = Path(path).read_bytes().split(b"end_header\n", 1)
     lines = head.decode().splitlines()
     count = {ln.split()[1]: int(ln.split()[2]) for ln in lines if ln.startswith("element ")}
     props = [(ln.split()[2], "<i4" if ln.split()[1] == "int" else "<f4") for ln in lines
              if ln.startswith("property ") and "list" not in ln]
     verts = np.frombuffer(body, dtype=props, count=count["vertex"])
-    faces = np.frombuffer(body, dtype=[("n", "u1"), ("i", "<i4", (3,))], count=count["face"], offset=verts.nbytes)
+    k = body[verts.nbytes] if count["face"] else 3
+    faces = np.frombuffer(body, dtype=[("n", "u1"), ("i", "<i4", (k,))], count=count["face"], offset=verts.nbytes)
     return verts, faces["i"].astype(np.int64)

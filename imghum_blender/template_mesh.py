@@ -1,15 +1,16 @@
 """Template-topology meshing: the canonical template's own quads laid onto any body of the field.
 
-Every template vertex starts where linear blend skinning under the body's skeleton puts it, then
-moves to the zero level set (Newton steps along the SDF gradient) and along the surface until the
-field's semantics at the vertex name the vertex's own canonical position (Gauss-Newton in template
-space, mapped through the vertex's skinning rotation). A vertex that cannot reach its own place
-(it lies inside a contact, e.g. a squat's calf against the thigh, where the union surface has no
-room for it) keeps a smooth offset from its neighbours instead. Vertex count and order, quads, UVs,
+Every template vertex starts from the bundle's linear template prior (how the template's vertices
+move with each shape and facial-expression code, from the teacher), skinned to the body's pose
+under the model's skeleton; Newton steps along the field's gradient then move it onto the implicit
+surface, the displacement smoothed over the mesh (less with each step) so neighbours move alike and
+no face folds where the field has detail finer than the template's faces. A vertex whose start
+lies deep inside the field sits in a contact (fingers in a fist, a squat's calf against the thigh),
+where the union surface has no room for it: it keeps its start. Vertex count and order, quads, UVs,
 part labels and skin weights are the template's own for every body.
 
-The eyeballs and the tongue (closed components of the template, mostly inside the head) are
-skinned and not projected: the field only sees their visible caps.
+The eyeballs and the tongue (closed components, mostly inside the head; the field only sees the
+eyeballs' visible caps) and the mouth pocket (inside the field) keep their start.
 """
 from __future__ import annotations
 
@@ -23,31 +24,25 @@ from .attributes import SurfaceAttributes, blend_skin
 from .cache import per_model
 from .meshing import components, vertex_normals
 
-#: Iterations of the placement (one field evaluation each), and final projections onto the surface.
-ITERATIONS = 5
-PROJECTIONS = 2
-#: A vertex whose semantics lie further than this (m) from its own canonical point gives no slide.
-TRUST = 0.01
-#: Parts whose skinned start is better than their semantics (fingers: rigid, small, semantics
-#: blurred between neighbours): no slide there.
-RIGID_PREFIXES = ("finger",)
-#: Longest slide (m) per iteration.
-SLIDE_STEP = 0.005
-#: A vertex whose semantics miss its own canonical point by more than this (m) after placement
-#: lies in a contact and is not projected.
-CONTACT = 0.02
+#: Newton steps onto the surface (one field evaluation with gradient each).
+ITERATIONS = 3
+#: Rounds of one more Newton step and unfolding after the relaxed steps.
+SETTLE = 1
+#: A start deeper than this (m) inside the field lies in a contact and is not projected.
+CONTACT_DEPTH = 0.004
 #: Largest step (m) one iteration may move a vertex.
 MAX_STEP = 0.03
-#: Sweeps of neighbour averaging that smooth the slide field (semantics are noisy per point).
-SMOOTH_SWEEPS = 8
-#: Displacement smoothing after each placement iteration: sweeps and blend toward the neighbours.
-RELAX_SWEEPS = 2
+#: Displacement smoothing after each step: sweeps, and the first step's blend toward the neighbours
+#: (falling to 0 at the last step).
+RELAX_SWEEPS = 4
 RELAX = 0.5
+#: A triangle counts as folded when its area vector along the start's falls under this share of
+#: the start's area; rounds of local averaging that undo folds.
+FOLD = 0.05
+UNFOLD_ROUNDS = 10
+UNFOLD_SWEEPS = 3
 #: Jacobi sweeps of the harmonic fill of vertices the field cannot place.
 FILL_SWEEPS = 60
-#: A skin vertex counts as hidden (mouth pocket, under the eyeballs) when the field at the
-#: template body misses it by more than this (m).
-HIDDEN = 0.004
 #: Candidate-grid cells per axis for the template's 13.7 k points.
 GRID_CELLS = 12
 
@@ -56,9 +51,8 @@ GRID_CELLS = 12
 class TemplateTopology:
     """The template's polygons and per-vertex data, shared by every template-topology mesh.
 
-    quads (Q,4) vertex ids; quad_uvs (Q,4) ids into uvs (U,2); projected (V,) whether the field
-    places a vertex (skin the field reproduces at the template body: not the eyeballs, the tongue
-    or the mouth pocket); skin_indices / skin_weights (V,k) the template's skinning; parts (V,);
+    quads (Q,4) vertex ids; quad_uvs (Q,4) ids into uvs (U,2); projected (V,) whether a vertex
+    belongs to the skin (the largest component; not the eyeballs or the tongue); skin_indices / skin_weights (V,k) the template's skinning; parts (V,);
     average: row-normalized vertex adjacency (sparse V x V, neighbour averaging)."""
 
     quads: np.ndarray
@@ -69,7 +63,6 @@ class TemplateTopology:
     skin_weights: np.ndarray
     parts: np.ndarray
     average: object
-    slides: np.ndarray
 
 
 def quads_from_triangles(faces: np.ndarray, face_uvs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -93,8 +86,7 @@ def quads_from_triangles(faces: np.ndarray, face_uvs: np.ndarray) -> tuple[np.nd
 
 @per_model
 def template_topology(model) -> TemplateTopology:
-    """The model's template as quads with UVs, skin, parts, adjacency and the vertices the field
-    places (built once per model: one field query at the template body)."""
+    """The model's template as quads with UVs, skin, parts and adjacency (built once per model)."""
     from scipy.sparse import coo_matrix, diags
 
     t = model.bundle.tensors
@@ -102,13 +94,6 @@ def template_topology(model) -> TemplateTopology:
     quads, quad_uvs = quads_from_triangles(faces, t["template_face_uvs"].long().numpy())
     n = len(t["template_vertices"])
     label, counts = components(n, faces)
-    lat = model.latents()
-    with torch.no_grad():
-        sdf, sem = model.query(t["template_vertices"].to(model.device, model.dtype), lat)
-    canon = t["template_vertices"].numpy()
-    seen = (np.abs(sdf.cpu().numpy()) < HIDDEN) & (np.linalg.norm(sem.cpu().numpy() - canon, axis=1) < 4 * HIDDEN)
-    # a vertex the field misses at the template body lies inside it (the mouth pocket): keep only
-    # the seen vertices of the skin, less isolated ones (a seen vertex with no seen neighbour)
     edges = np.concatenate([quads[:, [0, 1]], quads[:, [1, 2]], quads[:, [2, 3]], quads[:, [3, 0]]])
     edges = np.unique(np.sort(edges, 1), axis=0)
     adj = coo_matrix((np.ones(2 * len(edges)), (np.r_[edges[:, 0], edges[:, 1]], np.r_[edges[:, 1], edges[:, 0]])),
@@ -116,11 +101,9 @@ def template_topology(model) -> TemplateTopology:
     deg = np.asarray(adj.sum(1)).ravel()
     idx, w = t["skin_indices"].long().numpy(), t["skin_weights"].double().numpy()
     return TemplateTopology(quads=quads, quad_uvs=quad_uvs, uvs=t["template_uvs"].numpy().astype(np.float32),
-                            projected=(label == counts.argmax()) & seen, skin_indices=idx,
+                            projected=label == counts.argmax(), skin_indices=idx,
                             skin_weights=w / w.sum(1, keepdims=True), parts=t["template_parts"].numpy(),
-                            average=diags(1.0 / np.maximum(deg, 1)) @ adj,
-                            slides=~np.isin(t["template_parts"].numpy(), [i for i, p in enumerate(model.vocabulary.part_names)
-                                                                          if p.startswith(RIGID_PREFIXES)]))
+                            average=diags(1.0 / np.maximum(deg, 1)) @ adj)
 
 
 @dataclass
@@ -138,38 +121,30 @@ class TemplateMesh:
     mode: str = "template"
 
 
-@per_model
-def _mean_rig(model):
-    """The rest rig of the template body (mean shape, neutral face) and its bone frames (J,4,4)."""
-    from .rig import bone_directions, rest_frames_at_identity, rest_rig
-
-    lat = model.latents()
-    return rest_rig(model, lat, bone_directions(model)), rest_frames_at_identity(model, lat)
+class TemplatePriorError(ValueError):
+    """A bundle without the template's linear prior (built before template topology existed)."""
 
 
 def _skinning(model, lat) -> tuple[np.ndarray, np.ndarray]:
-    """Template vertices skinned to body 0 of ``lat`` (V,3) and each vertex's blended rotation
-    (V,3,3). Each bone first stretches the template along itself by the ratio of its length in
-    this body to the template's (so vertices slide along longer or shorter limbs), then follows
-    the bone from the template's rest frame to this body's posed frame."""
-    from .rig import bone_directions, rest_rig
+    """The template's start for body 0 of ``lat``: its linear prior at this shape and face (the
+    template body with identity pose deltas), skinned from this body's identity-pose bone frames
+    to its posed frames (V,3), and each vertex's blended rotation (V,3,3)."""
+    from .rig import rest_frames_at_identity
 
+    t = model.bundle.tensors
+    if "template_beta_basis" not in t:
+        raise TemplatePriorError("this model bundle has no template prior; add it with "
+                                 "python -m imghum_blender.training.build_bundle --add-template-prior BUNDLE --out NEW")
     topo = template_topology(model)
-    mean, rest = _mean_rig(model)
     body = lat.body(0)
-    rig = rest_rig(model, body, bone_directions(model))
+    beta, psi = body.beta[0].double().cpu(), body.expression[0].double().cpu()
+    rest = (model.template_vertices.double() + torch.einsum("k,kvc->vc", beta, t["template_beta_basis"].double())
+            + torch.einsum("e,evc->vc", psi, t["template_expression_basis"].double())).numpy()
     with torch.no_grad():
         posed = model.bone_frames(body).posed[0].double().cpu().numpy()
-    y = bone_directions(model)[0]
-    ratio = np.linalg.norm(rig.tails - rig.heads, axis=1) / np.linalg.norm(mean.tails - mean.heads, axis=1)
-    stretch = np.tile(np.eye(4), (len(y), 1, 1))
-    stretch[:, :3, :3] += (ratio - 1)[:, None, None] * y[:, :, None] * y[:, None, :]
-    stretch[:, :3, 3] = -(ratio - 1)[:, None] * (mean.heads * y).sum(1, keepdims=True) * y
-    rel = posed @ np.linalg.inv(rest)  # (J,4,4)
-    m = np.einsum("vk,vkcd->vcd", topo.skin_weights, (rel @ stretch)[topo.skin_indices])  # (V,4,4)
-    canon = model.template_vertices.double().numpy()
-    rot = np.einsum("vk,vkcd->vcd", topo.skin_weights, rel[topo.skin_indices, :3, :3])
-    return np.einsum("vcd,vd->vc", m[:, :3, :3], canon) + m[:, :3, 3], rot
+    rel = posed @ np.linalg.inv(rest_frames_at_identity(model, body))  # (J,4,4)
+    m = np.einsum("vk,vkcd->vcd", topo.skin_weights, rel[topo.skin_indices])  # (V,4,4)
+    return np.einsum("vcd,vd->vc", m[:, :3, :3], rest) + m[:, :3, 3], m[:, :3, :3]
 
 
 def template_mesh(model, lat) -> TemplateMesh:
@@ -196,50 +171,56 @@ def template_mesh(model, lat) -> TemplateMesh:
             g /= np.maximum(np.linalg.norm(g, axis=1, keepdims=True), 1e-9)
         return s.detach().double().cpu().numpy(), c.detach().double().cpu().numpy(), g
 
-    for _ in range(ITERATIONS):  # place: onto the surface and along it toward the own semantics
-        sdf, sem, n = field(x[sel], gradient=True)
-        miss = canon[sel] - sem
-        slide = np.einsum("vcd,vd->vc", rot[sel], miss)
-        slide -= (slide * n).sum(1, keepdims=True) * n
-        trust = ((np.linalg.norm(miss, axis=1) < TRUST) & topo.slides[sel]).astype(np.float64)
-        slide = _smooth(topo, sel, slide * trust[:, None], trust) * topo.slides[sel, None]
-        step = -sdf[:, None] * n + slide * (SLIDE_STEP / np.maximum(np.linalg.norm(slide, axis=1, keepdims=True),
-                                                                     SLIDE_STEP))
-        x[sel] += step * (MAX_STEP / np.maximum(np.linalg.norm(step, axis=1, keepdims=True), MAX_STEP))
-        x = _relax(topo, x, start, sel)
-    # a vertex whose semantics name a place far from its own lies on another part's surface (a
-    # contact: fingers against the palm): it follows its neighbours into the contact instead
     placed = sel.copy()
-    placed[np.flatnonzero(sel)[np.linalg.norm(miss, axis=1) > CONTACT]] = False
-    for _ in range(PROJECTIONS):  # settle onto the zero level set along the field's gradient
-        sdf, _, g = field(x[placed], gradient=True)
-        x[placed] -= np.clip(sdf, -MAX_STEP, MAX_STEP)[:, None] * g
+    for it in range(ITERATIONS):  # Newton steps onto the zero level set, the displacement relaxed less each time
+        sdf, _, n = field(x[placed], gradient=True)
+        if it == 0:  # a start deep inside the field lies in a contact (fingers in a fist): it stays
+            inside = sdf < -CONTACT_DEPTH
+            placed[np.flatnonzero(placed)[inside]] = False
+            sdf, n = sdf[~inside], n[~inside]
+        x[placed] -= np.clip(sdf, -MAX_STEP, MAX_STEP)[:, None] * n
+        x = _relax(topo, x, start, placed, RELAX * (1 - it / max(ITERATIONS - 1, 1)))
     x = _fill(topo, x, start, placed)
+    x = _unfold(topo, x, start, tris)
+    for _ in range(SETTLE):  # back onto the surface, and out of any fold that makes
+        sdf, _, n = field(x[placed], gradient=True)
+        x[placed] -= np.clip(sdf, -MAX_STEP, MAX_STEP)[:, None] * n
+        x = _unfold(topo, x, start, tris)
     verts = x.astype(np.float32)
     return TemplateMesh(verts, topo.quads, vertex_normals(verts, tris).astype(np.float32),
                         canon.astype(np.float32), placed, time.perf_counter() - t0)
 
 
-def _smooth(topo: TemplateTopology, sel: np.ndarray, values: np.ndarray, weight: np.ndarray) -> np.ndarray:
-    """Weighted neighbour averaging (normalized convolution) of per-vertex ``values`` (S,3) given at
-    the vertices ``sel``, :data:`SMOOTH_SWEEPS` times over the template's edges."""
-    full = np.zeros((len(sel), 4))
-    full[sel, :3], full[sel, 3] = values, weight
-    for _ in range(SMOOTH_SWEEPS):
-        full = 0.5 * full + 0.5 * (topo.average @ full)
-    out = full[sel]
-    return out[:, :3] / np.maximum(out[:, 3:], 1e-6)
-
-
-def _relax(topo: TemplateTopology, x: np.ndarray, start: np.ndarray, sel: np.ndarray) -> np.ndarray:
-    """Smooth the displacement from the skinned start over the placed vertices (neighbour averaging,
-    :data:`RELAX_SWEEPS` times): neighbours move alike, so the template's faces keep their shape and
-    orientation where the field's semantics are noisy."""
+def _relax(topo: TemplateTopology, x: np.ndarray, start: np.ndarray, sel: np.ndarray, blend: float) -> np.ndarray:
+    """Smooth the displacement from the start over the vertices ``sel`` (:data:`RELAX_SWEEPS` sweeps,
+    each blending ``blend`` of the neighbours' average in): neighbours move alike, so the template's
+    faces keep their shape and orientation where the field has detail finer than they are."""
     d = np.where(sel[:, None], x - start, 0.0)
     w = sel.astype(np.float64)[:, None]
     for _ in range(RELAX_SWEEPS):
         avg = (topo.average @ (d * w)) / np.maximum(topo.average @ w, 1e-9)
-        d = np.where(sel[:, None], RELAX * avg + (1 - RELAX) * d, d)
+        d = np.where(sel[:, None], blend * avg + (1 - blend) * d, d)
+    return start + d
+
+
+def _unfold(topo: TemplateTopology, x: np.ndarray, start: np.ndarray, tris: np.ndarray) -> np.ndarray:
+    """Undo folds: around the triangles that turned over or collapsed against the start (whose faces
+    are the template's own, well shaped) the displacement is smoothed, over a region that grows by
+    one ring of vertices each round a fold remains (at most :data:`UNFOLD_ROUNDS` rounds); where the
+    field has a crease sharper than the template's faces can follow, they leave it by a little."""
+    a0 = np.cross(start[tris[:, 1]] - start[tris[:, 0]], start[tris[:, 2]] - start[tris[:, 0]])
+    d = x - start
+    region = np.zeros(len(x), dtype=bool)
+    for _ in range(UNFOLD_ROUNDS):
+        v = start + d
+        a = np.cross(v[tris[:, 1]] - v[tris[:, 0]], v[tris[:, 2]] - v[tris[:, 0]])
+        bad = (a * a0).sum(1) < FOLD * (a0 * a0).sum(1)
+        if not bad.any():
+            break
+        region[tris[bad].ravel()] = True
+        region |= (topo.average @ region.astype(np.float64)) > 0
+        for _ in range(UNFOLD_SWEEPS):
+            d[region] = (topo.average @ d)[region]
     return start + d
 
 

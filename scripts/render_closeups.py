@@ -3,8 +3,10 @@ body (``training.evaluate_detail.cases``), each meshed as a region at 1024³-equ
 two bundles (before / after), under the exact teacher mesh of the same latents (Workbench, orthographic).
 
     python scripts/render_closeups.py --before v1.safetensors [--after B] [--out docs/images/closeups.png]
+    python scripts/render_closeups.py --template [--out docs/images/template_closeups.png]
 
-Rows: teacher, before, after; columns: :data:`CASES`. Needs the training extras (the teacher).
+Rows: teacher, before, after (with ``--template``: teacher, the shipped model's marching-cubes
+mesh, its template-topology mesh); columns: :data:`CASES`. Needs the training extras (the teacher).
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import numpy as np
 from skimage.io import imread, imsave
 
 from imghum_blender.model import load_model
+from imghum_blender.template_mesh import template_mesh
 from imghum_blender.training.detail import region_parts
 from imghum_blender.training.evaluate_detail import cases, teacher_vertices
 
@@ -75,14 +78,17 @@ def render_tile(vertices: np.ndarray, faces: np.ndarray, centre: np.ndarray, tow
 def main() -> None:
     """Mesh, render and tile the close-ups."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--before", required=True, help="the earlier bundle")
+    ap.add_argument("--before", default=None, help="the earlier bundle")
+    ap.add_argument("--template", action="store_true", help="compare with the template-topology mesh instead")
     ap.add_argument("--after", default=None, help="the later bundle (default: the shipped one)")
     ap.add_argument("--out", default="docs/images/closeups.png")
     ap.add_argument("--resolution", type=int, default=1024, help="region detail (grid-equivalent)")
     ap.add_argument("--size", type=int, default=320, help="pixels per tile")
     ap.add_argument("--seed", type=int, default=9191, help="evaluate_detail's seed")
     args = ap.parse_args()
-    models = [load_model(args.after), load_model(args.before), load_model(args.after)]
+    if not (args.template or args.before):
+        ap.error("give --before BUNDLE or --template")
+    models = [load_model(args.after), load_model(args.after if args.template else args.before), load_model(args.after)]
     rows: list[list[np.ndarray]] = [[], [], []]
     with tempfile.TemporaryDirectory() as tmp:
         for row, model in enumerate(models):
@@ -93,6 +99,9 @@ def main() -> None:
                 centre, toward = view(model, lat, region, verts)
                 if row == 0:
                     v, f = verts, model.template_faces.numpy()
+                elif row == 2 and args.template:
+                    tm = template_mesh(model, lat)
+                    v, f = tm.vertices, tm.faces
                 else:
                     mesh = model.mesh(lat, resolution=args.resolution, region=region)
                     v, f = mesh.vertices, mesh.faces
@@ -101,7 +110,8 @@ def main() -> None:
     sheet = np.concatenate([np.concatenate(r, 1) for r in rows], 0)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     imsave(args.out, sheet, check_contrast=False)
-    print(f"wrote {args.out} (rows: teacher, {args.before}, {args.after or 'shipped'})")
+    rows_are = "marching cubes, template topology" if args.template else f"{args.before}, {args.after or 'shipped'}"
+    print(f"wrote {args.out} (rows: teacher, {rows_are})")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ import argparse
 import json
 from pathlib import Path
 
+from imghum_blender import tensorfile
 from imghum_blender.bundle_info import read_document
 from imghum_blender.training.evaluate_detail import FACES, HANDS
 
@@ -152,6 +153,39 @@ def _json(path: str | None) -> dict:
     return json.loads(Path(path).read_text()) if path else {}
 
 
+def template_section(path: str | None, has_prior: bool) -> str:
+    """Markdown section on the template prior and ``scripts/evaluate_template_mesh.py``'s result."""
+    if not has_prior:
+        return ""
+    summary = json.loads(Path(path).read_text())["summary"] if path and Path(path).exists() else None
+    measured = "" if summary is None else f"""
+Measured on {json.loads(Path(path).read_text())['bodies']} held-out bodies (`scripts/evaluate_template_mesh.py`, seed 9090, the fitting
+evaluation's pose families, random faces; `docs/benchmarks/template_mesh.json`; the teacher's mesh of the
+same body has the same topology, so every vertex has a ground truth):
+
+| | median | worst |
+| --- | --- | --- |
+| \|SDF\| p99 at the placed vertices | {summary['sdf_p99_mm']['median']:.2f} mm | {summary['sdf_p99_mm']['worst']:.2f} mm |
+| vertex error p95 (against the teacher's same vertex) | {summary['vertex_error_p95_mm']:.1f} mm | |
+| Chamfer-L1 to the field's 256³ marching-cubes mesh | {summary['chamfer_to_mc256_mm']:.2f} mm | |
+| vertices in contacts (kept at their start) | {summary['contact_vertices']['median']:.0f} | {summary['contact_vertices']['worst']} |
+| seconds per body (2 cores) | {summary['seconds']['median']:.2f} | {summary['seconds']['worst']:.2f} |
+
+Flipped triangles (against the teacher's): {summary['flipped']} over all bodies; degenerate: {summary['degenerate']}.
+UV stretch (sqrt of each triangle's area over the teacher's; 1 = the teacher's own): p1 ≥ {summary['uv_stretch_p1_worst']:.2f},
+p99 ≤ {summary['uv_stretch_p99_worst']:.2f} on every body.
+"""
+    return f"""
+## Template prior (template-topology meshing)
+The bundle also carries the template's linear prior: how each template vertex moves per unit of every
+β coefficient and every facial action (`template_beta_basis`, `template_expression_basis`; finite
+differences of the teacher with identity pose deltas, half precision). It is only the *start* of
+template-topology meshing (`imghum_blender.template_mesh`): skinned to the pose, then moved onto the
+implicit surface by Newton steps along the field's gradient, with the displacement smoothed and folds
+undone; where the field and the start disagree, the field decides.
+{measured}"""
+
+
 def main() -> None:
     """Render the card."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -167,6 +201,7 @@ def main() -> None:
     ap.add_argument("--benchmark", default="docs/benchmarks/query.json")
     ap.add_argument("--benchmark-baseline", default="docs/benchmarks/query_v1.json", help="v1, same machine and hour")
     ap.add_argument("--meshing", default="docs/benchmarks/meshing.json")
+    ap.add_argument("--template", default="docs/benchmarks/template_mesh.json")
     ap.add_argument("--train-log", default="docs/train_log_v2.jsonl")
     ap.add_argument("--finetune-log", default="docs/train_log_v2_rebox.jsonl", help="the re-boxing fine-tune's log")
     ap.add_argument("--data-bodies", type=int, required=True)
@@ -294,7 +329,7 @@ Hands:
 Near-surface SDF queries: {ev['query']['near_surface_points_per_s']:,.0f} points/s, uniform {ev['query']['uniform_points_per_s']:,.0f} points/s
 (`scripts/benchmark_query.py`, `docs/benchmarks/query.json`; 2 cores, torch {ev['query']['torch']}, no gradients, one
 body, 1 M points).{speed_baseline}
-{meshing_section(args.meshing)}
+{meshing_section(args.meshing)}{template_section(args.template, "template_beta_basis" in tensorfile.load(args.bundle)[0])}
 ## The mouth
 The model keeps the teacher's oral cavity: the mouth is open space behind the lips, with the tongue
 inside, reached through the lips when the jaw opens; closed lips meet as the teacher's do. {mouth}

@@ -27,6 +27,22 @@ def test_obj_and_ply_with_attributes(tmp_path, capsys):
     assert np.allclose(w.sum(1), 1, atol=1e-4) and verts["part"].max() < 49
 
 
+def test_template_topology_body(model, tmp_path, capsys):
+    obj, ply = tmp_path / "body.obj", tmp_path / "body.ply"
+    assert main(["mesh", "--topology", "template", "--out", str(obj), "--phenotype", "age=0.9"]) == 0
+    assert "13710 quads (template topology" in capsys.readouterr().out
+    text = obj.read_text().splitlines()
+    faces = [x.split()[1:] for x in text if x.startswith("f ")]
+    assert sum(1 for x in text if x.startswith("v ")) == 13718 and len(faces) == 13710
+    assert all(len(f) == 4 for f in faces) and sum(1 for x in text if x.startswith("vt ")) == 4 * 13710
+    assert main(["mesh", "--topology", "template", "--out", str(ply), "--phenotype", "age=0.2"]) == 0
+    verts, quads = read_ply(ply)
+    np.testing.assert_array_equal(quads, [[int(c.split("/")[0]) - 1 for c in f] for f in faces])  # same topology
+    assert len(verts) == 13718 and np.allclose(np.stack([verts[f"weight_{k}"] for k in range(4)], 1).sum(1), 1, atol=1e-4)
+    assert main(["mesh", "--topology", "template", "--region", "head", "--out", str(obj)]) == 2
+    assert "--topology adaptive" in capsys.readouterr().err
+
+
 def test_bad_inputs_give_clear_errors(tmp_path, capsys):
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")

