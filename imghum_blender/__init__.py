@@ -9,6 +9,7 @@ Core library (no bpy). Public surface::
     mesh = model.mesh(lat, resolution=256)
     attrs = ih.surface_attributes(model, mesh)  # seam-aware UVs, part labels, skin weights
     fit = ih.fit_points(model, scan_points)     # .latents, .mesh, .residual
+    body = ih.template_mesh(model, lat)         # the template's quads on this body (same vertices always)
 """
 import importlib
 
@@ -18,7 +19,9 @@ __version__ = "0.1.0"
 _LAZY = {"load_model": "model", "Model": "model", "Latents": "latents", "LatentError": "latents",
          "load_bundle": "bundle", "BundleError": "bundle", "Mesh": "meshing", "ResolutionError": "meshing",
          "surface_attributes": "attributes", "SurfaceAttributes": "attributes",
-         "fit_points": "fitting", "fit_image": "fitting", "FitResult": "fitting"}
+         "fit_points": "fitting", "fit_image": "fitting", "FitResult": "fitting",
+         "template_mesh": "template_layout", "template_attributes": "template_layout",
+         "TemplateMesh": "template_layout"}
 
 
 def __getattr__(name: str):
@@ -32,4 +35,4 @@ def __getattr__(name: str):
 
 __all__ = ["load_model", "load_bundle", "Model", "Latents", "Mesh", "BundleError", "LatentError",
            "ResolutionError", "surface_attributes", "SurfaceAttributes", "fit_points", "fit_image", "FitResult",
-           "__version__"]
+           "template_mesh", "template_attributes", "TemplateMesh", "__version__"]

@@ -116,7 +116,7 @@ def cmd_mesh(args: argparse.Namespace) -> None:
     region = _region(args.region)
     t0 = time.time()
     if args.topology == "template":
-        from .template_mesh import template_attributes, template_mesh
+        from .template_layout import template_attributes, template_mesh
 
         if region is not None:
             raise ValueError("--region meshes part of the body: it needs --topology adaptive")

@@ -36,7 +36,7 @@ class BodyRequest:
     (E,) in [0,1]; the pose either as model ``pose`` (J,3,3) deltas and ``root_translation`` (3,)
     (None: the rest pose) or as an ``armature`` pose (converted on evaluation); ``layers``:
     [(edits.Layer, separate)], ``cuts``: [edits.LimbCut]; ``topology``: "adaptive" (marching cubes
-    at ``resolution``) or "template" (the template's quads, see :mod:`.template_mesh`; bodies with
+    at ``resolution``) or "template" (the template's quads, see :mod:`.template_layout`; bodies with
     layers or limb cuts always mesh adaptively)."""
 
     resolution: int
@@ -131,7 +131,7 @@ def evaluate(model, req: BodyRequest) -> BodyMeshData:
     t0 = time.perf_counter()
     lat = latents_for(model, req)
     if req.uses_template:
-        from .template_mesh import template_attributes, template_mesh
+        from .template_layout import template_attributes, template_mesh
 
         tm = template_mesh(model, lat)
         return BodyMeshData(tm.vertices, tm.faces, tm.semantics, template_attributes(model),

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 import imghum_blender as ih
-from imghum_blender.template_mesh import template_mesh, template_topology
+from imghum_blender.template_layout import template_mesh, template_topology
 from imghum_blender.training.ground_truth import chamfer_mm
 from imghum_blender.training.held_out import SEED, held_out_poses
 from imghum_blender.training.teacher import latents_from_anny, run_teacher, sample_expressions, sample_phenotypes

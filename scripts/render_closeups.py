@@ -18,7 +18,7 @@ import numpy as np
 from skimage.io import imread, imsave
 
 from imghum_blender.model import load_model
-from imghum_blender.template_mesh import template_mesh
+from imghum_blender.template_layout import template_mesh
 from imghum_blender.training.detail import region_parts
 from imghum_blender.training.evaluate_detail import cases, teacher_vertices
 

@@ -180,7 +180,7 @@ p99 ≤ {summary['uv_stretch_p99_worst']:.2f} on every body.
 The bundle also carries the template's linear prior: how each template vertex moves per unit of every
 β coefficient and every facial action (`template_beta_basis`, `template_expression_basis`; finite
 differences of the teacher with identity pose deltas, half precision). It is only the *start* of
-template-topology meshing (`imghum_blender.template_mesh`): skinned to the pose, then moved onto the
+template-topology meshing (`imghum_blender.template_layout`): skinned to the pose, then moved onto the
 implicit surface by Newton steps along the field's gradient, with the displacement smoothed and folds
 undone; where the field and the start disagree, the field decides.
 {measured}"""
