@@ -125,10 +125,10 @@ class TemplatePriorError(ValueError):
     """A bundle without the template's linear prior (built before template topology existed)."""
 
 
-def _skinning(model, lat) -> tuple[np.ndarray, np.ndarray]:
-    """The template's start for body 0 of ``lat``: its linear prior at this shape and face (the
-    template body with identity pose deltas), skinned from this body's identity-pose bone frames
-    to its posed frames (V,3), and each vertex's blended rotation (V,3,3)."""
+def _skinning(model, lat) -> np.ndarray:
+    """The template's start (V,3) for body 0 of ``lat``: its linear prior at this shape and face
+    (the template body with identity pose deltas), skinned from this body's identity-pose bone
+    frames to its posed frames."""
     from .rig import rest_frames_at_identity
 
     t = model.bundle.tensors
@@ -144,51 +144,65 @@ def _skinning(model, lat) -> tuple[np.ndarray, np.ndarray]:
         posed = model.bone_frames(body).posed[0].double().cpu().numpy()
     rel = posed @ np.linalg.inv(rest_frames_at_identity(model, body))  # (J,4,4)
     m = np.einsum("vk,vkcd->vcd", topo.skin_weights, rel[topo.skin_indices])  # (V,4,4)
-    return np.einsum("vcd,vd->vc", m[:, :3, :3], rest) + m[:, :3, 3], m[:, :3, :3]
+    return np.einsum("vcd,vd->vc", m[:, :3, :3], rest) + m[:, :3, 3]
 
 
 def template_mesh(model, lat) -> TemplateMesh:
     """Body 0 of ``lat`` in the template's topology (see the module docstring)."""
+    return template_meshes(model, lat.body(0))[0]
+
+
+def template_meshes(model, lat, movable: np.ndarray | None = None,
+                    fixed: np.ndarray | None = None) -> list[TemplateMesh]:
+    """Every body of ``lat`` in the template's topology, placed together (one batched field
+    evaluation per step). ``movable`` (V,) bool restricts the placement to those vertices; the
+    others stay at ``fixed`` (V,3) (e.g. a neutral face's mesh, when only the face changes)."""
     t0 = time.perf_counter()
     topo = template_topology(model)
-    canon = model.template_vertices.double().numpy()
-    start, rot = _skinning(model, lat)
-    one = lat.body(0)
-    with torch.no_grad():
-        state = model.prepare(one, grid_cells=GRID_CELLS)
     tris = model.template_faces.numpy()
-    sel = topo.projected
-    x = start.copy()
+    bodies = [lat.body(b) for b in range(lat.batch_size)]
+    starts = np.stack([_skinning(model, one) for one in bodies])  # (B,V,3)
+    if movable is not None:
+        starts[:, ~movable] = fixed[~movable]
+    free = np.ones(len(starts[0]), dtype=bool) if movable is None else movable
+    sel = topo.projected & free
+    idx = np.flatnonzero(sel)
+    with torch.no_grad():
+        state = model.prepare(lat, grid_cells=GRID_CELLS)
 
-    def field(points: np.ndarray, gradient: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        """SDF, semantics and (when asked) the unit gradient of the field at points (S,3)."""
-        p = torch.as_tensor(points, dtype=model.dtype, device=model.device).requires_grad_(gradient)
-        with torch.set_grad_enabled(gradient):
-            s, c = model.query(p, one, state=state)
-        g = None
-        if gradient:
-            g = torch.autograd.grad(s.sum(), p)[0].double().cpu().numpy()
-            g /= np.maximum(np.linalg.norm(g, axis=1, keepdims=True), 1e-9)
-        return s.detach().double().cpu().numpy(), c.detach().double().cpu().numpy(), g
+    def step(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """SDF (B,S) and unit gradient (B,S,3) of the field at the vertices ``sel`` of every body."""
+        p = torch.as_tensor(x[:, idx], dtype=model.dtype, device=model.device).requires_grad_(True)
+        s, _ = model.query(p, lat, state=state)
+        g = torch.autograd.grad(s.sum(), p)[0].double().cpu().numpy()
+        return s.detach().double().cpu().numpy(), g / np.maximum(np.linalg.norm(g, axis=-1, keepdims=True), 1e-9)
 
-    placed = sel.copy()
+    def newton(x: np.ndarray, placed: np.ndarray) -> np.ndarray:
+        sdf, n = step(x)
+        move = np.clip(sdf, -MAX_STEP, MAX_STEP)[..., None] * n * placed[:, idx, None]
+        x[:, idx] -= move
+        return sdf
+
+    x = starts.copy()
+    placed = np.repeat(sel[None], len(bodies), 0)
     for it in range(ITERATIONS):  # Newton steps onto the zero level set, the displacement relaxed less each time
-        sdf, _, n = field(x[placed], gradient=True)
+        sdf = newton(x, placed)
         if it == 0:  # a start deep inside the field lies in a contact (fingers in a fist): it stays
             inside = sdf < -CONTACT_DEPTH
-            placed[np.flatnonzero(placed)[inside]] = False
-            sdf, n = sdf[~inside], n[~inside]
-        x[placed] -= np.clip(sdf, -MAX_STEP, MAX_STEP)[:, None] * n
-        x = _relax(topo, x, start, placed, RELAX * (1 - it / max(ITERATIONS - 1, 1)))
-    x = _fill(topo, x, start, placed)
-    x = _unfold(topo, x, start, tris)
+            x[:, idx] = np.where(inside[..., None], starts[:, idx], x[:, idx])
+            placed[:, idx] &= ~inside
+        for b in range(len(bodies)):
+            x[b] = _relax(topo, x[b], starts[b], placed[b], RELAX * (1 - it / max(ITERATIONS - 1, 1)))
+    for b in range(len(bodies)):
+        x[b] = _unfold(topo, _fill(topo, x[b], starts[b], placed[b], free), starts[b], tris, free)
     for _ in range(SETTLE):  # back onto the surface, and out of any fold that makes
-        sdf, _, n = field(x[placed], gradient=True)
-        x[placed] -= np.clip(sdf, -MAX_STEP, MAX_STEP)[:, None] * n
-        x = _unfold(topo, x, start, tris)
-    verts = x.astype(np.float32)
-    return TemplateMesh(verts, topo.quads, vertex_normals(verts, tris).astype(np.float32),
-                        canon.astype(np.float32), placed, time.perf_counter() - t0)
+        newton(x, placed)
+        for b in range(len(bodies)):
+            x[b] = _unfold(topo, x[b], starts[b], tris, free)
+    seconds = (time.perf_counter() - t0) / len(bodies)
+    canon = model.template_vertices.numpy().astype(np.float32)
+    return [TemplateMesh(v.astype(np.float32), topo.quads, vertex_normals(v, tris).astype(np.float32), canon, ok,
+                         seconds) for v, ok in zip(x, placed)]
 
 
 def _relax(topo: TemplateTopology, x: np.ndarray, start: np.ndarray, sel: np.ndarray, blend: float) -> np.ndarray:
@@ -203,11 +217,13 @@ def _relax(topo: TemplateTopology, x: np.ndarray, start: np.ndarray, sel: np.nda
     return start + d
 
 
-def _unfold(topo: TemplateTopology, x: np.ndarray, start: np.ndarray, tris: np.ndarray) -> np.ndarray:
+def _unfold(topo: TemplateTopology, x: np.ndarray, start: np.ndarray, tris: np.ndarray,
+            movable: np.ndarray) -> np.ndarray:
     """Undo folds: around the triangles that turned over or collapsed against the start (whose faces
     are the template's own, well shaped) the displacement is smoothed, over a region that grows by
     one ring of vertices each round a fold remains (at most :data:`UNFOLD_ROUNDS` rounds); where the
-    field has a crease sharper than the template's faces can follow, they leave it by a little."""
+    field has a crease sharper than the template's faces can follow, they leave it by a little.
+    Only ``movable`` vertices change."""
     a0 = np.cross(start[tris[:, 1]] - start[tris[:, 0]], start[tris[:, 2]] - start[tris[:, 0]])
     d = x - start
     region = np.zeros(len(x), dtype=bool)
@@ -219,16 +235,18 @@ def _unfold(topo: TemplateTopology, x: np.ndarray, start: np.ndarray, tris: np.n
             break
         region[tris[bad].ravel()] = True
         region |= (topo.average @ region.astype(np.float64)) > 0
+        region &= movable
         for _ in range(UNFOLD_SWEEPS):
             d[region] = (topo.average @ d)[region]
     return start + d
 
 
-def _fill(topo: TemplateTopology, placed: np.ndarray, skinned: np.ndarray, ok: np.ndarray) -> np.ndarray:
-    """Vertices ``~ok`` take the average offset (placed - skinned) of their neighbours, harmonically
-    (Jacobi sweeps); the others stay where they were placed."""
+def _fill(topo: TemplateTopology, placed: np.ndarray, skinned: np.ndarray, ok: np.ndarray,
+          movable: np.ndarray) -> np.ndarray:
+    """Movable vertices not ``ok`` take the average offset (placed - skinned) of their neighbours,
+    harmonically (Jacobi sweeps); the others stay where they are."""
     offset = np.where(ok[:, None], placed - skinned, 0.0)
-    free = ~ok
+    free = ~ok & movable
     for _ in range(FILL_SWEEPS):
         offset[free] = (topo.average @ offset)[free]
     return skinned + offset

@@ -179,12 +179,20 @@ class IMGHUM_OT_import_arkit_csv(BodyOperator, ImportHelper):
         track = animation_io.read_arkit_csv(self.filepath, names)
         scene = context.scene
         frames = frame_times(scene, self.frame_start, len(track.values), self.fps)
+        ob = arm.imghum.mesh_object
+        keys = ob.data.shape_keys if ob is not None else None
+        # a body with ARKit shape keys plays the recording through them (no re-mesh per frame)
+        to_keys = keys is not None and all(keys.key_blocks.get(n) for n, ok in zip(names, track.present) if ok)
         for j, name in enumerate(names):
             if track.present[j]:
-                key_values(arm.data, f"imghum.expression.{name}", 0, frames, track.values[:, j])
+                if to_keys:
+                    key_values(keys, f'key_blocks["{name}"].value', 0, frames, track.values[:, j])
+                else:
+                    key_values(arm.data, f"imghum.expression.{name}", 0, frames, track.values[:, j])
         with runtime.suspended():
             scene.frame_set(scene.frame_current)
-        self.report({"INFO"}, f"keyed {int(track.present.sum())} facial actions over {len(frames)} rows")
+        what = "ARKit shape keys" if to_keys else "facial actions"
+        self.report({"INFO"}, f"keyed {int(track.present.sum())} {what} over {len(frames)} rows")
         return {"FINISHED"}
 
 

@@ -64,6 +64,20 @@ def _move_vertices(me: bpy.types.Mesh, co: np.ndarray) -> None:
     me.update()
 
 
+def write_face_keys(ob: bpy.types.Object, keys) -> None:
+    """Relative shape keys named after the facial actions (replaced where present) on the mesh's
+    Basis (created from the mesh when it has none): the Basis plus each action's offsets, so they
+    add to any sculpted layer."""
+    if ob.data.shape_keys is None:
+        ob.shape_key_add(name="Basis", from_mix=False)
+    blocks = ob.data.shape_keys.key_blocks
+    basis = np.empty(3 * len(ob.data.vertices), dtype=np.float32)
+    blocks[0].data.foreach_get("co", basis)
+    for name in keys.keys:
+        kb = blocks.get(name) or ob.shape_key_add(name=name, from_mix=False)
+        kb.data.foreach_set("co", (basis + keys.offsets(name).astype(np.float32).ravel()))
+
+
 def write_vertex_groups(ob: bpy.types.Object, data, bone_names) -> None:
     """One vertex group per bone with the transferred skin weights (replacing the old bone groups;
     the artist's own groups stay)."""

@@ -74,6 +74,7 @@ class IMGHUM_PT_expression(BodyPanel, bpy.types.Panel):
         for preset, label in self.presets:
             grid.operator("imghum.expression_preset", text=label).preset = preset
         layout.operator("imghum.random_expression", icon="MOD_NOISE")
+        layout.operator("imghum.add_face_keys", icon="SHAPEKEY_DATA")
         expr = self.body(context).imghum.expression
         names = runtime.vocabulary().expression_names
         known = tuple(prefix for _, prefixes in FACE_REGIONS for prefix in prefixes)

@@ -193,5 +193,13 @@ def test_template_topology_keeps_vertices_paint_and_sculpt(built_zip, blender_sc
         assert step["sculpt_offset_error_mm"] < 1e-3 and step["bone_groups"] > 40, step
     moved = {s["what"]: s["moved_mm"] for s in seen["steps"]}
     assert moved["shape"] > 10 and moved["expression"] > 3  # the body did change
+    names = load(DEFAULT_BUNDLE).expression_names
+    assert seen["key_names"] == ["Basis", *names] and len(names) == 52
+    assert seen["jaw_moved_parts"] and set(seen["jaw_moved_parts"]) <= {"head", "neck"} and seen["jaw_max_mm"] > 10
+    # glTF round trip through Blender's own exporter and importer
+    assert seen["gltf_joints"] == 104 and seen["gltf_bone_names_match"]
+    assert seen["gltf_morphs"] == list(names) and seen["gltf_uv_maps"] >= 1
+    assert seen["gltf_skinned"] and seen["gltf_vertex_groups"] > 40
+    assert seen["csv_key_value"] == pytest.approx([0.4, 0.2], abs=1e-4) and not seen["csv_expression_keyed"]
     assert seen["layer_topology"] == "adaptive" and seen["layer_vertices"] != n
     assert "³" in seen["layer_status"] and "template" not in seen["layer_status"]

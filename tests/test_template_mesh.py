@@ -82,3 +82,24 @@ def test_template_mesh_follows_the_field_and_the_teacher(model, held_out):
         # flipped triangles (the target is none; measured 1-25 of 27 k per body, face and fingers)
         assert ((n_ours * n_true).sum(1) < 0).sum() < 60
         assert (np.linalg.norm(n_ours, axis=1) < 0.01 * np.linalg.norm(n_true, axis=1)).sum() < 20
+
+
+def test_face_keys(model):
+    from imghum_blender.face_keys import face_keys, face_region
+
+    lat = model.latents(phenotypes={"age": 0.8, "weight": 0.3})
+    keys = face_keys(model, lat, ["jawOpen", "eyeBlinkLeft"])
+    topo = template_topology(model)
+    parts = np.array(model.vocabulary.part_names)[topo.parts]
+    assert set(keys.keys) == {"jawOpen", "eyeBlinkLeft"}
+    for name in keys.keys:
+        move = np.linalg.norm(keys.offsets(name), axis=1)
+        assert move[~face_region(model)].max() == 0.0  # nothing away from the face changes
+        assert set(parts[move > 5e-4]) <= {"head", "neck"} and move.max() > 0.005
+        sdf, _ = model.query(keys.keys[name].astype(np.float64), model.latents(phenotypes={"age": 0.8, "weight": 0.3},
+                                                                                expression={name: 1.0}))
+        assert np.percentile(np.abs(sdf[topo.projected]), 95) < 1e-3  # on that expression's implicit surface
+    blink = np.linalg.norm(keys.offsets("eyeBlinkLeft"), axis=1)
+    assert (blink * model.template_vertices.numpy()[:, 0]).sum() > 0  # mostly the body's left (+x)
+    with pytest.raises(ValueError, match="unknown facial actions"):
+        face_keys(model, lat, ["jawopen"])

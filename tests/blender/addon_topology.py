@@ -74,6 +74,57 @@ for what, change in (("shape", lambda: setattr(p, "age", 0.9)),
 seen["steps"] = steps
 seen["painted"] = len(before["weights"])
 
+# the ARKit facial actions as shape keys, then through Blender's glTF exporter and back
+names = list(rt.vocabulary().expression_names)
+ob.shape_key_remove(me.shape_keys.key_blocks["Sculpt"])
+assert bpy.ops.imghum.add_face_keys() == {"FINISHED"}
+blocks = me.shape_keys.key_blocks
+seen["key_names"] = [kb.name for kb in blocks]
+basis = np.empty(3 * len(me.vertices), dtype=np.float32)
+blocks["Basis"].data.foreach_get("co", basis)
+jaw = np.empty_like(basis)
+blocks["jawOpen"].data.foreach_get("co", jaw)
+moved = np.linalg.norm((jaw - basis).reshape(-1, 3), axis=1) > 5e-4
+part_attr = np.empty(len(me.vertices), dtype=np.int32)
+me.attributes["imghum_part"].data.foreach_get("value", part_attr)
+seen["jaw_moved_parts"] = sorted({rt.vocabulary().part_names[k] for k in part_attr[moved]})
+seen["jaw_max_mm"] = float(1000 * np.linalg.norm((jaw - basis).reshape(-1, 3), axis=1).max())
+glb = Path(sys.argv[-1]) / "body.glb"
+bpy.ops.object.select_all(action="DESELECT")
+assert bpy.ops.export_scene.gltf(filepath=str(glb), export_format="GLB") == {"FINISHED"}
+seen["glb_bytes"] = glb.stat().st_size
+exported = {o.name for o in bpy.data.objects}
+assert bpy.ops.import_scene.gltf(filepath=str(glb)) == {"FINISHED"}
+new = [o for o in bpy.data.objects if o.name not in exported]
+arms = [o for o in new if o.type == "ARMATURE"]
+meshes = [o for o in new if o.type == "MESH" and o.data.shape_keys]
+seen["gltf_joints"] = len(arms[0].data.bones) if arms else 0
+seen["gltf_bone_names_match"] = bool(arms) and {b.name for b in arms[0].data.bones} == set(rt.vocabulary().bone_names)
+if meshes:
+    back = meshes[0]
+    seen["gltf_morphs"] = [kb.name for kb in back.data.shape_keys.key_blocks[1:]]
+    seen["gltf_uv_maps"] = len(back.data.uv_layers)
+    seen["gltf_vertex_groups"] = len(back.vertex_groups)
+    seen["gltf_skinned"] = any(m.type == "ARMATURE" for m in back.modifiers)
+    src = np.empty(3 * len(me.vertices), dtype=np.float32)
+    blocks["jawOpen"].data.foreach_get("co", src)
+    dst = np.empty(3 * len(back.data.vertices), dtype=np.float32)
+    back.data.shape_keys.key_blocks["jawOpen"].data.foreach_get("co", dst)
+    seen["gltf_vertices"] = len(back.data.vertices)
+for o in new:
+    bpy.data.objects.remove(o)
+bpy.context.view_layer.objects.active = arm
+
+# an ARKit recording now keys the shape keys (no re-mesh per frame), not the body's facial actions
+csv_path = Path(sys.argv[-1]) / "face.csv"
+csv_path.write_text("Timecode,BlendShapeCount,JawOpen,MouthSmileLeft\n"
+                    + "".join(f"00:00:00:{i:02d}.000,2,{0.2 * i:.2f},{0.1 * i:.2f}\n" for i in range(4)))
+bpy.context.scene.render.fps = 30
+assert bpy.ops.imghum.import_arkit_csv(filepath=str(csv_path), fps=30.0, frame_start=1) == {"FINISHED"}
+bpy.context.scene.frame_set(3)
+seen["csv_key_value"] = [blocks["jawOpen"].value, blocks["mouthSmileLeft"].value]
+seen["csv_expression_keyed"] = bool(arm.data.animation_data and arm.data.animation_data.action)
+
 # a garment layer is a topology-free edit: the body meshes adaptively and says so
 bpy.ops.imghum.add_layer(preset="SHIRT", thickness=0.01)
 assert bpy.ops.imghum.update_mesh(wait=True) == {"FINISHED"}
