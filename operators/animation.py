@@ -38,14 +38,16 @@ def clear_bake(arm) -> None:
 
 
 def write_bake(context, arm, frames: list[int], results: list) -> None:
-    """One mesh object per frame (armature space), shown only on its frame by keyframed visibility,
-    so the bake plays and renders without the add-on (garment layers merged); the live meshes are hidden."""
+    """The bake as Blender data (armature space, garment layers merged) that plays and renders without
+    the add-on; the live meshes are hidden. Template-topology frames become ONE mesh with a shape key
+    per frame (see :func:`_write_keyed_bake`: motion blur renders); adaptive frames one mesh object
+    per frame, shown only on its frame by keyframed visibility."""
     clear_bake(arm)
     live = arm.imghum.mesh_object
     collection = live.users_collection[0] if live else context.collection
     n_parts = len(runtime.vocabulary().part_names)
-    for k, (frame, data) in enumerate(zip(frames, results)):
-        name = f"{arm.name} bake {frame:04d}"
+
+    def new_object(name: str, data):
         ob = bpy.data.objects.new(name, bpy.data.meshes.new(name))
         scene_data.write_mesh(ob.data, data, n_parts)
         if live and live.active_material:
@@ -53,23 +55,45 @@ def write_bake(context, arm, frames: list[int], results: list) -> None:
         ob.parent = arm
         ob[BAKE_PROP] = arm.imghum.body_id
         collection.objects.link(ob)
-        keys = [(frame, False)]
-        if k > 0:
-            keys.append((frame - 1, True))
-        if k < len(frames) - 1:
-            keys.append((frame + 1, True))
-        for f, hidden in keys:
-            ob.hide_viewport = ob.hide_render = hidden
-            ob.keyframe_insert("hide_viewport", frame=f)
-            ob.keyframe_insert("hide_render", frame=f)
-        ob.hide_viewport = ob.hide_render = context.scene.frame_current != frame
+        return ob
+
+    if all(r.topology == "template" for r in results):
+        _write_keyed_bake(new_object(f"{arm.name} bake", results[0]), frames, results)
+    else:
+        for k, (frame, data) in enumerate(zip(frames, results)):
+            ob = new_object(f"{arm.name} bake {frame:04d}", data)
+            keys = [(frame, False)]
+            if k > 0:
+                keys.append((frame - 1, True))
+            if k < len(frames) - 1:
+                keys.append((frame + 1, True))
+            for f, hidden in keys:
+                ob.hide_viewport = ob.hide_render = hidden
+                ob.keyframe_insert("hide_viewport", frame=f)
+                ob.keyframe_insert("hide_render", frame=f)
+            ob.hide_viewport = ob.hide_render = context.scene.frame_current != frame
     for ob in live_objects(arm):
         ob.hide_render = ob.hide_viewport = True
 
 
+def _write_keyed_bake(ob, frames: list[int], results: list) -> None:
+    """One shape key per frame on a template-topology mesh, keyed (linearly) to 1 on its frame and 0
+    on the neighbouring frames: between frames the mesh blends linearly, so sub-frames (motion blur)
+    see the motion."""
+    ob.shape_key_add(name="Basis", from_mix=False)
+    for k, (frame, data) in enumerate(zip(frames, results)):
+        kb = ob.shape_key_add(name=f"frame {frame:04d}", from_mix=False)
+        kb.data.foreach_set("co", data.vertices.astype(np.float32).ravel())
+        curve = sorted([(frame, 1.0)] + ([(frames[k - 1], 0.0)] if k > 0 else [])
+                       + ([(frames[k + 1], 0.0)] if k < len(frames) - 1 else []))
+        key_values(ob.data.shape_keys, f'key_blocks["{kb.name}"].value', 0, np.array([f for f, _ in curve], dtype=np.float32),
+                   np.array([v for _, v in curve], dtype=np.float32))
+
+
 class IMGHUM_OT_bake_animation(ModalJob, BodyOperator):
     """Re-evaluate the implicit body at every frame of a range (keyframed shape, expression and pose)
-    into per-frame meshes that play and render without the add-on. Esc cancels"""
+    into a bake that plays and renders without the add-on (template topology: one mesh with a shape
+    key per frame, motion blur renders; adaptive: a mesh per frame). Esc cancels"""
 
     bl_idname = "imghum.bake_animation"
     bl_label = "Bake Animation"

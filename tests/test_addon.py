@@ -201,5 +201,7 @@ def test_template_topology_keeps_vertices_paint_and_sculpt(built_zip, blender_sc
     assert seen["gltf_morphs"] == list(names) and seen["gltf_uv_maps"] >= 1
     assert seen["gltf_skinned"] and seen["gltf_vertex_groups"] > 40
     assert seen["csv_key_value"] == pytest.approx([0.4, 0.2], abs=1e-4) and not seen["csv_expression_keyed"]
+    assert seen["bake_objects"] == 1 and seen["bake_keys"] == ["Basis", "frame 0001", "frame 0002", "frame 0003"]
+    assert seen["bake_frame2_error_mm"] < 1e-3 and seen["bake_half_error_mm"] < 1e-3 and seen["bake_motion_mm"] > 10
     assert seen["layer_topology"] == "adaptive" and seen["layer_vertices"] != n
     assert "³" in seen["layer_status"] and "template" not in seen["layer_status"]

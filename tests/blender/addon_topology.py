@@ -125,6 +125,43 @@ bpy.context.scene.frame_set(3)
 seen["csv_key_value"] = [blocks["jawOpen"].value, blocks["mouthSmileLeft"].value]
 seen["csv_expression_keyed"] = bool(arm.data.animation_data and arm.data.animation_data.action)
 
+# a template-topology bake: one mesh, a shape key per frame, blending linearly between frames
+scene = bpy.context.scene
+pb = arm.pose.bones["lowerarm01.L"]
+pb.rotation_mode = "XYZ"
+for f in (1, 2, 3):
+    p.age = 0.5 + 0.2 * f
+    p.keyframe_insert("age", frame=f)
+    pb.rotation_euler = (0.0, 0.0, 0.4 * f)
+    pb.keyframe_insert("rotation_euler", frame=f)
+scene.frame_start, scene.frame_end = 1, 3
+assert bpy.ops.imghum.bake_animation() == {"FINISHED"}
+baked = [o for o in arm.children if "imghum_bake_of" in o]
+seen["bake_objects"] = len(baked)
+seen["bake_keys"] = [kb.name for kb in baked[0].data.shape_keys.key_blocks]
+
+
+def evaluated(frame: float) -> np.ndarray:
+    scene.frame_set(int(frame), subframe=frame - int(frame))
+    data = baked[0].evaluated_get(bpy.context.evaluated_depsgraph_get()).data
+    co = np.empty(3 * len(data.vertices), dtype=np.float32)
+    data.vertices.foreach_get("co", co)
+    return co.reshape(-1, 3)
+
+
+def key_co(name: str) -> np.ndarray:
+    kb = baked[0].data.shape_keys.key_blocks[name]
+    co = np.empty(3 * len(kb.data), dtype=np.float32)
+    kb.data.foreach_get("co", co)
+    return co.reshape(-1, 3)
+
+
+seen["bake_frame2_error_mm"] = float(1000 * np.abs(evaluated(2) - key_co("frame 0002")).max())
+seen["bake_half_error_mm"] = float(1000 * np.abs(evaluated(2.5) - 0.5 * (key_co("frame 0002") + key_co("frame 0003"))).max())
+seen["bake_motion_mm"] = float(1000 * np.abs(key_co("frame 0003") - key_co("frame 0002")).max())
+bpy.ops.imghum.clear_bake()
+scene.frame_set(1)
+
 # a garment layer is a topology-free edit: the body meshes adaptively and says so
 bpy.ops.imghum.add_layer(preset="SHIRT", thickness=0.01)
 assert bpy.ops.imghum.update_mesh(wait=True) == {"FINISHED"}
