@@ -196,6 +196,9 @@ class IMGHUM_PT_animation(BodyPanel, bpy.types.Panel):
         row.operator("imghum.clear_bake", icon="TRASH", text="")
         col = layout.column(align=True)
         col.operator("imghum.import_arkit_csv", icon="IMPORT")
+        col.separator()
+        for idname in ("imghum.export_gltf", "imghum.export_fbx_unreal", "imghum.export_fbx_unity"):
+            col.operator(idname, icon="EXPORT")
         col.operator("imghum.import_pose_json", icon="IMPORT")
         col.operator("imghum.import_mocap", icon="ARMATURE_DATA")
 

@@ -196,10 +196,12 @@ def test_template_topology_keeps_vertices_paint_and_sculpt(built_zip, blender_sc
     names = load(DEFAULT_BUNDLE).expression_names
     assert seen["key_names"] == ["Basis", *names] and len(names) == 52
     assert seen["jaw_moved_parts"] and set(seen["jaw_moved_parts"]) <= {"head", "neck"} and seen["jaw_max_mm"] > 10
-    # glTF round trip through Blender's own exporter and importer
-    assert seen["gltf_joints"] == 104 and seen["gltf_bone_names_match"]
-    assert seen["gltf_morphs"] == list(names) and seen["gltf_uv_maps"] >= 1
-    assert seen["gltf_skinned"] and seen["gltf_vertex_groups"] > 40
+    # export presets, each read back by Blender's own importer: skeleton, ARKit morph targets, UVs, skin
+    for target in ("gltf", "fbx_unreal", "fbx_unity"):
+        got = seen[target]
+        assert got["bodies"] == [1, 1] and got["joints"] == 104 and got["bone_names_match"], got
+        assert got["morphs"] == list(names) and got["uv_maps"] >= 1, got
+        assert got["skinned"] and got["vertex_groups"] > 40 and 1.4 < got["height_m"] < 2.0, got
     assert seen["csv_key_value"] == pytest.approx([0.4, 0.2], abs=1e-4) and not seen["csv_expression_keyed"]
     assert seen["bake_objects"] == 1 and seen["bake_keys"] == ["Basis", "frame 0001", "frame 0002", "frame 0003"]
     assert seen["bake_frame2_error_mm"] < 1e-3 and seen["bake_half_error_mm"] < 1e-3 and seen["bake_motion_mm"] > 10

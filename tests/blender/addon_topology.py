@@ -89,31 +89,29 @@ part_attr = np.empty(len(me.vertices), dtype=np.int32)
 me.attributes["imghum_part"].data.foreach_get("value", part_attr)
 seen["jaw_moved_parts"] = sorted({rt.vocabulary().part_names[k] for k in part_attr[moved]})
 seen["jaw_max_mm"] = float(1000 * np.linalg.norm((jaw - basis).reshape(-1, 3), axis=1).max())
-glb = Path(sys.argv[-1]) / "body.glb"
-bpy.ops.object.select_all(action="DESELECT")
-assert bpy.ops.export_scene.gltf(filepath=str(glb), export_format="GLB") == {"FINISHED"}
-seen["glb_bytes"] = glb.stat().st_size
-exported = {o.name for o in bpy.data.objects}
-assert bpy.ops.import_scene.gltf(filepath=str(glb)) == {"FINISHED"}
-new = [o for o in bpy.data.objects if o.name not in exported]
-arms = [o for o in new if o.type == "ARMATURE"]
-meshes = [o for o in new if o.type == "MESH" and o.data.shape_keys]
-seen["gltf_joints"] = len(arms[0].data.bones) if arms else 0
-seen["gltf_bone_names_match"] = bool(arms) and {b.name for b in arms[0].data.bones} == set(rt.vocabulary().bone_names)
-if meshes:
-    back = meshes[0]
-    seen["gltf_morphs"] = [kb.name for kb in back.data.shape_keys.key_blocks[1:]]
-    seen["gltf_uv_maps"] = len(back.data.uv_layers)
-    seen["gltf_vertex_groups"] = len(back.vertex_groups)
-    seen["gltf_skinned"] = any(m.type == "ARMATURE" for m in back.modifiers)
-    src = np.empty(3 * len(me.vertices), dtype=np.float32)
-    blocks["jawOpen"].data.foreach_get("co", src)
-    dst = np.empty(3 * len(back.data.vertices), dtype=np.float32)
-    back.data.shape_keys.key_blocks["jawOpen"].data.foreach_get("co", dst)
-    seen["gltf_vertices"] = len(back.data.vertices)
-for o in new:
-    bpy.data.objects.remove(o)
-bpy.context.view_layer.objects.active = arm
+for target, suffix, importer in (("gltf", "glb", bpy.ops.import_scene.gltf), ("fbx_unreal", "fbx", bpy.ops.import_scene.fbx),
+                                 ("fbx_unity", "fbx", bpy.ops.import_scene.fbx)):
+    path = Path(sys.argv[-1]) / f"body_{target}.{suffix}"
+    assert getattr(bpy.ops.imghum, f"export_{target}")(filepath=str(path)) == {"FINISHED"}
+    exported = {o.name for o in bpy.data.objects}
+    assert importer(filepath=str(path)) == {"FINISHED"}
+    new = [o for o in bpy.data.objects if o.name not in exported]
+    arms = [o for o in new if o.type == "ARMATURE"]
+    meshes = [o for o in new if o.type == "MESH" and len(o.data.vertices) > 1000]  # not the importer's bone shape
+    back = meshes[0] if len(meshes) == 1 else None
+    got = {"bodies": (len(arms), len(meshes)), "joints": len(arms[0].data.bones) if arms else 0,
+           "bone_names_match": bool(arms) and {b.name for b in arms[0].data.bones} == set(rt.vocabulary().bone_names)}
+    if back is not None:
+        keys = back.data.shape_keys
+        got |= {"morphs": [kb.name for kb in keys.key_blocks[1:]] if keys else [], "uv_maps": len(back.data.uv_layers),
+                "vertex_groups": len(back.vertex_groups), "skinned": any(m.type == "ARMATURE" for m in back.modifiers),
+                "vertices": len(back.data.vertices),
+                "height_m": float(max((back.matrix_world @ v.co).z for v in back.data.vertices)
+                                  - min((back.matrix_world @ v.co).z for v in back.data.vertices))}
+    seen[target] = got
+    for o in new:
+        bpy.data.objects.remove(o)
+    bpy.context.view_layer.objects.active = arm
 
 # an ARKit recording now keys the shape keys (no re-mesh per frame), not the body's facial actions
 csv_path = Path(sys.argv[-1]) / "face.csv"

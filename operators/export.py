@@ -1,0 +1,96 @@
+"""Export presets for game engines: the active body (armature, mesh, garment layers) through Blender's
+own glTF and FBX exporters with the settings each target needs, one operator per target."""
+import bpy
+from bpy_extras.io_utils import ExportHelper
+
+from .animation import live_objects
+from .base import BodyOperator
+
+#: Blender's glTF exporter for engines and the web: one GLB, Y up, skin, ARKit morph targets.
+GLTF_SETTINGS = {"export_format": "GLB", "export_yup": True, "export_skins": True, "export_morph": True,
+                 "export_morph_normal": False, "export_def_bones": False, "export_leaf_bone": False,
+                 "export_animations": True, "export_apply": False}
+#: FBX for Unreal: centimetres through the unit scale, no leaf bones, bones along Y, smoothing groups.
+FBX_UNREAL = {"global_scale": 1.0, "apply_unit_scale": True, "apply_scale_options": "FBX_SCALE_NONE",
+              "axis_forward": "-Y", "axis_up": "Z", "add_leaf_bones": False, "primary_bone_axis": "Y",
+              "secondary_bone_axis": "X", "armature_nodetype": "NULL", "mesh_smooth_type": "FACE",
+              "use_mesh_modifiers": False, "bake_anim": True}
+#: FBX for Unity: scale applied to the FBX units (1 unit = 1 m in Unity), -Z forward, Y up, the axis
+#: conversion baked into the data, no leaf bones.
+FBX_UNITY = {"global_scale": 1.0, "apply_unit_scale": True, "apply_scale_options": "FBX_SCALE_ALL",
+             "axis_forward": "-Z", "axis_up": "Y", "bake_space_transform": True, "add_leaf_bones": False,
+             "primary_bone_axis": "Y", "secondary_bone_axis": "X", "mesh_smooth_type": "FACE",
+             "use_mesh_modifiers": False, "bake_anim": True}
+
+
+class _ExportBody(BodyOperator, ExportHelper):
+    """Export the active body with the exporter and settings of a target (subclasses)."""
+
+    bl_options = {"REGISTER"}
+    exporter = ""
+    settings: dict = {}
+
+    def run(self, context, arm):
+        objects = [arm, *live_objects(arm)]
+        previous = (list(context.selected_objects), context.view_layer.objects.active)
+        for o in context.selected_objects:
+            o.select_set(False)
+        hidden = [o for o in objects if o.hide_get()]
+        try:
+            for o in objects:
+                o.hide_set(False)
+                o.select_set(True)
+            context.view_layer.objects.active = arm
+            op = getattr(bpy.ops.export_scene, self.exporter)
+            result = op(filepath=self.filepath, use_selection=True, **self.settings)
+        finally:
+            for o in objects:
+                o.select_set(False)
+            for o in hidden:
+                o.hide_set(True)
+            for o in previous[0]:
+                o.select_set(True)
+            context.view_layer.objects.active = previous[1]
+        if result != {"FINISHED"}:
+            raise ValueError(f"Blender's {self.exporter} exporter did not finish: {sorted(result)}")
+        self.report({"INFO"}, f"exported {arm.name} to {self.filepath}")
+        return {"FINISHED"}
+
+
+class IMGHUM_OT_export_gltf(_ExportBody):
+    """Export the body as glTF binary (.glb) for game engines and the web: Y up, skinned to its
+    104-bone skeleton, shape keys (ARKit) as morph targets, keyed animation"""
+
+    bl_idname = "imghum.export_gltf"
+    bl_label = "Export glTF (engines, web)"
+    filename_ext = ".glb"
+    filter_glob: bpy.props.StringProperty(default="*.glb", options={"HIDDEN"})
+    exporter = "gltf"
+    settings = GLTF_SETTINGS
+
+
+class IMGHUM_OT_export_fbx_unreal(_ExportBody):
+    """Export the body as FBX for Unreal Engine: centimetres, Z up, no leaf bones, shape keys as morph
+    targets, keyed animation baked"""
+
+    bl_idname = "imghum.export_fbx_unreal"
+    bl_label = "Export FBX (Unreal)"
+    filename_ext = ".fbx"
+    filter_glob: bpy.props.StringProperty(default="*.fbx", options={"HIDDEN"})
+    exporter = "fbx"
+    settings = FBX_UNREAL
+
+
+class IMGHUM_OT_export_fbx_unity(_ExportBody):
+    """Export the body as FBX for Unity: metres (scale 1), Y up with the axis conversion applied, no
+    leaf bones, shape keys as blend shapes, keyed animation baked"""
+
+    bl_idname = "imghum.export_fbx_unity"
+    bl_label = "Export FBX (Unity)"
+    filename_ext = ".fbx"
+    filter_glob: bpy.props.StringProperty(default="*.fbx", options={"HIDDEN"})
+    exporter = "fbx"
+    settings = FBX_UNITY
+
+
+classes = (IMGHUM_OT_export_gltf, IMGHUM_OT_export_fbx_unreal, IMGHUM_OT_export_fbx_unity)
