@@ -57,40 +57,21 @@ class _ExportBody(BodyOperator, ExportHelper):
         return {"FINISHED"}
 
 
-class IMGHUM_OT_export_gltf(_ExportBody):
-    """Export the body as glTF binary (.glb) for game engines and the web: Y up, skinned to its
-    104-bone skeleton, shape keys (ARKit) as morph targets, keyed animation"""
-
-    bl_idname = "imghum.export_gltf"
-    bl_label = "Export glTF (engines, web)"
-    filename_ext = ".glb"
-    filter_glob: bpy.props.StringProperty(default="*.glb", options={"HIDDEN"})
-    exporter = "gltf"
-    settings = GLTF_SETTINGS
+def _preset(target: str, label: str, doc: str, ext: str, exporter: str, settings: dict) -> type:
+    """The export operator ``imghum.export_<target>`` (class ``IMGHUM_OT_export_<target>``)."""
+    return type(f"IMGHUM_OT_export_{target}", (_ExportBody,), {
+        "__doc__": doc, "bl_idname": f"imghum.export_{target}", "bl_label": label, "filename_ext": ext,
+        "exporter": exporter, "settings": settings,
+        "__annotations__": {"filter_glob": bpy.props.StringProperty(default=f"*{ext}", options={"HIDDEN"})}})
 
 
-class IMGHUM_OT_export_fbx_unreal(_ExportBody):
-    """Export the body as FBX for Unreal Engine: centimetres, Z up, no leaf bones, shape keys as morph
-    targets, keyed animation baked"""
-
-    bl_idname = "imghum.export_fbx_unreal"
-    bl_label = "Export FBX (Unreal)"
-    filename_ext = ".fbx"
-    filter_glob: bpy.props.StringProperty(default="*.fbx", options={"HIDDEN"})
-    exporter = "fbx"
-    settings = FBX_UNREAL
-
-
-class IMGHUM_OT_export_fbx_unity(_ExportBody):
-    """Export the body as FBX for Unity: metres (scale 1), Y up with the axis conversion applied, no
-    leaf bones, shape keys as blend shapes, keyed animation baked"""
-
-    bl_idname = "imghum.export_fbx_unity"
-    bl_label = "Export FBX (Unity)"
-    filename_ext = ".fbx"
-    filter_glob: bpy.props.StringProperty(default="*.fbx", options={"HIDDEN"})
-    exporter = "fbx"
-    settings = FBX_UNITY
-
-
-classes = (IMGHUM_OT_export_gltf, IMGHUM_OT_export_fbx_unreal, IMGHUM_OT_export_fbx_unity)
+classes = (
+    _preset("gltf", "Export glTF (engines, web)", "Export the body as glTF binary (.glb) for game engines and the "
+            "web: Y up, skinned to its 104-bone skeleton, shape keys (ARKit) as morph targets, keyed animation",
+            ".glb", "gltf", GLTF_SETTINGS),
+    _preset("fbx_unreal", "Export FBX (Unreal)", "Export the body as FBX for Unreal Engine: centimetres, Z up, no leaf "
+            "bones, shape keys as morph targets, keyed animation baked", ".fbx", "fbx", FBX_UNREAL),
+    _preset("fbx_unity", "Export FBX (Unity)", "Export the body as FBX for Unity: metres (scale 1), Y up with the axis "
+            "conversion applied, no leaf bones, shape keys as blend shapes, keyed animation baked", ".fbx", "fbx",
+            FBX_UNITY),
+)

@@ -6,18 +6,15 @@ colours, and a posed body with an expression and hand presets.
 """
 from __future__ import annotations
 
-import argparse
 import math
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from studio import render_parser, studio
 
 
 def main() -> None:
     """Build, install, pose three bodies and render them side by side."""
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", default=str(ROOT / "docs" / "images" / "addon_tour.png"))
-    ap.add_argument("--samples", type=int, default=16)
+    ap = render_parser(__doc__, "addon_tour.png")
     ap.add_argument("--resolution", type=int, default=192)
     args = ap.parse_args()
     from imghum_blender.batch.session import enable_addon
@@ -51,21 +48,8 @@ def main() -> None:
         p.final_resolution = args.resolution
         bpy.ops.imghum.update_mesh()
         arm.hide_set(True)
-    cam = bpy.data.objects.new("Camera", bpy.data.cameras.new("Camera"))
-    scene.collection.objects.link(cam)
-    cam.location, cam.rotation_euler = (0.0, -5.2, 0.0), (math.pi / 2, 0.0, 0.0)
-    scene.camera = cam
-    for loc, energy in (((2.5, -3.0, 2.5), 900.0), ((-3.0, -2.0, 1.0), 300.0)):
-        light = bpy.data.objects.new("Light", bpy.data.lights.new("Light", "POINT"))
-        light.data.energy = energy
-        light.location = loc
-        scene.collection.objects.link(light)
-    scene.world = scene.world or bpy.data.worlds.new("World")
-    scene.world.color = (0.8, 0.8, 0.82)
-    scene.render.engine = "CYCLES"
-    scene.cycles.device = "CPU"
-    scene.cycles.samples = args.samples
-    scene.render.resolution_x, scene.render.resolution_y = 1080, 720
+    studio(scene, (0.0, -5.2, 0.0), (math.pi / 2, 0.0, 0.0), (((2.5, -3.0, 2.5), 900.0), ((-3.0, -2.0, 1.0), 300.0)),
+           args.samples, (1080, 720))
     scene.render.filepath = str(Path(args.out).resolve())
     bpy.ops.render.render(write_still=True)
     print(f"wrote {args.out}")

@@ -6,21 +6,18 @@ blur beside the same frame without it. Uses the add-on itself (this checkout, th
 """
 from __future__ import annotations
 
-import argparse
 import math
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from studio import ROOT, render_parser, studio
 
 
 def main() -> None:
     """Pose, bake and render the walk twice (motion blur off / on), side by side."""
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", default=str(ROOT / "docs" / "images" / "motion_blur.png"))
-    ap.add_argument("--samples", type=int, default=16)
+    ap = render_parser(__doc__, "motion_blur.png")
     ap.add_argument("--frame", type=int, default=8, help="the rendered frame of the 16-frame bake")
     args = ap.parse_args()
     from imghum_blender.batch.session import enable_addon
@@ -55,22 +52,9 @@ def main() -> None:
     co = np.empty(3 * len(data.vertices), dtype=np.float32)
     data.vertices.foreach_get("co", co)
     centre = baked.matrix_world @ Vector(co.reshape(-1, 3).mean(0).tolist())
-    cam = bpy.data.objects.new("Camera", bpy.data.cameras.new("Camera"))
-    scene.collection.objects.link(cam)
-    cam.location = (centre.x + 3.4, centre.y, centre.z)
-    cam.rotation_euler = (math.pi / 2, 0.0, math.pi / 2)  # from the body's left, looking along -x
-    scene.camera = cam
-    for loc, energy in (((centre.x + 2.5, centre.y - 3.0, 2.5), 900.0), ((centre.x - 3.0, centre.y - 2.0, 1.0), 300.0)):
-        light = bpy.data.objects.new("Light", bpy.data.lights.new("Light", "POINT"))
-        light.data.energy = energy
-        light.location = loc
-        scene.collection.objects.link(light)
-    scene.world = scene.world or bpy.data.worlds.new("World")
-    scene.world.color = (0.8, 0.8, 0.82)
-    scene.render.engine = "CYCLES"
-    scene.cycles.device = "CPU"
-    scene.cycles.samples = args.samples
-    scene.render.resolution_x, scene.render.resolution_y = 540, 720
+    c = (centre.x, centre.y, centre.z)
+    studio(scene, (c[0] + 3.4, c[1], c[2]), (math.pi / 2, 0.0, math.pi / 2),  # from the body's left, along -x
+           (((c[0] + 2.5, c[1] - 3.0, 2.5), 900.0), ((c[0] - 3.0, c[1] - 2.0, 1.0), 300.0)), args.samples, (540, 720))
     tiles = []
     for blur in (False, True):
         scene.render.use_motion_blur = blur
