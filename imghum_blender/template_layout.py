@@ -6,11 +6,12 @@ under the model's skeleton; Newton steps along the field's gradient then move it
 surface, the displacement smoothed over the mesh (less with each step) so neighbours move alike and
 no face folds where the field has detail finer than the template's faces. A vertex whose start
 lies deep inside the field sits in a contact (fingers in a fist, a squat's calf against the thigh),
-where the union surface has no room for it: it keeps its start. Vertex count and order, quads, UVs,
-part labels and skin weights are the template's own for every body.
+where the union surface has no room for it: it keeps its start, shifted as its neighbours are.
+Vertex count and order, quads, UVs, part labels and skin weights are the template's own for every
+body.
 
 The eyeballs and the tongue (closed components, mostly inside the head; the field only sees the
-eyeballs' visible caps) and the mouth pocket (inside the field) keep their start.
+eyeballs' visible caps) and the mouth pocket (inside the field) follow the same rule.
 """
 from __future__ import annotations
 
@@ -52,8 +53,9 @@ class TemplateTopology:
     """The template's polygons and per-vertex data, shared by every template-topology mesh.
 
     quads (Q,4) vertex ids; quad_uvs (Q,4) ids into uvs (U,2); projected (V,) whether a vertex
-    belongs to the skin (the largest component; not the eyeballs or the tongue); skin_indices / skin_weights (V,k) the template's skinning; parts (V,);
-    average: row-normalized vertex adjacency (sparse V x V, neighbour averaging)."""
+    belongs to the skin (the largest component; not the eyeballs or the tongue); skin_indices /
+    skin_weights (V,k) the template's skinning; parts (V,); average: row-normalized vertex
+    adjacency (sparse V x V, neighbour averaging)."""
 
     quads: np.ndarray
     quad_uvs: np.ndarray
