@@ -2,8 +2,8 @@
 (value 1) minus the neutral body, both placed on the implicit field (:mod:`.template_layout`).
 
 Only the vertices some facial action moves (by the template prior, plus a margin of a few rings)
-are placed per action; the rest of every key is the neutral body, so a key is exactly zero away
-from the face and the 52 keys cost one batched placement.
+are placed per action, and a key keeps only its own action's region: elsewhere it is exactly the
+neutral body. The 52 keys cost one batched placement.
 """
 from __future__ import annotations
 
@@ -18,8 +18,10 @@ from .template_layout import template_mesh, template_meshes, template_topology
 
 #: A vertex belongs to the face region when some action's prior moves it by more than this (m).
 MOVES = 1e-4
-#: Rings of neighbours added around the face region (room for the placement's smoothing).
+#: Rings of neighbours added around the face region (room for the placement's smoothing), and
+#: around each action's own vertices for what its key keeps.
 MARGIN_RINGS = 3
+KEY_RINGS = 0
 
 
 @dataclass
@@ -36,15 +38,20 @@ class FaceKeys:
         return self.keys[name] - self.basis
 
 
+def action_regions(model, rings: int) -> np.ndarray:
+    """(E,V) whether each facial action moves a template vertex (by its prior), grown by ``rings``."""
+    basis = model.bundle.tensors["template_expression_basis"].float().numpy()  # (E,V,3)
+    region = (np.linalg.norm(basis, axis=-1) > MOVES).astype(np.float64).T  # (V,E)
+    average = template_topology(model).average
+    for _ in range(rings):
+        region = np.maximum(region, (average @ region > 0).astype(np.float64))
+    return region.T > 0
+
+
 @per_model
 def face_region(model) -> np.ndarray:
-    """(V,) whether any facial action moves a template vertex (with a margin of rings)."""
-    basis = model.bundle.tensors["template_expression_basis"].float().numpy()  # (E,V,3)
-    region = (np.linalg.norm(basis, axis=-1) > MOVES).any(0).astype(np.float64)
-    average = template_topology(model).average
-    for _ in range(MARGIN_RINGS):
-        region = np.maximum(region, (average @ region > 0).astype(np.float64))
-    return region > 0
+    """(V,) whether any facial action moves a template vertex, with :data:`MARGIN_RINGS` rings."""
+    return action_regions(model, MARGIN_RINGS).any(0)
 
 
 def face_keys(model, lat, names: list[str] | None = None) -> FaceKeys:
@@ -66,5 +73,7 @@ def face_keys(model, lat, names: list[str] | None = None) -> FaceKeys:
                     root_translation=one.root_translation.expand(n, -1))
     meshes = template_meshes(model, batch, movable=face_region(model), fixed=neutral.vertices.astype(np.float64))
     base = meshes[0].vertices
-    keys = {a: neutral.vertices + (m.vertices - base) for a, m in zip(names, meshes[1:])}
+    regions = action_regions(model, KEY_RINGS)
+    keys = {a: neutral.vertices + (m.vertices - base) * regions[voc.expression_names.index(a), :, None]
+            for a, m in zip(names, meshes[1:])}
     return FaceKeys(neutral.vertices, keys, time.perf_counter() - t0)
