@@ -70,7 +70,11 @@ class BodyMeshData:
     seconds: float
     request: BodyRequest
     garments: list["BodyMeshData"] = field(default_factory=list)
-    topology: str = "adaptive"
+
+    @property
+    def topology(self) -> str:
+        """How the body was meshed: "template" or "adaptive"."""
+        return "template" if self.request.uses_template else "adaptive"
 
 
 def latents_for(model, req: BodyRequest):
@@ -135,8 +139,7 @@ def evaluate(model, req: BodyRequest) -> BodyMeshData:
 
         tm = template_mesh(model, lat)
         return BodyMeshData(tm.vertices, tm.faces, tm.semantics, template_attributes(model),
-                            rig.rest_rig(model, lat, rig.bone_directions(model)), time.perf_counter() - t0, req,
-                            topology="template")
+                            rig.rest_rig(model, lat, rig.bone_directions(model)), time.perf_counter() - t0, req)
     merged = [lay for lay, separate in req.layers if not separate]
     mesh = model.mesh(lat, resolution=req.resolution, region=req.region, edits=Edits(merged, list(req.cuts)))
     rest = rig.rest_rig(model, lat, rig.bone_directions(model))

@@ -140,9 +140,9 @@ def _skinning(model, lat) -> np.ndarray:
                                  "python -m imghum_blender.training.build_bundle --add-template-prior BUNDLE --out NEW")
     topo = template_topology(model)
     body = lat.body(0)
-    beta, psi = body.beta[0].double().cpu(), body.expression[0].double().cpu()
-    rest = (model.template_vertices.double() + torch.einsum("k,kvc->vc", beta, t["template_beta_basis"].double())
-            + torch.einsum("e,evc->vc", psi, t["template_expression_basis"].double())).numpy()
+    beta, psi = body.beta[0].float().cpu(), body.expression[0].float().cpu()
+    rest = (model.template_vertices + torch.einsum("k,kvc->vc", beta, t["template_beta_basis"])
+            + torch.einsum("e,evc->vc", psi, t["template_expression_basis"])).double().numpy()
     with torch.no_grad():
         posed = model.bone_frames(body).posed[0].double().cpu().numpy()
     rel = posed @ np.linalg.inv(rest_frames_at_identity(model, body))  # (J,4,4)

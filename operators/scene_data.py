@@ -23,7 +23,7 @@ def write_mesh(me: bpy.types.Mesh, data, n_parts: int) -> None:
     the same topology only moves its vertices, so vertex groups, painted weights, modifiers and
     shape keys (sculpt layers: each keeps its offsets from the basis) survive."""
     v, f = data.vertices, data.faces
-    topology = getattr(data, "topology", "adaptive")
+    topology = data.topology
     if (topology == "template" and me.get(TOPOLOGY_PROP) == "template" and len(me.vertices) == len(v)
             and len(me.polygons) == len(f)):
         _move_vertices(me, v.astype(np.float32))

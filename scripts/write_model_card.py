@@ -181,7 +181,7 @@ The bundle also carries the template's linear prior: how each template vertex mo
 β coefficient and every facial action (`template_beta_basis`, `template_expression_basis`; finite
 differences of the teacher with identity pose deltas, half precision). It is only the *start* of
 template-topology meshing (`imghum_blender.template_layout`): skinned to the pose, then moved onto the
-implicit surface by Newton steps along the field's gradient, with the displacement smoothed and folds
+implicit surface by Newton steps along the start's normals, with the displacement smoothed and folds
 undone; where the field and the start disagree, the field decides.
 {measured}"""
 
