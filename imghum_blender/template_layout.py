@@ -23,25 +23,26 @@ import torch
 
 from .attributes import SurfaceAttributes, blend_skin
 from .cache import per_model
-from .meshing import components, vertex_normals
+from .meshing import components
 
-#: Newton steps onto the surface (one field evaluation each, along the start's vertex normals: the
-#: start lies within millimetres of the surface, and a forward pass costs a third of a gradient).
-ITERATIONS = 2
+#: Relaxed Newton steps onto the surface (one field evaluation each, along the start's vertex
+#: normals: the start lies within millimetres of the surface, and a forward pass costs a third of a
+#: gradient).
+ITERATIONS = 1
 #: Rounds of one more Newton step and unfolding after the relaxed steps.
 SETTLE = 1
 #: A start deeper than this (m) inside the field lies in a contact and is not projected.
 CONTACT_DEPTH = 0.004
 #: Largest step (m) one iteration may move a vertex.
 MAX_STEP = 0.03
-#: Displacement smoothing after each step: sweeps, and the first step's blend toward the neighbours
-#: (falling to 0 at the last step).
+#: Displacement smoothing after each relaxed step: sweeps, and the first step's blend toward the
+#: neighbours (falling to 0 at the last of several).
 RELAX_SWEEPS = 4
 RELAX = 0.5
 #: A triangle counts as folded when its area vector along the start's falls under this share of
 #: the start's area; rounds of local averaging that undo folds.
-FOLD = 0.05
-UNFOLD_ROUNDS = 10
+FOLD = 0.4
+UNFOLD_ROUNDS = 12
 UNFOLD_SWEEPS = 3
 #: Jacobi sweeps of the harmonic fill of vertices the field cannot place.
 FILL_SWEEPS = 60
@@ -66,6 +67,8 @@ class TemplateTopology:
     skin_weights: np.ndarray
     parts: np.ndarray
     average: object
+    skin: object
+    incidence: object
 
 
 def quads_from_triangles(faces: np.ndarray, face_uvs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -90,7 +93,7 @@ def quads_from_triangles(faces: np.ndarray, face_uvs: np.ndarray) -> tuple[np.nd
 @per_model
 def template_topology(model) -> TemplateTopology:
     """The model's template as quads with UVs, skin, parts and adjacency (built once per model)."""
-    from scipy.sparse import coo_matrix, diags
+    from scipy.sparse import coo_matrix, csr_matrix, diags
 
     t = model.bundle.tensors
     faces = t["template_faces"].long().numpy()
@@ -103,10 +106,15 @@ def template_topology(model) -> TemplateTopology:
                      shape=(n, n)).tocsr()
     deg = np.asarray(adj.sum(1)).ravel()
     idx, w = t["skin_indices"].long().numpy(), t["skin_weights"].double().numpy()
+    w = w / w.sum(1, keepdims=True)
+    rows = np.repeat(np.arange(n), idx.shape[1])
+    skin = csr_matrix((w.ravel(), (rows, idx.ravel())), shape=(n, len(model.vocabulary.bone_names)))
+    incidence = csr_matrix((np.ones(faces.size), (faces.ravel(), np.repeat(np.arange(len(faces)), 3))),
+                           shape=(n, len(faces)))
     return TemplateTopology(quads=quads, quad_uvs=quad_uvs, uvs=t["template_uvs"].numpy().astype(np.float32),
-                            projected=label == counts.argmax(), skin_indices=idx,
-                            skin_weights=w / w.sum(1, keepdims=True), parts=t["template_parts"].numpy(),
-                            average=diags(1.0 / np.maximum(deg, 1)) @ adj)
+                            projected=label == counts.argmax(), skin_indices=idx, skin_weights=w,
+                            parts=t["template_parts"].numpy(), average=(diags(1.0 / np.maximum(deg, 1)) @ adj).tocsr(),
+                            skin=skin, incidence=incidence)
 
 
 @dataclass
@@ -146,8 +154,8 @@ def _skinning(model, lat) -> np.ndarray:
     with torch.no_grad():
         posed = model.bone_frames(body).posed[0].double().cpu().numpy()
     rel = posed @ np.linalg.inv(rest_frames_at_identity(model, body))  # (J,4,4)
-    m = np.einsum("vk,vkcd->vcd", topo.skin_weights, rel[topo.skin_indices])  # (V,4,4)
-    return np.einsum("vcd,vd->vc", m[:, :3, :3], rest) + m[:, :3, 3]
+    m = (topo.skin @ rel[:, :3].reshape(len(rel), 12)).reshape(-1, 3, 4)  # (V,3,4) blended transforms
+    return np.einsum("vcd,vd->vc", m[:, :, :3], rest) + m[:, :, 3]
 
 
 def template_mesh(model, lat) -> TemplateMesh:
@@ -173,7 +181,7 @@ def template_meshes(model, lat, movable: np.ndarray | None = None,
     with torch.no_grad():
         state = model.prepare(lat, grid_cells=GRID_CELLS)
 
-    normals = np.stack([vertex_normals(st, tris)[idx] for st in starts])  # (B,S,3): the start is close
+    normals = np.stack([_normals(topo, st, tris)[idx] for st in starts])  # (B,S,3): the start is close
 
     def newton(x: np.ndarray, placed: np.ndarray) -> np.ndarray:
         """One Newton step along the start's normals for the placed vertices; the SDF (B,S) before it."""
@@ -201,8 +209,14 @@ def template_meshes(model, lat, movable: np.ndarray | None = None,
             x[b] = _unfold(topo, x[b], starts[b], tris, free)
     seconds = (time.perf_counter() - t0) / len(bodies)
     canon = model.template_vertices.numpy().astype(np.float32)
-    return [TemplateMesh(v.astype(np.float32), topo.quads, vertex_normals(v, tris).astype(np.float32), canon, ok,
+    return [TemplateMesh(v.astype(np.float32), topo.quads, _normals(topo, v, tris).astype(np.float32), canon, ok,
                          seconds) for v, ok in zip(x, placed)]
+
+
+def _normals(topo: TemplateTopology, x: np.ndarray, tris: np.ndarray) -> np.ndarray:
+    """Area-weighted unit vertex normals (V,3) of the template's triangles ``tris`` at ``x``."""
+    n = topo.incidence @ np.cross(x[tris[:, 1]] - x[tris[:, 0]], x[tris[:, 2]] - x[tris[:, 0]])
+    return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
 
 
 def _relax(topo: TemplateTopology, x: np.ndarray, start: np.ndarray, sel: np.ndarray, blend: float) -> np.ndarray:
@@ -220,25 +234,34 @@ def _relax(topo: TemplateTopology, x: np.ndarray, start: np.ndarray, sel: np.nda
 def _unfold(topo: TemplateTopology, x: np.ndarray, start: np.ndarray, tris: np.ndarray,
             movable: np.ndarray) -> np.ndarray:
     """Undo folds: around the triangles that turned over or collapsed against the start (whose faces
-    are the template's own, well shaped) the displacement is smoothed, over a region that grows by
-    one ring of vertices each round a fold remains (at most :data:`UNFOLD_ROUNDS` rounds); where the
-    field has a crease sharper than the template's faces can follow, they leave it by a little.
-    Only ``movable`` vertices change."""
+    are the template's own, well shaped) the displacement is smoothed, over one more ring of
+    vertices each round a fold remains (at most :data:`UNFOLD_ROUNDS` rounds; the round with the
+    fewest folds is kept); where the field has a crease sharper than the template's faces can
+    follow, they leave it by a little. Only ``movable`` vertices change."""
+    def folded(v: np.ndarray, t: np.ndarray, ref: np.ndarray) -> np.ndarray:
+        a = np.cross(v[t[:, 1]] - v[t[:, 0]], v[t[:, 2]] - v[t[:, 0]])
+        return np.einsum("ij,ij->i", a, ref) < FOLD * np.einsum("ij,ij->i", ref, ref)
+
     a0 = np.cross(start[tris[:, 1]] - start[tris[:, 0]], start[tris[:, 2]] - start[tris[:, 0]])
     d = x - start
-    region = np.zeros(len(x), dtype=bool)
-    for _ in range(UNFOLD_ROUNDS):
-        v = start + d
-        a = np.cross(v[tris[:, 1]] - v[tris[:, 0]], v[tris[:, 2]] - v[tris[:, 0]])
-        bad = (a * a0).sum(1) < FOLD * (a0 * a0).sum(1)
+    bad = folded(x, tris, a0)
+    best = (bad.sum(), d.copy())
+    for rings in range(1, UNFOLD_ROUNDS + 1):
         if not bad.any():
             break
-        region[tris[bad].ravel()] = True
-        region |= (topo.average @ region.astype(np.float64)) > 0
-        region &= movable
+        grow = np.zeros(len(x), dtype=bool)
+        grow[tris[bad].ravel()] = True
+        for _ in range(rings):  # the folds still there and ``rings`` rings of vertices around them
+            grow |= (topo.average @ grow.astype(np.float64)) > 0
+        grow &= movable
+        rows = topo.average[grow]
         for _ in range(UNFOLD_SWEEPS):
-            d[region] = (topo.average @ d)[region]
-    return start + d
+            d[grow] = rows @ d
+        near = grow[tris].any(1)  # only triangles touching the smoothed vertices changed
+        bad[near] = folded(start + d, tris[near], a0[near])
+        if bad.sum() < best[0]:
+            best = (bad.sum(), d.copy())
+    return start + best[1]
 
 
 def _fill(topo: TemplateTopology, placed: np.ndarray, skinned: np.ndarray, ok: np.ndarray,
@@ -247,8 +270,9 @@ def _fill(topo: TemplateTopology, placed: np.ndarray, skinned: np.ndarray, ok: n
     harmonically (Jacobi sweeps); the others stay where they are."""
     offset = np.where(ok[:, None], placed - skinned, 0.0)
     free = ~ok & movable
+    rows = topo.average[free]
     for _ in range(FILL_SWEEPS):
-        offset[free] = (topo.average @ offset)[free]
+        offset[free] = rows @ offset
     return skinned + offset
 
 

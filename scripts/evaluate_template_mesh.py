@@ -10,6 +10,12 @@ the teacher's same triangle) and degenerate ones (area under 1 % of the teacher'
 stretch; p1/p99), Chamfer-L1 between the surfaces of the template mesh and the field's
 marching-cubes mesh at 256^3 (mm), how many skin vertices lie in a contact (not projected: they
 follow their neighbours inside) and the time (s).
+
+Two references bound what any placement can reach: ``sdf_exposed_mm``, the |SDF| over the skin
+vertices the teacher itself shows (not inside its own union: behind the eyeballs, between the lips,
+in a contact; winding number of the teacher's mesh 0.5 mm out along the normal), and
+``teacher_sdf_mm``, the field's |SDF| at the teacher's own exposed vertices (how far the field's
+surface is from the teacher's).
 """
 from __future__ import annotations
 
@@ -22,7 +28,8 @@ import torch
 
 import imghum_blender as ih
 from imghum_blender.template_layout import template_mesh, template_topology
-from imghum_blender.training.ground_truth import chamfer_mm
+from imghum_blender.meshing import vertex_normals
+from imghum_blender.training.ground_truth import chamfer_mm, winding_number
 from imghum_blender.training.held_out import SEED, held_out_poses
 from imghum_blender.training.teacher import latents_from_anny, run_teacher, sample_expressions, sample_phenotypes
 
@@ -45,12 +52,16 @@ def score(model, lat, teacher_verts: np.ndarray) -> dict:
     v = tm.vertices.astype(np.float64)
     sdf, _ = model.query(v[tm.placed], lat)
     tris = model.template_faces.numpy()
+    shown = skin & (winding_number(teacher_verts, tris, teacher_verts + 0.0005 * vertex_normals(teacher_verts, tris)) < 0.5)
+    sdf_shown, _ = model.query(v[shown], lat)
+    sdf_teacher, _ = model.query(teacher_verts[shown], lat)
     tris = tris[skin[tris].all(1)]
     n_ours, n_true = triangle_normals(v, tris), triangle_normals(teacher_verts, tris)
     area_ours, area_true = np.linalg.norm(n_ours, axis=1), np.linalg.norm(n_true, axis=1)
     stretch = np.sqrt(area_ours / np.maximum(area_true, 1e-16))
     mc = model.mesh(lat, resolution=256)
-    return {"seconds": tm.seconds, "sdf_mm": pct(1000 * np.abs(sdf)),
+    return {"seconds": tm.seconds, "sdf_mm": pct(1000 * np.abs(sdf)), "sdf_exposed_mm": pct(1000 * np.abs(sdf_shown)),
+            "teacher_sdf_mm": pct(1000 * np.abs(sdf_teacher)), "exposed_vertices": int(shown.sum()),
             "vertex_error_mm": pct(1000 * np.linalg.norm(v[skin] - teacher_verts[skin], axis=1)),
             "flipped": int(((n_ours * n_true).sum(1) < 0).sum()), "degenerate": int((area_ours < 0.01 * area_true).sum()),
             "uv_stretch": {"p1": float(np.percentile(stretch, 1)), "p50": float(np.median(stretch)),
@@ -82,6 +93,11 @@ def main() -> None:
     summary = {
         "sdf_p99_mm": {"median": float(np.median([r["sdf_mm"]["p99"] for r in rows])),
                        "worst": max(r["sdf_mm"]["p99"] for r in rows)},
+        "sdf_exposed_p99_mm": {"median": float(np.median([r["sdf_exposed_mm"]["p99"] for r in rows])),
+                               "worst": max(r["sdf_exposed_mm"]["p99"] for r in rows)},
+        "teacher_sdf_p99_mm": {"median": float(np.median([r["teacher_sdf_mm"]["p99"] for r in rows])),
+                               "worst": max(r["teacher_sdf_mm"]["p99"] for r in rows)},
+        "teacher_sdf_p95_mm": float(np.median([r["teacher_sdf_mm"]["p95"] for r in rows])),
         "flipped": sum(r["flipped"] for r in rows), "degenerate": sum(r["degenerate"] for r in rows),
         "contact_vertices": {"median": float(np.median([r["contact_vertices"] for r in rows])),
                              "worst": max(r["contact_vertices"] for r in rows)},
