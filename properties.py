@@ -116,11 +116,6 @@ def _body_group(voc: Vocabulary, expression: type, layer: type) -> type:
     k, limit = voc.beta_size, voc.beta_limit
     colours = [("UV", "UV Texture", "The texture through the semantic UVs"),
                ("PARTS", "Body Parts", "One colour per body part")]
-    topologies = [("TEMPLATE", "Template", "The template's quads laid onto the body: the same vertices for every "
-                   "shape, face and pose, so vertex groups, painted weights and shape keys survive re-meshing "
-                   "(bodies with layers or limb cuts mesh adaptively)"),
-                  ("ADAPTIVE", "Adaptive", "Marching cubes at the preview / final resolution (new topology on "
-                   "every re-mesh; follows layers and limb cuts)")]
     fixed = {
         "is_body": bpy.props.BoolProperty(default=False, options={"HIDDEN"}),
         "body_id": bpy.props.StringProperty(options={"HIDDEN"}),
@@ -139,7 +134,7 @@ def _body_group(voc: Vocabulary, expression: type, layer: type) -> type:
         "auto_update": bpy.props.BoolProperty(name="Auto Update", default=True,
                                               description="Re-mesh in the background whenever a latent changes"),
         "color_mode": bpy.props.EnumProperty(name="Colour", items=colours, update=_color_mode_changed),
-        "topology": bpy.props.EnumProperty(name="Topology", items=topologies, default="ADAPTIVE", update=_latents_changed),
+        "topology": bpy.props.EnumProperty(name="Topology", items=scene_data.TOPOLOGIES, default="TEMPLATE", update=_latents_changed),
     }
     _refuse_clashes("phenotype", voc.phenotype_names, set(fixed) | _RESERVED)
     phenotypes = {n: _float(Range(voc.phenotype_default(n), 0.0, 1.0), n.capitalize(),

@@ -37,7 +37,7 @@ class BodyRequest:
     (None: the rest pose) or as an ``armature`` pose (converted on evaluation); ``layers``:
     [(edits.Layer, separate)], ``cuts``: [edits.LimbCut]; ``topology``: "adaptive" (marching cubes
     at ``resolution``) or "template" (the template's quads, see :mod:`.template_layout`; bodies with
-    layers or limb cuts always mesh adaptively)."""
+    merged layers or limb cuts always mesh adaptively; separate layers' garments always do)."""
 
     resolution: int
     phenotypes: dict[str, float] | None = None
@@ -54,7 +54,7 @@ class BodyRequest:
     @property
     def uses_template(self) -> bool:
         """Whether this request meshes in the template's topology."""
-        return self.topology == "template" and not self.layers and not self.cuts
+        return self.topology == "template" and not self.cuts and all(separate for _, separate in self.layers)
 
 
 @dataclass
@@ -134,15 +134,16 @@ def evaluate(model, req: BodyRequest) -> BodyMeshData:
 
     t0 = time.perf_counter()
     lat = latents_for(model, req)
+    rest = rig.rest_rig(model, lat, rig.bone_directions(model))
+    merged = [lay for lay, separate in req.layers if not separate]
     if req.uses_template:
         from .template_layout import template_attributes, template_mesh
 
         tm = template_mesh(model, lat)
-        return BodyMeshData(tm.vertices, tm.faces, tm.semantics, template_attributes(model),
-                            rig.rest_rig(model, lat, rig.bone_directions(model)), time.perf_counter() - t0, req)
-    merged = [lay for lay, separate in req.layers if not separate]
-    mesh = model.mesh(lat, resolution=req.resolution, region=req.region, edits=Edits(merged, list(req.cuts)))
-    rest = rig.rest_rig(model, lat, rig.bone_directions(model))
+        vertices, faces, semantics, attributes = tm.vertices, tm.faces, tm.semantics, template_attributes(model)
+    else:
+        mesh = model.mesh(lat, resolution=req.resolution, region=req.region, edits=Edits(merged, list(req.cuts)))
+        vertices, faces, semantics, attributes = mesh.vertices, mesh.faces, mesh.semantics, surface_attributes(model, mesh)
     garments = []
     for layer, separate in req.layers:
         if separate:
@@ -151,8 +152,7 @@ def evaluate(model, req: BodyRequest) -> BodyMeshData:
             sub = _submesh(shell, layer_faces(model, shell, layer))
             garments.append(BodyMeshData(sub.vertices, sub.faces, sub.semantics, surface_attributes(model, sub), rest,
                                          0.0, req))
-    return BodyMeshData(mesh.vertices, mesh.faces, mesh.semantics, surface_attributes(model, mesh), rest,
-                        time.perf_counter() - t0, req, garments)
+    return BodyMeshData(vertices, faces, semantics, attributes, rest, time.perf_counter() - t0, req, garments)
 
 
 def _submesh(mesh, keep: np.ndarray):

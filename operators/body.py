@@ -28,11 +28,12 @@ class IMGHUM_OT_add_body(Operator):
     name: bpy.props.StringProperty(name="Name", default="Body", maxlen=50)
     resolution: bpy.props.IntProperty(name="Resolution", default=0, min=0, max=int(RESOLUTION["final"].hi),
                                       description="Grid resolution of the first mesh (0: the preview resolution)")
+    topology: bpy.props.EnumProperty(name="Topology", items=scene_data.TOPOLOGIES, default="TEMPLATE")
 
     def run(self, context):
         if not self.name.strip():
             raise ValueError("the body needs a name")
-        arm = create_body(context, self.name, self.resolution)
+        arm = create_body(context, self.name, self.resolution, self.topology)
         for o in context.selected_objects:
             o.select_set(False)
         arm.select_set(True)
@@ -40,9 +41,9 @@ class IMGHUM_OT_add_body(Operator):
         return {"FINISHED"}
 
 
-def create_body(context, name: str = "Body", resolution: int = 0):
-    """A new body at the 3D cursor: armature + skinned, UV-mapped mesh child (the caller's operator
-    removes both when the first evaluation fails)."""
+def create_body(context, name: str = "Body", resolution: int = 0, topology: str = "TEMPLATE"):
+    """A new body at the 3D cursor: armature + skinned, UV-mapped mesh child in ``topology``
+    (TEMPLATE | ADAPTIVE; the caller's operator removes both when the first evaluation fails)."""
     model = runtime.model()
     arm = bpy.data.objects.new(name, bpy.data.armatures.new(name))
     arm.location = context.scene.cursor.location
@@ -53,6 +54,7 @@ def create_body(context, name: str = "Body", resolution: int = 0):
         context.collection.objects.link(o)
     p = arm.data.imghum
     p.is_body, p.body_id, p.mesh_object = True, runtime.new_body_id(), ob
+    p.topology = topology
     ob.data.materials.append(scene_data.body_material(f"{name} Skin"))
     mod = ob.modifiers.new("Armature", "ARMATURE")
     mod.object = arm

@@ -13,6 +13,12 @@ UV_NAME = "UVMap"
 GRID_IMAGE = "imGHUM UV Grid"
 #: Mesh custom property naming how the body was meshed ("template" or "adaptive").
 TOPOLOGY_PROP = "imghum_topology"
+#: Mesh > Topology: the template's quads, or marching cubes.
+TOPOLOGIES = [("TEMPLATE", "Template", "The template's quads laid onto the body: the same vertices for every "
+               "shape, face and pose, so vertex groups, painted weights and shape keys survive re-meshing "
+               "(bodies with merged layers or limb cuts mesh adaptively; garments always do)"),
+              ("ADAPTIVE", "Adaptive", "Marching cubes at the preview / final resolution (new topology on "
+               "every re-mesh; follows layers and limb cuts)")]
 #: Vertex-group weights are written in this many levels (Blender normalizes per vertex).
 WEIGHT_LEVELS = 1000
 

@@ -1,7 +1,7 @@
-"""Benchmark the add-on's interactive loop in real Blender (bpy module): a slider change -> new
-preview mesh applied to the body (evaluation on the worker thread, then mesh, UVs, attributes and
-vertex groups written on the main thread), at the default preview resolution, plus a final-resolution
-update and a 10-frame bake.
+"""Benchmark the add-on's interactive loop in real Blender (bpy module), for each Mesh > Topology
+(template, the default, and adaptive): a slider change -> new preview mesh applied to the body
+(evaluation on the worker thread, then mesh, UVs, attributes and vertex groups written on the main
+thread; adaptive at the default preview resolution), plus a final update and a 10-frame bake.
 
     python scripts/benchmark_addon.py [--out docs/benchmarks/addon.json]
 
@@ -28,34 +28,39 @@ def main() -> None:
     import numpy as np
 
     runtime = runtime_module(module)
-    bpy.ops.imghum.add_body()
-    arm = bpy.context.active_object
-    p = arm.imghum
-    slider = []
-    for i in range(args.repeats + 1):
-        t0 = time.perf_counter()
-        p.weight = 0.3 + 0.04 * i  # what dragging the Weight slider does
-        errors = runtime.drain()
-        slider.append(time.perf_counter() - t0)
-        assert not errors, errors
-    slider = slider[1:]
-    vertices = len(p.mesh_object.data.vertices)
-    t0 = time.perf_counter()
-    bpy.ops.imghum.update_mesh()
-    final = time.perf_counter() - t0
-    final_vertices = len(p.mesh_object.data.vertices)
     scene = bpy.context.scene
     scene.frame_start, scene.frame_end = 1, 10
-    t0 = time.perf_counter()
-    bpy.ops.imghum.bake_animation(resolution=p.preview_resolution)
-    bake = (time.perf_counter() - t0) / 10
-    result = {"preview_resolution": p.preview_resolution, "preview_vertices": vertices,
-              "slider_to_mesh_seconds_median": float(np.median(slider)), "slider_to_mesh_seconds_max": float(max(slider)),
-              "final_resolution": p.final_resolution, "final_vertices": final_vertices, "final_update_seconds": final,
-              "bake_seconds_per_frame_at_preview": bake, "blender": bpy.app.version_string,
+
+    def measure(topology: str) -> dict:
+        bpy.ops.imghum.add_body(topology=topology)
+        arm = bpy.context.active_object
+        p = arm.imghum
+        slider = []
+        for i in range(args.repeats + 1):
+            t0 = time.perf_counter()
+            p.weight = 0.3 + 0.04 * i  # what dragging the Weight slider does
+            errors = runtime.drain()
+            slider.append(time.perf_counter() - t0)
+            assert not errors, errors
+        slider = slider[1:]
+        vertices = len(p.mesh_object.data.vertices)
+        t0 = time.perf_counter()
+        bpy.ops.imghum.update_mesh()
+        final = time.perf_counter() - t0
+        final_vertices = len(p.mesh_object.data.vertices)
+        t0 = time.perf_counter()
+        bpy.ops.imghum.bake_animation(resolution=p.preview_resolution)
+        bake = (time.perf_counter() - t0) / 10
+        return {"preview_resolution": p.preview_resolution, "preview_vertices": vertices,
+                "slider_to_mesh_seconds_median": float(np.median(slider)), "slider_to_mesh_seconds_max": float(max(slider)),
+                "final_resolution": p.final_resolution, "final_vertices": final_vertices, "final_update_seconds": final,
+                "bake_seconds_per_frame": bake}
+
+    result = {"template": measure("TEMPLATE"), "adaptive": measure("ADAPTIVE"), "blender": bpy.app.version_string,
               "cores": len(os.sched_getaffinity(0))}
-    for k, v in result.items():
-        print(f"{k:36s} {v:.3f}" if isinstance(v, float) else f"{k:36s} {v}")
+    for topology in ("template", "adaptive"):
+        for k, v in result[topology].items():
+            print(f"{topology:9s} {k:36s} {v:.3f}" if isinstance(v, float) else f"{topology:9s} {k:36s} {v}")
     bpy.ops.preferences.addon_disable(module=module)
     if args.out:
         Path(args.out).write_text(json.dumps(result, indent=2) + "\n")

@@ -166,6 +166,8 @@ same body has the same topology, so every vertex has a ground truth):
 | | median | worst |
 | --- | --- | --- |
 | \|SDF\| p99 at the placed vertices | {summary['sdf_p99_mm']['median']:.2f} mm | {summary['sdf_p99_mm']['worst']:.2f} mm |
+| \|SDF\| p99 at the vertices the teacher shows (not behind the eyeballs, between the lips, in contacts) | {summary['sdf_exposed_p99_mm']['median']:.2f} mm | {summary['sdf_exposed_p99_mm']['worst']:.2f} mm |
+| reference: the field's \|SDF\| p99 at the *teacher's own* shown vertices | {summary['teacher_sdf_p99_mm']['median']:.2f} mm | {summary['teacher_sdf_p99_mm']['worst']:.2f} mm |
 | vertex error p95 (against the teacher's same vertex) | {summary['vertex_error_p95_mm']:.1f} mm | |
 | Chamfer-L1 to the field's 256³ marching-cubes mesh | {summary['chamfer_to_mc256_mm']:.2f} mm | |
 | vertices in contacts (kept at their start) | {summary['contact_vertices']['median']:.0f} | {summary['contact_vertices']['worst']} |
@@ -182,7 +184,11 @@ The bundle also carries the template's linear prior: how each template vertex mo
 differences of the teacher with identity pose deltas, half precision). It is only the *start* of
 template-topology meshing (`imghum_blender.template_layout`): skinned to the pose, then moved onto the
 implicit surface by Newton steps along the start's normals, with the displacement smoothed and folds
-undone; where the field and the start disagree, the field decides.
+undone; where the field and the start disagree, the field decides. The reference row bounds what any
+placement can reach: the field's surface itself lies this far from the teacher's at the 1 % tail
+(mostly the head and feet: eyelids, lips, ears, toes; and finger creases). In a trial on two of these
+bodies that started from the teacher's own mesh, projecting it onto the field folded 515 and 1,130
+triangles, and holding every triangle unfolded left |SDF| p99 at 1.5 and 2.9 mm.
 {measured}"""
 
 

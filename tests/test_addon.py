@@ -185,6 +185,7 @@ def test_fitting_operators(built_zip, blender_script, tmp_path):
 def test_template_topology_keeps_vertices_paint_and_sculpt(built_zip, blender_script, tmp_path):
     seen = blender_script("addon_topology.py", built_zip, tmp_path, tmp_path=tmp_path)
     n = seen["vertices"]
+    assert seen["default_topology"] == ["TEMPLATE", "template"]
     assert n == 13718 and seen["quads"] == seen["polygons"] == 13710 and seen["uv_maps"] == ["UVMap"]
     assert "template topology" in seen["status"]
     assert seen["painted"] > 1000
@@ -205,5 +206,6 @@ def test_template_topology_keeps_vertices_paint_and_sculpt(built_zip, blender_sc
     assert seen["csv_key_value"] == pytest.approx([0.4, 0.2], abs=1e-4) and not seen["csv_expression_keyed"]
     assert seen["bake_objects"] == 1 and seen["bake_keys"] == ["Basis", "frame 0001", "frame 0002", "frame 0003"]
     assert seen["bake_frame2_error_mm"] < 1e-3 and seen["bake_half_error_mm"] < 1e-3 and seen["bake_motion_mm"] > 10
+    assert seen["separate_layer"] == [n, "template", 1]
     assert seen["layer_topology"] == "adaptive" and seen["layer_vertices"] != n
     assert "³" in seen["layer_status"] and "template" not in seen["layer_status"]

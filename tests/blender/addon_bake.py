@@ -17,7 +17,7 @@ tmp = Path(sys.argv[-1])
 rt = runtime()
 for o in list(bpy.data.objects):  # the startup scene's cube would hide the body
     bpy.data.objects.remove(o)
-bpy.ops.imghum.add_body()
+bpy.ops.imghum.add_body(topology="ADAPTIVE")  # the mesh-per-frame bake (template bakes: addon_topology.py)
 arm = bpy.context.active_object
 p = arm.imghum
 p.auto_update = False

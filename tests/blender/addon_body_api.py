@@ -59,6 +59,7 @@ seen["operator_on_mesh"] = sorted(bpy.ops.imghum.random_expression(seed=2))
 
 # -- Item 15: a latent keyed at frames 1 and 11 is interpolated into the bake at frame 6. --------
 arm.imghum.auto_update = False
+arm.imghum.topology = "ADAPTIVE"  # compared with marching cubes at the bake's resolution
 scene = bpy.context.scene
 scene.frame_set(6)
 age6 = arm.imghum.age

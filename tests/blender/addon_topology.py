@@ -1,5 +1,6 @@
-"""Template topology in the add-on: re-meshing after shape, expression and pose changes keeps the
-vertices, a painted vertex group and a sculpted shape key; layers fall back to adaptive meshing.
+"""Template topology in the add-on (the default): re-meshing after shape, expression and pose changes
+keeps the vertices, a painted vertex group and a sculpted shape key; a separate garment keeps the
+body's template mesh, a merged layer falls back to adaptive meshing.
 Prints what it saw as one JSON line."""
 import sys
 from pathlib import Path
@@ -15,7 +16,7 @@ rt, arm = installed_body(sys.argv[-2])
 p = arm.imghum
 p.auto_update = False
 p.preview_resolution = 48
-p.topology = "TEMPLATE"
+seen["default_topology"] = [p.topology, p.mesh_object.data.get("imghum_topology")]
 assert bpy.ops.imghum.update_mesh(wait=True) == {"FINISHED"}
 ob = p.mesh_object
 me = ob.data
@@ -160,8 +161,14 @@ seen["bake_motion_mm"] = float(1000 * np.abs(key_co("frame 0003") - key_co("fram
 bpy.ops.imghum.clear_bake()
 scene.frame_set(1)
 
-# a garment layer is a topology-free edit: the body meshes adaptively and says so
+# a garment as a separate object leaves the body's surface alone: the body keeps its template mesh
 bpy.ops.imghum.add_layer(preset="SHIRT", thickness=0.01)
+p.layers[0].separate = True
+assert bpy.ops.imghum.update_mesh(wait=True) == {"FINISHED"}
+seen["separate_layer"] = [len(me.vertices), me.get("imghum_topology"),
+                          sum(1 for o in arm.children if "imghum_garment_of" in o)]
+# a merged layer is a topology-free edit of the body: it meshes adaptively and says so
+p.layers[0].separate = False
 assert bpy.ops.imghum.update_mesh(wait=True) == {"FINISHED"}
 seen["layer_vertices"] = len(me.vertices)
 seen["layer_topology"] = me.get("imghum_topology")
