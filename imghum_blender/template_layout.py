@@ -16,7 +16,7 @@ eyeballs' visible caps) and the mouth pocket (inside the field) follow the same 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -136,10 +136,34 @@ class TemplatePriorError(ValueError):
     """A bundle without the template's linear prior (built before template topology existed)."""
 
 
-def _skinning(model, lat) -> np.ndarray:
-    """The template's start (V,3) for body 0 of ``lat``: its linear prior at this shape and face
-    (the template body with identity pose deltas), skinned from this body's identity-pose bone
-    frames to its posed frames."""
+def _blended(topo: TemplateTopology, frames: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """The template's vertices ``x`` (V,3) under per-bone transforms ``frames`` (J,4,4), blended by
+    its skin weights."""
+    m = (topo.skin @ frames[:, :3].reshape(len(frames), 12)).reshape(-1, 3, 4)  # (V,3,4)
+    return np.einsum("vcd,vd->vc", m[:, :, :3], x) + m[:, :, 3]
+
+
+@dataclass(frozen=True)
+class RestPrior:
+    """The template prior with the bones' motion factored out: the mean body's identity-pose frames
+    ``frames0`` (J,4,4) and how the vertices move per unit of each beta *relative to their bones*
+    (K,V,3) and per facial action (E,V,3). The bundle's prior is the derivative of the teacher's
+    identity-pose template; most of it is its bones moving (a toddler's shorter neck), which the
+    model's skeleton gives exactly for any shape, so only the rest stays linear."""
+
+    frames0: np.ndarray
+    beta: np.ndarray
+    expression: np.ndarray
+
+
+#: Beta step (unit-variance units) of the central differences of the bones' motion.
+PRIOR_STEP = 0.05
+
+
+@per_model
+def rest_prior(model) -> RestPrior:
+    """The model's :class:`RestPrior` (built once per model, from the bundle's prior and the model's
+    skeleton). :class:`TemplatePriorError` for a bundle without the prior."""
     from .rig import rest_frames_at_identity
 
     t = model.bundle.tensors
@@ -147,15 +171,33 @@ def _skinning(model, lat) -> np.ndarray:
         raise TemplatePriorError("this model bundle has no template prior; add it with "
                                  "python -m imghum_blender.training.build_bundle --add-template-prior BUNDLE --out NEW")
     topo = template_topology(model)
+    mean = model.latents()
+    frames0 = rest_frames_at_identity(model, mean)
+    inv0 = np.linalg.inv(frames0)
+    v0 = model.template_vertices.double().numpy()
+    basis = t["template_beta_basis"].double().numpy()
+    relative = np.empty_like(basis)
+    for k in range(len(basis)):
+        step = torch.zeros_like(mean.beta)
+        step[0, k] = PRIOR_STEP
+        ahead, behind = (rest_frames_at_identity(model, replace(mean, beta=mean.beta + s)) for s in (step, -step))
+        bones = (ahead - behind) / (2 * PRIOR_STEP) @ inv0  # d frames / d beta_k, from the mean body's frames
+        relative[k] = basis[k] - _blended(topo, bones, v0)
+    return RestPrior(frames0, relative, t["template_expression_basis"].double().numpy())
+
+
+def _skinning(model, lat) -> np.ndarray:
+    """The template's start (V,3) for body 0 of ``lat``: the mean template moved by the prior
+    relative to its bones at this shape and face, skinned from the mean body's identity-pose bone
+    frames to this body's posed frames (which carry the shape's bone motion exactly)."""
+    prior, topo = rest_prior(model), template_topology(model)
     body = lat.body(0)
-    beta, psi = body.beta[0].float().cpu(), body.expression[0].float().cpu()
-    rest = (model.template_vertices + torch.einsum("k,kvc->vc", beta, t["template_beta_basis"])
-            + torch.einsum("e,evc->vc", psi, t["template_expression_basis"])).double().numpy()
+    beta, psi = body.beta[0].double().cpu().numpy(), body.expression[0].double().cpu().numpy()
+    rest = (model.template_vertices.double().numpy() + np.tensordot(beta, prior.beta, 1)
+            + np.tensordot(psi, prior.expression, 1))
     with torch.no_grad():
         posed = model.bone_frames(body).posed[0].double().cpu().numpy()
-    rel = posed @ np.linalg.inv(rest_frames_at_identity(model, body))  # (J,4,4)
-    m = (topo.skin @ rel[:, :3].reshape(len(rel), 12)).reshape(-1, 3, 4)  # (V,3,4) blended transforms
-    return np.einsum("vcd,vd->vc", m[:, :, :3], rest) + m[:, :, 3]
+    return _blended(topo, posed @ np.linalg.inv(prior.frames0), rest)
 
 
 def template_mesh(model, lat) -> TemplateMesh:

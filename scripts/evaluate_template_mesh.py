@@ -16,6 +16,9 @@ vertices the teacher itself shows (not inside its own union: behind the eyeballs
 in a contact; winding number of the teacher's mesh 0.5 mm out along the normal), and
 ``teacher_sdf_mm``, the field's |SDF| at the teacher's own exposed vertices (how far the field's
 surface is from the teacher's).
+
+Bodies at the slider ends (:data:`SLIDER_ENDS`, rest pose, no teacher): time, |SDF| p95/p99 at the
+placed vertices and triangles folded against the start (the skinned prior, which never folds).
 """
 from __future__ import annotations
 
@@ -32,6 +35,26 @@ from imghum_blender.meshing import vertex_normals
 from imghum_blender.training.ground_truth import chamfer_mm, winding_number
 from imghum_blender.training.held_out import SEED, held_out_poses
 from imghum_blender.training.teacher import latents_from_anny, run_teacher, sample_expressions, sample_phenotypes
+
+
+#: Phenotype settings at the ends of the sliders (others at their defaults).
+SLIDER_ENDS = {"toddler": {"age": 0.0}, "elderly": {"age": 1.0}, "heavy": {"weight": 1.0}, "thin": {"weight": 0.0},
+               "muscular": {"muscle": 1.0}, "tall": {"height": 1.0}, "short": {"height": 0.0},
+               "female heavy": {"gender": 0.0, "weight": 1.0}, "male muscular tall": {"gender": 1.0, "muscle": 1.0, "height": 1.0}}
+
+
+def slider_end(model, phenotypes: dict) -> dict:
+    """Time, |SDF| and folds of one body at the slider ends (see the module docstring)."""
+    from imghum_blender.template_layout import _skinning
+
+    lat = model.latents(phenotypes=phenotypes)
+    tm = template_mesh(model, lat)
+    skin = template_topology(model).projected
+    tris = model.template_faces.numpy()
+    tris = tris[skin[tris].all(1)]
+    sdf = 1000 * np.abs(model.query(tm.vertices.astype(np.float64)[tm.placed], lat)[0])
+    folded = (triangle_normals(tm.vertices.astype(np.float64), tris) * triangle_normals(_skinning(model, lat), tris)).sum(1) < 0
+    return {"seconds": tm.seconds, "sdf_mm": pct(sdf), "folded": int(folded.sum())}
 
 
 def triangle_normals(v: np.ndarray, tris: np.ndarray) -> np.ndarray:
@@ -107,10 +130,14 @@ def main() -> None:
         "uv_stretch_p99_worst": max(r["uv_stretch"]["p99"] for r in rows),
         "seconds": {"median": float(np.median([r["seconds"] for r in rows])), "worst": max(r["seconds"] for r in rows)},
     }
+    ends = {name: slider_end(model, ph) for name, ph in SLIDER_ENDS.items()}
     print(json.dumps(summary, indent=1))
+    for name, row in ends.items():
+        print(f"{name:20s} {row['seconds']:.2f} s  |SDF| p95 {row['sdf_mm']['p95']:.2f} p99 {row['sdf_mm']['p99']:.2f} mm"
+              f"  folded {row['folded']}")
     if args.out:
         Path(args.out).write_text(json.dumps({"bodies": args.bodies, "seed": args.seed, "threads": 2,
-                                              "summary": summary, "rows": rows}, indent=1) + "\n")
+                                              "summary": summary, "slider_ends": ends, "rows": rows}, indent=1) + "\n")
 
 
 if __name__ == "__main__":
