@@ -165,7 +165,8 @@ def cmd_fit(args: argparse.Namespace) -> None:
     margin = fit.confidence["margin_mm"]
     print(f"{describe(fit.unit, fit.up)}; fitted in {fit.seconds:.1f} s; median residual "
           f"{fit.confidence['residual_mm']:.1f} mm"
-          + ("" if margin is None else f"; the chosen orientation beat the next by {margin:.1f} mm"))
+          + ("" if margin is None else f"; the chosen orientation beat the next by {margin:.1f} mm")
+          + (f"; re-posed {', '.join(fit.confidence['limbs_moved'])}" if fit.confidence["limbs_moved"] else ""))
     print(f"wrote {out}: {len(fit.mesh.vertices)} vertices in the scan's frame and units"
           + (f"; latents (model frame) to {args.latents_out}" if args.latents_out else ""))
 

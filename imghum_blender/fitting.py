@@ -40,7 +40,8 @@ class FitResult:
     similarity) takes the data's frame there, and the mesh is in the data's frame and units, so it
     overlays the data. A point-cloud fit also says what it assumed (``unit``, ``up``) and how sure
     it is (``confidence``: the winning start pose, the final median residual and the margin by which
-    the best orientation hypothesis beat the runner-up, both in mm; no margin with one hypothesis)."""
+    the best orientation hypothesis beat the runner-up, both in mm, no margin with one hypothesis;
+    ``limbs_moved``: the upper limb bones the limb search re-posed)."""
 
     latents: Latents
     mesh: object
@@ -135,13 +136,17 @@ class _Runner:
         self.cancelled = False
         self.history: list[dict] = []
 
-    def run(self, params: _Params, schedule, loss_fn) -> list[dict]:
-        """``loss_fn(params, stage) -> (loss, record)``; returns this run's records."""
+    def run(self, params: _Params, schedule, loss_fn, before: dict | None = None) -> list[dict]:
+        """``loss_fn(params, stage) -> (loss, record)``; ``before`` maps (stage, step) to a call
+        made before that step of that stage (e.g. a search that moves the parameters); returns this
+        run's records."""
         records = []
         for stage, steps in schedule:
             opt = torch.optim.Adam(_stage_params(params, stage), lr=STAGE_LR[stage])
             sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(steps, 1), eta_min=0.002)
-            for _ in range(steps):
+            for step in range(steps):
+                if before and (stage, step) in before:
+                    before[(stage, step)]()
                 if self.cancelled or (self.cancel is not None and self.cancel()):
                     self.cancelled = True
                     return records
@@ -163,12 +168,6 @@ class _Runner:
         return params.latents("details" if started else "body").detach()
 
 
-def _sdf(model, lat: Latents, pts: torch.Tensor) -> torch.Tensor:
-    """SDF (N,) of a fitting step's few points (no candidate grid: cheaper at this size)."""
-    state = model.prepare(lat, grid_cells=0)
-    return model.network(pts[None], state.frames, state.films, state.grid)[0][0]
-
-
 def _yaw_candidates(model, target: np.ndarray) -> tuple[np.ndarray, list[_Params]]:
     """The mean body's centre (model frame) and 8 starting fits, one per yaw, each rotated about
     that centre and placed with the centre on ``target``."""
@@ -182,6 +181,98 @@ def _yaw_candidates(model, target: np.ndarray) -> tuple[np.ndarray, list[_Params
 
 #: One in this many of a step's points also gets the sign-aware pair offset along its normal.
 NORMAL_SHARE = 3
+
+
+class _Cover:
+    """How well a body covers a cloud: template skin vertices skinned by a fit's bones (the template
+    prior moves them with the shape) and each one's distance to its nearest cloud point. A limb
+    settled in empty space, which the points alone leave there, is far from every point."""
+
+    def __init__(self, model, tree: cKDTree, scale: float = 0.03):
+        from .template_layout import rest_prior, template_topology
+
+        prior, topo = rest_prior(model), template_topology(model)
+        self.tree, self.scale = tree, scale
+        dev = model.device
+        self.rest = model.template_vertices.float().to(dev)
+        self.basis = torch.as_tensor(prior.beta, dtype=torch.float32, device=dev)  # (K,V,3)
+        self.bones = torch.as_tensor(topo.skin_indices, device=dev)
+        self.weights = torch.as_tensor(topo.skin_weights, dtype=torch.float32, device=dev)
+        self.inv0 = torch.as_tensor(np.linalg.inv(prior.frames0), dtype=torch.float32, device=dev)
+        main = topo.skin_indices[np.arange(len(topo.skin_indices)), topo.skin_weights.argmax(1)]
+        self.ids = np.flatnonzero(topo.projected)
+        self.main = main[self.ids]  # each skin vertex's main bone
+        self.parents = model.skeleton.parents.cpu().numpy()
+        names = model.vocabulary.bone_names
+        body = ~np.isin(self.main, self.below([names.index(n) for n in names if n.startswith("wrist")]))
+        self.body_ids, self.body_main = self.ids[body], self.main[body]  # hands aside: they are fitted last
+
+    def below(self, bones: list[int]) -> list[int]:
+        """``bones`` and all their descendants."""
+        out = set(bones)
+        for i, p in enumerate(self.parents):  # parents come before their children
+            if p in out:
+                out.add(i)
+        return sorted(out)
+
+    def vertices(self, frames: torch.Tensor, beta: torch.Tensor, ids: np.ndarray) -> torch.Tensor:
+        """Template vertices ``ids`` (...,S,3) skinned by posed bone ``frames`` (...,J,4,4) at shape
+        ``beta`` (K,)."""
+        i = torch.as_tensor(ids, device=frames.device)
+        rest = self.rest[i] + torch.einsum("k,ksc->sc", beta.float(), self.basis[:, i])
+        m = torch.einsum("sk,...skij->...sij", self.weights[i], (frames.float() @ self.inv0)[..., self.bones[i], :, :])
+        return torch.einsum("...sij,sj->...si", m[..., :3, :3], rest) + m[..., :3, 3]
+
+    def distance(self, frames: torch.Tensor, beta: torch.Tensor, ids: np.ndarray) -> np.ndarray:
+        """Distance (...,S) from each skinned vertex ``ids`` to the cloud."""
+        return self.tree.query(self.vertices(frames, beta, ids).cpu().numpy())[0]
+
+    def limb(self, frames: torch.Tensor, beta: torch.Tensor, bones: list[int], rng, count: int = 200) -> torch.Tensor:
+        """Robust (Cauchy) mean distance (B,) to the cloud of ``count`` vertices skinned mostly to
+        ``bones`` or below them (hands aside), for bodies posed by ``frames`` (B,J,4,4)."""
+        ids = self.body_ids[np.isin(self.body_main, self.below(bones))]
+        d = self.distance(frames, beta, rng.choice(ids, min(count, len(ids)), replace=False))
+        return torch.as_tensor(np.log1p((d / self.scale) ** 2).mean(-1), dtype=torch.float32, device=frames.device)
+
+
+#: Limbs re-searched halfway through the body stage: (upper, lower) bones.
+LIMBS = (("upperarm01.L", "lowerarm01.L"), ("upperarm01.R", "lowerarm01.R"),
+         ("upperleg01.L", "lowerleg01.L"), ("upperleg01.R", "lowerleg01.R"))
+
+
+def _limb_search(model, params: _Params, pts: torch.Tensor, cover: _Cover | None, rng, candidates: int = 63,
+                 samples: int = 800, robust: float = 0.05) -> list[str]:
+    """Each limb of :data:`LIMBS` re-posed at random within its joints' ranges (``candidates`` per
+    limb, the current pose among them), all scored at once: a robust point-to-surface term (Cauchy,
+    wide ``robust`` so that points far from the body still count) plus, with ``cover``, the limb's
+    robust distance to the cloud. A limb takes its best pose; returns the bones that moved. It frees
+    a limb a local fit leaves stretched into empty space while its points lie elsewhere (a partial
+    scan's hidden side lies within centimetres of its visible side, so the cover term holds there
+    too: measured on single-view clouds)."""
+    names = list(params.names)
+    moved = []
+    x = pts[torch.as_tensor(rng.choice(len(pts), min(samples, len(pts)), replace=False), device=pts.device)]
+    with torch.no_grad():
+        for limb in LIMBS:
+            j = [names.index(b) for b in limb]
+            lat = params.latents("body")
+            pose = torch.cat([params.root[None], params.pose[1:]]).detach()
+            trial = pose[None].repeat(candidates + 1, 1, 1)
+            u = torch.as_tensor(rng.uniform(size=(candidates, len(j), 3)), dtype=pose.dtype, device=pose.device)
+            trial[1:, j] = params.lo[j] + u * (params.hi[j] - params.lo[j])
+            b = len(trial)
+            many = Latents(lat.beta.expand(b, -1), lat.expression.expand(b, -1),
+                           rotvec_to_matrix(trial.reshape(-1, 3)).reshape(b, -1, 3, 3), lat.root_translation.expand(b, -1))
+            state = model.prepare(many, grid_cells=8)
+            sdf = model.network(x[None].expand(b, -1, -1), state.frames, state.films, state.grid)[0]
+            score = torch.log1p((sdf / robust) ** 2).mean(1)
+            if cover is not None:
+                score = score + cover.limb(state.frames, lat.beta[0], j, rng)
+            best = int(torch.argmin(score))
+            if best:
+                params.pose.data[j] = trial[best, j]
+                moved.append(limb[0])
+    return moved
 
 
 class _CloudLoss:
@@ -199,7 +290,8 @@ class _CloudLoss:
         if self.normals is not None:
             n = torch.as_tensor(self.normals[idx[:m]], dtype=torch.float32, device=x.device)
             x = torch.cat([x, x[:m] + 0.01 * n, x[:m] - 0.01 * n])
-        s = _sdf(self.model, params.latents(stage), x)
+        state = self.model.prepare(params.latents(stage), grid_cells=0)  # no grid: cheaper for few points
+        s = self.model.network(x[None], state.frames, state.films, state.grid)[0][0]
         data = torch.log1p((s[:k] / r) ** 2).mean()
         if self.normals is not None:
             data = data + 0.5 * (torch.log1p(((s[k:k + m] - 0.01) / r) ** 2).mean()
@@ -316,6 +408,18 @@ def _coverage_mm(model, lat: Latents, tree, resolution: int = 40) -> float:
     return float(np.minimum(tree.query(verts)[0], 0.05).mean() * 1000)
 
 
+def _search_limbs(model, params: _Params, pts: torch.Tensor, cloud: np.ndarray, rng) -> list[str]:
+    """:func:`_limb_search` within a fit, scored also by how the limbs cover the cloud where the
+    bundle has the template prior (bundles from before it: by the points only)."""
+    from .template_layout import TemplatePriorError
+
+    try:
+        cover = _Cover(model, cKDTree(cloud))
+    except TemplatePriorError:
+        cover = None
+    return _limb_search(model, params, pts, cover, rng)
+
+
 def fit_points(model, points, normals=None, *, unit: str = "auto", up: str = "auto",
                iterations: tuple[int, int, int] = CLOUD_ITERATIONS, hypotheses: int = 2, samples: int = 1000,
                robust: float = 0.01, resolution: int = 128, seed: int = 0,
@@ -367,7 +471,10 @@ def fit_points(model, points, normals=None, *, unit: str = "auto", up: str = "au
     else:
         model_normals = nrm @ rot.T
     loss = _CloudLoss(model, y, model_normals, samples, robust, rng)
-    runner.run(params, [("body", iterations[1] - trial), ("details", iterations[2])], loss)
+    half = (iterations[1] - trial) // 2
+    moved: list[str] = []
+    runner.run(params, [("body", iterations[1] - trial), ("details", iterations[2])], loss,
+               {("body", half): lambda: moved.extend(_search_limbs(model, params, loss.pts, y, rng))})
     lat = runner.final_latents(params, iterations[2])
     with torch.no_grad():
         residual = np.abs(model.query(loss.pts, lat)[0].cpu().numpy())
@@ -379,7 +486,7 @@ def fit_points(model, points, normals=None, *, unit: str = "auto", up: str = "au
         mesh = replace(mesh, vertices=scan_frame.apply(back, mesh.vertices.astype(np.float64)),
                        normals=(mesh.normals @ rot).astype(np.float32))
     confidence = {"start": start, "residual_mm": float(np.median(residual) * 1000),
-                  "margin_mm": float(scored[1][0] - scored[0][0]) if len(scored) > 1 else None}
+                  "margin_mm": float(scored[1][0] - scored[0][0]) if len(scored) > 1 else None, "limbs_moved": moved}
     return FitResult(lat, mesh, residual, time.perf_counter() - t0, runner.history, runner.cancelled,
                      transform, unit, scan_frame.up_name(rot), confidence)
 

@@ -162,6 +162,59 @@ def test_far_cloud_fits_as_well_as_at_the_origin(model, known):
     assert abs(np.median(far.residual) - np.median(near.residual)) < 0.1 * np.median(near.residual)
 
 
+def _params_of(model, lat, **changes):
+    """Fit parameters set to ``lat`` (latents of one body) with some bones' rotation vectors changed."""
+    from imghum_blender.fitting import _Params
+    from imghum_blender.rotations import matrix_to_rotvec
+
+    params = _Params(model, lat.root_translation[0].numpy(), 0.0)
+    rotvec = matrix_to_rotvec(lat.pose[0].float())
+    for bone, value in changes.items():
+        rotvec[model.vocabulary.bone_names.index(bone)] = torch.tensor(value)
+    params.pose.data[:], params.root.data[:], params.beta.data[:] = rotvec, rotvec[0], lat.beta[0]
+    return params
+
+
+def _end_errors(model, params, lat) -> np.ndarray:
+    """Distances (m) between the wrists and ankles of a fit's parameters and of ``lat``."""
+    ends = [model.vocabulary.bone_names.index(n) for n in ("wrist.L", "wrist.R", "foot.L", "foot.R")]
+    got = model.bone_frames(params.latents("body").detach()).posed[0, ends, :3, 3]
+    return np.linalg.norm((got - model.bone_frames(lat).posed[0, ends, :3, 3]).numpy(), axis=1)
+
+
+def test_the_limb_search_frees_an_arm_stretched_into_empty_space(model, known):
+    """The known body's left arm is bent; a fit that left it stretched out (where no point is) gets
+    it back from the limb search, and the limbs that were right stay where they are."""
+    from scipy.spatial import cKDTree
+
+    from imghum_blender.fitting import _Cover, _limb_search
+
+    lat, _, pts, _ = known
+    params = _params_of(model, lat, **{"upperarm01.L": [0.0, -1.4, 0.0], "lowerarm01.L": [0.0, 0.0, 0.0]})
+    before = _end_errors(model, params, lat)
+    moved = _limb_search(model, params, torch.as_tensor(pts, dtype=torch.float32), _Cover(model, cKDTree(pts)),
+                         np.random.default_rng(0))
+    after = _end_errors(model, params, lat)
+    assert "upperarm01.L" in moved and before[0] > 0.15
+    assert after[0] < 0.5 * before[0], (before, after)
+    assert (after[1:] < 0.02).all(), "the other limbs were right and stay"
+
+
+def test_the_limb_search_keeps_a_right_body_seen_from_one_side(model, known):
+    """On a single-view cloud (the known body's front half) the hidden side lies near the visible
+    one, so the search leaves a body whose limbs are right where they are."""
+    from scipy.spatial import cKDTree
+
+    from imghum_blender.fitting import _Cover, _limb_search
+
+    lat, _, pts, nrm = known
+    front = pts[nrm @ np.array([np.sin(0.6), -np.cos(0.6), 0.0]) > 0]  # the body faces -Y turned by its root
+    params = _params_of(model, lat)
+    _limb_search(model, params, torch.as_tensor(front, dtype=torch.float32), _Cover(model, cKDTree(front)),
+                 np.random.default_rng(0))
+    assert (_end_errors(model, params, lat) < 0.02).all()
+
+
 def pts_dense(mesh):
     rng = np.random.default_rng(1)
     tri = mesh.vertices[mesh.faces].astype(np.float64)
