@@ -15,7 +15,7 @@ be used is refused and the preferences say why.
 """
 import bpy
 
-from .imghum_blender.vocabulary import CUT, LAYER, PHENOTYPE_HELP, RESOLUTION, Range, Vocabulary
+from .imghum_blender.bundle.vocabulary import CUT, LAYER, PHENOTYPE_HELP, RESOLUTION, Range, Vocabulary
 from .operators import runtime, scene_data
 
 

@@ -15,9 +15,9 @@ import sys
 import time
 from pathlib import Path
 
-from .latents_file import read_latents_file
-from .threads import use_runtime_policy
-from .vocabulary import RESOLUTION
+from .formats.latents_file import read_latents_file
+from .runtime.threads import use_runtime_policy
+from .bundle.vocabulary import RESOLUTION
 
 
 def _items(values: list[str], what: str) -> list[tuple[str, str]]:
@@ -92,8 +92,8 @@ def _region(words: list[str] | None):
 def _write_body(out: Path, model, mesh, attrs=None) -> None:
     """A body mesh as OBJ (seam-aware UVs, normals) or PLY (normals, parts, semantics, skin weights);
     ``attrs``: its attributes when known (else transferred through its semantics)."""
-    from .attributes import surface_attributes
-    from .export import write_obj, write_ply
+    from .surface.attributes import surface_attributes
+    from .formats.mesh_files import write_obj, write_ply
 
     attrs = attrs or surface_attributes(model, mesh)
     if out.suffix.lower() == ".obj":
@@ -116,7 +116,7 @@ def cmd_mesh(args: argparse.Namespace) -> None:
     region = _region(args.region)
     t0 = time.time()
     if args.topology == "template":
-        from .template_layout import template_attributes, template_mesh
+        from .surface.template_layout import template_attributes, template_mesh
 
         if region is not None:
             raise ValueError("--region meshes part of the body: it needs --topology adaptive")
@@ -134,12 +134,12 @@ def cmd_mesh(args: argparse.Namespace) -> None:
 def cmd_fit(args: argparse.Namespace) -> None:
     """Fit a body to a scan file; write it in the scan's frame and units, and its latents."""
     from . import load_model
-    from .export import atomic_write
-    from .fit_inputs import check_points
-    from .fitting import CLOUD_ITERATIONS, fit_points, scaled_iterations
-    from .latents_file import fit_document
-    from .scan_frame import describe
-    from .scan_io import read_scan
+    from .formats.atomic import atomic_write
+    from .fitting.inputs import check_points
+    from .fitting.fit import CLOUD_ITERATIONS, fit_points, scaled_iterations
+    from .formats.latents_file import fit_document
+    from .fitting.scan_frame import describe
+    from .formats.scans import read_scan
 
     out = Path(args.out)
     _check_out(out)

@@ -4,9 +4,10 @@ import bpy
 import numpy as np
 from bpy_extras.io_utils import ImportHelper
 
-from ..imghum_blender import animation_io, rig
-from ..imghum_blender.body_mesh import job
-from ..imghum_blender.vocabulary import RESOLUTION
+from ..imghum_blender.formats import animation as animation_io
+from ..imghum_blender.surface import rig
+from ..imghum_blender.runtime.body_mesh import job
+from ..imghum_blender.bundle.vocabulary import RESOLUTION
 from . import runtime, scene_data
 from .base import BodyOperator, ModalJob
 
@@ -233,7 +234,7 @@ class IMGHUM_OT_import_pose_json(BodyOperator, ImportHelper):
     def run(self, context, arm):
         import torch
 
-        from ..imghum_blender.rotations import rotvec_to_matrix
+        from ..imghum_blender.field.rotations import rotvec_to_matrix
 
         names = runtime.vocabulary().bone_names
         fps, frames = animation_io.read_pose_json(self.filepath, names)

@@ -2,9 +2,10 @@
 import bpy
 import numpy as np
 
-from ..imghum_blender import poses, rig
-from ..imghum_blender.body_mesh import evaluate
-from ..imghum_blender.vocabulary import RESOLUTION
+from ..imghum_blender.field import poses
+from ..imghum_blender.surface import rig
+from ..imghum_blender.runtime.body_mesh import evaluate
+from ..imghum_blender.bundle.vocabulary import RESOLUTION
 from . import runtime, scene_data
 from .base import BodyOperator, Operator
 
@@ -132,7 +133,7 @@ def _preset_items(presets, first: tuple = ()) -> list[tuple[str, str, str]]:
     return [*first, *((k, k.replace("_", "-").title(), "") for k in presets)]
 
 
-#: What the panels offer: every item is a preset of :mod:`imghum_blender.poses` (or Neutral).
+#: What the panels offer: every item is a preset of :mod:`imghum_blender.field.poses` (or Neutral).
 EXPRESSION_ITEMS = _preset_items(poses.EXPRESSION_PRESETS, [("NEUTRAL", "Neutral", "Every facial action at 0")])
 BODY_POSE_ITEMS = _preset_items(poses.BODY_PRESETS)
 HAND_POSE_ITEMS = _preset_items(poses.HAND_PRESETS)
@@ -181,7 +182,7 @@ def set_pose(arm, deltas: dict[str, np.ndarray], bones) -> None:
     """Set the named ``bones`` of the armature to model pose deltas (rotation vectors; absent = rest)."""
     import torch
 
-    from ..imghum_blender.rotations import rotvec_to_matrix
+    from ..imghum_blender.field.rotations import rotvec_to_matrix
 
     names = runtime.vocabulary().bone_names
     d = np.repeat(np.eye(3)[None], len(names), 0)

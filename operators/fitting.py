@@ -10,7 +10,7 @@ import numpy as np
 from mathutils import Matrix
 from bpy_extras.io_utils import ImportHelper
 
-from ..imghum_blender import rig
+from ..imghum_blender.surface import rig
 from . import runtime, scene_data
 from .base import ModalJob, Operator
 from .body import create_body, mesh_now
@@ -80,7 +80,7 @@ class _FitOperator(ModalJob):
         return ""
 
     def steps(self, base: tuple[int, int, int]) -> tuple[int, ...]:
-        from ..imghum_blender.fitting import scaled_iterations
+        from ..imghum_blender.fitting.fit import scaled_iterations
 
         return scaled_iterations(base, self.effort)
 
@@ -124,7 +124,7 @@ class IMGHUM_OT_fit_points(_FitOperator):
         return True
 
     def job(self, context):
-        from ..imghum_blender.fitting import CLOUD_ITERATIONS, check_points, fit_points
+        from ..imghum_blender.fitting.fit import CLOUD_ITERATIONS, check_points, fit_points
 
         points, normals = cloud_of(context.active_object)
         check_points(points, "auto")
@@ -139,7 +139,7 @@ class IMGHUM_OT_fit_points(_FitOperator):
         return fn, name
 
     def frame_note(self, fit) -> str:
-        from ..imghum_blender.scan_frame import describe
+        from ..imghum_blender.fitting.scan_frame import describe
 
         return f" ({describe(fit.unit, fit.up)})"
 
@@ -172,7 +172,7 @@ class IMGHUM_OT_fit_image(_FitOperator, ImportHelper):
         return [Path(bpy.path.abspath(self.filepath))]
 
     def job(self, context):
-        from ..imghum_blender.fitting import fit_image
+        from ..imghum_blender.fitting.fit import fit_image
 
         images = self.images()
         views = [{"mask": load_mask(str(img)), **read_view(keypoint_file(img, self.keypoints, len(images)),
@@ -201,9 +201,9 @@ def keypoint_file(image: Path, given: str, images: int) -> Path:
 
 
 def read_view(path: Path, person: int) -> dict:
-    """The camera and the landmarks (:data:`~imghum_blender.fitting.LANDMARKS` when present) of one
+    """The camera and the landmarks (:data:`~imghum_blender.fitting.fit.LANDMARKS` when present) of one
     person in a keypoint JSON."""
-    from ..imghum_blender.fitting import LANDMARKS
+    from ..imghum_blender.fitting.fit import LANDMARKS
 
     try:
         data = json.loads(path.read_text())
@@ -232,7 +232,7 @@ class IMGHUM_OT_load_fit(Operator, ImportHelper):
     filter_glob: bpy.props.StringProperty(default="*.json", options={"HIDDEN"})
 
     def run(self, context):
-        from ..imghum_blender.latents_file import read_latents_file, scan_to_model
+        from ..imghum_blender.formats.latents_file import read_latents_file, scan_to_model
 
         path = Path(bpy.path.abspath(self.filepath))
         kwargs, notes = read_latents_file(path)

@@ -1,7 +1,7 @@
 """Layer operators: add and remove garment layers and limb differences of a body."""
 import bpy
 
-from ..imghum_blender.vocabulary import LAYER, REGION_NAMES
+from ..imghum_blender.bundle.vocabulary import LAYER, REGION_NAMES
 from . import runtime
 from .base import BodyOperator
 

@@ -1,13 +1,13 @@
 """Motion-capture import: BVH (read by the core) or FBX (read by Blender's own importer, e.g. Mixamo
-clips), retargeted onto the active body's armature as keyframes (see ``imghum_blender.mocap``)."""
+clips), retargeted onto the active body's armature as keyframes (see ``imghum_blender.formats.mocap``)."""
 from pathlib import Path
 
 import bpy
 import numpy as np
 from bpy_extras.io_utils import ImportHelper
 
-from ..imghum_blender import mocap
-from ..imghum_blender.body_mesh import latents_for
+from ..imghum_blender.formats import mocap
+from ..imghum_blender.runtime.body_mesh import latents_for
 from . import runtime
 from .animation import frame_times, key_pose
 from .base import BodyOperator

@@ -1,6 +1,6 @@
 """Check the model bundle: read its header, validate it and keep a summary for the UI."""
 
-from ..imghum_blender import bundle_info
+from ..imghum_blender.bundle import header as bundle_info
 from . import runtime
 from .base import Operator
 

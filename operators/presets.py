@@ -1,10 +1,10 @@
 """Character preset operators: save the active body's shape, expression, layers and colour mode to
 the user's preset library, apply a preset to the active body, delete one (the files are
-:mod:`imghum_blender.presets` documents)."""
+:mod:`imghum_blender.formats.presets` documents)."""
 import bpy
 
-from ..imghum_blender import presets
-from ..imghum_blender.presets import LAYER_FIELDS, Preset, PresetLayer
+from ..imghum_blender.formats import presets
+from ..imghum_blender.formats.presets import LAYER_FIELDS, Preset, PresetLayer
 from . import runtime
 from .base import BodyOperator, Operator
 from .body import set_expression

@@ -22,11 +22,11 @@ from pathlib import Path
 import bpy
 import numpy as np
 
-from ..imghum_blender import bundle_info
-from ..imghum_blender.body_mesh import ArmaturePose, BodyMeshData, BodyRequest, job  # torch-free at import
-from ..imghum_blender.edits import Layer, LimbCut
-from ..imghum_blender.evaluator import Evaluator, Outcome
-from ..imghum_blender.vocabulary import Vocabulary, load as load_vocabulary
+from ..imghum_blender.bundle import header as bundle_info
+from ..imghum_blender.runtime.body_mesh import ArmaturePose, BodyMeshData, BodyRequest, job  # torch-free at import
+from ..imghum_blender.surface.edits import Layer, LimbCut
+from ..imghum_blender.runtime.evaluator import Evaluator, Outcome
+from ..imghum_blender.bundle.vocabulary import Vocabulary, load as load_vocabulary
 from . import scene_data
 
 log = logging.getLogger("imghum")
@@ -85,8 +85,8 @@ def vocabulary() -> Vocabulary:
 
 
 def _model_for(path: str):
-    from ..imghum_blender.model import load_model
-    from ..imghum_blender.threads import use_runtime_policy
+    from ..imghum_blender.field.model import load_model
+    from ..imghum_blender.runtime.threads import use_runtime_policy
 
     with STATE.lock:
         if STATE.model_path != path:

@@ -4,7 +4,7 @@ attributes and vertex groups, the material, and baked per-frame meshes. Bulk dat
 import bpy
 import numpy as np
 
-from ..imghum_blender.attributes import part_colors
+from ..imghum_blender.surface.attributes import part_colors
 
 SEMANTIC_ATTR = "imghum_semantic"
 PART_ATTR = "imghum_part"

@@ -1,5 +1,5 @@
 """Shape-key operators: the 52 ARKit facial actions as shape keys on a template-topology body."""
-from ..imghum_blender.body_mesh import latents_for
+from ..imghum_blender.runtime.body_mesh import latents_for
 from . import runtime, scene_data
 from .base import BodyOperator
 
@@ -17,7 +17,7 @@ class IMGHUM_OT_add_face_keys(BodyOperator):
         if ob is None or ob.data.get(scene_data.TOPOLOGY_PROP) != "template":
             raise ValueError("ARKit shape keys need the template topology: set Mesh > Topology to Template "
                              "and update the mesh")
-        from ..imghum_blender.face_keys import face_keys  # torch: imported on first use
+        from ..imghum_blender.surface.face_keys import face_keys  # torch: imported on first use
 
         model = runtime.model()
         keys = face_keys(model, latents_for(model, runtime.snapshot(arm, arm.imghum.final_resolution)))

@@ -1,7 +1,7 @@
 """The Character Presets panel: save the active body as a preset, apply or delete saved ones."""
 import bpy
 
-from ..imghum_blender.presets import list_presets
+from ..imghum_blender.formats.presets import list_presets
 from ..operators.presets import library
 from .body import BodyPanel
 

@@ -22,9 +22,9 @@ import torch
 from scipy.ndimage import binary_closing, binary_fill_holes
 
 import imghum_blender as ih
-from imghum_blender.fitting import LANDMARKS, project
-from imghum_blender.scan_frame import UP_AXES, apply, yaw_matrix
-from imghum_blender.surface_sampling import surface_samples
+from imghum_blender.fitting.fit import LANDMARKS, project
+from imghum_blender.fitting.scan_frame import UP_AXES, apply, yaw_matrix
+from imghum_blender.surface.sampling import surface_samples
 
 
 def camera(centre: np.ndarray, turn: float, size: int = 512) -> dict:

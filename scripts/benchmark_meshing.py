@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 import imghum_blender as ih
-from imghum_blender.attributes import surface_attributes
+from imghum_blender.surface.attributes import surface_attributes
 
 
 def best_of(fn, repeats: int) -> tuple[float, object]:

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import imghum_blender as ih
-from imghum_blender import mocap
+from imghum_blender.formats import mocap
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -3,7 +3,7 @@
     python scripts/benchmark_threads.py [--runs 7] [--out docs/benchmarks/threads.json]
 
 Each measurement runs in a fresh process under one policy — ``torch-default`` (torch's own thread
-count, the behaviour before the policy) or ``runtime`` (:func:`imghum_blender.threads.use_runtime_policy`)
+count, the behaviour before the policy) or ``runtime`` (:func:`imghum_blender.runtime.threads.use_runtime_policy`)
 — while a neighbour process runs: none, a multi-threaded torch matmul loop, a numpy matmul loop, or a
 second model process meshing in a loop under the same policy (two batch shards on one machine).
 Tasks: a 64³ preview (mesh + surface attributes, as the add-on does) on the main thread and on the
@@ -28,7 +28,7 @@ TASKS = ("preview-main", "preview-worker", "mesh-128")
 
 def _apply(policy: str) -> None:
     if policy == "runtime":
-        from imghum_blender.threads import use_runtime_policy
+        from imghum_blender.runtime.threads import use_runtime_policy
 
         use_runtime_policy()
 
@@ -72,7 +72,7 @@ def measure(task: str, policy: str, runs: int) -> dict:
         return ih.surface_attributes(m, mesh) if task != "mesh-128" else mesh
 
     if task == "preview-worker":
-        from imghum_blender.evaluator import Evaluator
+        from imghum_blender.runtime.evaluator import Evaluator
 
         ev = Evaluator(lambda: model)
 

@@ -17,8 +17,8 @@ import numpy as np
 import torch
 
 import imghum_blender as ih
-from imghum_blender.face_keys import face_keys
-from imghum_blender.template_layout import template_topology
+from imghum_blender.surface.face_keys import face_keys
+from imghum_blender.surface.template_layout import template_topology
 from imghum_blender.training.held_out import SEED, held_out_poses
 from imghum_blender.training.teacher import latents_from_anny, sample_expressions, sample_phenotypes
 

@@ -24,8 +24,8 @@ import torch
 from scipy.ndimage import binary_closing, binary_fill_holes
 
 import imghum_blender as ih
-from imghum_blender.fitting import LANDMARKS, fit_image, fit_points, project
-from imghum_blender.scan_frame import UP_AXES, apply, yaw_matrix
+from imghum_blender.fitting.fit import LANDMARKS, fit_image, fit_points, project
+from imghum_blender.fitting.scan_frame import UP_AXES, apply, yaw_matrix
 from imghum_blender.training.ground_truth import chamfer_mm, surface_samples
 from imghum_blender.training.held_out import SEED, held_out_poses
 from imghum_blender.training.teacher import (

@@ -30,8 +30,8 @@ import numpy as np
 import torch
 
 import imghum_blender as ih
-from imghum_blender.template_layout import template_mesh, template_topology
-from imghum_blender.meshing import vertex_normals
+from imghum_blender.surface.template_layout import template_mesh, template_topology
+from imghum_blender.surface.meshing import vertex_normals
 from imghum_blender.training.ground_truth import chamfer_mm, winding_number
 from imghum_blender.training.held_out import SEED, held_out_poses
 from imghum_blender.training.teacher import latents_from_anny, run_teacher, sample_expressions, sample_phenotypes
@@ -45,7 +45,7 @@ SLIDER_ENDS = {"toddler": {"age": 0.0}, "elderly": {"age": 1.0}, "heavy": {"weig
 
 def slider_end(model, phenotypes: dict) -> dict:
     """Time, |SDF| and folds of one body at the slider ends (see the module docstring)."""
-    from imghum_blender.template_layout import _skinning
+    from imghum_blender.surface.template_layout import _skinning
 
     lat = model.latents(phenotypes=phenotypes)
     tm = template_mesh(model, lat)

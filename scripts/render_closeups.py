@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 from skimage.io import imread, imsave
 
-from imghum_blender.model import load_model
-from imghum_blender.template_layout import template_mesh
+from imghum_blender.field.model import load_model
+from imghum_blender.surface.template_layout import template_mesh
 from imghum_blender.training.detail import region_parts
 from imghum_blender.training.evaluate_detail import cases, teacher_vertices
 

@@ -21,7 +21,7 @@ import torch
 from imghum_blender.training import teacher
 from imghum_blender.training.build_bundle import shape_space
 from imghum_blender.training.teacher import corners
-from imghum_blender.vocabulary import PHENOTYPE_NAMES
+from imghum_blender.bundle.vocabulary import PHENOTYPE_NAMES
 
 
 def rest_error_mm(t, phen: dict[str, torch.Tensor], mean: torch.Tensor, basis: torch.Tensor,

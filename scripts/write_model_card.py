@@ -9,8 +9,8 @@ import argparse
 import json
 from pathlib import Path
 
-from imghum_blender import tensorfile
-from imghum_blender.bundle_info import read_document
+from imghum_blender.bundle import tensorfile
+from imghum_blender.bundle.header import read_document
 from imghum_blender.training.evaluate_detail import FACES, HANDS
 
 #: Model issue 12's acceptance numbers: (label, value getter, op, target, unit format).
@@ -168,7 +168,7 @@ def template_section(path: str | None, has_prior: bool) -> str:
     if not has_prior:
         return ""
     summary = json.loads(Path(path).read_text())["summary"] if path and Path(path).exists() else None
-    measured = "" if summary is None else f"""
+    measured = "" if summary is None else rf"""
 Measured on {json.loads(Path(path).read_text())['bodies']} held-out bodies (`scripts/evaluate_template_mesh.py`, seed 9090, the fitting
 evaluation's pose families, random faces; `docs/benchmarks/template_mesh.json`; the teacher's mesh of the
 same body has the same topology, so every vertex has a ground truth):
@@ -192,7 +192,7 @@ p99 ≤ {summary['uv_stretch_p99_worst']:.2f} on every body.
 The bundle also carries the template's linear prior: how each template vertex moves per unit of every
 β coefficient and every facial action (`template_beta_basis`, `template_expression_basis`; finite
 differences of the teacher with identity pose deltas, half precision). It is only the *start* of
-template-topology meshing (`imghum_blender.template_layout`): at run time the bones' share of it is
+template-topology meshing (`imghum_blender.surface.template_layout`): at run time the bones' share of it is
 factored out (the model's skeleton moves the bones exactly for any shape, so only the vertices'
 motion relative to their bones stays linear: at the toddler slider end this took the start's head
 error from 18.9 to 8.5 mm p95), skinned to the pose, then moved onto the

@@ -2,7 +2,7 @@
 applied exactly to a new body after the .blend is reloaded; undo, refusals, list and delete."""
 import pytest
 
-from imghum_blender.vocabulary import load
+from imghum_blender.bundle.vocabulary import load
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +37,7 @@ def test_list_and_delete(seen):
 
 
 def test_the_core_names_the_addon_enums(seen):
-    from imghum_blender import presets
+    from imghum_blender.formats import presets
 
     assert tuple(seen["color_modes"]) == presets.COLOR_MODES and tuple(seen["layer_kinds"]) == presets.LAYER_KINDS
     assert seen["panel"]

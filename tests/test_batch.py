@@ -12,8 +12,8 @@ from scipy.spatial import cKDTree
 
 from imghum_blender.batch import spec as bs
 from imghum_blender.batch.keyframes import frame_latents
-from imghum_blender.export import read_ply
-from imghum_blender.vocabulary import load as load_vocabulary
+from imghum_blender.formats.mesh_files import read_ply
+from imghum_blender.bundle.vocabulary import load as load_vocabulary
 
 K = load_vocabulary().beta_size
 

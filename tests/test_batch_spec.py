@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from imghum_blender import bundle_info, vocabulary
+from imghum_blender.bundle import header as bundle_info, vocabulary
 from imghum_blender.batch import spec as bs
 from imghum_blender.batch.__main__ import main
 from imghum_blender.batch.keyframes import frame_latents

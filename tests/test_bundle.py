@@ -3,7 +3,7 @@ import pytest
 import torch
 
 import imghum_blender as ih
-from imghum_blender.bundle import DEFAULT_BUNDLE, load_bundle
+from imghum_blender.field.loader import DEFAULT_BUNDLE, load_bundle
 
 
 def test_round_trip_preserves_tensors_and_queries(model, tmp_path):
@@ -58,8 +58,8 @@ def _write_document(tmp_path, doc, checksum: str, name: str = "edited"):
     original: a hand edit) or "drop" (an older bundle)."""
     import json
 
-    from imghum_blender import tensorfile
-    from imghum_blender.bundle_info import document_digest
+    from imghum_blender.bundle import tensorfile
+    from imghum_blender.bundle.header import document_digest
 
     arrays, meta = tensorfile.load(DEFAULT_BUNDLE)
     text = json.dumps(doc)
@@ -73,7 +73,7 @@ def _write_document(tmp_path, doc, checksum: str, name: str = "edited"):
 
 def _rewrite_document(tmp_path, edit, checksum: str, name: str = "edited"):
     """The shipped bundle with its document changed in place by ``edit(doc)``."""
-    from imghum_blender.bundle_info import read_document
+    from imghum_blender.bundle.header import read_document
 
     doc = read_document(DEFAULT_BUNDLE)
     edit(doc)
@@ -82,7 +82,7 @@ def _rewrite_document(tmp_path, edit, checksum: str, name: str = "edited"):
 
 @pytest.mark.parametrize("key, value", [("softmin_k", 0.02), ("beta_limit", 50.0)])
 def test_edited_document_is_refused(tmp_path, key, value):
-    from imghum_blender import vocabulary
+    from imghum_blender.bundle import vocabulary
 
     def edit(doc):
         (doc["info"] if key == "softmin_k" else doc["spec"])[key] = value
@@ -121,7 +121,7 @@ def test_document_that_is_not_an_object_or_lacks_its_checksum(tmp_path):
 
 
 def test_directory_is_not_a_bundle(tmp_path):
-    from imghum_blender import vocabulary
+    from imghum_blender.bundle import vocabulary
 
     with pytest.raises(ih.BundleError, match="is a directory, not a model bundle"):
         load_bundle(tmp_path)

@@ -4,8 +4,8 @@ import json
 import numpy as np
 
 from imghum_blender.__main__ import main
-from imghum_blender.export import read_ply
-from imghum_blender.vocabulary import load as load_vocabulary
+from imghum_blender.formats.mesh_files import read_ply
+from imghum_blender.bundle.vocabulary import load as load_vocabulary
 
 
 def test_obj_and_ply_with_attributes(tmp_path, capsys):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from imghum_blender.model import load_model
+from imghum_blender.field.model import load_model
 
 
 @pytest.fixture(scope="module")

@@ -3,8 +3,8 @@ exactly their portion, both following the pose."""
 import numpy as np
 import pytest
 
-from imghum_blender.edits import Edits, Layer, LimbCut, layer_faces, part_geometry
-from imghum_blender.attributes import surface_attributes
+from imghum_blender.surface.edits import Edits, Layer, LimbCut, layer_faces, part_geometry
+from imghum_blender.surface.attributes import surface_attributes
 
 RES = 160
 

@@ -4,8 +4,8 @@ import time
 
 import numpy as np
 
-from imghum_blender.body_mesh import BodyRequest, evaluate
-from imghum_blender.evaluator import Evaluator
+from imghum_blender.runtime.body_mesh import BodyRequest, evaluate
+from imghum_blender.runtime.evaluator import Evaluator
 
 
 def _job(phen_age: float, resolution: int = 48):
@@ -74,9 +74,9 @@ def test_armature_pose_request_is_the_model_pose(model):
     """The add-on sends the armature's pose as read from Blender; the core converts it once."""
     import torch
 
-    from imghum_blender import rig
-    from imghum_blender.body_mesh import ArmaturePose, latents_for
-    from imghum_blender.rotations import rotvec_to_matrix
+    from imghum_blender.surface import rig
+    from imghum_blender.runtime.body_mesh import ArmaturePose, latents_for
+    from imghum_blender.field.rotations import rotvec_to_matrix
 
     y, z = rig.bone_directions(model)
     rest = np.stack([np.cross(y, z), y, z], -1)  # any bone orientation works
@@ -93,7 +93,7 @@ def test_armature_pose_request_is_the_model_pose(model):
 
 
 def test_job_meshes_requests_in_turn_with_progress(model):
-    from imghum_blender.body_mesh import job
+    from imghum_blender.runtime.body_mesh import job
 
     seen = []
     reqs = [BodyRequest(resolution=32, phenotypes={"age": a}) for a in (0.4, 0.8)]

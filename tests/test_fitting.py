@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import imghum_blender as ih
-from imghum_blender.fitting import LANDMARKS, project
+from imghum_blender.fitting.fit import LANDMARKS, project
 
 QUICK = (30, 90, 0)
 
@@ -164,8 +164,8 @@ def test_far_cloud_fits_as_well_as_at_the_origin(model, known):
 
 def _params_of(model, lat, **changes):
     """Fit parameters set to ``lat`` (latents of one body) with some bones' rotation vectors changed."""
-    from imghum_blender.fitting import _Params
-    from imghum_blender.rotations import matrix_to_rotvec
+    from imghum_blender.fitting.fit import _Params
+    from imghum_blender.field.rotations import matrix_to_rotvec
 
     params = _Params(model, lat.root_translation[0].numpy(), 0.0)
     rotvec = matrix_to_rotvec(lat.pose[0].float())
@@ -187,7 +187,7 @@ def test_the_limb_search_frees_an_arm_stretched_into_empty_space(model, known):
     it back from the limb search, and the limbs that were right stay where they are."""
     from scipy.spatial import cKDTree
 
-    from imghum_blender.fitting import _Cover, _limb_search
+    from imghum_blender.fitting.fit import _Cover, _limb_search
 
     lat, _, pts, _ = known
     params = _params_of(model, lat, **{"upperarm01.L": [0.0, -1.4, 0.0], "lowerarm01.L": [0.0, 0.0, 0.0]})
@@ -205,7 +205,7 @@ def test_the_limb_search_keeps_a_right_body_seen_from_one_side(model, known):
     one, so the search leaves a body whose limbs are right where they are."""
     from scipy.spatial import cKDTree
 
-    from imghum_blender.fitting import _Cover, _limb_search
+    from imghum_blender.fitting.fit import _Cover, _limb_search
 
     lat, _, pts, nrm = known
     front = pts[nrm @ np.array([np.sin(0.6), -np.cos(0.6), 0.0]) > 0]  # the body faces -Y turned by its root

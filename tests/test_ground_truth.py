@@ -2,7 +2,7 @@
 import numpy as np
 import trimesh
 
-from imghum_blender.correspondence import closest_on_triangles
+from imghum_blender.surface.correspondence import closest_on_triangles
 from imghum_blender.training.ground_truth import signed_distance
 
 

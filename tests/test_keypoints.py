@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from imghum_blender import keypoints as kp
+from imghum_blender.surface import keypoints as kp
 from imghum_blender.batch import coco
 
 

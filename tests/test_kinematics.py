@@ -1,7 +1,7 @@
 """Our skeleton and forward kinematics reproduce the teacher's posed bone frames."""
 import torch
 
-from imghum_blender.kinematics import rest_frames
+from imghum_blender.field.kinematics import rest_frames
 from imghum_blender.training import teacher as T
 from imghum_blender.training.build_bundle import posed_teacher, teacher_code
 

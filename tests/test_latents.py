@@ -5,7 +5,7 @@ import torch
 
 import imghum_blender as ih
 from imghum_blender.training import teacher as T
-from imghum_blender.vocabulary import load as load_vocabulary
+from imghum_blender.bundle.vocabulary import load as load_vocabulary
 
 K = load_vocabulary().beta_size
 
@@ -73,7 +73,7 @@ def test_round_trip_to_anny_and_back(model, teacher):
 
 
 def test_latents_live_in_their_own_module(model):
-    from imghum_blender import latents
+    from imghum_blender.field import latents
 
     assert ih.Latents is latents.Latents and ih.LatentError is latents.LatentError
     lat = model.latents(root_translation=[0.0, 0.0, latents.MAX_TRANSLATION])

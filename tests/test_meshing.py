@@ -4,7 +4,7 @@ import pytest
 import torch
 from scipy.spatial import cKDTree
 
-from imghum_blender.meshing import MAX_GRID_NODES, ResolutionError, named_region
+from imghum_blender.surface.meshing import MAX_GRID_NODES, ResolutionError, named_region
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +102,7 @@ def test_out_of_memory_resolution_is_refused(model):
 
 @pytest.mark.parametrize("resolution", [2 ** 40, float("nan"), "64", 64.0, True, -1, 7])
 def test_bad_resolutions_name_the_allowed_range(model, resolution):
-    from imghum_blender.vocabulary import RESOLUTION
+    from imghum_blender.bundle.vocabulary import RESOLUTION
 
     rng = RESOLUTION["any"]
     with pytest.raises(ResolutionError, match=rf"\[{rng.lo:g}, {rng.hi:g}\]"):

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from imghum_blender import mocap
+from imghum_blender.formats import mocap
 
 ROOT = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("make_walk_bvh", ROOT / "scripts" / "make_walk_bvh.py")
@@ -71,7 +71,7 @@ def test_torso_takes_the_source_rotation_changes(model, tmp_path):
     is the source joint's, turned into the model frame (no rest alignment)."""
     import torch
 
-    from imghum_blender import rig
+    from imghum_blender.surface import rig
 
     motion = mocap.read_bvh(_write(tmp_path / "walk.bvh"))
     lat = model.latents(phenotypes={"age": 0.7})

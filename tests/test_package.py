@@ -30,7 +30,7 @@ def test_no_public_name_is_shadowed_by_a_submodule():
             assert not isinstance(getattr(ih, name), types.ModuleType), name
 
 
-@pytest.mark.parametrize("first", ["", "import imghum_blender.body_mesh", "from imghum_blender import attributes"])
+@pytest.mark.parametrize("first", ["", "import imghum_blender.runtime.body_mesh", "from imghum_blender.surface import attributes"])
 def test_surface_attributes_in_any_import_order(first):
     code = f"""{first}
 import imghum_blender as ih
@@ -46,10 +46,10 @@ print("ok")
 
 
 def test_per_model_caches_are_shared_and_released(model):
-    from imghum_blender.correspondence import template_surface
-    from imghum_blender.edits import part_geometry
-    from imghum_blender.model import Model
-    from imghum_blender.rig import bone_directions
+    from imghum_blender.surface.correspondence import template_surface
+    from imghum_blender.surface.edits import part_geometry
+    from imghum_blender.field.model import Model
+    from imghum_blender.surface.rig import bone_directions
 
     assert template_surface(model) is template_surface(model)
     assert part_geometry(model) is part_geometry(model)

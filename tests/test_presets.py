@@ -7,11 +7,12 @@ import sys
 
 import pytest
 
-from imghum_blender import presets, vocabulary
+from imghum_blender.formats import presets
+from imghum_blender.bundle import vocabulary
 from imghum_blender.batch import spec as bs
 from imghum_blender.batch.__main__ import main
 from imghum_blender.batch.keyframes import frame_latents
-from imghum_blender.presets import Preset, PresetError, PresetLayer
+from imghum_blender.formats.presets import Preset, PresetError, PresetLayer
 
 VOC = vocabulary.load()
 LIMIT = VOC.beta_limit
@@ -144,7 +145,7 @@ def test_bad_files_are_refused(tmp_path, content, message):
 
 
 def test_the_core_module_stays_light():
-    code = ("import sys; import imghum_blender.presets; "
+    code = ("import sys; import imghum_blender.formats.presets; "
             "print(sorted(m for m in ('torch', 'scipy', 'skimage', 'bpy') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -3,8 +3,10 @@ import numpy as np
 import pytest
 import torch
 
-from imghum_blender import animation_io, poses, rig
-from imghum_blender.rotations import rotvec_to_matrix
+from imghum_blender.formats import animation as animation_io
+from imghum_blender.field import poses
+from imghum_blender.surface import rig
+from imghum_blender.field.rotations import rotvec_to_matrix
 
 
 def test_pose_maps_round_trip_and_rest_rig(model):

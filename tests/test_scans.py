@@ -8,12 +8,12 @@ import torch
 
 import imghum_blender as ih
 from imghum_blender.__main__ import main
-from imghum_blender.export import write_obj, write_ply
-from imghum_blender.fit_inputs import resolve_unit
-from imghum_blender.fitting import LANDMARKS
-from imghum_blender.rotations import matrix_to_rotvec, rotvec_to_matrix
-from imghum_blender.scan_frame import UP_AXES, apply, estimate_normals, orient_normals, up_name, yaw_matrix
-from imghum_blender.scan_io import read_scan
+from imghum_blender.formats.mesh_files import write_obj, write_ply
+from imghum_blender.fitting.inputs import resolve_unit
+from imghum_blender.fitting.fit import LANDMARKS
+from imghum_blender.field.rotations import matrix_to_rotvec, rotvec_to_matrix
+from imghum_blender.fitting.scan_frame import UP_AXES, apply, estimate_normals, orient_normals, up_name, yaw_matrix
+from imghum_blender.formats.scans import read_scan
 
 AXIS = {"x": [1, 0, 0], "y": [0, 1, 0], "z": [0, 0, 1]}
 

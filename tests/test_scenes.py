@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from imghum_blender import placement
+from imghum_blender.surface import placement
 from imghum_blender.batch.spec import SpecError, validate
-from imghum_blender.body_mesh import BodyRequest, body_field
+from imghum_blender.runtime.body_mesh import BodyRequest, body_field
 
 BODIES = {"bodies": [{"name": "a"}, {"name": "b"}, {"name": "crowd", "count": 3, "random_shape": True}]}
 
@@ -255,7 +255,7 @@ def test_ground_truth_arrays_reproduce_each_body(scenes, model):
     """The npz's latents, placed by body_to_world, give the joints it lists; they project to its pixels."""
     import torch
 
-    from imghum_blender.latents import Latents
+    from imghum_blender.field.latents import Latents
 
     items, out = scenes
     gt = _gt(out, items["lineup"])

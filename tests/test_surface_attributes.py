@@ -4,8 +4,8 @@ import pytest
 import torch
 from scipy.spatial import cKDTree
 
-from imghum_blender.attributes import surface_attributes
-from imghum_blender.correspondence import template_surface
+from imghum_blender.surface.attributes import surface_attributes
+from imghum_blender.surface.correspondence import template_surface
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from imghum_blender.template_layout import quads_from_triangles, template_attributes, template_mesh, template_topology
+from imghum_blender.surface.template_layout import quads_from_triangles, template_attributes, template_mesh, template_topology
 
 
 def _cycles(polys: np.ndarray) -> set[tuple[int, ...]]:
@@ -85,7 +85,7 @@ def test_template_mesh_follows_the_field_and_the_teacher(model, held_out):
 
 
 def test_face_keys(model):
-    from imghum_blender.face_keys import face_keys, face_region
+    from imghum_blender.surface.face_keys import face_keys, face_region
 
     lat = model.latents(phenotypes={"age": 0.8, "weight": 0.3})
     keys = face_keys(model, lat, ["jawOpen", "eyeBlinkLeft"])

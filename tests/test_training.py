@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from imghum_blender.bundle import DEFAULT_BUNDLE
-from imghum_blender.model import Model
+from imghum_blender.field.loader import DEFAULT_BUNDLE
+from imghum_blender.field.model import Model
 from imghum_blender.training import data, train
 
 
@@ -59,7 +59,7 @@ def test_slider_space_samples_reach_every_end_and_its_basis_covers_the_corners(t
     from imghum_blender.training import teacher as T
     from imghum_blender.training.build_bundle import shape_space
     from imghum_blender.training.teacher import corners
-    from imghum_blender.vocabulary import PHENOTYPE_NAMES
+    from imghum_blender.bundle.vocabulary import PHENOTYPE_NAMES
 
     gen = torch.Generator().manual_seed(0)
     mix = T.sample_slider_space(400, gen, PHENOTYPE_NAMES)
@@ -121,9 +121,9 @@ def test_training_streams_fresh_bodies_and_ends_its_session_with_a_checkpoint(te
 def test_a_head_detail_stage_trains_only_the_head_detail_network(teacher, tmp_path):
     """Detail networks start as a zero correction (the body is unchanged), run only near the head's
     surface, and a detail stage on head-dense data changes nothing but them."""
-    from imghum_blender.bundle import load_bundle
-    from imghum_blender.model import load_model
-    from imghum_blender.network import DETAIL_BAND
+    from imghum_blender.field.loader import load_bundle
+    from imghum_blender.field.model import load_model
+    from imghum_blender.field.network import DETAIL_BAND
     from imghum_blender.training import detail
 
     base = load_bundle()
@@ -166,11 +166,11 @@ def test_a_head_detail_stage_trains_only_the_head_detail_network(teacher, tmp_pa
 def test_rebox_grows_the_part_boxes_to_the_slider_corners_and_keeps_every_weight(teacher, tmp_path):
     import dataclasses
 
-    from imghum_blender.bundle import load_bundle
+    from imghum_blender.field.loader import load_bundle
     from imghum_blender.training.build_bundle import part_extents
     from imghum_blender.training.rebox import rebox
     from imghum_blender.training.teacher import corners
-    from imghum_blender.vocabulary import PHENOTYPE_NAMES
+    from imghum_blender.bundle.vocabulary import PHENOTYPE_NAMES
 
     shipped = load_bundle(DEFAULT_BUNDLE)  # with its leg boxes cut 3 cm short, as a bundle fitted to fewer bodies
     short = [dataclasses.replace(p, box_lo=tuple(x + 0.03 for x in p.box_lo), box_hi=tuple(x - 0.03 for x in p.box_hi))

@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from imghum_blender import bundle_info, edits, vocabulary
+from imghum_blender.bundle import header as bundle_info, vocabulary
+from imghum_blender.surface import edits
 
 
 def test_vocabulary_matches_the_shipped_model(model):

@@ -22,7 +22,7 @@ from pathlib import Path
 from . import coco
 from . import manifest as mf
 from . import session
-from ..threads import runtime_threads
+from ..runtime.threads import runtime_threads
 from .spec import Spec, SpecError, load, parse_shard, shard
 
 DEFAULT_OUT = "out/batch"

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..export import atomic_write
-from ..keypoints import COCO17, COCO_SKELETON
+from ..formats.mesh_files import atomic_write
+from ..surface.keypoints import COCO17, COCO_SKELETON
 
 FILE = "coco_keypoints.json"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import poses
-from ..vocabulary import Vocabulary
+from ..field import poses
+from ..bundle.vocabulary import Vocabulary
 from .spec import Body
 
 

@@ -3,10 +3,10 @@ after each item, read back (and checked) for ``--resume``, and merged across sha
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path, PurePosixPath
 
+from ..formats.atomic import atomic_write
 from .spec import parse_shard
 
 _SHARD_FILE = re.compile(r"manifest-shard-(\d+)-of-(\d+)\.json")
@@ -26,9 +26,7 @@ def manifest_path(out: Path, shard: str | None) -> Path:
 
 def write(path: Path, manifest: dict) -> None:
     """Atomic write."""
-    tmp = path.with_name(path.name + ".partial")
-    tmp.write_text(json.dumps(manifest, indent=1))
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(manifest, indent=1))
 
 
 def load(path: Path) -> dict | None:

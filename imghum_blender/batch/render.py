@@ -2,7 +2,7 @@
 
 Per item: add each body (one, or a scene's several), set its latents (shape and expression on
 ``obj.imghum``, the pose through ``imghum.import_pose_json``), bake that frame (the exact implicit
-field at the pose), place a scene's bodies on the ground (:mod:`imghum_blender.placement`), frame the
+field at the pose), place a scene's bodies on the ground (:mod:`imghum_blender.surface.placement`), frame the
 camera, render the image, then render the ground-truth passes with Cycles (1 sample, no filter,
 emission-only override materials): UV + part label, camera depth + instance, and per body of a
 scene its whole silhouette. Files appear under their final names only when complete.
@@ -22,10 +22,10 @@ import bpy  # noqa: E402
 import numpy as np  # noqa: E402
 from mathutils import Matrix, Vector  # noqa: E402
 
-from .. import keypoints, placement  # noqa: E402
-from ..attributes import part_colors  # noqa: E402
-from ..body_mesh import body_field, latents_for  # noqa: E402
-from ..export import write_obj, write_ply  # noqa: E402
+from ..surface import keypoints, placement  # noqa: E402
+from ..surface.attributes import part_colors  # noqa: E402
+from ..runtime.body_mesh import body_field, latents_for  # noqa: E402
+from ..formats.mesh_files import write_obj, write_ply  # noqa: E402
 from . import coco  # noqa: E402
 from .keyframes import frame_latents  # noqa: E402
 from .spec import HDRI_SUFFIXES, VIEWS, Body, Shot, Spec, draw_background, draw_camera  # noqa: E402

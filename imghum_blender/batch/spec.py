@@ -3,7 +3,7 @@
 
 Everything that can be checked without rendering is checked by :func:`load` (the same call for
 ``--dry-run`` and for a render): values, names (they become file names), referenced files and
-their contents. Latent names, sizes, ranges and defaults come from :mod:`imghum_blender.vocabulary`
+their contents. Latent names, sizes, ranges and defaults come from :mod:`imghum_blender.bundle.vocabulary`
 of the spec's ``bundle`` (default: the shipped model). See ``examples/*.toml``; :data:`FIELDS` is
 the schema.
 """
@@ -18,8 +18,10 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import animation_io, bundle_info, latents_file, mocap, poses, presets, vocabulary
-from ..vocabulary import CUT, LAYER, RESOLUTION, Range, Vocabulary
+from ..formats import animation as animation_io, latents_file, mocap, presets
+from ..bundle import header as bundle_info, vocabulary
+from ..field import poses
+from ..bundle.vocabulary import CUT, LAYER, RESOLUTION, Range, Vocabulary
 
 
 class SpecError(ValueError):

@@ -11,10 +11,10 @@ import time
 import numpy as np
 import torch
 
-from ..bundle import Bundle
-from ..kinematics import Skeleton, forward_kinematics, rest_frames
-from ..network import PartSpec
-from ..vocabulary import PHENOTYPE_NAMES, Vocabulary
+from ..field.loader import Bundle
+from ..field.kinematics import Skeleton, forward_kinematics, rest_frames
+from ..field.network import PartSpec
+from ..bundle.vocabulary import PHENOTYPE_NAMES, Vocabulary
 from . import teacher
 
 BETA_SIZE = 16
@@ -275,7 +275,7 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     t0 = time.time()
     if args.add_template_prior:
-        from ..bundle import load_bundle
+        from ..field.loader import load_bundle
 
         bundle = load_bundle(args.add_template_prior)
         bundle.tensors.update(template_prior(bundle))

@@ -21,7 +21,8 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from ..bundle import load_bundle
+from ..field.loader import load_bundle
+from ..formats.atomic import atomic_path
 from . import teacher
 from .build_bundle import posed_teacher, sample_shapes, teacher_code
 from .ground_truth import face_normals, nearest_semantics, signed_distance, surface_samples, transfer
@@ -150,9 +151,8 @@ def make_chunk(args: tuple) -> str:
     arrays = {k: np.stack([b[k] for b in bodies]) for k in bodies[0]}
     arrays.update(code=code.float().numpy(), pose=deltas[..., :3, :3].float().numpy(),
                   root_translation=deltas[:, 0, :3, 3].float().numpy())
-    tmp = path.with_name(f"partial_{index:05d}.npz")
-    np.savez(tmp, **arrays)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        np.savez(tmp, **arrays)
     return str(path)
 
 

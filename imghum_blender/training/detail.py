@@ -15,9 +15,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-from ..bundle import Bundle, load_bundle
-from ..meshing import REGIONS
-from ..network import ImplicitBody
+from ..field.loader import Bundle, load_bundle
+from ..surface.meshing import REGIONS
+from ..field.network import ImplicitBody
 
 #: Named regions a detail stage trains: the meshing regions plus both hands together.
 TRAIN_REGIONS = {**REGIONS, "hands": lambda p: REGIONS["hand.L"](p) or REGIONS["hand.R"](p)}

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..model import load_model
+from ..field.model import load_model
 from . import teacher
 from .data import sample_teacher_bodies
 from .evaluate_corners import large_pieces

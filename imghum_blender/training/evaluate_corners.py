@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..meshing import components
-from ..model import load_model
+from ..surface.meshing import components
+from ..field.model import load_model
 from . import teacher
 from .build_bundle import posed_teacher, teacher_code
 from .ground_truth import signed_distance, surface_samples

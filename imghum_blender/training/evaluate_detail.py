@@ -26,11 +26,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..meshing import _region_box as region_box
-from ..meshing import named_region
-from ..model import load_model
-from ..poses import HAND_PRESETS, preset_pose
-from ..rotations import rotvec_to_matrix
+from ..surface.meshing import _region_box as region_box
+from ..surface.meshing import named_region
+from ..field.model import load_model
+from ..field.poses import HAND_PRESETS, preset_pose
+from ..field.rotations import rotvec_to_matrix
 from . import teacher
 from .build_bundle import posed_teacher
 from .ground_truth import face_normals, signed_distance, surface_samples, winding_number

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..surface_sampling import surface_samples
+from ..surface.sampling import surface_samples
 
 
 def signed_distance(vertices: np.ndarray, faces: np.ndarray, points: np.ndarray

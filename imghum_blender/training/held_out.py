@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..poses import HAND_PRESETS, preset_pose, random_pose
-from ..rotations import rotvec_to_matrix
+from ..field.poses import HAND_PRESETS, preset_pose, random_pose
+from ..field.rotations import rotvec_to_matrix
 
 #: The seed of the held-out bodies (training never draws from it).
 SEED = 9090

@@ -15,9 +15,9 @@ import dataclasses
 
 import torch
 
-from ..bundle import Bundle, load_bundle
-from ..network import ImplicitBody
-from ..vocabulary import PHENOTYPE_NAMES
+from ..field.loader import Bundle, load_bundle
+from ..field.network import ImplicitBody
+from ..bundle.vocabulary import PHENOTYPE_NAMES
 from .build_bundle import box_margin, part_extents
 from .teacher import corners
 

@@ -12,8 +12,8 @@ import os
 
 import torch
 
-from ..poses import POSE_RANGES, pose_range_key
-from ..rotations import rotvec_to_matrix
+from ..field.poses import POSE_RANGES, pose_range_key
+from ..field.rotations import rotvec_to_matrix
 
 #: Morphological age range of v1 (teenagers to the elderly), in years.
 AGE_RANGE_YEARS = (13.0, 90.0)

@@ -26,9 +26,10 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from ..bundle import load_bundle
-from ..latents import Latents
-from ..model import Model
+from ..field.loader import load_bundle
+from ..field.latents import Latents
+from ..field.model import Model
+from ..formats.atomic import atomic_path
 from .detail import TRAIN_REGIONS, region_parts
 from .stream import Stream
 
@@ -208,7 +209,7 @@ def main(argv: list[str] | None = None) -> None:
     bundle = load_bundle(args.bundle)
     model = Model(bundle)
     net = model.network.train()
-    data = val_data = Dataset(sorted(glob.glob(str(Path(args.data) / "chunk_*.npz"))))
+    data = val_data = Dataset(sorted(glob.glob(str(Path(args.data) / "chunk_[0-9][0-9][0-9][0-9][0-9].npz"))))
     val_bodies = torch.arange(data.n_bodies - args.val_bodies, data.n_bodies)
     train_bodies = torch.arange(0, data.n_bodies - args.val_bodies)[rank::world]
     focus = "body" if args.train_region is None else "head" if args.train_region == "head" else "hands"
@@ -284,8 +285,8 @@ def _checkpoint(model, net, opt, state, data, val_bodies, run, bundle, log, regi
         else:
             bundle.info["detail"][region]["training"] = record
         bundle.save(run / "best.safetensors", net)
-    torch.save({"net": net.state_dict(), "opt": opt.state_dict(), **state}, run / "last.pt.tmp")
-    os.replace(run / "last.pt.tmp", run / "last.pt")
+    with atomic_path(run / "last.pt") as tmp:
+        torch.save({"net": net.state_dict(), "opt": opt.state_dict(), **state}, tmp)
     _log(log, {"step": state["step"], "val": val, "best": improved})
 
 

@@ -112,7 +112,7 @@ class Session:
 def _bundle_copy(s: Session, name: str, edit=None, cut: int = 0) -> str:
     """A copy of the shipped bundle: its document changed by ``edit`` (re-signed) or its last ``cut``
     bytes dropped."""
-    from imghum_blender.bundle_info import derive_bundle
+    from imghum_blender.bundle.header import derive_bundle
 
     path = s.tmp / name
     if edit is not None:

@@ -92,7 +92,7 @@ def _mesh_cases() -> list[tuple[str, dict]]:
 def _fit_image_case(change) -> object:
     """fit_image on a synthetic view of the mean body with ``change(mask, camera, keypoints)`` applied."""
     import imghum_blender as ih
-    from imghum_blender.fitting import LANDMARKS, project
+    from imghum_blender.fitting.fit import LANDMARKS, project
 
     m = _model()
     lat = m.latents()
@@ -161,7 +161,7 @@ def _check_far(fits) -> str | None:
     return None if abs(near - far) < 0.1 * near else f"median residual {far * 1000:.2f} mm vs {near * 1000:.2f} mm"
 
 
-_ATTRIBUTES = """import imghum_blender.body_mesh
+_ATTRIBUTES = """import imghum_blender.runtime.body_mesh
 import imghum_blender as ih
 m = ih.load_model()
 mesh = m.mesh(m.latents(), resolution=24)

@@ -17,8 +17,8 @@ def edited_bundle(tmp: Path, name: str, edit: Callable[[dict], object], checksum
     """A copy of the shipped bundle, tensors untouched, whose JSON document went through ``edit``
     (in place) or is ``document``; its document checksum is recomputed ("reseal": a malformed
     bundle from a buggy tool), the original ("keep": a hand edit) or absent ("drop")."""
-    from imghum_blender import tensorfile
-    from imghum_blender.bundle_info import DEFAULT_BUNDLE, document_digest
+    from imghum_blender.bundle import tensorfile
+    from imghum_blender.bundle.header import DEFAULT_BUNDLE, document_digest
 
     arrays, meta = tensorfile.load(DEFAULT_BUNDLE)
     doc = json.loads(meta["bundle"])
@@ -45,7 +45,7 @@ def _loads(path: Path) -> Callable[[], object]:
 
 def _files(tmp: Path) -> list[tuple[str, Path]]:
     """(name, path) of broken files."""
-    from imghum_blender.bundle_info import DEFAULT_BUNDLE
+    from imghum_blender.bundle.header import DEFAULT_BUNDLE
 
     data = DEFAULT_BUNDLE.read_bytes()
     tampered = bytearray(data)
@@ -105,7 +105,7 @@ def _documents(tmp: Path) -> list[tuple[str, Path]]:
 
 def cases(tmp: Path) -> list[Case]:
     """Every broken file through the full loader, and the edited ones through the header readers."""
-    from imghum_blender import bundle_info, vocabulary
+    from imghum_blender.bundle import header as bundle_info, vocabulary
 
     tmp = tmp / AREA
     tmp.mkdir(parents=True, exist_ok=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from imghum_blender.vocabulary import load as load_vocabulary
+from imghum_blender.bundle.vocabulary import load as load_vocabulary
 
 from .bundle import edited_bundle
 from .catalogue import Case, expect_exit

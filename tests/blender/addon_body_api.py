@@ -86,7 +86,7 @@ scene.frame_set(1)
 
 # -- Item 15: every pose preset the panel offers exists in poses and applies its rotations. -------
 from bl_ext.user_default.imghum.imghum_blender import poses, rig  # noqa: E402
-from bl_ext.user_default.imghum.imghum_blender.rotations import rotvec_to_matrix  # noqa: E402
+from bl_ext.user_default.imghum.imghum_blender.field.rotations import rotvec_to_matrix  # noqa: E402
 
 bpy.context.view_layer.objects.active = arm
 names = model.vocabulary.bone_names
@@ -125,7 +125,7 @@ for p in seen["panel_expression_presets"]:
                                               for n in model.vocabulary.expression_names)
 
 # -- Item 11: another bundle's vocabulary rebuilds the settings; a clashing one is refused. -------
-from bl_ext.user_default.imghum.imghum_blender.bundle_info import derive_bundle  # noqa: E402
+from bl_ext.user_default.imghum.imghum_blender.bundle.header import derive_bundle  # noqa: E402
 
 
 def rewritten_bundle(path: Path, edit) -> Path:

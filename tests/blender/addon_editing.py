@@ -120,7 +120,7 @@ for i in range(100):
 rt.drain()
 rt.apply_result = original_apply
 seen["rapid_applied"] = len(applied)
-from bl_ext.user_default.imghum.imghum_blender.body_mesh import evaluate  # noqa: E402
+from bl_ext.user_default.imghum.imghum_blender.runtime.body_mesh import evaluate  # noqa: E402
 
 import pickle  # noqa: E402
 

@@ -15,7 +15,7 @@ install(sys.argv[-2])
 tmp = Path(sys.argv[-1])
 rt = runtime()
 model = rt.model()
-from bl_ext.user_default.imghum.imghum_blender.fitting import LANDMARKS, project  # noqa: E402
+from bl_ext.user_default.imghum.imghum_blender.fitting.fit import LANDMARKS, project  # noqa: E402
 
 lat = model.latents(phenotypes={"gender": 0.3, "age": 0.8, "weight": 0.6},
                     pose={"root": [0.0, 0.0, 0.4], "upperarm01.L": [0.0, -0.8, 0.0], "lowerarm01.R": [-1.0, 0.0, 0.0]},
@@ -48,7 +48,7 @@ bpy.context.view_layer.update()
 heads_mm = np.array([body_mm.matrix_world @ body_mm.pose.bones[n].head for n in LANDMARKS])
 seen["points_mm_mpjpe_mm"] = float(np.linalg.norm(heads_mm - (truth @ mw[:3, :3].T + mw[:3, 3]), axis=1).mean())
 # A latents file with a fit's notes (mm, Y up): Load Fit places the body over that data.
-from bl_ext.user_default.imghum.imghum_blender.rotations import matrix_to_rotvec  # noqa: E402
+from bl_ext.user_default.imghum.imghum_blender.field.rotations import matrix_to_rotvec  # noqa: E402
 
 rotvec = matrix_to_rotvec(lat.pose[0].double()).numpy()
 doc = {"beta": lat.beta[0].tolist(), "pose": {n: rotvec[i].tolist() for i, n in enumerate(names)},

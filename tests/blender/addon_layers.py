@@ -34,7 +34,7 @@ bpy.ops.imghum.update_mesh(preview=True)
 plain = verts(ob)
 bpy.ops.imghum.add_layer(preset="SHIRT", thickness=0.01)
 rt.drain()
-from bl_ext.user_default.imghum.imghum_blender.body_mesh import latents_for  # noqa: E402
+from bl_ext.user_default.imghum.imghum_blender.runtime.body_mesh import latents_for  # noqa: E402
 
 body, _ = model.query(verts(ob), latents_for(model, rt.snapshot(arm, 96)))
 chest = parts(ob) == names.index("chest")

@@ -20,11 +20,11 @@ import torch
 from scipy.spatial import cKDTree
 
 from . import scan_frame
-from .cache import per_model
-from .fit_inputs import check_camera, check_keypoints, check_mask, check_normals, check_points
-from .latents import Latents
-from .poses import POSE_RANGES, mirrored, pose_range_key, preset_pose
-from .rotations import rotvec_to_matrix
+from ..field.cache import per_model
+from .inputs import check_camera, check_keypoints, check_mask, check_normals, check_points
+from ..field.latents import Latents
+from ..field.poses import POSE_RANGES, mirrored, pose_range_key, preset_pose
+from ..field.rotations import rotvec_to_matrix
 
 #: Joints scored by the evaluation and used as 2D landmarks: body and hands (no toes, no eyes).
 LANDMARKS = ("root", "pelvis.L", "pelvis.R", "upperleg01.L", "upperleg01.R", "lowerleg01.L", "lowerleg01.R", "foot.L",
@@ -198,7 +198,7 @@ class _Cover:
     settled in empty space, which the points alone leave there, is far from every point."""
 
     def __init__(self, model, tree: cKDTree, scale: float = 0.03):
-        from .template_layout import rest_prior, template_topology
+        from ..surface.template_layout import rest_prior, template_topology
 
         prior, topo = rest_prior(model), template_topology(model)
         self.tree, self.scale = tree, scale
@@ -420,7 +420,7 @@ def _coverage_mm(model, lat: Latents, tree, resolution: int = 40) -> float:
 def _search_limbs(model, params: _Params, pts: torch.Tensor, cloud: np.ndarray, rng) -> list[str]:
     """:func:`_limb_search` within a fit, scored also by how the limbs cover the cloud where the
     bundle has the template prior (bundles from before it: by the points only)."""
-    from .template_layout import TemplatePriorError
+    from ..surface.template_layout import TemplatePriorError
 
     try:
         cover = _Cover(model, cKDTree(cloud))

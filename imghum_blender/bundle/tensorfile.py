@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..formats.atomic import atomic_path
+
 _DTYPES = {"F16": np.float16, "F32": np.float32, "F64": np.float64, "I64": np.int64,
            "I32": np.int32, "I16": np.int16, "U8": np.uint8, "BOOL": np.bool_}
 _NAMES = {np.dtype(v): k for k, v in _DTYPES.items()}
@@ -37,13 +39,11 @@ def save(path: str | Path, tensors: dict[str, np.ndarray], metadata: dict[str, s
     blob = json.dumps(header, separators=(",", ":")).encode()
     blob += b" " * (-len(blob) % 8)
     path = Path(path)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with open(tmp, "wb") as f:
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
         f.write(struct.pack("<Q", len(blob)))
         f.write(blob)
         for array in arrays:
             f.write(array.astype(array.dtype.newbyteorder("<"), copy=False).tobytes())
-    tmp.replace(path)
 
 
 def load(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial import cKDTree
 
-from .fit_inputs import UNITS
+from .inputs import UNITS
 
 #: Rotations taking each candidate up axis of a scan to the model's +Z (proper rotations).
 UP_AXES = {

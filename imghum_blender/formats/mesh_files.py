@@ -5,6 +5,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .atomic import atomic_write
+
 
 def write_obj(path: str | Path, vertices: np.ndarray, faces: np.ndarray, normals: np.ndarray | None = None,
               corner_uvs: np.ndarray | None = None) -> None:
@@ -54,14 +56,6 @@ def write_ply(path: str | Path, vertices: np.ndarray, faces: np.ndarray, normals
     fdata["n"] = faces.shape[1]
     fdata["i"] = faces
     atomic_write(Path(path), ("\n".join(header) + "\n").encode() + vdata.tobytes() + fdata.tobytes())
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through ``<path>.partial``: the final name appears only when complete."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".partial")
-    tmp.write_bytes(data)
-    tmp.replace(path)
 
 
 def read_ply(path: str | Path) -> tuple[np.ndarray, np.ndarray]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .cache import per_model
+from ..field.cache import per_model
 
 
 def closest_on_triangles(p: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

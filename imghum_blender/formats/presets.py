@@ -21,8 +21,8 @@ import json
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from .export import atomic_write
-from .vocabulary import CUT, LAYER, Range, Vocabulary
+from .atomic import atomic_write
+from ..bundle.vocabulary import CUT, LAYER, Range, Vocabulary
 
 FORMAT, VERSION = "imghum-preset", 1
 #: Longest preset name (it becomes a file name).

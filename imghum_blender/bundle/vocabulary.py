@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from . import bundle_info
+from . import header as bundle_info
 
 #: Named phenotypes an artist sets, each in [0, 1] (teacher semantics).
 PHENOTYPE_NAMES = ("gender", "age", "muscle", "weight", "height", "proportions")

@@ -71,7 +71,7 @@ def scan_to_model(notes: dict | None) -> np.ndarray:
 def fit_document(model, fit) -> dict:
     """A fit's latents as a latents file (model frame) with its notes: the data's unit and up axis,
     the transform from the data's frame to the model's, time and confidence."""
-    from .rotations import matrix_to_rotvec
+    from ..field.rotations import matrix_to_rotvec
 
     voc = model.vocabulary
     rotvec = matrix_to_rotvec(fit.latents.pose[0].detach().double().cpu()).numpy()

@@ -10,9 +10,9 @@ from typing import Callable
 
 import numpy as np
 
-from . import rig
-from .attributes import SurfaceAttributes, surface_attributes
-from .rig import RestRig
+from ..surface import rig
+from ..surface.attributes import SurfaceAttributes, surface_attributes
+from ..surface.rig import RestRig
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,7 @@ def body_field(model, req: BodyRequest) -> Callable[[np.ndarray], np.ndarray]:
     cuts applied) at points (N,3) in its model frame."""
     import torch
 
-    from .edits import Edits, apply
+    from ..surface.edits import Edits, apply
 
     lat = latents_for(model, req)
     edits = Edits([lay for lay, _ in req.layers], list(req.cuts))
@@ -130,14 +130,14 @@ def evaluate(model, req: BodyRequest) -> BodyMeshData:
     """Mesh the body of ``req`` (with its merged layers and limb cuts) with its attributes and rest
     rig; layers marked ``separate`` become open garment surfaces in ``garments`` instead. A template
     request gets the template's quads, the same vertex count and order for every body."""
-    from .edits import Edits, layer_faces
+    from ..surface.edits import Edits, layer_faces
 
     t0 = time.perf_counter()
     lat = latents_for(model, req)
     rest = rig.rest_rig(model, lat, rig.bone_directions(model))
     merged = [lay for lay, separate in req.layers if not separate]
     if req.uses_template:
-        from .template_layout import template_attributes, template_mesh
+        from ..surface.template_layout import template_attributes, template_mesh
 
         tm = template_mesh(model, lat)
         vertices, faces, semantics, attributes = tm.vertices, tm.faces, tm.semantics, template_attributes(model)
@@ -157,7 +157,7 @@ def evaluate(model, req: BodyRequest) -> BodyMeshData:
 
 def _submesh(mesh, keep: np.ndarray):
     """The faces ``keep`` (mask) of a mesh with their vertices only."""
-    from .meshing import Mesh
+    from ..surface.meshing import Mesh
 
     faces = mesh.faces[keep]
     used = np.unique(faces)

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from .attributes import SurfaceAttributes, blend_skin
-from .cache import per_model
+from ..field.cache import per_model
 from .meshing import components
 
 #: Relaxed Newton steps onto the surface (one field evaluation each, along the start's vertex

@@ -8,7 +8,7 @@ import numbers
 import numpy as np
 import torch
 
-from .vocabulary import RESOLUTION
+from ..bundle.vocabulary import RESOLUTION
 
 #: Largest dense grid (nodes) the extractor will allocate: 6 bytes per node (float32 values, the
 #: evaluated flag and the marching-cubes mask).
@@ -172,7 +172,7 @@ def extract_mesh(model, lat, resolution: int = 256, region=None, min_component: 
     leaves the region). Components with fewer than ``min_component`` of the
     vertices are dropped. ``dense=True`` evaluates every grid node instead (the reference that
     the coarse-to-fine result is tested and benchmarked against). ``edits``: an
-    :class:`imghum_blender.edits.Edits` (garment layers, limb differences) applied to the field.
+    :class:`imghum_blender.surface.edits.Edits` (garment layers, limb differences) applied to the field.
     """
     from skimage.measure import marching_cubes
 

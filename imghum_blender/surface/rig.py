@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .cache import per_model
+from ..field.cache import per_model
 
 #: Length of leaf bones as a fraction of their parent's (meters at least ``MIN_LENGTH``).
 LEAF_FRACTION = 0.6

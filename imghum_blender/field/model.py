@@ -8,7 +8,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from .bundle import Bundle, load_bundle
+from .loader import Bundle, load_bundle
 from .kinematics import forward_kinematics, rest_frames
 from .latents import Latents, make_latents
 from .network import PartGrid
@@ -89,13 +89,13 @@ class Model:
                 root_translation=None) -> Latents:
         """Validated latents; defaults: the mean body (beta = 0, the template's shape), a neutral face
         and the teacher's rest pose (identity deltas). Raises
-        :class:`~imghum_blender.latents.LatentError` naming the bad input.
+        :class:`~imghum_blender.field.latents.LatentError` naming the bad input.
 
         beta: (K,) or (B,K). phenotypes: dict name -> value(s) in [0,1] (unset names take the
         vocabulary defaults), exclusive with beta. expression: (E,)/(B,E) or dict name -> value in [0,1].
         pose: (J,4,4)/(B,J,4,4) teacher 'local-ref' deltas (root translation included),
         (J,3,3)/(B,J,3,3) rotations, (J,3)/(B,J,3) rotation vectors, or dict bone -> rotvec/matrix.
-        root_translation: (3,)/(B,3) meters, within +-:data:`~imghum_blender.latents.MAX_TRANSLATION`.
+        root_translation: (3,)/(B,3) meters, within +-:data:`~imghum_blender.field.latents.MAX_TRANSLATION`.
         """
         return make_latents(self.vocabulary, self.bundle.beta_from_phenotypes, self.dtype, self.device, beta=beta,
                             phenotypes=phenotypes, expression=expression, pose=pose,
@@ -168,8 +168,8 @@ class Model:
 
     def mesh(self, lat: Latents, resolution: int = 256, **kwargs):
         """Extract the zero level set of body 0 of ``lat`` (other bodies of a batch are ignored; see
-        :func:`imghum_blender.meshing.extract_mesh`)."""
-        from .meshing import extract_mesh
+        :func:`imghum_blender.surface.meshing.extract_mesh`)."""
+        from ..surface.meshing import extract_mesh
 
         return extract_mesh(self, lat, resolution=resolution, **kwargs)
 

@@ -16,12 +16,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import tensorfile
-from .bundle_info import DEFAULT_BUNDLE, FORMAT, FORMAT_VERSION, BundleHeaderError, document_digest, read_document
+from ..bundle import tensorfile
+from ..bundle.header import DEFAULT_BUNDLE, FORMAT, FORMAT_VERSION, BundleHeaderError, document_digest, read_document
 from .kinematics import Skeleton
 from .network import ImplicitBody, PartSpec
 from .shape_space import fit_phenotypes, interpolate_grid
-from .vocabulary import Vocabulary, VocabularyError
+from ..bundle.vocabulary import Vocabulary, VocabularyError
 
 class BundleError(BundleHeaderError):
     """A model bundle that cannot be used (missing, truncated, tampered, wrong version/shapes)."""

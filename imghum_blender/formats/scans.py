@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .surface_sampling import surface_samples
+from ..surface.sampling import surface_samples
 
 #: Surface samples drawn from a mesh.
 MESH_SAMPLES = 20_000

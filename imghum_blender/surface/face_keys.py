@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
-from .cache import per_model
+from ..field.cache import per_model
 from .template_layout import template_mesh, template_meshes, template_topology
 
 #: A vertex belongs to the face region when some action's prior moves it by more than this (m).

@@ -2,7 +2,7 @@
 
 :func:`make_latents` turns what a user gives (arrays, named phenotypes / facial actions / bones)
 into a :class:`Latents` batch or raises :class:`LatentError` naming the offending input and what is
-allowed; :meth:`imghum_blender.model.Model.latents` is the documented entry point.
+allowed; :meth:`imghum_blender.field.model.Model.latents` is the documented entry point.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from .rotations import rotvec_to_matrix
-from .vocabulary import Vocabulary
+from ..bundle.vocabulary import Vocabulary
 
 #: Largest root translation (meters): float32 resolves ~1 mm there; farther, the body breaks up.
 MAX_TRANSLATION = 1e4
@@ -176,7 +176,7 @@ def _translation(value) -> torch.Tensor:
 def make_latents(voc: Vocabulary, beta_from_phenotypes: Callable[[torch.Tensor], torch.Tensor],
                  dtype: torch.dtype = torch.float32, device: torch.device | str | None = None, beta=None,
                  phenotypes=None, expression=None, pose=None, root_translation=None) -> Latents:
-    """Validated latents of ``dtype`` on ``device`` (see :meth:`imghum_blender.model.Model.latents`
+    """Validated latents of ``dtype`` on ``device`` (see :meth:`imghum_blender.field.model.Model.latents`
     for the accepted forms); ``beta_from_phenotypes`` maps (B,P) phenotypes in
     ``voc.phenotype_names`` order to beta (B,K)."""
     beta_t = _beta(voc, beta_from_phenotypes, beta, phenotypes)

@@ -18,7 +18,7 @@ and root translation per frame — for one body:
   also converts units); per frame the root height is set so that the lowest foot point lies as far
   above the body's ground as the source's lowest foot point lies above its own, scaled.
 
-Model conventions (see :mod:`imghum_blender.kinematics`): with identity deltas bone ``c`` has world
+Model conventions (see :mod:`imghum_blender.field.kinematics`): with identity deltas bone ``c`` has world
 rotation ``U_0^T U_c``; a world rotation change ``G_c`` (posed vs that rest) corresponds to the
 delta ``D_c = U_0 G_p^T G_c U_0^T`` (``G_p``: the parent's, identity for the root), and the root
 translation ``t`` puts the root at ``U_0^T t``.
@@ -434,7 +434,7 @@ def retarget(model, lat, motion: Motion, overrides: dict[str, str | None] | None
     source hips horizontally (from where the body stands, scaled by the leg-length ratio; not at all
     without ``root_motion``) and vertically so that feet keep the source's height above the ground.
     """
-    from . import rig
+    from ..surface import rig
 
     names = model.vocabulary.bone_names
     mapping, family = joint_map(motion.names, overrides, motion.source)
@@ -487,7 +487,7 @@ def posed_joints(model, lat, deltas: np.ndarray, root_translation: np.ndarray) -
 def foot_heights(model, lat, track: PoseTrack) -> np.ndarray:
     """Per frame, the lowest foot point's height above the body's rest ground (meters): 0 where a
     foot is planted (for checks and benchmarks)."""
-    from . import rig
+    from ..surface import rig
 
     feet = [model.vocabulary.bone_names.index(b) for b in FOOT_BONES + TOE_BASES]
     joints = posed_joints(model, lat, track.deltas, track.root_translation)

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .cache import per_model
-from .vocabulary import CUT, LAYER
+from ..field.cache import per_model
+from ..bundle.vocabulary import CUT, LAYER
 
 #: Garment regions: part -> (from, to) fraction of the part's length along its bone (None: whole part).
 _TORSO = {"chest": None, "abdomen": None, "shoulder.L": None, "shoulder.R": None}
