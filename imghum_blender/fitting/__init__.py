@@ -1,0 +1,1 @@
+"""Fitting the model to data (being split; see fit.py)."""
