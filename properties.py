@@ -3,10 +3,12 @@
 A body is an armature object whose children are its skinned mesh (and garment / bake meshes).
 Its settings live in ONE property group on the armature's data, ``Armature.imghum``: saved in
 the .blend and keyframable there (``imghum.age``, ``imghum.beta``, ``imghum.expression.jawOpen``
-on the armature data). Every object of a body reaches that same group as ``obj.imghum`` (a Python
-property, nothing stored on the object), so setting or keyframing ``mesh.imghum.age`` edits and
-keys the body; on an object that belongs to no body ``obj.imghum`` raises AttributeError. Only
-armatures carry the group: there is no per-mesh copy that could be edited without effect.
+on the armature data). The group points back to the armature object (``armature_object``), so an
+update finds its body without searching the scene. Every object of a body reaches that same group
+as ``obj.imghum`` (a Python property, nothing stored on the object), so setting or keyframing
+``mesh.imghum.age`` edits and keys the body; on an object that belongs to no body ``obj.imghum``
+raises AttributeError. Only armatures carry the group: there is no per-mesh copy that could be
+edited without effect.
 
 Names, sizes, ranges and defaults come from the vocabulary of the *active* bundle (preferences:
 ``bundle_path``; empty: the shipped model). Choosing another bundle rebuilds the groups from its
@@ -24,7 +26,7 @@ def _latents_changed(self, context) -> None:
 
 
 def _color_mode_changed(self, context) -> None:
-    arm = runtime.find_body(self.body_id)
+    arm = runtime.body_object(self.id_data)
     if arm is not None:
         scene_data.set_color_mode(arm, self.color_mode)
 
@@ -121,20 +123,28 @@ def _body_group(voc: Vocabulary, expression: type, layer: type) -> type:
         "body_id": bpy.props.StringProperty(options={"HIDDEN"}),
         "mesh_object": bpy.props.PointerProperty(type=bpy.types.Object, name="Body mesh",
                                                  description="The skinned mesh of this body"),
+        "armature_object": bpy.props.PointerProperty(type=bpy.types.Object, name="Body armature",
+                                                     options={"HIDDEN"},
+                                                     description="The armature object of this data (set when "
+                                                                 "the body is created: updates find their body "
+                                                                 "through it)"),
         "use_beta": bpy.props.BoolProperty(name="Raw shape code", default=False, update=_latents_changed,
-                                           description="Drive the shape by the raw beta code instead of the phenotypes"),
+                                           description="Drive the shape by the raw beta code instead of the "
+                                                       "phenotypes"),
         "beta": bpy.props.FloatVectorProperty(name="Beta", size=k, default=[0.0] * k, min=-limit, max=limit,
                                               soft_min=-min(3.0, limit), soft_max=min(3.0, limit),
                                               update=_latents_changed, description="Shape code (unit-variance PCA)"),
         "expression": bpy.props.PointerProperty(type=expression),
         "layers": bpy.props.CollectionProperty(type=layer),
         "active_layer": bpy.props.IntProperty(default=0, min=0),
-        "preview_resolution": _int(RESOLUTION["preview"], "Preview", "Grid resolution while editing (longest body side)"),
+        "preview_resolution": _int(RESOLUTION["preview"], "Preview",
+                                   "Grid resolution while editing (longest body side)"),
         "final_resolution": _int(RESOLUTION["final"], "Final", "Grid resolution of Update Mesh and of bakes"),
         "auto_update": bpy.props.BoolProperty(name="Auto Update", default=True,
                                               description="Re-mesh in the background whenever a latent changes"),
         "color_mode": bpy.props.EnumProperty(name="Colour", items=colours, update=_color_mode_changed),
-        "topology": bpy.props.EnumProperty(name="Topology", items=scene_data.TOPOLOGIES, default="TEMPLATE", update=_latents_changed),
+        "topology": bpy.props.EnumProperty(name="Topology", items=scene_data.TOPOLOGIES, default="TEMPLATE",
+                                           update=_latents_changed),
     }
     _refuse_clashes("phenotype", voc.phenotype_names, set(fixed) | _RESERVED)
     phenotypes = {n: _float(Range(voc.phenotype_default(n), 0.0, 1.0), n.capitalize(),

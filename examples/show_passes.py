@@ -34,5 +34,6 @@ if "normal" in gt:
     tiles.append(np.where(gt["mask"][..., None], 127.5 * (np.nan_to_num(n) + 1), background))
 imsave(target, np.concatenate([t.astype(np.uint8) for t in tiles], axis=1), check_contrast=False)
 for k, body in enumerate(item.get("bodies", [])):  # a scene's bodies (a single-body item has none)
-    print(f"{k}: {body['body']} at {body['position']}, {100 * body['visible_fraction']:.0f} % visible, box {body['bbox']}")
+    visible = 100 * body["visible_fraction"]
+    print(f"{k}: {body['body']} at {body['position']}, {visible:.0f} % visible, box {body['bbox']}")
 print(f"wrote {target}")

@@ -20,7 +20,7 @@ _LAZY = {"load_model": "field.model", "Model": "field.model", "Latents": "field.
          "LatentError": "field.latents", "load_bundle": "field.loader", "BundleError": "field.loader",
          "Mesh": "surface.meshing", "ResolutionError": "surface.meshing",
          "surface_attributes": "surface.attributes", "SurfaceAttributes": "surface.attributes",
-         "fit_points": "fitting.fit", "fit_image": "fitting.fit", "FitResult": "fitting.fit",
+         "fit_points": "fitting.points", "fit_image": "fitting.image", "FitResult": "fitting.optimiser",
          "template_mesh": "surface.template_layout", "template_attributes": "surface.template_layout",
          "TemplateMesh": "surface.template_layout"}
 

@@ -4,8 +4,8 @@
 Latents from flags (``--phenotype age=0.8``, ``--expression jawOpen=0.5``, ``--beta v1 v2 ...``,
 ``--pose lowerarm01.L=0,0,1.2``) or a JSON file (``--latents file.json`` with keys beta |
 phenotypes, expression, pose: a map of bone name -> rotation vector in radians, root_translation;
-see :mod:`.latents_file`; a fit's latents file is one); flags override the file. Writes OBJ (seam-aware UVs, normals) or PLY (normals, part label, canonical template
-point and skin weights per vertex) by the file extension.
+see :mod:`.latents_file`; a fit's latents file is one); flags override the file. Writes OBJ (seam-aware UVs,
+normals) or PLY (normals, part label, canonical template point and skin weights per vertex) by the file extension.
 """
 from __future__ import annotations
 
@@ -14,10 +14,14 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .formats.latents_file import read_latents_file
 from .runtime.threads import use_runtime_policy
 from .bundle.vocabulary import RESOLUTION
+
+if TYPE_CHECKING:
+    from .field.model import Model
 
 
 def _items(values: list[str], what: str) -> list[tuple[str, str]]:
@@ -89,7 +93,7 @@ def _region(words: list[str] | None):
     return box[:3], box[3:]
 
 
-def _write_body(out: Path, model, mesh, attrs=None) -> None:
+def _write_body(out: Path, model: Model, mesh, attrs=None) -> None:
     """A body mesh as OBJ (seam-aware UVs, normals) or PLY (normals, parts, semantics, skin weights);
     ``attrs``: its attributes when known (else transferred through its semantics)."""
     from .surface.attributes import surface_attributes
@@ -136,7 +140,8 @@ def cmd_fit(args: argparse.Namespace) -> None:
     from . import load_model
     from .formats.atomic import atomic_write
     from .fitting.inputs import check_points
-    from .fitting.fit import CLOUD_ITERATIONS, fit_points, scaled_iterations
+    from .fitting.optimiser import scaled_iterations
+    from .fitting.points import CLOUD_ITERATIONS, fit_points
     from .formats.latents_file import fit_document
     from .fitting.scan_frame import describe
     from .formats.scans import read_scan
@@ -157,7 +162,8 @@ def cmd_fit(args: argparse.Namespace) -> None:
             print(f"\rfitting {len(points)} points: {int(f * 100):3d} %", end="", file=sys.stderr, flush=True)
 
     fit = fit_points(model, points, None if args.ignore_normals else normals, unit=args.unit, up=args.up,
-                     iterations=scaled_iterations(CLOUD_ITERATIONS, args.effort), resolution=args.resolution, progress=progress)
+                     iterations=scaled_iterations(CLOUD_ITERATIONS, args.effort), resolution=args.resolution,
+                     progress=progress)
     print(file=sys.stderr)
     _write_body(out, model, fit.mesh)
     if args.latents_out:

@@ -87,8 +87,8 @@ def _write_keyed_bake(ob, frames: list[int], results: list) -> None:
         kb.data.foreach_set("co", data.vertices.astype(np.float32).ravel())
         curve = sorted([(frame, 1.0)] + ([(frames[k - 1], 0.0)] if k > 0 else [])
                        + ([(frames[k + 1], 0.0)] if k < len(frames) - 1 else []))
-        key_values(ob.data.shape_keys, f'key_blocks["{kb.name}"].value', 0, np.array([f for f, _ in curve], dtype=np.float32),
-                   np.array([v for _, v in curve], dtype=np.float32))
+        key_values(ob.data.shape_keys, f'key_blocks["{kb.name}"].value', 0,
+                   np.array([f for f, _ in curve], dtype=np.float32), np.array([v for _, v in curve], dtype=np.float32))
 
 
 class IMGHUM_OT_bake_animation(ModalJob, BodyOperator):

@@ -4,8 +4,10 @@ Every imGHUM operator derives from :class:`Operator` and does its work in ``run(
 domain error (a ValueError such as LatentError / BundleError / ResolutionError, an OSError, a
 MemoryError) becomes an ERROR report with its message; anything else is a bug: its traceback goes
 to the ``imghum`` logger and the report says so in one line. Either way the operator returns
-CANCELLED and objects it created are removed, so the scene is left as it was (operators validate
-their inputs before they write to the scene).
+CANCELLED and the data blocks it created are removed (objects, then the meshes, armatures,
+materials and images left without users: e.g. the skin material and grid image of a failed Add
+Body), so no new data is left behind; operators validate their inputs before they change existing
+data.
 """
 import logging
 
@@ -30,8 +32,8 @@ class Operator(bpy.types.Operator):
         raise NotImplementedError
 
     def guarded(self, fn, context, *args) -> set:
-        """``fn(context, *args)``, any failure turned into a report and CANCELLED (new objects removed)."""
-        before = {o.session_uid for o in bpy.data.objects}
+        """``fn(context, *args)``, any failure turned into a report and CANCELLED (new data removed)."""
+        before = _data_blocks()
         try:
             result = fn(context, *args)
             note = runtime.take_load_note()
@@ -45,19 +47,30 @@ class Operator(bpy.types.Operator):
             self.report({"ERROR"}, f"{self.bl_label} failed unexpectedly ({type(exc).__name__}: {exc}); "
                                    "the traceback is in the system console")
         self.failed(context)
-        _remove_new_objects(before)
+        _remove_new_data(before)
         return {"CANCELLED"}
 
     def failed(self, context) -> None:
         """Hook: undo what a failed step left running (modal jobs stop polling)."""
 
 
-def _remove_new_objects(before: set) -> None:
-    for ob in [o for o in bpy.data.objects if o.session_uid not in before]:
-        data = ob.data
-        bpy.data.objects.remove(ob)
-        if data is not None and data.users == 0 and isinstance(data, (bpy.types.Mesh, bpy.types.Armature)):
-            (bpy.data.meshes if isinstance(data, bpy.types.Mesh) else bpy.data.armatures).remove(data)
+#: What a failed operator's cleanup removes, in this order (objects first: they use the others).
+_CLEANED = ("objects", "meshes", "armatures", "materials", "images")
+
+
+def _data_blocks() -> set:
+    """The session ids of the data blocks a cleanup may remove."""
+    return {id_.session_uid for name in _CLEANED for id_ in getattr(bpy.data, name)}
+
+
+def _remove_new_data(before: set) -> None:
+    """Remove the objects created since ``before``, then the new meshes, armatures, materials and
+    images nothing uses any more (new ones still in use by older data stay)."""
+    for name in _CLEANED:
+        collection = getattr(bpy.data, name)
+        for id_ in [i for i in collection if i.session_uid not in before]:
+            if name == "objects" or id_.users == 0:
+                collection.remove(id_)
 
 
 class BodyOperator(Operator):
@@ -121,12 +134,7 @@ class ModalJob(Operator):
             context.workspace.status_text_set(f"{self.job_label}: {int(100 * progress)} %  (Esc to stop)")
         if ev.busy(self._key):
             return {"PASS_THROUGH"}
-        outcome = None
-        for o in ev.poll():
-            if o.key == self._key:
-                outcome = o
-            else:  # other bodies' finished previews
-                runtime.apply_outcomes(context, [o])
+        outcome = next(iter(ev.poll(self._key.__eq__)), None)  # previews are the preview applier's
         self.end_job(context)
         if outcome is None:
             raise ValueError(f"{self.job_label}: the job was cancelled or produced nothing")

@@ -1,12 +1,15 @@
-"""Body operators: add a body, (re)mesh it, random / reset / preset shape, expression and pose."""
+"""Body operators: add a body, (re)mesh it, reset its bone weights, random / reset / preset shape,
+expression and pose. An operator that writes several latents does it as one edit
+(:func:`runtime.editing`): one preview request per user action."""
 import bpy
 import numpy as np
 
 from ..imghum_blender.field import poses
 from ..imghum_blender.surface import rig
-from ..imghum_blender.runtime.body_mesh import evaluate
+from ..imghum_blender.runtime.body_mesh import evaluate, skin_weights
 from ..imghum_blender.bundle.vocabulary import RESOLUTION
 from . import runtime, scene_data
+from .animation import live_objects
 from .base import BodyOperator, Operator
 
 
@@ -54,8 +57,9 @@ def create_body(context, name: str = "Body", resolution: int = 0, topology: str 
     for o in (arm, ob):
         context.collection.objects.link(o)
     p = arm.data.imghum
-    p.is_body, p.body_id, p.mesh_object = True, runtime.new_body_id(), ob
+    p.is_body, p.body_id, p.mesh_object, p.armature_object = True, runtime.new_body_id(), ob, arm
     p.topology = topology
+    runtime.remember(arm)
     ob.data.materials.append(scene_data.body_material(f"{name} Skin"))
     mod = ob.modifiers.new("Armature", "ARMATURE")
     mod.object = arm
@@ -96,6 +100,51 @@ class IMGHUM_OT_cancel_update(BodyOperator):
         return {"FINISHED"}
 
 
+class IMGHUM_OT_reset_weights(BodyOperator):
+    """Write the model's skin weights into the bone vertex groups of the body's meshes again, replacing
+    weights painted into them (painted bone weights are otherwise kept through every template-topology
+    update); groups not named after a bone are left alone"""
+
+    bl_idname = "imghum.reset_weights"
+    bl_label = "Reset Bone Weights"
+
+    @classmethod
+    def poll(cls, context):
+        if not super().poll(context):
+            return False
+        if runtime.body_of(context.active_object).imghum.mesh_object is None:
+            cls.poll_message_set("The body has no mesh")
+            return False
+        return True
+
+    def run(self, context, arm):
+        names = runtime.vocabulary().bone_names
+        meshes = [o for o in live_objects(arm) if len(o.data.vertices)]
+        for ob in meshes:
+            idx, w = mesh_skin_weights(runtime.model(), ob.data)
+            scene_data.write_bone_weights(ob, idx, w, names)
+        self.report({"INFO"}, f"reset the bone weights of {', '.join(o.name for o in meshes)}")
+        return {"FINISHED"}
+
+
+def mesh_skin_weights(model, me) -> tuple[np.ndarray, np.ndarray]:
+    """The model's skin weights of a body mesh as it is now: the template's for a template-topology
+    mesh, else from each vertex's template point (its ``imghum_semantic`` attribute)."""
+    template = me.get(scene_data.TOPOLOGY_PROP) == "template"
+    semantics = None
+    if not template:
+        attr = me.attributes.get(scene_data.SEMANTIC_ATTR)
+        if attr is None:
+            raise ValueError(f"{me.name} has no {scene_data.SEMANTIC_ATTR} attribute: update the mesh first")
+        semantics = np.empty(3 * len(me.vertices), dtype=np.float32)
+        attr.data.foreach_get("vector", semantics)
+        semantics = semantics.reshape(-1, 3)
+    idx, w = skin_weights(model, semantics, template)
+    if len(idx) != len(me.vertices):
+        raise ValueError(f"{me.name} has {len(me.vertices)} vertices, not the template's {len(idx)}: update the mesh")
+    return idx, w
+
+
 class IMGHUM_OT_random_shape(BodyOperator):
     """Random plausible body shape"""
 
@@ -106,11 +155,12 @@ class IMGHUM_OT_random_shape(BodyOperator):
 
     def run(self, context, arm):
         rng, p, voc = _rng(self.seed), arm.imghum, runtime.vocabulary()
-        if p.use_beta:
-            p.beta = voc.random_beta(rng)
-        else:
-            for name, value in voc.random_phenotypes(rng).items():
-                setattr(p, name, value)
+        with runtime.editing(arm):
+            if p.use_beta:
+                p.beta = voc.random_beta(rng)
+            else:
+                for name, value in voc.random_phenotypes(rng).items():
+                    setattr(p, name, value)
         return self.finish_edit(context)
 
 
@@ -122,9 +172,9 @@ class IMGHUM_OT_reset_shape(BodyOperator):
 
     def run(self, context, arm):
         p = arm.imghum
-        for name in (*runtime.vocabulary().phenotype_names, "beta"):
-            p.property_unset(name)
-        runtime.latents_changed(arm.data)  # unsetting calls no update hook
+        with runtime.editing(arm):  # (unsetting calls no update hook: the edit's end schedules)
+            for name in (*runtime.vocabulary().phenotype_names, "beta"):
+                p.property_unset(name)
         return self.finish_edit(context)
 
 
@@ -148,13 +198,15 @@ class IMGHUM_OT_expression_preset(BodyOperator):
     preset: bpy.props.EnumProperty(items=EXPRESSION_ITEMS)
 
     def run(self, context, arm):
-        set_expression(arm, poses.EXPRESSION_PRESETS.get(self.preset, {}))
+        with runtime.editing(arm):
+            set_expression(arm, poses.EXPRESSION_PRESETS.get(self.preset, {}))
         return self.finish_edit(context)
 
 
 def set_expression(arm, values: dict[str, float]) -> None:
     """Set every facial action of the body (absent: 0), touching only those that change; names the
-    active bundle lacks are refused before anything is set."""
+    active bundle lacks are refused before anything is set. Call it inside :func:`runtime.editing`
+    (or another suspended block): every action set would schedule a preview of its own."""
     names = runtime.vocabulary().expression_names
     unknown = sorted(set(values) - set(names))
     if unknown:
@@ -174,7 +226,8 @@ class IMGHUM_OT_random_expression(BodyOperator):
     seed: bpy.props.IntProperty(name="Seed", default=0, min=0)
 
     def run(self, context, arm):
-        set_expression(arm, runtime.vocabulary().random_expression(_rng(self.seed)))
+        with runtime.editing(arm):
+            set_expression(arm, runtime.vocabulary().random_expression(_rng(self.seed)))
         return self.finish_edit(context)
 
 
@@ -236,7 +289,8 @@ class IMGHUM_OT_random_pose(BodyOperator):
     bl_label = "Random Pose"
 
     seed: bpy.props.IntProperty(name="Seed", default=0, min=0)
-    scale: bpy.props.FloatProperty(name="Amount", default=0.6, min=0.0, max=1.0, description="Fraction of the joint ranges")
+    scale: bpy.props.FloatProperty(name="Amount", default=0.6, min=0.0, max=1.0,
+                                   description="Fraction of the joint ranges")
     hands: bpy.props.BoolProperty(name="Hands", default=True)
 
     def run(self, context, arm):
@@ -258,6 +312,7 @@ class IMGHUM_OT_reset_pose(BodyOperator):
         return {"FINISHED"}
 
 
-classes = (IMGHUM_OT_add_body, IMGHUM_OT_update_mesh, IMGHUM_OT_cancel_update, IMGHUM_OT_random_shape,
+classes = (IMGHUM_OT_add_body, IMGHUM_OT_update_mesh, IMGHUM_OT_cancel_update, IMGHUM_OT_reset_weights,
+           IMGHUM_OT_random_shape,
            IMGHUM_OT_reset_shape, IMGHUM_OT_expression_preset, IMGHUM_OT_random_expression,
            IMGHUM_OT_pose_preset, IMGHUM_OT_hand_preset, IMGHUM_OT_random_pose, IMGHUM_OT_reset_pose)

@@ -56,7 +56,8 @@ def apply_fit(context, name: str, lat, transform: np.ndarray) -> bpy.types.Objec
     q = scene_data.bone_rest_rotations(arm, names)
     v = rig.pose_maps(model, q)
     scene_data.set_pose_rotations(arm, names, rig.bones_from_pose(v, lat.pose[0].double().numpy()))
-    arm.pose.bones[names[0]].location = rig.root_location(model, q[0], lat.root_translation[0].double().numpy()).tolist()
+    location = rig.root_location(model, q[0], lat.root_translation[0].double().numpy())
+    arm.pose.bones[names[0]].location = location.tolist()
     arm.matrix_world = Matrix(np.linalg.inv(transform).tolist())
     for o in context.selected_objects:
         o.select_set(False)
@@ -80,7 +81,7 @@ class _FitOperator(ModalJob):
         return ""
 
     def steps(self, base: tuple[int, int, int]) -> tuple[int, ...]:
-        from ..imghum_blender.fitting.fit import scaled_iterations
+        from ..imghum_blender.fitting.optimiser import scaled_iterations
 
         return scaled_iterations(base, self.effort)
 
@@ -124,7 +125,8 @@ class IMGHUM_OT_fit_points(_FitOperator):
         return True
 
     def job(self, context):
-        from ..imghum_blender.fitting.fit import CLOUD_ITERATIONS, check_points, fit_points
+        from ..imghum_blender.fitting.inputs import check_points
+        from ..imghum_blender.fitting.points import CLOUD_ITERATIONS, fit_points
 
         points, normals = cloud_of(context.active_object)
         check_points(points, "auto")
@@ -172,14 +174,14 @@ class IMGHUM_OT_fit_image(_FitOperator, ImportHelper):
         return [Path(bpy.path.abspath(self.filepath))]
 
     def job(self, context):
-        from ..imghum_blender.fitting.fit import fit_image
+        from ..imghum_blender.fitting.image import IMAGE_ITERATIONS, fit_image
 
         images = self.images()
         views = [{"mask": load_mask(str(img)), **read_view(keypoint_file(img, self.keypoints, len(images)),
                                                            self.person)} for img in images]
         name = f"{images[0].stem} Fit"
 
-        steps = self.steps((80, 140, 40))
+        steps = self.steps(IMAGE_ITERATIONS)
 
         def fn(model, progress, stop):
             return fit_image(model, views=views, iterations=steps, progress=progress, cancel=stop.is_set,
@@ -201,9 +203,9 @@ def keypoint_file(image: Path, given: str, images: int) -> Path:
 
 
 def read_view(path: Path, person: int) -> dict:
-    """The camera and the landmarks (:data:`~imghum_blender.fitting.fit.LANDMARKS` when present) of one
+    """The camera and the landmarks (:data:`~imghum_blender.fitting.image.LANDMARKS` when present) of one
     person in a keypoint JSON."""
-    from ..imghum_blender.fitting.fit import LANDMARKS
+    from ..imghum_blender.fitting.image import LANDMARKS
 
     try:
         data = json.loads(path.read_text())

@@ -7,7 +7,8 @@ from .base import BodyOperator
 
 #: Limb-difference presets: (part, position along it).
 LIMB_PRESETS = {"FOREARM_L": ("lowerarm.L", 0.5), "FOREARM_R": ("lowerarm.R", 0.5), "HAND_L": ("lowerarm.L", 1.0),
-                "HAND_R": ("lowerarm.R", 1.0), "BELOW_KNEE_L": ("lowerleg.L", 0.35), "BELOW_KNEE_R": ("lowerleg.R", 0.35),
+                "HAND_R": ("lowerarm.R", 1.0), "BELOW_KNEE_L": ("lowerleg.L", 0.35),
+                "BELOW_KNEE_R": ("lowerleg.R", 0.35),
                 "ABOVE_KNEE_L": ("upperleg.L", 0.6), "ABOVE_KNEE_R": ("upperleg.R", 0.6),
                 "INDEX_FINGER_L": ("finger2-1.L", 0.0), "INDEX_FINGER_R": ("finger2-1.R", 0.0)}
 
@@ -30,7 +31,7 @@ class IMGHUM_OT_add_layer(BodyOperator):
             raise ValueError(f"this model has no part {LIMB_PRESETS[self.preset][0]!r} for {self.preset}")
         if self.preset in REGION_NAMES and self.preset not in voc.region_names:
             raise ValueError(f"this model has no garment region {self.preset}")
-        with runtime.suspended():  # one update once the layer is complete
+        with runtime.editing(arm):  # one update once the layer is complete
             layer = p.layers.add()
             if self.preset in REGION_NAMES:
                 layer.kind, layer.region, layer.thickness = "GARMENT", self.preset, self.thickness
@@ -38,8 +39,7 @@ class IMGHUM_OT_add_layer(BodyOperator):
             else:
                 part, fraction = LIMB_PRESETS[self.preset]
                 layer.kind, layer.part, layer.fraction = "LIMB", part, fraction
-        p.active_layer = len(p.layers) - 1
-        runtime.latents_changed(arm.data)
+            p.active_layer = len(p.layers) - 1
         return self.finish_edit(context)
 
 
@@ -57,9 +57,9 @@ class IMGHUM_OT_remove_layer(BodyOperator):
         if not 0 <= i < len(p.layers):
             raise ValueError(f"layer {i}: the body has {len(p.layers)} layers (index 0-{len(p.layers) - 1}, "
                              "-1 for the active one)" if len(p.layers) else "the body has no layers to remove")
-        p.layers.remove(i)
-        p.active_layer = max(0, min(p.active_layer, len(p.layers) - 1))
-        runtime.latents_changed(arm.data)
+        with runtime.editing(arm):  # (removing calls no update hook: the edit's end schedules)
+            p.layers.remove(i)
+            p.active_layer = max(0, min(p.active_layer, len(p.layers) - 1))
         return self.finish_edit(context)
 
 

@@ -31,7 +31,7 @@ def apply_preset(arm, preset: Preset) -> None:
     """Replace the body's shape, facial actions, layers and colour mode by the preset's; the body
     re-meshes once, as after a slider change."""
     p = arm.imghum
-    with runtime.suspended():
+    with runtime.editing(arm):
         for name, value in preset.phenotypes.items():
             setattr(p, name, value)
         p.use_beta, p.beta = preset.use_beta, preset.beta
@@ -43,7 +43,6 @@ def apply_preset(arm, preset: Preset) -> None:
                 setattr(item, key, getattr(layer, key))
         p.active_layer = 0
         p.color_mode = preset.color_mode
-    runtime.latents_changed(arm.data)
 
 
 class IMGHUM_OT_save_preset(BodyOperator):

@@ -1,6 +1,30 @@
 """Blender data of a body (main thread only): armature bones, the skinned mesh with its UVs,
 attributes and vertex groups, the material, and baked per-frame meshes. Bulk data goes through
-``foreach_set``; nothing loops over vertices in Python."""
+``foreach_set``; nothing loops over vertices in Python.
+
+What an update of a body keeps (:func:`write_mesh` says which case it was):
+
+- **Same topology** (a template-topology body re-meshed over its template mesh: every shape,
+  expression or pose update, also after the .blend is saved and reloaded): only the vertex
+  positions change. Every vertex group stays as it is, *including the bone groups and any weights
+  painted into them* (bone groups are not rewritten: the model's weights of a template vertex never
+  change), and so do the artist's own groups, modifiers, UVs and shape keys (each keeps its
+  offsets from the basis).
+- **New topology** (the first mesh of a body, every adaptive re-mesh, a switch between Template
+  and Adaptive, a merged layer or limb cut that makes a template body mesh adaptively, every
+  separate garment mesh): the geometry is replaced, and with it every vertex group (Blender drops
+  the groups with the vertices they weighted, the artist's own included); the bone groups are
+  then written afresh from the model's skin weights.
+- **Reset Bone Weights** (``imghum.reset_weights``, :func:`write_bone_weights`): only when the
+  artist asks, the bone groups of the current mesh get the model's weights again (painted bone
+  weights are replaced); groups not named after a bone are never touched.
+
+:func:`fit_armature` switches the armature into edit mode with an operator
+(``bpy.ops.object.mode_set``): it runs from operators (the modal preview applier included),
+scripts and headless drains, never from a ``bpy.app.timers`` callback.
+"""
+import logging
+
 import bpy
 import numpy as np
 
@@ -19,21 +43,24 @@ TOPOLOGIES = [("TEMPLATE", "Template", "The template's quads laid onto the body:
                "(bodies with merged layers or limb cuts mesh adaptively; garments always do)"),
               ("ADAPTIVE", "Adaptive", "Marching cubes at the preview / final resolution (new topology on "
                "every re-mesh; follows layers and limb cuts)")]
+log = logging.getLogger("imghum")
 #: Vertex-group weights are written in this many levels (Blender normalizes per vertex).
 WEIGHT_LEVELS = 1000
 
 
-def write_mesh(me: bpy.types.Mesh, data, n_parts: int) -> None:
-    """Replace the geometry of ``me`` with a meshed body: UVs per corner, semantic point, part label
-    and part colour per vertex, smooth shading. A template-topology body written over a mesh of
-    the same topology only moves its vertices, so vertex groups, painted weights, modifiers and
-    shape keys (sculpt layers: each keeps its offsets from the basis) survive."""
+def write_mesh(me: bpy.types.Mesh, data, n_parts: int) -> bool:
+    """Write a meshed body into ``me``; returns whether its topology is new (then the caller writes
+    the bone groups: the old vertex groups went with the old geometry). A template-topology body
+    written over a mesh of the same topology only moves its vertices, so every vertex group (bone
+    groups with painted weights included), modifiers and shape keys (sculpt layers: each keeps its
+    offsets from the basis) survive. Otherwise the geometry is replaced: UVs per corner, semantic
+    point, part label and part colour per vertex, smooth shading."""
     v, f = data.vertices, data.faces
     topology = data.topology
     if (topology == "template" and me.get(TOPOLOGY_PROP) == "template" and len(me.vertices) == len(v)
             and len(me.polygons) == len(f)):
         _move_vertices(me, v.astype(np.float32))
-        return
+        return False
     me.clear_geometry()
     me.vertices.add(len(v))
     me.vertices.foreach_set("co", v.astype(np.float32).ravel())
@@ -52,6 +79,7 @@ def write_mesh(me: bpy.types.Mesh, data, n_parts: int) -> None:
     me.polygons.foreach_set("use_smooth", np.ones(len(f), dtype=bool))
     me[TOPOLOGY_PROP] = topology
     me.update()
+    return True
 
 
 def _move_vertices(me: bpy.types.Mesh, co: np.ndarray) -> None:
@@ -84,13 +112,15 @@ def write_face_keys(ob: bpy.types.Object, keys) -> None:
         kb.data.foreach_set("co", (basis + keys.offsets(name).astype(np.float32).ravel()))
 
 
-def write_vertex_groups(ob: bpy.types.Object, data, bone_names) -> None:
-    """One vertex group per bone with the transferred skin weights (replacing the old bone groups;
-    the artist's own groups stay)."""
+def write_bone_weights(ob: bpy.types.Object, skin_indices: np.ndarray, skin_weights: np.ndarray, bone_names) -> None:
+    """One vertex group per bone with the model's skin weights (``skin_indices`` / ``skin_weights``
+    (V,k) for the mesh's V vertices): the bone groups are replaced, weights painted into them
+    included; groups named after no bone stay. Called for a new topology and by Reset Bone Weights
+    only (see the module docstring)."""
     bones = set(bone_names)
     for group in [g for g in ob.vertex_groups if g.name in bones]:
         ob.vertex_groups.remove(group)
-    idx, w = data.attributes.skin_indices, data.attributes.skin_weights
+    idx, w = skin_indices, skin_weights
     level = np.rint(w * WEIGHT_LEVELS).astype(np.int64)
     verts = np.broadcast_to(np.arange(len(idx))[:, None], idx.shape)
     keep = level > 0
@@ -108,7 +138,11 @@ def write_vertex_groups(ob: bpy.types.Object, data, bone_names) -> None:
 
 def fit_armature(context, arm: bpy.types.Object, rig, tolerance: float = 5e-5) -> bool:
     """Create or move the bones of ``arm`` to the rest rig (bones keep their orientation, so pose
-    keyframes keep their meaning); returns whether edit mode was needed."""
+    keyframes keep their meaning); returns whether the bones had to change. Moving rest bones needs
+    edit mode: an armature in edit mode already is edited in place; otherwise this switches it into
+    edit mode and back with ``bpy.ops.object.mode_set`` (an operator: call it from an operator, a
+    modal operator's step or a script, never from a timer) and restores the active object, its mode
+    (e.g. weight paint on the body mesh) and the armature's own mode and visibility."""
     bones = arm.data.bones
     if len(bones) == len(rig.names):
         heads = np.empty(3 * len(bones), dtype=np.float32)
@@ -116,26 +150,40 @@ def fit_armature(context, arm: bpy.types.Object, rig, tolerance: float = 5e-5) -
         order = [bones.find(n) for n in rig.names]
         if min(order) >= 0 and np.abs(heads.reshape(-1, 3)[order] - rig.heads).max() < tolerance:
             return False
+    if arm.mode == "EDIT":  # the artist edits the bones: no mode switch
+        _write_edit_bones(arm.data.edit_bones, rig)
+        return True
     view_layer = context.view_layer
-    prev_active, prev_mode = view_layer.objects.active, arm.mode
-    hidden = arm.hide_get()
+    prev_active = view_layer.objects.active
+    prev_mode = prev_active.mode if prev_active is not None else "OBJECT"
+    arm_mode, hidden = arm.mode, arm.hide_get()
+    if prev_active is not None and prev_active != arm and prev_mode != "OBJECT":
+        bpy.ops.object.mode_set(mode="OBJECT")  # e.g. weight paint on the body mesh: back to it below
     arm.hide_set(False)
     view_layer.objects.active = arm
     bpy.ops.object.mode_set(mode="EDIT")
     try:
-        eb = arm.data.edit_bones
-        for name, head, tail, z in zip(rig.names, rig.heads, rig.tails, rig.z_axes):
-            b = eb.get(name) or eb.new(name)
-            b.head, b.tail = head.tolist(), tail.tolist()
-            b.align_roll(z.tolist())
-        for name, parent in zip(rig.names, rig.parents):
-            eb[name].parent = eb[rig.names[parent]] if parent >= 0 else None
-            eb[name].use_connect = False
+        _write_edit_bones(arm.data.edit_bones, rig)
     finally:
-        bpy.ops.object.mode_set(mode=prev_mode if prev_mode in ("POSE", "OBJECT") else "OBJECT")
-        view_layer.objects.active = prev_active
+        bpy.ops.object.mode_set(mode=arm_mode if arm_mode in ("POSE", "OBJECT") else "OBJECT")
         arm.hide_set(hidden)
+        view_layer.objects.active = prev_active
+        if prev_active is not None and prev_active.mode != prev_mode:
+            try:
+                bpy.ops.object.mode_set(mode=prev_mode)
+            except RuntimeError as exc:  # the bones moved; only the artist's mode could not come back
+                log.warning("could not restore %s to %s mode: %s", prev_active.name, prev_mode, exc)
     return True
+
+
+def _write_edit_bones(eb, rig) -> None:
+    for name, head, tail, z in zip(rig.names, rig.heads, rig.tails, rig.z_axes):
+        b = eb.get(name) or eb.new(name)
+        b.head, b.tail = head.tolist(), tail.tolist()
+        b.align_roll(z.tolist())
+    for name, parent in zip(rig.names, rig.parents):
+        eb[name].parent = eb[rig.names[parent]] if parent >= 0 else None
+        eb[name].use_connect = False
 
 
 def bone_rest_rotations(arm: bpy.types.Object, names) -> np.ndarray:
@@ -237,5 +285,5 @@ def write_garments(arm: bpy.types.Object, body: bpy.types.Object, garments: list
             mod.object = arm
             if body.active_material:
                 ob.data.materials.append(body.active_material)
-        write_mesh(ob.data, data, n_parts)
-        write_vertex_groups(ob, data, bone_names)
+        if write_mesh(ob.data, data, n_parts):  # (garments: always a new topology)
+            write_bone_weights(ob, data.attributes.skin_indices, data.attributes.skin_weights, bone_names)

@@ -156,7 +156,7 @@ class IMGHUM_PT_layers(BodyPanel, bpy.types.Panel):
 
 
 class IMGHUM_PT_mesh(BodyPanel, bpy.types.Panel):
-    """Meshing: resolutions, auto update, colour mode, status."""
+    """Meshing: resolutions, auto update, colour mode, status, bone weights."""
 
     bl_idname = "IMGHUM_PT_mesh"
     bl_label = "Mesh"
@@ -178,6 +178,12 @@ class IMGHUM_PT_mesh(BodyPanel, bpy.types.Panel):
         text = runtime.status(arm)
         if text:
             layout.label(text=text, icon="ERROR" if text.startswith("Error") else "INFO")
+        col = layout.column(align=True)
+        col.operator("imghum.reset_weights", icon="GROUP_VERTEX")
+        if p.topology == "TEMPLATE":
+            col.label(text="Painted bone weights are kept until reset", icon="INFO")
+        else:
+            col.label(text="Adaptive: each re-mesh writes fresh weights", icon="INFO")
 
 
 class IMGHUM_PT_animation(BodyPanel, bpy.types.Panel):

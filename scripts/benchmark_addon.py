@@ -21,13 +21,13 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=10)
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
-    from imghum_blender.batch.session import enable_addon, runtime_module
+    from imghum_blender.batch.session import addon_api, enable_addon
 
     module = enable_addon()
     import bpy
     import numpy as np
 
-    runtime = runtime_module(module)
+    runtime = addon_api(module)
     scene = bpy.context.scene
     scene.frame_start, scene.frame_end = 1, 10
 
@@ -52,7 +52,8 @@ def main() -> None:
         bpy.ops.imghum.bake_animation(resolution=p.preview_resolution)
         bake = (time.perf_counter() - t0) / 10
         return {"preview_resolution": p.preview_resolution, "preview_vertices": vertices,
-                "slider_to_mesh_seconds_median": float(np.median(slider)), "slider_to_mesh_seconds_max": float(max(slider)),
+                "slider_to_mesh_seconds_median": float(np.median(slider)),
+                "slider_to_mesh_seconds_max": float(max(slider)),
                 "final_resolution": p.final_resolution, "final_vertices": final_vertices, "final_update_seconds": final,
                 "bake_seconds_per_frame": bake}
 

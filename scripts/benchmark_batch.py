@@ -54,7 +54,8 @@ def main() -> None:
     for engine in ("WORKBENCH", "CYCLES"):
         for passes in ([], ["segmentation", "uv", "depth", "keypoints"]):
             for people in (1, args.people):
-                name = f"{engine.lower()}_{'with' if passes else 'no'}_passes" + (f"_scene{people}" if people > 1 else "")
+                name = f"{engine.lower()}_{'with' if passes else 'no'}_passes"
+                name += f"_scene{people}" if people > 1 else ""
                 spec = tmp / f"{name}.toml"
                 bodies = args.bodies * people if people > 1 else args.bodies
                 text = SPEC.format(engine=engine, bodies=bodies, passes=json.dumps(passes))

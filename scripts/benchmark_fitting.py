@@ -22,7 +22,7 @@ import torch
 from scipy.ndimage import binary_closing, binary_fill_holes
 
 import imghum_blender as ih
-from imghum_blender.fitting.fit import LANDMARKS, project
+from imghum_blender.fitting.image import LANDMARKS, project
 from imghum_blender.fitting.scan_frame import UP_AXES, apply, yaw_matrix
 from imghum_blender.surface.sampling import surface_samples
 
@@ -57,7 +57,8 @@ def main() -> None:
     names = model.vocabulary.bone_names
     idx = [names.index(n) for n in LANDMARKS]
     lat = model.latents(phenotypes={"gender": 0.7, "age": 0.6, "weight": 0.6},
-                        pose={"root": [0.0, 0.0, 0.5], "upperarm01.L": [0.0, -0.9, 0.3], "lowerarm01.R": [-1.1, 0.0, 0.0],
+                        pose={"root": [0.0, 0.0, 0.5], "upperarm01.L": [0.0, -0.9, 0.3],
+                              "lowerarm01.R": [-1.1, 0.0, 0.0],
                               "upperleg01.R": [-0.6, 0.0, 0.0], "lowerleg01.R": [0.8, 0.0, 0.0]})
     mesh = model.mesh(lat, resolution=160)
     joints = model.bone_frames(lat).posed[0, idx, :3, 3].detach().double().cpu().numpy()
@@ -77,7 +78,8 @@ def main() -> None:
                    .cpu().numpy())
         rows.append({"fit": "cloud 20k, mm, Y up", "run": r, "seconds": round(fit.seconds, 2),
                      "read": f"{fit.unit}, {fit.up} up",
-                     "mpjpe_mm": round(float(np.linalg.norm(fj / 1000 - apply(frame, joints), axis=1).mean() * 1000), 1)})
+                     "mpjpe_mm": round(float(np.linalg.norm(fj / 1000 - apply(frame, joints), axis=1).mean() * 1000),
+                                       1)})
         print(json.dumps(rows[-1]), flush=True)
         t0 = time.perf_counter()
         fit = ih.fit_image(model, views=views, resolution=0)
@@ -89,7 +91,8 @@ def main() -> None:
     device = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"{platform.processor() or 'cpu'}, " \
         f"{len(os.sched_getaffinity(0))} cores"
     if args.out:
-        Path(args.out).write_text(json.dumps({"device": device, "torch": torch.__version__, "rows": rows}, indent=1) + "\n")
+        result = {"device": device, "torch": torch.__version__, "rows": rows}
+        Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
 
 
 if __name__ == "__main__":

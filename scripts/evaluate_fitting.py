@@ -8,7 +8,7 @@ twist + look, fists): a full clean cloud (20 k surface points), a noisy cloud (5
 5 % outliers) and a single-view partial cloud (what a camera in front sees), each without normals
 and moved into the scan's frame; one 512x512 image (silhouette + projected landmarks, the camera
 3.2 m in front), and two calibrated views (that one and a side view from the body's left). Reports
-the mean joint position error (MPJPE, mm, over ``fitting.LANDMARKS``), the root orientation error
+the mean joint position error (MPJPE, mm, over ``fitting.image.LANDMARKS``), the root orientation error
 (degrees), Chamfer-L1 between the fitted mesh and the full teacher surface (mm, in meters), the
 unit and up axis the fit read, 2D keypoint error (px), silhouette IoU and run times.
 """
@@ -24,7 +24,8 @@ import torch
 from scipy.ndimage import binary_closing, binary_fill_holes
 
 import imghum_blender as ih
-from imghum_blender.fitting.fit import LANDMARKS, fit_image, fit_points, project
+from imghum_blender.fitting.image import LANDMARKS, fit_image, project
+from imghum_blender.fitting.points import fit_points
 from imghum_blender.fitting.scan_frame import UP_AXES, apply, yaw_matrix
 from imghum_blender.training.ground_truth import chamfer_mm, surface_samples
 from imghum_blender.training.held_out import SEED, held_out_poses
@@ -134,8 +135,10 @@ def main() -> None:
             root_fit = back[:3, :3] / np.linalg.norm(back[:3, 0]) @ frames[0, :3, :3]
             rows.append({"body": b, "family": families[b], "case": name, "points": len(clouds[name]),
                          "given": f"{unit}, {up} up", "read": f"{fit.unit}, {fit.up} up",
-                         "seconds": fit.seconds, "mpjpe_mm": float(np.linalg.norm(fj - apply(frame, joints), axis=1).mean() * 1000),
-                         "root_deg": angle_deg(root_fit, root_true), "chamfer_mm": chamfer_mm(mesh.vertices.astype(np.float64), mesh.faces, verts, faces, rng),
+                         "seconds": fit.seconds,
+                         "mpjpe_mm": float(np.linalg.norm(fj - apply(frame, joints), axis=1).mean() * 1000),
+                         "root_deg": angle_deg(root_fit, root_true),
+                         "chamfer_mm": chamfer_mm(mesh.vertices.astype(np.float64), mesh.faces, verts, faces, rng),
                          "margin_mm": fit.confidence["margin_mm"], "residual_mm": fit.confidence["residual_mm"]})
             print(json.dumps(rows[-1]), flush=True)
         views = [c for c in args.cases if c in ("image", "two views")]
@@ -155,7 +158,8 @@ def main() -> None:
                          "keypoint_px": float(fit.residual.mean()),
                          "silhouette_iou": float((shots[0]["mask"] & fmask).sum() / (shots[0]["mask"] | fmask).sum()),
                          "mpjpe_mm": float(np.linalg.norm(fj - joints, axis=1).mean() * 1000),
-                         "chamfer_mm": chamfer_mm(fit.mesh.vertices.astype(np.float64), fit.mesh.faces, verts, faces, rng)})
+                         "chamfer_mm": chamfer_mm(fit.mesh.vertices.astype(np.float64), fit.mesh.faces, verts, faces,
+                                                  rng)})
             print(json.dumps(rows[-1]), flush=True)
     summary = {}
     for case in args.cases:

@@ -40,7 +40,8 @@ from imghum_blender.training.teacher import latents_from_anny, run_teacher, samp
 #: Phenotype settings at the ends of the sliders (others at their defaults).
 SLIDER_ENDS = {"toddler": {"age": 0.0}, "elderly": {"age": 1.0}, "heavy": {"weight": 1.0}, "thin": {"weight": 0.0},
                "muscular": {"muscle": 1.0}, "tall": {"height": 1.0}, "short": {"height": 0.0},
-               "female heavy": {"gender": 0.0, "weight": 1.0}, "male muscular tall": {"gender": 1.0, "muscle": 1.0, "height": 1.0}}
+               "female heavy": {"gender": 0.0, "weight": 1.0},
+               "male muscular tall": {"gender": 1.0, "muscle": 1.0, "height": 1.0}}
 
 
 def slider_end(model, phenotypes: dict) -> dict:
@@ -53,7 +54,8 @@ def slider_end(model, phenotypes: dict) -> dict:
     tris = model.template_faces.numpy()
     tris = tris[skin[tris].all(1)]
     sdf = 1000 * np.abs(model.query(tm.vertices.astype(np.float64)[tm.placed], lat)[0])
-    folded = (triangle_normals(tm.vertices.astype(np.float64), tris) * triangle_normals(_skinning(model, lat), tris)).sum(1) < 0
+    ours, start = triangle_normals(tm.vertices.astype(np.float64), tris), triangle_normals(_skinning(model, lat), tris)
+    folded = (ours * start).sum(1) < 0
     return {"seconds": tm.seconds, "sdf_mm": pct(sdf), "folded": int(folded.sum())}
 
 
@@ -75,7 +77,8 @@ def score(model, lat, teacher_verts: np.ndarray) -> dict:
     v = tm.vertices.astype(np.float64)
     sdf, _ = model.query(v[tm.placed], lat)
     tris = model.template_faces.numpy()
-    shown = skin & (winding_number(teacher_verts, tris, teacher_verts + 0.0005 * vertex_normals(teacher_verts, tris)) < 0.5)
+    outside = teacher_verts + 0.0005 * vertex_normals(teacher_verts, tris)
+    shown = skin & (winding_number(teacher_verts, tris, outside) < 0.5)
     sdf_shown, _ = model.query(v[shown], lat)
     sdf_teacher, _ = model.query(teacher_verts[shown], lat)
     tris = tris[skin[tris].all(1)]
@@ -86,10 +89,12 @@ def score(model, lat, teacher_verts: np.ndarray) -> dict:
     return {"seconds": tm.seconds, "sdf_mm": pct(1000 * np.abs(sdf)), "sdf_exposed_mm": pct(1000 * np.abs(sdf_shown)),
             "teacher_sdf_mm": pct(1000 * np.abs(sdf_teacher)), "exposed_vertices": int(shown.sum()),
             "vertex_error_mm": pct(1000 * np.linalg.norm(v[skin] - teacher_verts[skin], axis=1)),
-            "flipped": int(((n_ours * n_true).sum(1) < 0).sum()), "degenerate": int((area_ours < 0.01 * area_true).sum()),
+            "flipped": int(((n_ours * n_true).sum(1) < 0).sum()),
+            "degenerate": int((area_ours < 0.01 * area_true).sum()),
             "uv_stretch": {"p1": float(np.percentile(stretch, 1)), "p50": float(np.median(stretch)),
                            "p99": float(np.percentile(stretch, 99))},
-            "chamfer_to_mc256_mm": chamfer_mm(v, tris, mc.vertices.astype(np.float64), mc.faces, np.random.default_rng(0)),
+            "chamfer_to_mc256_mm": chamfer_mm(v, tris, mc.vertices.astype(np.float64), mc.faces,
+                                              np.random.default_rng(0)),
             "contact_vertices": int((skin & ~tm.placed).sum())}
 
 
@@ -133,7 +138,8 @@ def main() -> None:
     ends = {name: slider_end(model, ph) for name, ph in SLIDER_ENDS.items()}
     print(json.dumps(summary, indent=1))
     for name, row in ends.items():
-        print(f"{name:20s} {row['seconds']:.2f} s  |SDF| p95 {row['sdf_mm']['p95']:.2f} p99 {row['sdf_mm']['p99']:.2f} mm"
+        sdf = row["sdf_mm"]
+        print(f"{name:20s} {row['seconds']:.2f} s  |SDF| p95 {sdf['p95']:.2f} p99 {sdf['p99']:.2f} mm"
               f"  folded {row['folded']}")
     if args.out:
         Path(args.out).write_text(json.dumps({"bodies": args.bodies, "seed": args.seed, "threads": 2,

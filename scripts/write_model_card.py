@@ -61,7 +61,8 @@ def compare_rows(new: dict, old: dict, rows: list[tuple[str, str, str, float]]) 
 
 
 BODY_ROWS = [("Uniform IoU", "uniform_iou", "{:.2f} %", 100), ("Near-surface IoU", "near_surface_iou", "{:.2f} %", 100),
-             ("Chamfer-L1 overall", "chamfer_mm", "{:.2f} mm", 1), ("Chamfer-L1 hands", "chamfer_hands_mm", "{:.2f} mm", 1),
+             ("Chamfer-L1 overall", "chamfer_mm", "{:.2f} mm", 1),
+             ("Chamfer-L1 hands", "chamfer_hands_mm", "{:.2f} mm", 1),
              ("Chamfer-L1 head", "chamfer_head_mm", "{:.2f} mm", 1),
              ("Normal consistency", "normal_consistency", "{:.4f}", 1),
              ("Teacher→model p99, mean of bodies", "teacher_to_model_p99_mm_mean", "{:.1f} mm", 1),
@@ -78,26 +79,305 @@ DETAIL_ROWS = [("mean distance", "mean_mm", "{:.2f} mm", 1), ("p95 distance", "p
                ("worst case's p95", "worst_p95_mm", "{:.2f} mm", 1), ("mean normal error", "normal_deg", "{:.1f}°", 1)]
 
 
-def meshing_section(path: str | None) -> str:
-    """Markdown section from a ``scripts/benchmark_meshing.py`` result (empty without one)."""
-    if not path:
+#: Rows of the template-mesh table: (label, summary key, format); a key with a median and a worst fills both columns.
+TEMPLATE_ROWS = [
+    (r"\|SDF\| p99 at the placed vertices", "sdf_p99_mm", "{:.2f} mm"),
+    (r"\|SDF\| p99 at the vertices the teacher shows (not behind the eyeballs, between the lips, in contacts)",
+     "sdf_exposed_p99_mm", "{:.2f} mm"),
+    (r"reference: the field's \|SDF\| p99 at the *teacher's own* shown vertices", "teacher_sdf_p99_mm", "{:.2f} mm"),
+    ("vertex error p95 (against the teacher's same vertex)", "vertex_error_p95_mm", "{:.1f} mm"),
+    ("Chamfer-L1 to the field's 256³ marching-cubes mesh", "chamfer_to_mc256_mm", "{:.2f} mm"),
+    ("vertices in contacts (kept at their start)", "contact_vertices", "{:.0f}"),
+    ("seconds per body (2 cores)", "seconds", "{:.2f}"),
+]
+
+
+def _json(path: str | None) -> dict:
+    """A JSON file's content; empty without a path."""
+    return json.loads(Path(path).read_text()) if path else {}
+
+
+def _table(rows: list[str]) -> str:
+    """Markdown rows as one block."""
+    return "\n".join(rows)
+
+
+def _read_log(path: str) -> tuple[list[dict], dict]:
+    """A training log's records and its last training step's record."""
+    log = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+    return log, [r for r in log if "val" not in r and "step" in r][-1]
+
+
+def parse_args() -> argparse.Namespace:
+    """The card's inputs (each defaulting to its place under ``docs/``) and output."""
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--bundle", default="imghum_blender/data/imghum_v2.safetensors")
+    ap.add_argument("--metrics", default="docs/metrics_v2.json", help="held-out bodies over the slider range")
+    ap.add_argument("--baseline", default="docs/metrics_v1_slider_space.json", help="v1 on the same bodies")
+    ap.add_argument("--plausible", default="docs/metrics_v2_plausible.json", help="v2 on v1's held-out bodies")
+    ap.add_argument("--plausible-baseline", default="docs/metrics_v1.json")
+    ap.add_argument("--corners", default="docs/metrics_corners_v2.json")
+    ap.add_argument("--corners-baseline", default="docs/metrics_corners_v1.json")
+    ap.add_argument("--detail", default="docs/metrics_detail_v2.json")
+    ap.add_argument("--detail-baseline", default="docs/metrics_detail_v1.json")
+    ap.add_argument("--benchmark", default="docs/benchmarks/query.json")
+    ap.add_argument("--benchmark-baseline", default="docs/benchmarks/query_v1.json", help="v1, same machine and hour")
+    ap.add_argument("--meshing", default="docs/benchmarks/meshing.json")
+    ap.add_argument("--template", default="docs/benchmarks/template_mesh.json")
+    ap.add_argument("--train-log", default="docs/train_log_v2.jsonl")
+    ap.add_argument("--finetune-log", default="docs/train_log_v2_rebox.jsonl", help="the re-boxing fine-tune's log")
+    ap.add_argument("--data-bodies", type=int, required=True)
+    ap.add_argument("--data-minutes", type=float, required=True)
+    ap.add_argument("--out", default="imghum_blender/data/MODEL_CARD.md")
+    return ap.parse_args()
+
+
+def overview(doc: dict, bundle: str) -> str:
+    """The card's title and summary, and what the model is: inputs, outputs, networks, file."""
+    info, spec, parts = doc["info"], doc["spec"], doc["parts"]
+    space = info["shape_space"]
+    widths = sorted({p["width"] for p in parts})
+    detail = "\n".join(f"  - {region}: {d['depth']} × {d['width']} ({', '.join(d['parts'][:3])}…)"
+                       for region, d in info.get("detail", {}).items()) \
+        or "  none yet: the head and hand parts are the body model's own"
+    return f"""# Model card: imGHUM v2 (`{Path(bundle).name}`)
+
+An imGHUM-style implicit body model (signed distance + semantics conditioned on shape β, facial
+expression ψ and body/hand pose θ), trained on this repository's 2-core CPU from the explicit
+teacher model {info['teacher']}. v2 covers every slider position: all six phenotypes over their
+whole range, ages from toddlers (1 year) to the elderly.
+
+## What it is
+- **Inputs**: β — {spec['beta_size']} shape coefficients (unit-variance PCA of the teacher's rest
+  shapes sampled over the whole slider range, {space['explained_variance'] * 100:.4f} % of the vertex variance of
+  {space['samples']} bodies); named phenotypes (gender, age, muscle, weight, height, proportions, each in
+  [0, 1]) map to β exactly (multilinear on the teacher's anchor grid); ψ — {len(spec['expression_names'])} ARKit
+  facial actions in [0, 1]; θ — rotations of the {len(spec['bone_names'])} teacher bones ('local-ref') plus root
+  translation.
+- **Outputs**: signed distance in meters (negative inside) and a semantic code, the corresponding
+  point on the canonical template (mean shape, rest pose, teacher vertex order).
+- **Network**: {len(parts)} parts (head, neck, 3 torso pieces, shoulders, upper/lower arms, palms, every finger
+  segment, upper/lower legs, feet), each a 3-hidden-layer ReLU MLP (widths {', '.join(map(str, widths))}) on
+  Fourier-encoded coordinates in its main bone's frame, FiLM-modulated by β, the 6D rotations of the
+  joints that deform it and (head) ψ; box-gated, soft-min combined (k = {info['softmin_k'] * 1000:g} mm).
+- **Detail networks** (a SiLU network per part on random Fourier features that corrects the part's
+  field within 1 cm of its surface, trained on region-dense data with the body frozen):
+{detail}
+- **File**: half-precision weights + float32 skeleton/template/shape space, safetensors layout,
+  loaded without pickle, SHA-256 checked.
+"""
+
+
+def finetune_section(info: dict, log_path: str | None) -> str:
+    """A sentence on the re-boxing fine-tune (``training.rebox``), when the bundle had one."""
+    reboxed = info.get("reboxed")
+    if not reboxed or not log_path or not Path(log_path).exists():
         return ""
-    m = json.loads(Path(path).read_text())
-    rows = ["| resolution | dense queries | dense s | coarse-to-fine queries | s | fewer queries | attributes s | vertices |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    log, last = _read_log(log_path)
+    grown = reboxed["grown_mm"]
+    return (f" Then re-boxed (`training.rebox`: {len(grown)} part boxes grown by up to {max(grown.values()):.0f} mm "
+            f"so that they hold the {reboxed['corner_bodies']} slider-corner bodies in random poses) and fine-tuned "
+            f"on the same data: lr {log[0]['lr']:.0e} with a cosine, {last['step']} steps in {last['min']:.0f} min "
+            f"(≈ {last['min'] / 60 * 2:.1f} CPU-hours); log `{log_path}`.")
+
+
+def training_section(args: argparse.Namespace, info: dict) -> str:
+    """How the model was trained: data, loss, optimiser, the training log and the best checkpoint."""
+    _, last = _read_log(args.train_log)
+    training = info.get("training", {})
+    data_hours = args.data_minutes / 60 * 2
+    return f"""## Training recipe
+- Data: {args.data_bodies} random teacher bodies over the whole slider range (`teacher.sample_slider_space`: half
+  from anny's age-conditioned distribution at ages 1–90, 30 % uniform over the phenotype box, 20 %
+  extremes with each phenotype at 0 or 1 with probability 0.6), random poses within joint ranges incl.
+  fingers (a quarter mild), toes at rest, random yaw, sparse random facial actions; 16 000 points
+  each: 2 500 on the surface (with normals), 3 500 / 2 500 / 1 500 with Gaussian noise σ = 3 / 10 /
+  30 mm (hands ×8 and head ×2.5 oversampled by area), 5 000 uniform in the padded box, 1 000 uniform
+  around the hands. Ground truth: exact unsigned distance (libigl) with the fast-winding-number sign
+  (point-cloud-utils, inside where w > 0.5); semantics = template point of the nearest surface point.
+  Generation: {args.data_minutes:.1f} min on 2 processes.
+- Loss: 10 × clamped-L1 SDF (±5 cm) + L1 semantics within 2 cm of the surface + 0.1 × normal
+  alignment + 0.01 × eikonal + 3 × |SDF| on surface points.
+- Optimiser: Adam, lr 2e-3 with a cosine over the time budget to 4e-5, 16 bodies × 2 048 points per
+  step, gradient clipping 1.0; {last['step']} steps in {last['min']:.0f} min on 2 CPU cores
+  (≈ {last['min'] / 60 * 2:.1f} CPU-hours; plus data generation ≈ {data_hours:.2f} CPU-hours). Training log:
+  `{args.train_log}`.{finetune_section(info, args.finetune_log)} Best validation checkpoint (64 held-back training
+  bodies): step {training.get('steps')}, {json.dumps(training.get('validation', {}))}.
+"""
+
+
+def held_out_section(ev: dict, base: dict) -> str:
+    """Issue 12's acceptance numbers, then held-out bodies over the slider range against v1, children
+    and adults apart, and v1's own held-out bodies."""
+    m = ev["metrics"]
+    children, adults = m.get("children", {}), m.get("adults", {})
+    by_age = _table(compare_rows(children, adults, BODY_ROWS)).replace("| metric | v1 | v2 |",
+                                                                       "| metric | adults | children |")
+    return f"""## Against model issue 12's acceptance numbers
+{_table(target_rows(ev))}
+
+## Evaluation: held-out bodies over the whole slider range
+`python -m imghum_blender.training.evaluate --sampler slider_space` ({m['bodies']} bodies, seed {m['seed']}, never
+used in training; mixed poses and expressions; v1 measured on the same bodies). Uniform IoU on points
+uniform in each posed body's box padded by 5 cm; near-surface IoU on surface samples + N(0, 1 cm);
+Chamfer-L1 = mean of the two point-to-surface distances between the model's marching-cubes mesh at
+{m['resolution']}³ and the teacher mesh (100 k samples each way; hands/head restricted to those regions);
+teacher→model p99 = 99th percentile of the distance from the teacher surface to the model's mesh;
+pieces = components holding ≥ 1 % of the mesh's vertices; semantic error at teacher surface points.
+
+{_table(compare_rows(m, base['metrics'], BODY_ROWS))}
+
+Children (under 13 years: {children.get('bodies', 0)} bodies) and adults ({adults.get('bodies', 0)}) apart, v2:
+
+{by_age}
+
+On v1's own held-out bodies (ages 13–90 from the age-conditioned distribution, seed 7777):
+
+{_table(compare_rows(ev['plausible'], base['plausible'], BODY_ROWS[:5] + BODY_ROWS[-2:]))}
+"""
+
+
+def corners_section(ev: dict, base: dict) -> str:
+    """The 64 slider-corner bodies against v1."""
+    rows = compare_rows(ev["corners"].get("summary", {}), base["corners"].get("summary", {}), CORNER_ROWS)
+    return f"""## Sliders at their ends
+`python -m imghum_blender.training.evaluate_corners`: all 64 corners of {{0.05, 0.95}}⁶ over the six
+phenotypes (age 0.05 is a 1-year-old, 0.95 a 96-year-old), mild random poses, meshed at 256³
+through the add-on's path, distance from the exact teacher body.
+
+{_table(rows)}
+"""
+
+
+def closeups_section(ev: dict, base: dict) -> str:
+    """Faces and hands meshed as regions at fine detail against v1, with the close-up renders when present."""
+    new, old = ev["detail"].get("summary", {}), base["detail"].get("summary", {})
+    closeups = ("![Close-ups: teacher, v1, v2](../../docs/images/closeups.png)\n*Rows: the exact teacher mesh, v1, v2 "
+                "(`scripts/render_closeups.py`: the first held-out body's neutral, jaw-open and smiling face and its "
+                "left hand in a fist and relaxed, each region meshed at 1024³-equivalent detail; Workbench).*\n\n"
+                if Path("docs/images/closeups.png").exists() else "")
+    return f"""## Close-ups: faces and hands
+`python -m imghum_blender.training.evaluate_detail`: two held-out adults (seed 9191), faces with
+{', '.join(FACES)}; hands {', '.join(HANDS).lower()} (both hands); the head or hand meshed as a
+region at 1024³-equivalent detail (≈ 1.9 mm voxels); distance from the teacher's front half of the
+head (or whole hand) to the model's mesh, on the body's boundary only, and the angle between normals.
+
+{closeups}Faces:
+
+{_table(compare_rows(new.get('head', {}), old.get('head', {}), DETAIL_ROWS))}
+
+Hands:
+
+{_table(compare_rows(new.get('hand', {}), old.get('hand', {}), DETAIL_ROWS))}
+"""
+
+
+def speed_section(query: dict, v1: dict) -> str:
+    """Query throughput, and v1's on the same machine when measured."""
+    speed_baseline = (f" v1 on the same machine within the hour: {v1['near_surface_points_per_s']:,.0f} near-surface "
+                      "points/s (repeated runs on this machine vary by up to 20 %; v2's larger slider-space part boxes "
+                      "make a point fall in more boxes)." if v1 else "")
+    return f"""## Speed
+Near-surface SDF queries: {query['near_surface_points_per_s']:,.0f} points/s, uniform \
+{query['uniform_points_per_s']:,.0f} points/s
+(`scripts/benchmark_query.py`, `docs/benchmarks/query.json`; 2 cores, torch {query['torch']}, no gradients, one
+body, 1 M points).{speed_baseline}
+"""
+
+
+def meshing_section(m: dict) -> str:
+    """Markdown section from a ``scripts/benchmark_meshing.py`` result (empty without one)."""
+    if not m:
+        return ""
+    rows = ["| resolution | dense queries | dense s | coarse-to-fine queries | s | fewer queries | attributes s | "
+            "vertices |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     rows += [f"| {r['resolution']}³ | {r['dense_queries']:,} | {r['dense_seconds']:.2f} | {r['queries']:,} | "
              f"{r['seconds']:.2f} | {r['query_reduction']:.1f}× | {r['attribute_seconds']:.2f} | {r['vertices']:,} |"
              for r in m["rows"]]
     teacher = f" The teacher's explicit mesh (anny forward) takes {m['teacher_mesh_seconds']:.3f} s." \
         if m.get("teacher_mesh_seconds") else ""
-    return f"""
-## Meshing (`scripts/benchmark_meshing.py`, `docs/benchmarks/meshing.json`)
+    return f"""## Meshing (`scripts/benchmark_meshing.py`, `docs/benchmarks/meshing.json`)
 Coarse-to-fine marching cubes (equal to dense marching cubes within half a voxel, tested), median of
 three bodies, best of three runs, {m['cores']} CPU cores; attributes = seam-aware UVs, part labels, skin weights.
 
-{chr(10).join(rows)}
+{_table(rows)}
 
 The head alone at 512³-equivalent detail: {m['head_512_seconds']:.2f} s ({m['head_512_vertices']:,} vertices).{teacher}
+"""
+
+
+def _slider_ends(ends: dict) -> str:
+    """Markdown table of the template meshes at the slider ends (empty without them)."""
+    if not ends:
+        return ""
+    rows = "".join(f"| {name} | {r['seconds']:.2f} | {r['sdf_mm']['p95']:.2f} | {r['sdf_mm']['p99']:.2f} | "
+                   f"{r['folded']} |\n" for name, r in ends.items())
+    return ("\nAt the slider ends (rest pose; triangles folded against the skinned start):\n\n"
+            "| body | s | \\|SDF\\| p95 mm | p99 mm | folded |\n| --- | --- | --- | --- | --- |\n" + rows)
+
+
+def _template_rows(summary: dict) -> list[str]:
+    """The template-mesh table's rows (:data:`TEMPLATE_ROWS`): median and worst, or one value."""
+    out = []
+    for label, key, fmt in TEMPLATE_ROWS:
+        v = summary[key]
+        out.append(f"| {label} | {fmt.format(v['median'])} | {fmt.format(v['worst'])} |" if isinstance(v, dict)
+                   else f"| {label} | {fmt.format(v)} | |")
+    return out
+
+
+def template_measured(path: str | None) -> str:
+    """What ``scripts/evaluate_template_mesh.py`` measured (empty without its result)."""
+    if not path or not Path(path).exists():
+        return ""
+    result = json.loads(Path(path).read_text())
+    s = result["summary"]
+    return f"""
+Measured on {result['bodies']} held-out bodies (`scripts/evaluate_template_mesh.py`, seed 9090, the fitting
+evaluation's pose families, random faces; `docs/benchmarks/template_mesh.json`; the teacher's mesh of the
+same body has the same topology, so every vertex has a ground truth):
+
+| | median | worst |
+| --- | --- | --- |
+{_table(_template_rows(s))}
+
+Flipped triangles (against the teacher's): {s['flipped']} over all bodies; degenerate: {s['degenerate']}.
+UV stretch (sqrt of each triangle's area over the teacher's; 1 = the teacher's own): p1 ≥ \
+{s['uv_stretch_p1_worst']:.2f},
+p99 ≤ {s['uv_stretch_p99_worst']:.2f} on every body.
+{_slider_ends(result.get('slider_ends', {}))}"""
+
+
+def template_section(path: str | None, has_prior: bool) -> str:
+    """Markdown section on the template prior and ``scripts/evaluate_template_mesh.py``'s result."""
+    if not has_prior:
+        return ""
+    return f"""## Template prior (template-topology meshing)
+The bundle also carries the template's linear prior: how each template vertex moves per unit of every
+β coefficient and every facial action (`template_beta_basis`, `template_expression_basis`; finite
+differences of the teacher with identity pose deltas, half precision). It is only the *start* of
+template-topology meshing (`imghum_blender.surface.template_layout`): at run time the bones' share of it is
+factored out (the model's skeleton moves the bones exactly for any shape, so only the vertices'
+motion relative to their bones stays linear: at the toddler slider end this took the start's head
+error from 18.9 to 8.5 mm p95), skinned to the pose, then moved onto the
+implicit surface by Newton steps along the start's normals, with the displacement smoothed and folds
+undone; where the field and the start disagree, the field decides. The reference row bounds what any
+placement can reach: the field's surface itself lies this far from the teacher's at the 1 % tail
+(mostly the head and feet: eyelids, lips, ears, toes; and finger creases). In a trial on two of these
+bodies that started from the teacher's own mesh, projecting it onto the field folded 515 and 1,130
+triangles, and holding every triangle unfolded left |SDF| p99 at 1.5 and 2.9 mm.
+{template_measured(path)}"""
+
+
+def mouth_section(info: dict) -> str:
+    """The oral cavity, and whether the face's detail network samples it densely."""
+    mouth = ("The face's detail network was trained on data that samples the cavity and the lips densely "
+             "(`data --focus head`)." if "head" in info.get("detail", {}) else
+             "This bundle has no face detail network yet; the region-dense face data (`data --focus head`) "
+             "that samples the cavity and the lips is the planned fix for the open mouth's jagged rim.")
+    return f"""## The mouth
+The model keeps the teacher's oral cavity: the mouth is open space behind the lips, with the tongue
+inside, reached through the lips when the jaw opens; closed lips meet as the teacher's do. {mouth}
 """
 
 
@@ -122,9 +402,9 @@ def limitations(evidence: dict, plausible_loss: float, reboxed: bool) -> list[st
                    "and smiles hardly show in the close-ups above, and at the gallery's 192³ the mouth cavity shows "
                    "as a dark ring.")
     if reboxed:
-        out.append("- The tallest bodies (height slider 1.0) still split at the knees (gallery extremes row): along the "
-                   "knee's axis the field jumps from -34 mm to +5 mm at a part box's edge. Re-boxing and a 70-minute "
-                   "fine-tune did not close it; at 0.95 (the corner evaluation) the legs hold.")
+        out.append("- The tallest bodies (height slider 1.0) still split at the knees (gallery extremes row): "
+                   "along the knee's axis the field jumps from -34 mm to +5 mm at a part box's edge. Re-boxing and a "
+                   "70-minute fine-tune did not close it; at 0.95 (the corner evaluation) the legs hold.")
     else:
         out.append("- Tall bodies split at the knees (gallery extremes row, height slider 1.0; a walk at height 0.9): "
                    "the leg part boxes, fitted to 400 sampled bodies, stop up to 43 mm short of the knees of the "
@@ -135,238 +415,44 @@ def limitations(evidence: dict, plausible_loss: float, reboxed: bool) -> list[st
     return out
 
 
-def finetune_section(info: dict, log_path: str | None) -> str:
-    """A sentence on the re-boxing fine-tune (``training.rebox``), when the bundle had one."""
-    reboxed = info.get("reboxed")
-    if not reboxed or not log_path or not Path(log_path).exists():
-        return ""
-    log = [json.loads(line) for line in Path(log_path).read_text().splitlines() if line.strip()]
-    last = [r for r in log if "val" not in r and "step" in r][-1]
-    grown = reboxed["grown_mm"]
-    return (f" Then re-boxed (`training.rebox`: {len(grown)} part boxes grown by up to {max(grown.values()):.0f} mm "
-            f"so that they hold the {reboxed['corner_bodies']} slider-corner bodies in random poses) and fine-tuned on the same "
-            f"data: lr {log[0]['lr']:.0e} with a cosine, {last['step']} steps in {last['min']:.0f} min "
-            f"(≈ {last['min'] / 60 * 2:.1f} CPU-hours); log `{log_path}`.")
-
-
-def _json(path: str | None) -> dict:
-    return json.loads(Path(path).read_text()) if path else {}
-
-
-def _slider_ends(ends: dict) -> str:
-    """Markdown table of the template meshes at the slider ends (empty without them)."""
-    if not ends:
-        return ""
-    rows = "".join(f"| {name} | {r['seconds']:.2f} | {r['sdf_mm']['p95']:.2f} | {r['sdf_mm']['p99']:.2f} | {r['folded']} |\n"
-                   for name, r in ends.items())
-    return ("\nAt the slider ends (rest pose; triangles folded against the skinned start):\n\n"
-            "| body | s | \\|SDF\\| p95 mm | p99 mm | folded |\n| --- | --- | --- | --- | --- |\n" + rows)
-
-
-def template_section(path: str | None, has_prior: bool) -> str:
-    """Markdown section on the template prior and ``scripts/evaluate_template_mesh.py``'s result."""
-    if not has_prior:
-        return ""
-    summary = json.loads(Path(path).read_text())["summary"] if path and Path(path).exists() else None
-    measured = "" if summary is None else rf"""
-Measured on {json.loads(Path(path).read_text())['bodies']} held-out bodies (`scripts/evaluate_template_mesh.py`, seed 9090, the fitting
-evaluation's pose families, random faces; `docs/benchmarks/template_mesh.json`; the teacher's mesh of the
-same body has the same topology, so every vertex has a ground truth):
-
-| | median | worst |
-| --- | --- | --- |
-| \|SDF\| p99 at the placed vertices | {summary['sdf_p99_mm']['median']:.2f} mm | {summary['sdf_p99_mm']['worst']:.2f} mm |
-| \|SDF\| p99 at the vertices the teacher shows (not behind the eyeballs, between the lips, in contacts) | {summary['sdf_exposed_p99_mm']['median']:.2f} mm | {summary['sdf_exposed_p99_mm']['worst']:.2f} mm |
-| reference: the field's \|SDF\| p99 at the *teacher's own* shown vertices | {summary['teacher_sdf_p99_mm']['median']:.2f} mm | {summary['teacher_sdf_p99_mm']['worst']:.2f} mm |
-| vertex error p95 (against the teacher's same vertex) | {summary['vertex_error_p95_mm']:.1f} mm | |
-| Chamfer-L1 to the field's 256³ marching-cubes mesh | {summary['chamfer_to_mc256_mm']:.2f} mm | |
-| vertices in contacts (kept at their start) | {summary['contact_vertices']['median']:.0f} | {summary['contact_vertices']['worst']} |
-| seconds per body (2 cores) | {summary['seconds']['median']:.2f} | {summary['seconds']['worst']:.2f} |
-
-Flipped triangles (against the teacher's): {summary['flipped']} over all bodies; degenerate: {summary['degenerate']}.
-UV stretch (sqrt of each triangle's area over the teacher's; 1 = the teacher's own): p1 ≥ {summary['uv_stretch_p1_worst']:.2f},
-p99 ≤ {summary['uv_stretch_p99_worst']:.2f} on every body.
-{_slider_ends(json.loads(Path(path).read_text()).get('slider_ends', {}))}"""
-    return f"""
-## Template prior (template-topology meshing)
-The bundle also carries the template's linear prior: how each template vertex moves per unit of every
-β coefficient and every facial action (`template_beta_basis`, `template_expression_basis`; finite
-differences of the teacher with identity pose deltas, half precision). It is only the *start* of
-template-topology meshing (`imghum_blender.surface.template_layout`): at run time the bones' share of it is
-factored out (the model's skeleton moves the bones exactly for any shape, so only the vertices'
-motion relative to their bones stays linear: at the toddler slider end this took the start's head
-error from 18.9 to 8.5 mm p95), skinned to the pose, then moved onto the
-implicit surface by Newton steps along the start's normals, with the displacement smoothed and folds
-undone; where the field and the start disagree, the field decides. The reference row bounds what any
-placement can reach: the field's surface itself lies this far from the teacher's at the 1 % tail
-(mostly the head and feet: eyelids, lips, ears, toes; and finger creases). In a trial on two of these
-bodies that started from the teacher's own mesh, projecting it onto the field folded 515 and 1,130
-triangles, and holding every triangle unfolded left |SDF| p99 at 1.5 and 2.9 mm.
-{measured}"""
-
-
-def main() -> None:
-    """Render the card."""
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--bundle", default="imghum_blender/data/imghum_v2.safetensors")
-    ap.add_argument("--metrics", default="docs/metrics_v2.json", help="held-out bodies over the slider range")
-    ap.add_argument("--baseline", default="docs/metrics_v1_slider_space.json", help="v1 on the same bodies")
-    ap.add_argument("--plausible", default="docs/metrics_v2_plausible.json", help="v2 on v1's held-out bodies")
-    ap.add_argument("--plausible-baseline", default="docs/metrics_v1.json")
-    ap.add_argument("--corners", default="docs/metrics_corners_v2.json")
-    ap.add_argument("--corners-baseline", default="docs/metrics_corners_v1.json")
-    ap.add_argument("--detail", default="docs/metrics_detail_v2.json")
-    ap.add_argument("--detail-baseline", default="docs/metrics_detail_v1.json")
-    ap.add_argument("--benchmark", default="docs/benchmarks/query.json")
-    ap.add_argument("--benchmark-baseline", default="docs/benchmarks/query_v1.json", help="v1, same machine and hour")
-    ap.add_argument("--meshing", default="docs/benchmarks/meshing.json")
-    ap.add_argument("--template", default="docs/benchmarks/template_mesh.json")
-    ap.add_argument("--train-log", default="docs/train_log_v2.jsonl")
-    ap.add_argument("--finetune-log", default="docs/train_log_v2_rebox.jsonl", help="the re-boxing fine-tune's log")
-    ap.add_argument("--data-bodies", type=int, required=True)
-    ap.add_argument("--data-minutes", type=float, required=True)
-    ap.add_argument("--out", default="imghum_blender/data/MODEL_CARD.md")
-    args = ap.parse_args()
-    doc = read_document(args.bundle)
-    info = doc["info"]
-    ev = {"metrics": _json(args.metrics), "corners": _json(args.corners), "detail": _json(args.detail),
-          "query": _json(args.benchmark), "meshing": _json(args.meshing)}
-    base = {"metrics": _json(args.baseline), "corners": _json(args.corners_baseline),
-            "detail": _json(args.detail_baseline)}
-    log = [json.loads(line) for line in Path(args.train_log).read_text().splitlines() if line.strip()]
-    last = [r for r in log if "val" not in r and "step" in r][-1]
-    training = info.get("training", {})
-    parts = doc["parts"]
-    widths = sorted({p["width"] for p in parts})
-    space = info["shape_space"]
-    m = ev["metrics"]
-    plausible, plausible_base = _json(args.plausible), _json(args.plausible_baseline)
-    plausible_loss = plausible.get("chamfer_mm", 0.0) - plausible_base.get("chamfer_mm", 0.0)
-    mouth = ("The face's detail network was trained on data that samples the cavity and the lips densely "
-             "(`data --focus head`)." if "head" in info.get("detail", {}) else
-             "This bundle has no face detail network yet; the region-dense face data (`data --focus head`) "
-             "that samples the cavity and the lips is the planned fix for the open mouth's jagged rim.")
-    closeups = ("![Close-ups: teacher, v1, v2](../../docs/images/closeups.png)\n*Rows: the exact teacher mesh, v1, v2 "
-                "(`scripts/render_closeups.py`: the first held-out body's neutral, jaw-open and smiling face and its "
-                "left hand in a fist and relaxed, each region meshed at 1024³-equivalent detail; Workbench).*\n\n"
-                if Path("docs/images/closeups.png").exists() else "")
-    q1 = _json(args.benchmark_baseline)
-    speed_baseline = (f" v1 on the same machine within the hour: {q1['near_surface_points_per_s']:,.0f} near-surface points/s "
-                      "(repeated runs on this machine vary by up to 20 %; v2's larger slider-space part boxes make a point "
-                      "fall in more boxes)." if q1 else "")
-    children, adults = m.get("children", {}), m.get("adults", {})
-    detail = "\n".join(f"  - {region}: {d['depth']} × {d['width']} ({', '.join(d['parts'][:3])}…)"
-                       for region, d in info.get("detail", {}).items()) or "  none yet: the head and hand parts are the body model's own"
-    card = f"""# Model card: imGHUM v2 (`{Path(args.bundle).name}`)
-
-An imGHUM-style implicit body model (signed distance + semantics conditioned on shape β, facial
-expression ψ and body/hand pose θ), trained on this repository's 2-core CPU from the explicit
-teacher model {info['teacher']}. v2 covers every slider position: all six phenotypes over their
-whole range, ages from toddlers (1 year) to the elderly.
-
-## What it is
-- **Inputs**: β — {doc['spec']['beta_size']} shape coefficients (unit-variance PCA of the teacher's rest
-  shapes sampled over the whole slider range, {space['explained_variance'] * 100:.4f} % of the vertex variance of
-  {space['samples']} bodies); named phenotypes (gender, age, muscle, weight, height, proportions, each in
-  [0, 1]) map to β exactly (multilinear on the teacher's anchor grid); ψ — {len(doc['spec']['expression_names'])} ARKit
-  facial actions in [0, 1]; θ — rotations of the {len(doc['spec']['bone_names'])} teacher bones ('local-ref') plus root
-  translation.
-- **Outputs**: signed distance in meters (negative inside) and a semantic code, the corresponding
-  point on the canonical template (mean shape, rest pose, teacher vertex order).
-- **Network**: {len(parts)} parts (head, neck, 3 torso pieces, shoulders, upper/lower arms, palms, every finger
-  segment, upper/lower legs, feet), each a 3-hidden-layer ReLU MLP (widths {', '.join(map(str, widths))}) on
-  Fourier-encoded coordinates in its main bone's frame, FiLM-modulated by β, the 6D rotations of the
-  joints that deform it and (head) ψ; box-gated, soft-min combined (k = {info['softmin_k'] * 1000:g} mm).
-- **Detail networks** (a SiLU network per part on random Fourier features that corrects the part's
-  field within 1 cm of its surface, trained on region-dense data with the body frozen):
-{detail}
-- **File**: half-precision weights + float32 skeleton/template/shape space, safetensors layout,
-  loaded without pickle, SHA-256 checked.
-
-## Training recipe
-- Data: {args.data_bodies} random teacher bodies over the whole slider range (`teacher.sample_slider_space`: half
-  from anny's age-conditioned distribution at ages 1–90, 30 % uniform over the phenotype box, 20 %
-  extremes with each phenotype at 0 or 1 with probability 0.6), random poses within joint ranges incl.
-  fingers (a quarter mild), toes at rest, random yaw, sparse random facial actions; 16 000 points
-  each: 2 500 on the surface (with normals), 3 500 / 2 500 / 1 500 with Gaussian noise σ = 3 / 10 /
-  30 mm (hands ×8 and head ×2.5 oversampled by area), 5 000 uniform in the padded box, 1 000 uniform
-  around the hands. Ground truth: exact unsigned distance (libigl) with the fast-winding-number sign
-  (point-cloud-utils, inside where w > 0.5); semantics = template point of the nearest surface point.
-  Generation: {args.data_minutes:.1f} min on 2 processes.
-- Loss: 10 × clamped-L1 SDF (±5 cm) + L1 semantics within 2 cm of the surface + 0.1 × normal
-  alignment + 0.01 × eikonal + 3 × |SDF| on surface points.
-- Optimiser: Adam, lr 2e-3 with a cosine over the time budget to 4e-5, 16 bodies × 2 048 points per
-  step, gradient clipping 1.0; {last['step']} steps in {last['min']:.0f} min on 2 CPU cores
-  (≈ {last['min'] / 60 * 2:.1f} CPU-hours; plus data generation ≈ {args.data_minutes / 60 * 2:.2f} CPU-hours). Training log:
-  `{args.train_log}`.{finetune_section(info, args.finetune_log)} Best validation checkpoint (64 held-back training
-  bodies): step {training.get('steps')}, {json.dumps(training.get('validation', {}))}.
-
-## Against model issue 12's acceptance numbers
-{chr(10).join(target_rows(ev))}
-
-## Evaluation: held-out bodies over the whole slider range
-`python -m imghum_blender.training.evaluate --sampler slider_space` ({m['bodies']} bodies, seed {m['seed']}, never
-used in training; mixed poses and expressions; v1 measured on the same bodies). Uniform IoU on points
-uniform in each posed body's box padded by 5 cm; near-surface IoU on surface samples + N(0, 1 cm);
-Chamfer-L1 = mean of the two point-to-surface distances between the model's marching-cubes mesh at
-{m['resolution']}³ and the teacher mesh (100 k samples each way; hands/head restricted to those regions);
-teacher→model p99 = 99th percentile of the distance from the teacher surface to the model's mesh;
-pieces = components holding ≥ 1 % of the mesh's vertices; semantic error at teacher surface points.
-
-{chr(10).join(compare_rows(m, base['metrics'], BODY_ROWS))}
-
-Children (under 13 years: {children.get('bodies', 0)} bodies) and adults ({adults.get('bodies', 0)}) apart, v2:
-
-{chr(10).join(compare_rows(children, adults, BODY_ROWS)).replace('| metric | v1 | v2 |', '| metric | adults | children |')}
-
-On v1's own held-out bodies (ages 13–90 from the age-conditioned distribution, seed 7777):
-
-{chr(10).join(compare_rows(plausible, plausible_base, BODY_ROWS[:5] + BODY_ROWS[-2:]))}
-
-## Sliders at their ends
-`python -m imghum_blender.training.evaluate_corners`: all 64 corners of {{0.05, 0.95}}⁶ over the six
-phenotypes (age 0.05 is a 1-year-old, 0.95 a 96-year-old), mild random poses, meshed at 256³
-through the add-on's path, distance from the exact teacher body.
-
-{chr(10).join(compare_rows(ev['corners'].get('summary', {}), base['corners'].get('summary', {}), CORNER_ROWS))}
-
-## Close-ups: faces and hands
-`python -m imghum_blender.training.evaluate_detail`: two held-out adults (seed 9191), faces with
-{', '.join(FACES)}; hands {', '.join(HANDS).lower()} (both hands); the head or hand meshed as a
-region at 1024³-equivalent detail (≈ 1.9 mm voxels); distance from the teacher's front half of the
-head (or whole hand) to the model's mesh, on the body's boundary only, and the angle between normals.
-
-{closeups}Faces:
-
-{chr(10).join(compare_rows(ev['detail'].get('summary', {}).get('head', {}), base['detail'].get('summary', {}).get('head', {}), DETAIL_ROWS))}
-
-Hands:
-
-{chr(10).join(compare_rows(ev['detail'].get('summary', {}).get('hand', {}), base['detail'].get('summary', {}).get('hand', {}), DETAIL_ROWS))}
-
-## Speed
-Near-surface SDF queries: {ev['query']['near_surface_points_per_s']:,.0f} points/s, uniform {ev['query']['uniform_points_per_s']:,.0f} points/s
-(`scripts/benchmark_query.py`, `docs/benchmarks/query.json`; 2 cores, torch {ev['query']['torch']}, no gradients, one
-body, 1 M points).{speed_baseline}
-{meshing_section(args.meshing)}{template_section(args.template, "template_beta_basis" in tensorfile.load(args.bundle)[0])}
-## The mouth
-The model keeps the teacher's oral cavity: the mouth is open space behind the lips, with the tongue
-inside, reached through the lips when the jaw opens; closed lips meet as the teacher's do. {mouth}
-
-## Limitations
-{chr(10).join(limitations(ev, plausible_loss, "reboxed" in info))}
+def limitations_section(ev: dict, base: dict, info: dict) -> str:
+    """What the measurements show is still missing, then what holds for any bundle."""
+    plausible_loss = ev["plausible"].get("chamfer_mm", 0.0) - base["plausible"].get("chamfer_mm", 0.0)
+    return f"""## Limitations
+{_table(limitations(ev, plausible_loss, "reboxed" in info))}
 - Toes are not posed.
 - Far from the body (outside every part box) the field is a conservative lower bound of the distance,
   not the exact distance, and the semantics are zero there.
 - The model is as good as its teacher: anny's shapes and skinning (with its slight self-intersections
   in extreme poses, treated as a union).
+"""
 
-## Credits and licence
+
+def credits_section(info: dict) -> str:
+    """Credits and licence."""
+    return f"""## Credits and licence
 {info['credits']} imGHUM: Alldieck, Xu, Sminchisescu, "imGHUM: Implicit Generative Models of 3D Human
 Shape and Articulated Pose", ICCV 2021 — this model is an independent implementation with its own weights.
 Weights and code: Apache-2.0.
 """
-    Path(args.out).write_text(card)
+
+
+def main() -> None:
+    """Render the card: its sections, each ending with a newline, a blank line apart."""
+    args = parse_args()
+    doc = read_document(args.bundle)
+    info = doc["info"]
+    ev = {"metrics": _json(args.metrics), "corners": _json(args.corners), "detail": _json(args.detail),
+          "query": _json(args.benchmark), "meshing": _json(args.meshing), "plausible": _json(args.plausible)}
+    base = {"metrics": _json(args.baseline), "corners": _json(args.corners_baseline),
+            "detail": _json(args.detail_baseline), "query": _json(args.benchmark_baseline),
+            "plausible": _json(args.plausible_baseline)}
+    has_prior = "template_beta_basis" in tensorfile.load(args.bundle)[0]
+    sections = [overview(doc, args.bundle), training_section(args, info), held_out_section(ev, base),
+                corners_section(ev, base), closeups_section(ev, base), speed_section(ev["query"], base["query"]),
+                meshing_section(ev["meshing"]), template_section(args.template, has_prior), mouth_section(info),
+                limitations_section(ev, base, info), credits_section(info)]
+    Path(args.out).write_text("\n".join(s for s in sections if s))
     print(f"wrote {args.out}")
 
 

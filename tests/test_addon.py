@@ -38,6 +38,39 @@ def test_settings_set_and_keyed_through_the_mesh_act_on_the_body(body_api):
     assert body_api["panel_polls_on_mesh"] and body_api["operator_on_mesh"] == ["FINISHED"]
 
 
+def test_an_update_finds_its_body_through_its_data(body_api):
+    """Issue 28.1d: the Armature data points to its object; a file without the pointer still updates."""
+    assert body_api["armature_pointer"]
+    assert body_api["pointer_fallback"] == {"errors": [], "remeshed": True, "repaired": True}
+
+
+def test_public_api_for_headless_drivers(body_api):
+    """Issue 28.1a: ``batch.session.addon_api`` gives the add-on's api module: model, snapshot, drain."""
+    api = body_api["api"]
+    assert api["module"] == "bl_ext.user_default.imghum.api" and api["names"] == ["drain", "model", "snapshot"]
+    assert api["model_shared"] and api["snapshot"] == ["BodyRequest", 32, True] and api["drain"] == []
+
+
+def test_previews_are_applied_by_a_modal_operator(body_api):
+    """Issue 28.1c: the modal applier passes every event on, applies finished previews on TIMER
+    events (bones refitted with a mode switch: an operator context), and ends once idle."""
+    applier = body_api["applier"]
+    assert applier["other_events"] == ["PASS_THROUGH"] and applier["last"] == ["FINISHED"]
+    assert applier["while_busy"] in ([], ["PASS_THROUGH"])
+    assert applier["remeshed"] and applier["bones_moved"] and "object.mode_set" in applier["mode_switches"]
+    assert applier["timer_removed"] and applier["idle"] and applier["mode"] == "OBJECT"
+
+
+def test_results_are_never_applied_from_timers():
+    """Issue 28.1c: the add-on registers no ``bpy.app.timers`` callback at all."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    sources = [root / "__init__.py", root / "api.py", root / "properties.py",
+               *(root / "operators").glob("*.py"), *(root / "panels").glob("*.py")]
+    assert [p.name for p in sources if "app.timers." in p.read_text()] == []  # (docstrings name it without a dot)
+
+
 def test_addon_runs_torch_under_the_thread_policy(body_api):
     """Defect 10: the add-on's model runs with one torch thread (no IMGHUM_THREADS set)."""
     assert body_api["torch_threads"] == 1
@@ -76,6 +109,9 @@ def test_settings_follow_the_active_bundle(body_api):
 def test_one_operator_base_reports_and_cleans_up(body_api):
     assert "Test Failure failed unexpectedly (KeyError" in body_api["bug_report"]
     assert body_api["bug_logged_traceback"] and body_api["bug_left_nothing"]
+    # a failed Add Body leaves no object, mesh, armature, material or image behind
+    assert "simulated evaluation failure" in body_api["add_body_failure"]
+    assert body_api["add_body_failure_left"] == {"objects": 0, "meshes": 0, "armatures": 0, "materials": 0, "images": 0}
     assert body_api["operators_on_base"] == []
 
 
@@ -112,7 +148,8 @@ def test_failures_keep_the_mesh_and_report(editing):
     assert "NaN" in editing["nan_sync_error"] and editing["nan_kept_mesh"]
     # A bundle whose header is unreadable is refused in the preferences; the shipped model stays.
     assert "not an imGHUM model bundle" in editing["broken_model_error"]
-    assert f"still using {DEFAULT_BUNDLE.stem}" in editing["broken_model_error"] and "refused" in editing["broken_model_check"]
+    assert f"still using {DEFAULT_BUNDLE.stem}" in editing["broken_model_error"]
+    assert "refused" in editing["broken_model_check"]
     assert editing["broken_model_still_meshes"]
     assert "damaged.safetensors" in editing["damaged_model_error"] and editing["damaged_model_kept_mesh"]
     assert "No such file" in editing["csv_missing"] and "is not a number" in editing["csv_malformed"]
@@ -167,15 +204,38 @@ def test_fitting_operators(built_zip, blender_script, tmp_path):
     assert seen["load_fit"] == ["FINISHED"] and seen["load_fit_error_mm"] < 2, "a fit file overlays its mm, Y-up data"
     assert seen["fit_two_views"] == ["FINISHED"] and seen["two_views_mpjpe_mm"] < 40, seen["two_views_mpjpe_mm"]
     assert "no keypoint file for side.png" in seen["view_without_keypoints"]
-    assert "not valid JSON" in seen["load_fit_broken"] and "beta values must lie within" in seen["load_fit_out_of_range"]
+    assert "not valid JSON" in seen["load_fit_broken"]
+    assert "beta values must lie within" in seen["load_fit_out_of_range"]
     assert "Select a mesh or point cloud" in seen["fit_body_refused"]
     assert "at least 100" in seen["tiny_cloud"] and "cannot read the image" in seen["missing_image"]
     assert "keypoint file" in seen["bad_keypoints"] and seen["nothing_added"]
     assert "has 2 people; person 2 is not one" in seen["no_such_person"]
 
 
-def test_template_topology_keeps_vertices_paint_and_sculpt(built_zip, blender_script, tmp_path):
-    seen = blender_script("addon_topology.py", built_zip, tmp_path, tmp_path=tmp_path)
+@pytest.fixture(scope="module")
+def topology(built_zip, blender_script, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("topology")
+    return blender_script("addon_topology.py", built_zip, tmp, tmp_path=tmp)
+
+
+def test_painted_bone_weights_survive_updates_and_reload_until_reset(topology):
+    """Issue 28.3: weights painted into a bone group survive shape, expression, pose and preview
+    updates (template topology), saving and reloading the .blend and an update after it; Reset
+    Bone Weights writes the model's weights again and leaves the artist's own groups alone."""
+    seen = topology
+    changed, added, differs = seen["bone_paint"]
+    assert changed > 5 and added > 5 and differs
+    assert [s["what"] for s in seen["steps"]] == ["shape", "expression", "pose", "preview", "random shape"]
+    assert all(step["bone_paint_kept"] for step in seen["steps"]), seen["steps"]
+    assert seen["reloaded_body_pointer"] and seen["bone_paint_after_reload"]
+    assert seen["bone_paint_after_reload_update"]
+    same_vertices, worst = seen["reset_restores_model_weights"]
+    assert seen["reset_weights"] == ["FINISHED"] and same_vertices and worst < 1e-3
+    assert seen["reset_keeps_other_groups"]
+
+
+def test_template_topology_keeps_vertices_paint_and_sculpt(topology):
+    seen = topology
     n = seen["vertices"]
     assert seen["default_topology"] == ["TEMPLATE", "template"]
     assert n == 13718 and seen["quads"] == seen["polygons"] == 13710 and seen["uv_maps"] == ["UVMap"]
@@ -186,6 +246,7 @@ def test_template_topology_keeps_vertices_paint_and_sculpt(built_zip, blender_sc
         assert step["sculpt_offset_error_mm"] < 1e-3 and step["bone_groups"] > 40, step
     moved = {s["what"]: s["moved_mm"] for s in seen["steps"]}
     assert moved["shape"] > 10 and moved["expression"] > 3  # the body did change
+    assert moved["preview"] > 1 and moved["random shape"] > 1
     names = load(DEFAULT_BUNDLE).expression_names
     assert seen["key_names"] == ["Basis", *names] and len(names) == 52
     assert seen["jaw_moved_parts"] and set(seen["jaw_moved_parts"]) <= {"head", "neck"} and seen["jaw_max_mm"] > 10

@@ -30,6 +30,15 @@ def test_bad_presets_and_names_are_reported_and_change_nothing(seen):
     assert seen["refusals_changed_nothing"]
 
 
+def test_one_user_action_is_one_preview_request(seen):
+    """Issue 28.2: Apply Preset, Random Shape, Reset, ... each submit exactly one request to the
+    evaluator (not one per property they set); none without auto update."""
+    assert seen["requests_per_action"] == {
+        "apply_preset": 1, "random_shape": 1, "reset_shape": 1, "random_expression": 1, "expression_preset": 1,
+        "add_layer": 1, "remove_layer": 1, "random_shape_beta": 1}
+    assert seen["requests_without_auto_update"] == 0
+
+
 def test_list_and_delete(seen):
     assert seen["listed"] == ["broken", "Hero Knight"]
     assert seen["delete"] == ["FINISHED"] and seen["listed_after_delete"] == ["broken"]

@@ -57,7 +57,7 @@ def batch(*args, cwd=ROOT, env_dir=None):
     ("[[bodies]]\nname = 'x'\ncolour = 1\n", "bodies[0]: unknown field 'colour'"),
     ("[scene]\nsamples = 'many'\n[[bodies]]\n", "scene.samples: expected an integer"),
     ("[[bodies]]\nphenotypes = {age = 1.4}\n", "bodies[0].phenotypes.age: 1.4 is outside [0, 1]"),
-    ("[[bodies]]\nexpression = {smirk = 0.5}\n", "bodies[0].expression: unknown field 'smirk'"),
+    ("[[bodies]]\nexpression = {smirk = 0.5}\n", "bodies[0].expression: this model has no facial action 'smirk'"),
     ("[[bodies]]\npose = {\"upperarm01.L\" = [0, 1]}\n", "bodies[0].pose.upperarm01.L: expected a list of 3"),
     ("[[bodies]]\nbeta = [0.1]\n", f"bodies[0].beta: expected a list of {K}"),
     ("[scene]\nengine = 'EEVEE'\n[[bodies]]\n", "scene.engine: 'EEVEE' is not one of"),

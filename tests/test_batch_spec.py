@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from imghum_blender.bundle import header as bundle_info, vocabulary
+from imghum_blender.bundle import header, vocabulary
 from imghum_blender.batch import spec as bs
 from imghum_blender.batch.__main__ import main
 from imghum_blender.batch.keyframes import frame_latents
@@ -162,7 +162,7 @@ def _bundle_with_renamed_action(path: Path, old: str, new: str) -> Path:
     def rename(doc):
         doc["spec"]["expression_names"] = [new if e == old else e for e in doc["spec"]["expression_names"]]
 
-    return bundle_info.derive_bundle(bundle_info.DEFAULT_BUNDLE, path, rename)
+    return header.derive_bundle(header.DEFAULT_BUNDLE, path, rename)
 
 
 def test_a_spec_names_its_bundle_and_reads_its_vocabulary(tmp_path, capsys):
@@ -170,7 +170,7 @@ def test_a_spec_names_its_bundle_and_reads_its_vocabulary(tmp_path, capsys):
     body = TINY + "expression = {jawDrop = 0.5}\n"
     spec = bs.load(write_spec(tmp_path, 'bundle = "other.safetensors"\n' + body))
     assert spec.bundle == tmp_path / "other.safetensors" and "jawDrop" in spec.vocabulary.expression_names
-    with pytest.raises(bs.SpecError, match="unknown field 'jawDrop'"):
+    with pytest.raises(bs.SpecError, match="this model has no facial action 'jawDrop'"):
         bs.load(write_spec(tmp_path, body))  # the shipped vocabulary
     (tmp_path / "text.safetensors").write_text("not a bundle")
     for bundle, message in (("missing.safetensors", "is not a file"), ("text.safetensors", "not an imGHUM")):

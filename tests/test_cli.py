@@ -38,7 +38,8 @@ def test_template_topology_body(model, tmp_path, capsys):
     assert main(["mesh", "--topology", "template", "--out", str(ply), "--phenotype", "age=0.2"]) == 0
     verts, quads = read_ply(ply)
     np.testing.assert_array_equal(quads, [[int(c.split("/")[0]) - 1 for c in f] for f in faces])  # same topology
-    assert len(verts) == 13718 and np.allclose(np.stack([verts[f"weight_{k}"] for k in range(4)], 1).sum(1), 1, atol=1e-4)
+    weights = np.stack([verts[f"weight_{k}"] for k in range(4)], 1)
+    assert len(verts) == 13718 and np.allclose(weights.sum(1), 1, atol=1e-4)
     assert main(["mesh", "--topology", "template", "--region", "head", "--out", str(obj)]) == 2
     assert "--topology adaptive" in capsys.readouterr().err
 

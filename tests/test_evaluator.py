@@ -70,6 +70,56 @@ def test_model_load_failure_is_reported():
         ev.stop()
 
 
+def test_the_evaluator_owns_one_model_loaded_once():
+    """The worker and the caller's thread share one model, loaded by whichever asks first."""
+    loads = []
+    gate = threading.Event()
+
+    def loader():
+        loads.append(threading.current_thread().name)
+        gate.wait(10)
+        return object()
+
+    ev = Evaluator(loader)
+    try:
+        assert not ev.model_loaded
+        ev.submit("body", lambda model, progress: model)
+        time.sleep(0.1)  # the worker is loading now; the caller waits for that load, not another
+        gate.set()
+        shared = ev.model()
+        (out,) = ev.drain(timeout=10)
+        assert out.result is shared and ev.model() is shared and ev.model_loaded
+        assert loads == ["imghum-evaluator"] and ev.submitted == 1
+    finally:
+        ev.stop()
+    assert not ev.model_loaded
+
+
+def test_plain_bundle_loader_loads_with_the_thread_policy(model, monkeypatch):
+    """The loader is plain: the thread policy, then the bundle's model (no add-on state)."""
+    from imghum_blender.bundle.header import DEFAULT_BUNDLE
+    from imghum_blender.runtime import threads
+    from imghum_blender.runtime.evaluator import bundle_loader
+
+    calls = []
+    monkeypatch.setattr(threads, "use_runtime_policy", lambda: calls.append(1) or 1)  # this process keeps its threads
+    loaded = bundle_loader(str(DEFAULT_BUNDLE))()
+    assert calls == [1] and loaded.vocabulary == model.vocabulary
+
+
+def test_poll_and_drain_select_keys():
+    """A caller collects only its own keys' outcomes; the others stay for their callers."""
+    ev = Evaluator(lambda: None)
+    try:
+        for key in ("body", "bake:body"):
+            ev.submit(key, lambda model, progress, key=key: key)
+        assert [o.key for o in ev.drain(timeout=10, where=lambda k: ":" not in k)] == ["body"]
+        assert not ev.busy(where=lambda k: ":" in k)
+        assert [o.key for o in ev.poll()] == ["bake:body"] and ev.submitted == 2
+    finally:
+        ev.stop()
+
+
 def test_armature_pose_request_is_the_model_pose(model):
     """The add-on sends the armature's pose as read from Blender; the core converts it once."""
     import torch

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import imghum_blender as ih
-from imghum_blender.fitting.fit import LANDMARKS, project
+from imghum_blender.fitting.image import LANDMARKS, project
 
 QUICK = (30, 90, 0)
 
@@ -12,7 +12,8 @@ QUICK = (30, 90, 0)
 @pytest.fixture(scope="module")
 def known(model):
     lat = model.latents(phenotypes={"gender": 0.8, "age": 0.75, "weight": 0.65},
-                        pose={"root": [0.0, 0.0, 0.6], "upperarm01.L": [0.0, -0.7, 0.3], "lowerarm01.L": [-0.9, 0.0, 0.0],
+                        pose={"root": [0.0, 0.0, 0.6], "upperarm01.L": [0.0, -0.7, 0.3],
+                              "lowerarm01.L": [-0.9, 0.0, 0.0],
                               "upperleg01.R": [-0.5, 0.0, 0.0], "lowerleg01.R": [0.7, 0.0, 0.0]},
                         root_translation=[0.4, -0.2, 0.1])
     mesh = model.mesh(lat, resolution=160)
@@ -102,7 +103,8 @@ def test_fit_image_from_the_silhouette_alone(model, image):
     (lambda m, c, k: (m, c, {**k, "head": (1.0, 2.0, 3.0)}), "keypoint head must be two"),
     (lambda m, c, k: (m, c, dict(list(k.items())[:2])), "at least 4 keypoints"),
     (lambda m, c, k: (m, c, {**k, "tail": (1.0, 2.0)}), "unknown"),
-    (lambda m, c, k: (m, {**c, "intrinsics": [[0, 0, 256], [0, 0, 256], [0, 0, 1]]}, k), "focal lengths must be positive"),
+    (lambda m, c, k: (m, {**c, "intrinsics": [[0, 0, 256], [0, 0, 256], [0, 0, 1]]}, k),
+     "focal lengths must be positive"),
     (lambda m, c, k: (m, {**c, "intrinsics": [[-700, 0, 256], [0, 700, 256], [0, 0, 1]]}, k), "focal"),
     (lambda m, c, k: (m, {**c, "intrinsics": [[np.nan, 0, 256], [0, 700, 256], [0, 0, 1]]}, k), "finite"),
     (lambda m, c, k: (m, {**c, "world_to_camera": 2 * np.eye(4)}, k), "rigid"),
@@ -164,10 +166,10 @@ def test_far_cloud_fits_as_well_as_at_the_origin(model, known):
 
 def _params_of(model, lat, **changes):
     """Fit parameters set to ``lat`` (latents of one body) with some bones' rotation vectors changed."""
-    from imghum_blender.fitting.fit import _Params
+    from imghum_blender.fitting.optimiser import Params
     from imghum_blender.field.rotations import matrix_to_rotvec
 
-    params = _Params(model, lat.root_translation[0].numpy(), 0.0)
+    params = Params(model, lat.root_translation[0].numpy(), 0.0)
     rotvec = matrix_to_rotvec(lat.pose[0].float())
     for bone, value in changes.items():
         rotvec[model.vocabulary.bone_names.index(bone)] = torch.tensor(value)
@@ -187,13 +189,13 @@ def test_the_limb_search_frees_an_arm_stretched_into_empty_space(model, known):
     it back from the limb search, and the limbs that were right stay where they are."""
     from scipy.spatial import cKDTree
 
-    from imghum_blender.fitting.fit import _Cover, _limb_search
+    from imghum_blender.fitting.limbs import Cover, limb_search
 
     lat, _, pts, _ = known
     params = _params_of(model, lat, **{"upperarm01.L": [0.0, -1.4, 0.0], "lowerarm01.L": [0.0, 0.0, 0.0]})
     before = _end_errors(model, params, lat)
-    moved = _limb_search(model, params, torch.as_tensor(pts, dtype=torch.float32), _Cover(model, cKDTree(pts)),
-                         np.random.default_rng(0))
+    moved = limb_search(model, params, torch.as_tensor(pts, dtype=torch.float32), Cover(model, cKDTree(pts)),
+                        np.random.default_rng(0))
     after = _end_errors(model, params, lat)
     assert "upperarm01.L" in moved and before[0] > 0.15
     assert after[0] < 0.5 * before[0], (before, after)
@@ -205,13 +207,13 @@ def test_the_limb_search_keeps_a_right_body_seen_from_one_side(model, known):
     one, so the search leaves a body whose limbs are right where they are."""
     from scipy.spatial import cKDTree
 
-    from imghum_blender.fitting.fit import _Cover, _limb_search
+    from imghum_blender.fitting.limbs import Cover, limb_search
 
     lat, _, pts, nrm = known
     front = pts[nrm @ np.array([np.sin(0.6), -np.cos(0.6), 0.0]) > 0]  # the body faces -Y turned by its root
     params = _params_of(model, lat)
-    _limb_search(model, params, torch.as_tensor(front, dtype=torch.float32), _Cover(model, cKDTree(front)),
-                 np.random.default_rng(0))
+    limb_search(model, params, torch.as_tensor(front, dtype=torch.float32), Cover(model, cKDTree(front)),
+                np.random.default_rng(0))
     assert (_end_errors(model, params, lat) < 0.02).all()
 
 

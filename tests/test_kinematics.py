@@ -47,7 +47,8 @@ def test_teacher_basis_signs_are_canonical_whatever_built_the_cache(teacher):
     """anny's compact phenotype basis comes out with some rows' signs flipped depending on how its
     cache was built (thread count); load_teacher puts every row in one convention."""
     n = teacher.phenotype_blendshape_projection.shape[1]
-    phen = {"age": torch.tensor([0.3, 0.9], dtype=torch.float64), "weight": torch.tensor([0.8, 0.1], dtype=torch.float64)}
+    phen = {"age": torch.tensor([0.3, 0.9], dtype=torch.float64),
+            "weight": torch.tensor([0.8, 0.1], dtype=torch.float64)}
     before = T.blendshape_coefficients(phen)
     verts = T.run_teacher(phen, None, None)["vertices"]
     flip = torch.ones(n, dtype=torch.float64)

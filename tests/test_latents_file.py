@@ -9,7 +9,7 @@ import torch
 from imghum_blender.batch import spec as bs
 from imghum_blender.batch.__main__ import main
 from imghum_blender.batch.keyframes import frame_latents
-from imghum_blender.fitting.fit import FitResult
+from imghum_blender.fitting.optimiser import FitResult
 from imghum_blender.formats.latents_file import fit_document, read_latents_file, scan_to_model
 from imghum_blender.fitting.scan_frame import similarity, yaw_matrix
 

@@ -30,7 +30,8 @@ def test_no_public_name_is_shadowed_by_a_submodule():
             assert not isinstance(getattr(ih, name), types.ModuleType), name
 
 
-@pytest.mark.parametrize("first", ["", "import imghum_blender.runtime.body_mesh", "from imghum_blender.surface import attributes"])
+@pytest.mark.parametrize("first", ["", "import imghum_blender.runtime.body_mesh",
+                                   "from imghum_blender.surface import attributes"])
 def test_surface_attributes_in_any_import_order(first):
     code = f"""{first}
 import imghum_blender as ih
@@ -66,5 +67,18 @@ def test_bone_frames_is_a_named_tuple(model):
     lat = model.latents(beta=[[0.0] * model.vocabulary.beta_size] * 2)
     bf = model.bone_frames(lat)
     j = len(model.vocabulary.bone_names)
-    assert bf.posed.shape == (2, j, 4, 4) and bf.rest_rotations.shape == (2, j, 3, 3) and bf.rest_heads.shape == (2, j, 3)
+    assert bf.posed.shape == (2, j, 4, 4) and bf.rest_rotations.shape == (2, j, 3, 3)
+    assert bf.rest_heads.shape == (2, j, 3)
     assert bf[0] is bf.posed
+
+
+def test_torch_free_subpackages_stay_light():
+    """Every module of the subpackages documented as torch-free imports without torch, scipy or skimage
+    (what keeps enabling the add-on fast)."""
+    light = [m.name for pkg in ("bundle", "formats") for m in pkgutil.walk_packages(
+        importlib.import_module(f"imghum_blender.{pkg}").__path__, f"imghum_blender.{pkg}.")]
+    assert "imghum_blender.bundle.vocabulary" in light and "imghum_blender.formats.presets" in light
+    code = (f"import sys; [__import__(m) for m in {light!r}]; "
+            "print(sorted(m for m in ('torch', 'scipy', 'skimage', 'bpy') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]", f"heavy modules imported by {light}: {out.strip()}"

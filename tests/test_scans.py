@@ -10,7 +10,7 @@ import imghum_blender as ih
 from imghum_blender.__main__ import main
 from imghum_blender.formats.mesh_files import write_obj, write_ply
 from imghum_blender.fitting.inputs import resolve_unit
-from imghum_blender.fitting.fit import LANDMARKS
+from imghum_blender.fitting.image import LANDMARKS
 from imghum_blender.field.rotations import matrix_to_rotvec, rotvec_to_matrix
 from imghum_blender.fitting.scan_frame import UP_AXES, apply, estimate_normals, orient_normals, up_name, yaw_matrix
 from imghum_blender.formats.scans import read_scan
@@ -79,7 +79,8 @@ def test_scan_files_of_every_format_read_back(body, tmp_path):
     normals = np.tile([0.0, 0.0, 1.0], (3000, 1))
     np.savetxt(tmp_path / "c.xyz", np.c_[cloud, normals], header="x y z nx ny nz")
     write_ply(tmp_path / "c.ply", cloud, np.zeros((0, 3), dtype=np.int64), normals)
-    header = f"ply\nformat ascii 1.0\nelement vertex {len(cloud)}\nproperty float x\nproperty float y\nproperty float z\nend_header\n"
+    header = (f"ply\nformat ascii 1.0\nelement vertex {len(cloud)}\n"
+              "property float x\nproperty float y\nproperty float z\nend_header\n")
     (tmp_path / "a.ply").write_text(header + "\n".join(" ".join(f"{v:.6f}" for v in p) for p in cloud) + "\n")
     for name, want_normals in (("c.xyz", True), ("c.ply", True), ("a.ply", False)):
         p, n = read_scan(tmp_path / name)
@@ -131,7 +132,8 @@ def test_a_turned_y_up_millimetre_scan_fits_and_overlays(model, body):
     assert mpjpe < 30, f"{mpjpe:.1f} mm"
     from scipy.spatial import cKDTree
 
-    assert np.median(cKDTree(scan).query(fit.mesh.vertices)[0]) < 12, "the mesh lies on the scan (mm; points ~1 cm apart)"
+    assert np.median(cKDTree(scan).query(fit.mesh.vertices)[0]) < 12, \
+        "the mesh lies on the scan (mm; points ~1 cm apart)"
 
 
 def test_the_fit_command_writes_the_body_over_the_scan_and_its_latents(model, body, tmp_path, capsys):

@@ -173,7 +173,8 @@ def test_a_body_behind_another_has_its_keypoints_hidden(scenes):
     # b's joints are hidden exactly where a covers them in the instance pass
     instance = _gt(out, items["hidden"])["instance"]
     coco = back["sets"]["coco17"]
-    joints = [i for i, n in enumerate(coco["names"]) if n.endswith(("shoulder", "elbow", "wrist", "hip", "knee", "ankle"))]
+    limbs = ("shoulder", "elbow", "wrist", "hip", "knee", "ankle")
+    joints = [i for i, n in enumerate(coco["names"]) if n.endswith(limbs)]
     x, y = np.floor(np.array(coco["pixels"])[joints]).astype(int).T
     seen_there = instance[y, x]
     assert set(seen_there) == {0, 1}  # some of b's joints are covered by a, some are not
@@ -269,7 +270,8 @@ def test_ground_truth_arrays_reproduce_each_body(scenes, model):
     pixels = cam[:, :2] / cam[:, 2:] * np.diag(gt["intrinsics"])[:2] + gt["intrinsics"][:2, 2]
     assert np.abs(pixels - gt["joints_pixels"].reshape(-1, 2)).max() < 0.5
     doc = json.loads((out / items["lineup"]["files"]["keypoints"]).read_text())
-    assert np.allclose(doc["intrinsics"], gt["intrinsics"]) and np.allclose(doc["world_to_camera"], gt["world_to_camera"])
+    assert np.allclose(doc["intrinsics"], gt["intrinsics"])
+    assert np.allclose(doc["world_to_camera"], gt["world_to_camera"])
 
 
 def test_the_readme_readers_run_on_a_scene(scenes, tmp_path):

@@ -88,5 +88,6 @@ def test_skin_weights(model, held_out):
     mesh, attrs, _ = held_out[0]
     names = [p.name for p in model.bundle.parts]
     head = attrs.parts == names.index("head")
-    head_bones = {model.vocabulary.bone_names[i] for i in np.unique(attrs.skin_indices[head][attrs.skin_weights[head] > 0.5])}
+    strong = np.unique(attrs.skin_indices[head][attrs.skin_weights[head] > 0.5])
+    head_bones = {model.vocabulary.bone_names[i] for i in strong}
     assert head_bones and all(not b.startswith(("upperarm", "lowerarm", "upperleg")) for b in head_bones)

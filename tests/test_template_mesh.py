@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from imghum_blender.surface.template_layout import quads_from_triangles, template_attributes, template_mesh, template_topology
+from imghum_blender.surface.template_layout import (quads_from_triangles, template_attributes, template_mesh,
+                                                   template_topology)
 
 
 def _cycles(polys: np.ndarray) -> set[tuple[int, ...]]:

@@ -9,7 +9,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-PROBE = ("import threading, torch; from imghum_blender.runtime.threads import use_runtime_policy; n = use_runtime_policy(); "
+PROBE = ("import threading, torch; from imghum_blender.runtime.threads import use_runtime_policy; "
+         "n = use_runtime_policy(); "
          "seen = []; t = threading.Thread(target=lambda: seen.append(torch.get_num_threads())); t.start(); t.join(); "
          "print(n, torch.get_num_threads(), seen[0])")
 

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from imghum_blender.bundle import header as bundle_info, vocabulary
+from imghum_blender.bundle import header, vocabulary
 from imghum_blender.surface import edits
 
 
@@ -18,7 +18,8 @@ def test_random_draws_stay_in_their_ranges():
     voc, rng = vocabulary.load(), np.random.default_rng(3)
     for _ in range(50):
         phen = voc.random_phenotypes(rng)
-        assert all(vocabulary.RANDOM_PHENOTYPES[n][0] <= v <= vocabulary.RANDOM_PHENOTYPES[n][1] for n, v in phen.items())
+        ranges = vocabulary.RANDOM_PHENOTYPES
+        assert all(ranges[n][0] <= v <= ranges[n][1] for n, v in phen.items())
         expr = voc.random_expression(rng)
         lo, hi = vocabulary.RANDOM_EXPRESSION_COUNT
         assert lo <= len(expr) <= hi and set(expr) <= set(voc.expression_names)
@@ -27,7 +28,7 @@ def test_random_draws_stay_in_their_ranges():
 
 @pytest.mark.parametrize("doc", [{"spec": {}}, {"spec": None}, {"parts": [{}]}, {"spec": {"beta_size": "x"}}])
 def test_malformed_documents_say_so(doc):
-    good = bundle_info.read_document(bundle_info.DEFAULT_BUNDLE)
+    good = header.read_document(header.DEFAULT_BUNDLE)
     with pytest.raises(vocabulary.VocabularyError, match="malformed"):
         vocabulary.Vocabulary.from_document({**good, **doc})
 

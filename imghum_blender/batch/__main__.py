@@ -124,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
         ids = spec.item_ids
         for index, (s, f) in p.todo:
             shot = spec.shots[s]
-            cast = ("scene " + "+".join(spec.bodies[b].name for b in shot.bodies)) if shot.layout else f"body {shot.name}"
+            cast = "scene " + "+".join(spec.bodies[b].name for b in shot.bodies) if shot.layout else f"body {shot.name}"
             print(f"  {ids[index]}  {cast} frame {f} seed {shot.seed}")
         return 0
     try:

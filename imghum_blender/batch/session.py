@@ -16,6 +16,7 @@ end another way, at exit.
 from __future__ import annotations
 
 import atexit
+import importlib
 import os
 import shutil
 import sys
@@ -95,9 +96,11 @@ def use_bundle(module: str, path: Path) -> None:
     prefs.bundle_path = str(path)
 
 
-def runtime_module(module: str):
-    """The add-on's runtime (model, evaluator, drain) for an enabled add-on module."""
-    return sys.modules[f"{module}.operators.runtime"]
+def addon_api(module: str):
+    """The public API of an enabled add-on module (``bl_ext.<repo>.imghum``): its ``api`` module,
+    with ``model()``, ``snapshot(arm, resolution, posed=False, merge_layers=False)`` and
+    ``drain(context=None, timeout=600)``."""
+    return importlib.import_module(f"{module}.api")
 
 
 def close() -> None:

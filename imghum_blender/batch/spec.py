@@ -18,13 +18,13 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..formats import animation as animation_io, latents_file, mocap, presets
-from ..bundle import header as bundle_info, vocabulary
+from ..formats import animation as animation_io, latents_file, mocap, presets, validate as check
+from ..bundle import header, vocabulary
 from ..field import poses
-from ..bundle.vocabulary import CUT, LAYER, RESOLUTION, Range, Vocabulary
+from ..bundle.vocabulary import CUT, LAYER, RESOLUTION, Vocabulary
 
 
-class SpecError(ValueError):
+class SpecError(check.ValidationError):
     """An invalid spec; the message starts with the offending field's path."""
 
 
@@ -161,64 +161,6 @@ class Spec:
         return [f"{self.shots[s].name}_f{f:04d}" for s, f in self.items]
 
 
-# -- value checks (each names the field) ---------------------------------------------------------
-def _num(path, v, lo=-math.inf, hi=math.inf, integer=False):
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or (integer and not isinstance(v, int)):
-        raise SpecError(f"{path}: expected {'an integer' if integer else 'a number'}, got {type(v).__name__} {v!r}")
-    if not math.isfinite(v) or not lo <= v <= hi:
-        raise SpecError(f"{path}: {v} is outside [{lo:g}, {hi:g}]")
-    return v
-
-
-def _ranged(path: str, d: dict, key: str, rng: Range, integer: bool = False):
-    """``d[key]`` checked against a vocabulary range, or the range's default."""
-    v = _num(f"{path}.{key}" if path else key, d.get(key, rng.default), rng.lo, rng.hi, integer)
-    return v if integer else float(v)
-
-
-def _choice(path, v, options):
-    if not isinstance(v, str) or v not in options:
-        raise SpecError(f"{path}: {v!r} is not one of {', '.join(map(repr, options))}")
-    return v
-
-
-def _flag(path, v) -> bool:
-    if not isinstance(v, bool):
-        raise SpecError(f"{path}: expected true or false, got {v!r}")
-    return v
-
-
-def _vec(path, v, n, lo=-math.inf, hi=math.inf):
-    if not isinstance(v, list) or len(v) != n:
-        raise SpecError(f"{path}: expected a list of {n} numbers")
-    return [_num(f"{path}[{i}]", x, lo, hi) for i, x in enumerate(v)]
-
-
-def _table(path, v, allowed):
-    if not isinstance(v, dict):
-        raise SpecError(f"{path}: expected a table, got {type(v).__name__}")
-    unknown = sorted(set(v) - set(allowed))
-    if unknown:
-        raise SpecError(f"{path}: unknown field {unknown[0]!r} (allowed: {', '.join(sorted(allowed))})")
-    return v
-
-
-def _existing(path: str, v, base_dir: Path, what: str, kind: str = "file") -> Path:
-    """An existing file (or, with ``kind="folder"``, folder) named relative to the spec's folder."""
-    if not isinstance(v, str) or not v or "\0" in v:
-        raise SpecError(f"{path}: expected the path of {what}, got {v!r}")
-    found = (base_dir / v).resolve()
-    if not (found.is_dir() if kind == "folder" else found.is_file()):
-        raise SpecError(f"{path}: {found} does not exist or is not a {kind}")
-    return found
-
-
-def _list_of(path, v, item):
-    if not isinstance(v, list):
-        raise SpecError(f"{path}: expected a list of tables")
-    return [item(f"{path}[{i}]", x) for i, x in enumerate(v)]
-
-
 # -- reading -------------------------------------------------------------------------------------
 def load(path: str | Path) -> Spec:
     """Read and validate a TOML spec file (the spec's relative paths are relative to its folder)."""
@@ -235,20 +177,22 @@ def load(path: str | Path) -> Spec:
         raise SpecError(f"{path.name} is not valid TOML: {exc}") from exc
     spec = validate(data, base_dir=path.parent)
     digest = hashlib.sha256(raw)
-    for used in sorted({f for b in spec.bodies for f in (b.preset, b.pose_file, b.fit) if f}):  # a changed file is another spec
+    used_files = {f for b in spec.bodies for f in (b.preset, b.pose_file, b.fit) if f}
+    for used in sorted(used_files):  # a changed file is another spec
         digest.update(Path(used).read_bytes())
     spec.path, spec.sha256 = path, digest.hexdigest()
     return spec
 
 
+@check.errors_as(SpecError)
 def validate(data: dict, base_dir: Path = Path(".")) -> Spec:
     """A validated :class:`Spec` from parsed TOML (raises :class:`SpecError`)."""
-    _table("spec", data, _TOP)
+    check.table("spec", data, _TOP)
     bundle, voc = _bundle(data, base_dir)
-    seed = _num("seed", data.get("seed", 0), 0, 2**31 - 1, integer=True)
-    mesh_res = _ranged("", data, "mesh_resolution", RESOLUTION["final"], integer=True)
-    scene = _scene(_table("scene", data.get("scene", {}), _SCENE), base_dir)
-    output = _output(_table("output", data.get("output", {}), _OUTPUT))
+    seed = check.number("seed", data.get("seed", 0), 0, 2**31 - 1, integer=True)
+    mesh_res = check.ranged("", data, "mesh_resolution", RESOLUTION["final"], integer=True)
+    scene = _scene(check.table("scene", data.get("scene", {}), _SCENE), base_dir)
+    output = _output(check.table("output", data.get("output", {}), _OUTPUT))
     raw = data.get("bodies")
     if not isinstance(raw, list) or not raw:
         raise SpecError("bodies: the spec needs at least one [[bodies]] table")
@@ -274,36 +218,34 @@ def _bundle(data: dict, base_dir: Path) -> tuple[Path | None, Vocabulary]:
     """The spec's model bundle (``bundle = "path"``; default: the shipped one) and its vocabulary."""
     if "bundle" not in data:
         return None, vocabulary.load()
-    path = _existing("bundle", data["bundle"], base_dir, "a model bundle")
+    path = check.existing_path("bundle", data["bundle"], base_dir, "a model bundle")
     try:
         return path, vocabulary.load(path)
-    except (bundle_info.BundleHeaderError, vocabulary.VocabularyError) as exc:
+    except (header.BundleHeaderError, vocabulary.VocabularyError) as exc:
         raise SpecError(f"bundle: {exc}") from exc
 
 
 def _scene(sc: dict, base_dir: Path) -> Scene:
     scene = Scene()
     if "engine" in sc:
-        scene.engine = _choice("scene.engine", sc["engine"], ("WORKBENCH", "CYCLES"))
+        scene.engine = check.choice("scene.engine", sc["engine"], ("WORKBENCH", "CYCLES"))
     if "samples" in sc:
-        scene.samples = _num("scene.samples", sc["samples"], 1, 4096, integer=True)
+        scene.samples = check.number("scene.samples", sc["samples"], 1, 4096, integer=True)
     if "resolution" in sc:
-        scene.resolution = tuple(_num(f"scene.resolution[{i}]", x, 16, 8192, integer=True)
-                                 for i, x in enumerate(_vec("scene.resolution", sc["resolution"], 2)))
+        scene.resolution = tuple(check.vector("scene.resolution", sc["resolution"], 2, 16, 8192, integer=True))
     if "background" in sc:
         bg = sc["background"]
-        scene.background = None if bg == "transparent" else tuple(_vec("scene.background", bg, 3, 0, 1))
+        scene.background = None if bg == "transparent" else tuple(check.vector("scene.background", bg, 3, 0, 1))
     if "view" in sc:
-        scene.view = _choice("scene.view", sc["view"], tuple(VIEWS))
+        scene.view = check.choice("scene.view", sc["view"], tuple(VIEWS))
     if "lens" in sc:
-        scene.lens = _num("scene.lens", sc["lens"], 5, 500)
+        scene.lens = check.number("scene.lens", sc["lens"], 5, 500)
     if "lights" in sc:
-        scene.lights = _choice("scene.lights", sc["lights"], ("studio", "none"))
+        scene.lights = check.choice("scene.lights", sc["lights"], ("studio", "none"))
     if "camera" in sc:
-        cam = _table("scene.camera", sc["camera"], ("location", "look_at"))
-        if "location" not in cam:
-            raise SpecError("scene.camera.location: required for an explicit camera")
-        scene.camera = {k: _vec(f"scene.camera.{k}", cam.get(k, [0, 0, 0]), 3, -1000, 1000)
+        cam = check.table("scene.camera", sc["camera"], ("location", "look_at"))
+        check.required("scene.camera", cam, "location", "for an explicit camera")
+        scene.camera = {k: check.vector(f"scene.camera.{k}", cam.get(k, [0, 0, 0]), 3, -1000, 1000)
                         for k in ("location", "look_at")}
         if scene.camera["location"] == scene.camera["look_at"]:
             raise SpecError("scene.camera: location and look_at are the same point")
@@ -318,10 +260,11 @@ def _scene(sc: dict, base_dir: Path) -> Scene:
 
 def _backgrounds(v, base_dir: Path, engine: str) -> tuple[str, ...]:
     """The image and HDRI files of a background folder (sorted absolute paths)."""
-    folder = _existing("scene.backgrounds", v, base_dir, "a folder of images or HDRIs", "folder")
-    files = sorted(str(f) for f in folder.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES + HDRI_SUFFIXES)
+    folder = check.existing_path("scene.backgrounds", v, base_dir, "a folder of images or HDRIs", "folder")
+    suffixes = IMAGE_SUFFIXES + HDRI_SUFFIXES
+    files = sorted(str(f) for f in folder.iterdir() if f.is_file() and f.suffix.lower() in suffixes)
     if not files:
-        raise SpecError(f"scene.backgrounds: {folder} holds no {', '.join(IMAGE_SUFFIXES + HDRI_SUFFIXES)} files")
+        raise SpecError(f"scene.backgrounds: {folder} holds no {', '.join(suffixes)} files")
     if engine != "CYCLES" and any(Path(f).suffix.lower() in HDRI_SUFFIXES for f in files):
         raise SpecError("scene.backgrounds: HDRI backgrounds light the scene and need engine = \"CYCLES\"")
     return tuple(files)
@@ -341,12 +284,11 @@ def draw_camera(ranges: dict[str, tuple[float, float]], body_seed: int, frame: i
 
 def _camera_ranges(v) -> dict[str, tuple[float, float]]:
     """Per item, the camera is drawn from these ranges (see :data:`CAMERA_RANGES`)."""
-    _table("scene.random_camera", v, tuple(CAMERA_RANGES))
+    check.table("scene.random_camera", v, tuple(CAMERA_RANGES))
     out = {}
     for key, (lo, hi, _) in CAMERA_RANGES.items():
-        if key not in v:
-            raise SpecError(f"scene.random_camera.{key}: required, a range [low, high]")
-        a, b = _vec(f"scene.random_camera.{key}", v[key], 2, lo, hi)
+        a, b = check.vector(f"scene.random_camera.{key}",
+                            check.required("scene.random_camera", v, key, "(a range [low, high])"), 2, lo, hi)
         if a > b:
             raise SpecError(f"scene.random_camera.{key}: the range [{a:g}, {b:g}] runs backwards")
         out[key] = (a, b)
@@ -357,13 +299,12 @@ def _output(out: dict) -> Output:
     output = Output()
     for key in ("images", "blend"):
         if key in out:
-            setattr(output, key, _flag(f"output.{key}", out[key]))
+            setattr(output, key, check.flag(f"output.{key}", out[key]))
     if "passes" in out:
-        if not isinstance(out["passes"], list):
-            raise SpecError(f"output.passes: expected a list of {', '.join(map(repr, PASSES))}")
-        output.passes = tuple(_choice(f"output.passes[{i}]", p, PASSES) for i, p in enumerate(out["passes"]))
+        output.passes = tuple(check.list_of("output.passes", out["passes"],
+                                            lambda where, p: check.choice(where, p, PASSES), "pass names"))
     if "meshes" in out:
-        output.meshes = _choice("output.meshes", out["meshes"], ("none", "obj", "ply"))
+        output.meshes = check.choice("output.meshes", out["meshes"], ("none", "obj", "ply"))
     if not output.folders():
         raise SpecError("output: nothing to write (images = false, passes = [], meshes = 'none', blend = false)")
     return output
@@ -372,7 +313,7 @@ def _output(out: dict) -> Output:
 # -- bodies --------------------------------------------------------------------------------------
 def _bodies(path: str, b: dict, index: int, seed: int, base_dir: Path, preset_folder: Path,
             voc: Vocabulary) -> list[Body]:
-    _table(path, b, _BODY)
+    check.table(path, b, _BODY)
     preset = fit = None
     if "preset" in b and "fit" in b:
         raise SpecError(f"{path}: give either a preset or a fit, not both")
@@ -380,7 +321,7 @@ def _bodies(path: str, b: dict, index: int, seed: int, base_dir: Path, preset_fo
         preset, b = _with_preset(f"{path}.preset", b, base_dir, preset_folder, voc)
     if "fit" in b:
         fit, b = _with_fit(f"{path}.fit", b, base_dir)
-    count = _num(f"{path}.count", b.get("count", 1), 1, 100000, integer=True)
+    count = check.number(f"{path}.count", b.get("count", 1), 1, 100000, integer=True)
     name = _name(f"{path}.name", b.get("name", f"body{index}"), count)
     base = _latents(path, b, voc)
     keys = _keyframes(f"{path}.keyframes", b.get("keyframes", []), voc)
@@ -439,11 +380,12 @@ def _scenes(raw, groups: list[list[Body]], seed: int) -> list[Shot]:
     shots, used = [], set()
     for i, d in enumerate(raw):
         path = f"scenes[{i}]"
-        _table(path, d, _SCENES)
+        check.table(path, d, _SCENES)
         cast = _cast(f"{path}.bodies", d.get("bodies"), index)
         used.update(cast)
-        count = _num(f"{path}.count", d.get("count", 1), 1, 100000, integer=True)
-        people = _num(f"{path}.people", d.get("people", len(cast)), 1, min(len(cast), MAX_PEOPLE), integer=True)
+        count = check.number(f"{path}.count", d.get("count", 1), 1, 100000, integer=True)
+        people = check.number(f"{path}.people", d.get("people", len(cast)), 1, min(len(cast), MAX_PEOPLE),
+                              integer=True)
         if len(cast) > MAX_PEOPLE and "people" not in d:
             raise SpecError(f"{path}.bodies: {len(cast)} bodies in one image (at most {MAX_PEOPLE}); "
                             "set people to draw some of them per scene")
@@ -473,9 +415,9 @@ def _cast(path: str, v, index: dict[str, list[int]]) -> list[int]:
 
 
 def _layout(path: str, d: dict, people: int, cast: int) -> Layout:
-    area = tuple(_vec(f"{path}.area", d["area"], 2, 0.1, 1000)) if "area" in d else Layout.area
-    clearance = float(_num(f"{path}.clearance", d.get("clearance", Layout.clearance), 0.0, 5.0))
-    yaw = tuple(_vec(f"{path}.yaw", d["yaw"], 2, -180, 180)) if "yaw" in d else Layout.yaw
+    area = tuple(check.vector(f"{path}.area", d["area"], 2, 0.1, 1000)) if "area" in d else Layout.area
+    clearance = check.number(f"{path}.clearance", d.get("clearance", Layout.clearance), 0.0, 5.0)
+    yaw = tuple(check.vector(f"{path}.yaw", d["yaw"], 2, -180, 180)) if "yaw" in d else Layout.yaw
     if yaw[0] > yaw[1]:
         raise SpecError(f"{path}.yaw: the range [{yaw[0]:g}, {yaw[1]:g}] runs backwards")
     positions = None
@@ -485,21 +427,23 @@ def _layout(path: str, d: dict, people: int, cast: int) -> Layout:
             raise SpecError(f"{path}.positions: explicit positions need the scene's whole cast (no people draw)")
         if not isinstance(v, list) or len(v) != people:
             raise SpecError(f"{path}.positions: expected one [x, y, yaw] per body ({people})")
-        positions = tuple(tuple(_vec(f"{path}.positions[{k}]", p, 3, -1000, 1000)) for k, p in enumerate(v))
+        positions = tuple(tuple(check.vector(f"{path}.positions[{k}]", p, 3, -1000, 1000)) for k, p in enumerate(v))
     return Layout(area, clearance, yaw, positions)
 
 
 def _frames(path: str, fr) -> list[int]:
-    if not isinstance(fr, list) or not fr:
-        raise SpecError(f"{path}: expected a non-empty list of frame numbers")
-    return sorted({_num(f"{path}[{i}]", f, 0, 1_000_000, integer=True) for i, f in enumerate(fr)})
+    return sorted(set(check.list_of(path, fr, _frame, "frame numbers", nonempty=True)))
+
+
+def _frame(path: str, f) -> int:
+    return check.number(path, f, 0, 1_000_000, integer=True)
 
 
 def _preset_folder(data: dict, base_dir: Path) -> Path:
     """Where ``preset = "<name>"`` looks for ``<name>.json`` (default: ``presets`` next to the spec)."""
     if "preset_folder" not in data:
         return base_dir / "presets"
-    return _existing("preset_folder", data["preset_folder"], base_dir, "a folder", "folder")
+    return check.existing_path("preset_folder", data["preset_folder"], base_dir, "a folder", "folder")
 
 
 def _with_preset(path: str, b: dict, base_dir: Path, folder: Path, voc: Vocabulary) -> tuple[str, dict]:
@@ -513,7 +457,7 @@ def _with_preset(path: str, b: dict, base_dir: Path, folder: Path, voc: Vocabula
         raise SpecError(f"{path}: expected a preset name or the path of a preset .json file, got {v!r}")
     try:
         if v.lower().endswith(".json"):
-            file = _existing(path, v, base_dir, "a preset file")
+            file = check.existing_path(path, v, base_dir, "a preset file")
             p = presets.read_preset(file, voc)
         else:
             file, p = presets.preset_path(folder, v), presets.load_preset(folder, v, voc)
@@ -538,7 +482,7 @@ def _with_fit(path: str, b: dict, base_dir: Path) -> tuple[str, dict]:
     file's shape, expression and pose (validated as the body's own afterwards; the body's
     ``expression`` and ``pose`` override the file's by name, its ``beta`` or ``phenotypes`` replace
     the file's shape). Where the fit placed the body is not used: the batch frames it."""
-    file = _existing(path, b["fit"], base_dir, "a latents .json file (fit --latents-out)")
+    file = check.existing_path(path, b["fit"], base_dir, "a latents .json file (fit --latents-out)")
     try:
         latents, _ = latents_file.read_latents_file(file)
     except ValueError as exc:
@@ -560,27 +504,27 @@ def _body_options(path: str, b: dict, base_dir: Path, voc: Vocabulary) -> dict:
     for key, options in (("hands", tuple(poses.HAND_PRESETS)), ("expression_preset", tuple(poses.EXPRESSION_PRESETS)),
                          ("framing", ("body", "head"))):
         if key in b:
-            extra[key] = _choice(f"{path}.{key}", b[key], options)
+            extra[key] = check.choice(f"{path}.{key}", b[key], options)
     missing = sorted(set(poses.EXPRESSION_PRESETS.get(extra.get("expression_preset"), ())) - set(voc.expression_names))
     if missing:
         raise SpecError(f"{path}.expression_preset: this bundle has no facial actions {missing}")
     for key in ("random_shape", "random_expression"):
         if key in b:
-            extra[key] = _flag(f"{path}.{key}", b[key])
+            extra[key] = check.flag(f"{path}.{key}", b[key])
     if "random_pose" in b:
-        extra["random_pose"] = float(_num(f"{path}.random_pose", b["random_pose"], 0, 1))
+        extra["random_pose"] = check.number(f"{path}.random_pose", b["random_pose"], 0, 1)
     if "pose_file" in b:
         extra["pose_file"] = _pose_file(f"{path}.pose_file", b["pose_file"], base_dir, voc)
-    extra["layers"] = _list_of(f"{path}.layers", b.get("layers", []), lambda p, d: _layer(p, d, voc.region_names))
-    extra["limb_cuts"] = _list_of(f"{path}.limb_cuts", b.get("limb_cuts", []),
-                                  lambda p, d: _cut(p, d, voc.limb_parts))
+    extra["layers"] = check.list_of(f"{path}.layers", b.get("layers", []), lambda p, d: _layer(p, d, voc.region_names))
+    extra["limb_cuts"] = check.list_of(f"{path}.limb_cuts", b.get("limb_cuts", []),
+                                       lambda p, d: _cut(p, d, voc.limb_parts))
     return extra
 
 
 def _pose_file(path: str, v, base_dir: Path, voc: Vocabulary) -> str:
     """The absolute path of a pose file: pose JSON or BVH whose contents are usable (read here), or
     FBX (read by Blender's importer at render time)."""
-    pf = _existing(path, v, base_dir, "a pose file (.json, .bvh or .fbx)")
+    pf = check.existing_path(path, v, base_dir, "a pose file (.json, .bvh or .fbx)")
     suffix = pf.suffix.lower()
     if suffix not in POSE_FILE_SUFFIXES:
         raise SpecError(f"{path}: {pf.name} is not a pose file (.json, .bvh or .fbx)")
@@ -595,16 +539,11 @@ def _pose_file(path: str, v, base_dir: Path, voc: Vocabulary) -> str:
 
 
 def _keyframes(path: str, raw, voc: Vocabulary) -> list[dict]:
-    if not isinstance(raw, list):
-        raise SpecError(f"{path}: expected a list of tables")
-    keys = []
-    for k, kf in enumerate(raw):
-        kpath = f"{path}[{k}]"
-        _table(kpath, kf, FIELDS["bodies[].keyframes[]"])
-        if "frame" not in kf:
-            raise SpecError(f"{kpath}.frame: required")
-        keys.append({"frame": _num(f"{kpath}.frame", kf["frame"], 0, 1_000_000, integer=True),
-                     **_latents(kpath, kf, voc)})
+    def keyframe(where: str, kf) -> dict:
+        check.table(where, kf, FIELDS["bodies[].keyframes[]"])
+        return {"frame": _frame(f"{where}.frame", check.required(where, kf, "frame")), **_latents(where, kf, voc)}
+
+    keys = check.list_of(path, raw, keyframe)
     frames = [k["frame"] for k in keys]
     if len(set(frames)) != len(frames):
         raise SpecError(f"{path}: two keyframes share frame {next(f for f in frames if frames.count(f) > 1)}")
@@ -614,49 +553,38 @@ def _keyframes(path: str, raw, voc: Vocabulary) -> list[dict]:
 def _latents(path: str, d: dict, voc: Vocabulary) -> dict:
     out = {}
     if "phenotypes" in d:
-        out["phenotypes"] = _named_values(f"{path}.phenotypes", d["phenotypes"], voc.phenotype_names,
-                                          *voc.phenotype_range)
+        out["phenotypes"] = check.named_values(f"{path}.phenotypes", d["phenotypes"], voc.phenotype_names,
+                                               "phenotype", *voc.phenotype_range)
     if "beta" in d:
-        out["beta"] = _vec(f"{path}.beta", d["beta"], voc.beta_size, -voc.beta_limit, voc.beta_limit)
+        out["beta"] = check.vector(f"{path}.beta", d["beta"], voc.beta_size, -voc.beta_limit, voc.beta_limit)
     if "phenotypes" in out and "beta" in out:
         raise SpecError(f"{path}: give either phenotypes or beta, not both")
     if "expression" in d:
-        out["expression"] = _named_values(f"{path}.expression", d["expression"], voc.expression_names,
-                                          *voc.expression_range)
+        out["expression"] = check.named_values(f"{path}.expression", d["expression"], voc.expression_names,
+                                               "facial action", *voc.expression_range)
     if "pose" in d:
         out["pose"] = _pose(f"{path}.pose", d["pose"], voc)
     return out
 
 
-def _named_values(path, v, names, lo, hi):
-    _table(path, v, names)
-    return {k: float(_num(f"{path}.{k}", x, lo, hi)) for k, x in v.items()}
-
-
-def _pose(path, v, voc: Vocabulary):
+def _pose(path: str, v, voc: Vocabulary) -> str | dict[str, list[float]]:
     if isinstance(v, str):
-        return _choice(path, v, tuple(poses.BODY_PRESETS))
-    _table(path, v, voc.bone_names)
-    return {k: _vec(f"{path}.{k}", x, 3, -2 * math.pi, 2 * math.pi) for k, x in v.items()}
+        return check.choice(path, v, tuple(poses.BODY_PRESETS))
+    check.model_names(path, v, voc.bone_names, "bone")
+    return {k: check.vector(f"{path}.{k}", x, 3, -2 * math.pi, 2 * math.pi) for k, x in v.items()}
 
 
-def _layer(path, d, regions: tuple[str, ...]) -> dict:
-    _table(path, d, ("region", "thickness", "border", "separate"))
-    if "region" not in d:
-        raise SpecError(f"{path}.region: required")
-    return {"region": _choice(f"{path}.region", d["region"], regions),
-            "thickness": _ranged(path, d, "thickness", LAYER["thickness"]),
-            "border": _ranged(path, d, "border", LAYER["border"]),
-            "separate": _flag(f"{path}.separate", d.get("separate", False))}
+def _layer(path: str, d, regions: tuple[str, ...]) -> dict:
+    check.table(path, d, ("region", "thickness", "border", "separate"))
+    return {"region": check.choice(f"{path}.region", check.required(path, d, "region"), regions),
+            **{key: check.ranged(path, d, key, rng) for key, rng in LAYER.items()},
+            "separate": check.flag(f"{path}.separate", d.get("separate", False))}
 
 
-def _cut(path, d, limb_parts: tuple[str, ...]) -> dict:
-    _table(path, d, ("part", "fraction", "rounding"))
-    if "part" not in d:
-        raise SpecError(f"{path}.part: required")
-    return {"part": _choice(f"{path}.part", d["part"], limb_parts),
-            "fraction": _ranged(path, d, "fraction", CUT["fraction"]),
-            "rounding": _ranged(path, d, "rounding", CUT["rounding"])}
+def _cut(path: str, d, limb_parts: tuple[str, ...]) -> dict:
+    check.table(path, d, ("part", "fraction", "rounding"))
+    return {"part": check.choice(f"{path}.part", check.required(path, d, "part"), limb_parts),
+            **{key: check.ranged(path, d, key, rng) for key, rng in CUT.items()}}
 
 
 def shard(items: list, shard_spec: str | None) -> list:

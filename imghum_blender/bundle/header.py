@@ -14,7 +14,7 @@ from typing import Callable
 
 FORMAT = "imghum-bundle"
 FORMAT_VERSION = 1
-DEFAULT_BUNDLE = Path(__file__).parent / "data" / "imghum_v2.safetensors"
+DEFAULT_BUNDLE = Path(__file__).parents[1] / "data" / "imghum_v2.safetensors"
 
 
 class BundleHeaderError(ValueError):
@@ -85,18 +85,3 @@ def derive_bundle(src: str | Path, dst: str | Path, edit: Callable[[dict], objec
     raw = json.dumps(header).encode()
     Path(dst).write_bytes(struct.pack("<Q", len(raw)) + raw + data[8 + n:])
     return Path(dst)
-
-
-def read_header(path: str | Path) -> dict[str, str]:
-    """A short human summary of the bundle at ``path`` (for UIs and logs)."""
-    from .vocabulary import Vocabulary, VocabularyError  # vocabulary reads headers through this module
-
-    doc = read_document(path)
-    try:
-        voc = Vocabulary.from_document(doc)
-    except VocabularyError as exc:
-        raise BundleHeaderError(f"{path}: {exc}") from exc
-    info = doc.get("info") if isinstance(doc.get("info"), dict) else {}
-    return {"name": Path(path).stem, "parts": str(len(voc.part_names)), "bones": str(len(voc.bone_names)),
-            "teacher": str(info.get("teacher", "unknown")).split(" (")[0],
-            "size_mb": f"{Path(path).stat().st_size / 1e6:.1f}"}

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from . import header as bundle_info
+from . import header
 
 #: Named phenotypes an artist sets, each in [0, 1] (teacher semantics).
 PHENOTYPE_NAMES = ("gender", "age", "muscle", "weight", "height", "proportions")
@@ -132,13 +132,13 @@ class Vocabulary:
 
 @lru_cache(maxsize=4)
 def _load(path: str, mtime: float) -> Vocabulary:
-    return Vocabulary.from_document(bundle_info.read_document(path))
+    return Vocabulary.from_document(header.read_document(path))
 
 
 def load(path: str | Path | None = None) -> Vocabulary:
     """The vocabulary of the bundle at ``path`` (default: the shipped model), cached per file version.
-    Raises :class:`bundle_info.BundleHeaderError` / :class:`VocabularyError` with a clear message."""
-    path = Path(path) if path else bundle_info.DEFAULT_BUNDLE
+    Raises :class:`~.header.BundleHeaderError` / :class:`VocabularyError` with a clear message."""
+    path = Path(path) if path else header.DEFAULT_BUNDLE
     try:
         mtime = path.stat().st_mtime
     except OSError:

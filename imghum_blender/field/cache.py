@@ -4,19 +4,22 @@ from __future__ import annotations
 import functools
 import threading
 import weakref
-from typing import Callable, TypeVar
+from typing import TYPE_CHECKING, Callable, TypeVar
+
+if TYPE_CHECKING:
+    from .model import Model
 
 T = TypeVar("T")
 
 
-def per_model(build: Callable[[object], T]) -> Callable[[object], T]:
+def per_model(build: Callable[[Model], T]) -> Callable[[Model], T]:
     """Decorator: ``build(model)`` runs once per model object (thread-safe lookup). The value must
     not refer to the model, or the model would never be freed."""
     values: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
     lock = threading.Lock()
 
     @functools.wraps(build)
-    def cached(model):
+    def cached(model: Model) -> T:
         with lock:
             if model in values:
                 return values[model]

@@ -83,7 +83,8 @@ class Bundle:
         net.template_frames.copy_(self.tensors["template_part_frames"])
         return net.eval()
 
-    def with_parts(self, parts: list[PartSpec], info: dict, fresh: tuple[str, ...] = ()) -> tuple["Bundle", ImplicitBody]:
+    def with_parts(self, parts: list[PartSpec], info: dict,
+                   fresh: tuple[str, ...] = ()) -> tuple["Bundle", ImplicitBody]:
         """A copy with new part specs (boxes, detail networks) that keeps every trained weight: the part
         networks, and the detail networks of parts not named in ``fresh`` (those start untrained).
         Returns the bundle and its network, to save together."""

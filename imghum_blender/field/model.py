@@ -152,7 +152,8 @@ class Model:
             return sdf.detach().cpu().numpy(), sem.detach().cpu().numpy()
         return sdf, sem
 
-    def bounds(self, lat: Latents, margin: float = 0.05, parts: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def bounds(self, lat: Latents, margin: float = 0.05,
+               parts: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Axis-aligned box (lo, hi) around body 0 from its posed part boxes (all, or the part
         indices ``parts``), plus ``margin``."""
         with torch.no_grad():

@@ -81,7 +81,8 @@ class PartNet(nn.Module):
     def __init__(self, cond_dim: int, width: int, n_freq: int, hyper_width: int = 64):
         super().__init__()
         self.width, self.n_freq = width, n_freq
-        self.hyper = nn.Sequential(nn.Linear(cond_dim, hyper_width), nn.ReLU(), _zeroed(nn.Linear(hyper_width, 4 * width)))
+        self.hyper = nn.Sequential(nn.Linear(cond_dim, hyper_width), nn.ReLU(),
+                                   _zeroed(nn.Linear(hyper_width, 4 * width)))
         self.l0 = nn.Linear(3 + 6 * n_freq, width)
         self.l1 = nn.Linear(width, width)
         self.l2 = nn.Linear(width, width)
@@ -171,7 +172,8 @@ class ImplicitBody(nn.Module):
         self._groups = list(shapes.values())
         hypers: dict[tuple[int, int, int, bool], list[int]] = {}
         for i, p in enumerate(self.parts):
-            hypers.setdefault((len(p.cond_bones), p.width, self.nets[i].hyper[0].out_features, p.expression), []).append(i)
+            key = (len(p.cond_bones), p.width, self.nets[i].hyper[0].out_features, p.expression)
+            hypers.setdefault(key, []).append(i)
         self._cond_groups = list(hypers.values())
         # Semantic prior: each part's main-bone frame in the template (set from the bundle).
         self.register_buffer("template_frames", torch.eye(4).repeat(len(parts), 1, 1))

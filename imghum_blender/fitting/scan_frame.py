@@ -1,6 +1,6 @@
 """A scan's frame as people have it: which axis is up, normals estimated from the points alone,
 and the similarity transforms that take it into the model's frame (meters, Z up) and back (the unit
-is read by :func:`.fit_inputs.check_points`). Pure numpy/scipy; the fit (:mod:`.fitting`) decides
+is read by :func:`.inputs.check_points`). Pure numpy/scipy; the fit (:mod:`.points`) decides
 among the hypotheses."""
 from __future__ import annotations
 

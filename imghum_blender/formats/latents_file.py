@@ -14,8 +14,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from ..field.model import Model
 
 #: The latent keys of a latents file (``Model.latents`` keyword arguments).
 KEYS = ("beta", "phenotypes", "expression", "pose", "root_translation")
@@ -68,7 +72,7 @@ def scan_to_model(notes: dict | None) -> np.ndarray:
     return m
 
 
-def fit_document(model, fit) -> dict:
+def fit_document(model: Model, fit) -> dict:
     """A fit's latents as a latents file (model frame) with its notes: the data's unit and up axis,
     the transform from the data's frame to the model's, time and confidence."""
     from ..field.rotations import matrix_to_rotvec

@@ -31,8 +31,14 @@ import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+from . import validate as check
+
+if TYPE_CHECKING:
+    from ..field.model import Model
 
 #: Model bones of the feet (their heads and the toe-base heads are the foot points for ground contact).
 FOOT_BONES = ("foot.L", "foot.R")
@@ -51,7 +57,7 @@ REQUIRED = ("root", "upperleg01.L", "upperleg01.R", "lowerleg01.L", "lowerleg01.
 MAX_FRAMES = 100_000
 
 
-class MocapError(ValueError):
+class MocapError(check.ValidationError):
     """A motion file or mapping that cannot be used (the message names the file and the problem)."""
 
 
@@ -185,7 +191,8 @@ def matrices(q: np.ndarray) -> np.ndarray:
     w, x, y, z = np.moveaxis(q, -1, 0)
     return np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
                      2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
-                     2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1).reshape(q.shape[:-1] + (3, 3))
+                     2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
+                    -1).reshape(q.shape[:-1] + (3, 3))
 
 
 def _turn(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -322,24 +329,22 @@ def _forward(names, parents, offsets, channels, values, fps, source) -> Motion:
 
 
 # -- joint maps -----------------------------------------------------------------------------------
+@check.errors_as(MocapError)
 def read_mapping(path: str | Path, bone_names: tuple[str, ...]) -> dict[str, str | None]:
     """A user joint map (JSON or TOML): model bone -> source joint name (``null`` / ``""`` unmaps it)."""
     path = Path(path)
+    where = f"joint map {path.name}"
     try:
         raw = path.read_text(encoding="utf-8")
         data = tomllib.loads(raw) if path.suffix.lower() == ".toml" else json.loads(raw)
     except OSError as exc:
         raise MocapError(f"cannot read the joint map {path}: {exc.strerror or exc}") from exc
     except (ValueError, UnicodeDecodeError) as exc:
-        raise MocapError(f"joint map {path.name} is not valid {path.suffix.lstrip('.').upper() or 'JSON'}: {exc}") from exc
-    if not isinstance(data, dict):
-        raise MocapError(f"joint map {path.name}: expected an object of model bone -> source joint")
-    unknown = sorted(set(data) - set(bone_names))
-    if unknown:
-        raise MocapError(f"joint map {path.name}: unknown model bones {unknown[:5]}")
-    bad = [k for k, v in data.items() if v is not None and not isinstance(v, str)]
-    if bad:
-        raise MocapError(f"joint map {path.name}: {bad[0]} must name a source joint (a string, or null)")
+        raise MocapError(f"{where} is not valid {path.suffix.lstrip('.').upper() or 'JSON'}: {exc}") from exc
+    check.model_names(where, data, bone_names, "bone", kind="an object of model bone -> source joint")
+    bad = next((k for k, v in data.items() if v is not None and not isinstance(v, str)), None)
+    if bad is not None:
+        raise MocapError(f"{where}.{bad}: must name a source joint (a string, or null), got {data[bad]!r}")
     return {k: v or None for k, v in data.items()}
 
 
@@ -424,7 +429,7 @@ def _alignments(m: Motion, c: np.ndarray, bones: tuple[str, ...], parents: np.nd
     return a
 
 
-def retarget(model, lat, motion: Motion, overrides: dict[str, str | None] | None = None,
+def retarget(model: Model, lat, motion: Motion, overrides: dict[str, str | None] | None = None,
              root_motion: bool = True) -> PoseTrack:
     """The clip on body 0 of ``lat`` (its shape sets the scale and the ground).
 
@@ -465,7 +470,8 @@ def retarget(model, lat, motion: Motion, overrides: dict[str, str | None] | None
         place[:, :2] = scale * (hips[:, :2] - hips[:1, :2])
     joints = posed_joints(model, lat, deltas, place @ u0.T)
     feet = [names.index(b) for b in FOOT_BONES + TOE_BASES]
-    src_feet = [k for b in FOOT_BONES for k in [src_index[mapping[b]], *_descendants(motion.parents, src_index[mapping[b]])]]
+    src_feet = [k for b in FOOT_BONES
+                for k in (src_index[mapping[b]], *_descendants(motion.parents, src_index[mapping[b]]))]
     src_low = (motion.positions[:, src_feet] @ c.T)[..., 2].min(1)
     ground = heads[feet, 2].min()
     place[:, 2] = ground + scale * (src_low - src_low.min()) - joints[:, feet, 2].min(1)
@@ -473,7 +479,7 @@ def retarget(model, lat, motion: Motion, overrides: dict[str, str | None] | None
     return PoseTrack(deltas, place @ u0.T, motion.fps, mapping, family, float(scale), driven)
 
 
-def posed_joints(model, lat, deltas: np.ndarray, root_translation: np.ndarray) -> np.ndarray:
+def posed_joints(model: Model, lat, deltas: np.ndarray, root_translation: np.ndarray) -> np.ndarray:
     """Bone heads (N,J,3) of body 0 of ``lat`` under per-frame deltas (N,J,3,3) and root translations (N,3)."""
     import torch
 
@@ -484,7 +490,7 @@ def posed_joints(model, lat, deltas: np.ndarray, root_translation: np.ndarray) -
         return model.bone_frames(frames).posed[..., :3, 3].double().numpy()
 
 
-def foot_heights(model, lat, track: PoseTrack) -> np.ndarray:
+def foot_heights(model: Model, lat, track: PoseTrack) -> np.ndarray:
     """Per frame, the lowest foot point's height above the body's rest ground (meters): 0 where a
     foot is planted (for checks and benchmarks)."""
     from ..surface import rig

@@ -21,8 +21,9 @@ import json
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from . import validate as check
 from .atomic import atomic_write
-from ..bundle.vocabulary import CUT, LAYER, Range, Vocabulary
+from ..bundle.vocabulary import CUT, LAYER, Vocabulary
 
 FORMAT, VERSION = "imghum-preset", 1
 #: Longest preset name (it becomes a file name).
@@ -35,10 +36,11 @@ LAYER_KINDS = ("GARMENT", "LIMB")
 #: The fields a layer of each kind uses (the others are kept, for an exact round trip).
 KIND_FIELDS = {"GARMENT": ("region", "thickness", "border", "separate"), "LIMB": ("part", "fraction", "rounding")}
 _UNSAFE = frozenset('/\\:*?"<>|')
+_OBJECT = "an object"  # what JSON calls a table
 _RESERVED = frozenset({"CON", "PRN", "AUX", "NUL", *(f"{p}{i}" for p in ("COM", "LPT") for i in range(1, 10))})
 
 
-class PresetError(ValueError):
+class PresetError(check.ValidationError):
     """An unusable preset name, file or value; the message names the file and the field."""
 
 
@@ -118,7 +120,7 @@ def list_presets(folder: str | Path) -> list[str]:
 def write_preset(folder: str | Path, preset: Preset, voc: Vocabulary) -> Path:
     """Validate ``preset`` and write it (atomically) as ``<folder>/<name>.json``, replacing a preset
     of that name; a preset whose name differs only in letter case is refused (one file on macOS and
-    Windows). Returns the file."""
+    Windows). Creates the folder; returns the file."""
     path = preset_path(folder, preset.name)
     other = next((n for n in list_presets(folder) if n.casefold() == preset.name.casefold() and n != preset.name),
                  None)
@@ -129,8 +131,8 @@ def write_preset(folder: str | Path, preset: Preset, voc: Vocabulary) -> Path:
         from_document(doc, voc)
     except PresetError as exc:
         raise PresetError(f"preset {preset.name!r} not saved: {exc}") from None
-    text = json.dumps(doc, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
-    atomic_write(path, text.encode("utf-8"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, json.dumps(doc, indent=1, ensure_ascii=False, allow_nan=False) + "\n")
     return path
 
 
@@ -182,9 +184,11 @@ def to_document(preset: Preset) -> dict:
             "layers": [asdict(ly) for ly in preset.layers], "color_mode": preset.color_mode}
 
 
+@check.errors_as(PresetError)
 def from_document(doc, voc: Vocabulary, default_name: str | None = None) -> Preset:
     """A validated :class:`Preset` from a parsed document (``default_name`` when it has no name)."""
-    _fields("preset", doc, ("format", "version", "name", "shape", "expression", "layers", "color_mode"))
+    check.table("preset", doc, ("format", "version", "name", "shape", "expression", "layers", "color_mode"),
+                kind=_OBJECT)
     if doc.get("format") != FORMAT:
         raise PresetError(f"format: expected {FORMAT!r}, got {doc.get('format')!r} (not an imGHUM preset)")
     version = doc.get("version")
@@ -195,75 +199,31 @@ def from_document(doc, voc: Vocabulary, default_name: str | None = None) -> Pres
         name = check_name(doc.get("name", default_name))
     except PresetError as exc:
         raise PresetError(f"name: {exc}") from None
-    shape = _fields("shape", doc.get("shape", {}), ("use_beta", "phenotypes", "beta"))
-    phen = _named("shape.phenotypes", shape.get("phenotypes", {}), voc.phenotype_names, "phenotype",
-                  lambda n: Range(voc.phenotype_default(n), *voc.phenotype_range))
-    beta = shape.get("beta", [0.0] * voc.beta_size)
-    if not isinstance(beta, list) or len(beta) != voc.beta_size:
-        raise PresetError(f"shape.beta: expected a list of {voc.beta_size} numbers (this model's shape code)")
-    beta_range = Range(0.0, -voc.beta_limit, voc.beta_limit)
-    expression = _named("expression", doc.get("expression", {}), voc.expression_names, "facial action",
-                        lambda n: Range(0.0, *voc.expression_range))
-    layers = doc.get("layers", [])
-    if not isinstance(layers, list):
-        raise PresetError(f"layers: expected a list of layers, got {type(layers).__name__}")
+    shape = check.table("shape", doc.get("shape", {}), ("use_beta", "phenotypes", "beta"), kind=_OBJECT)
+    phen = check.named_values("shape.phenotypes", shape.get("phenotypes", {}), voc.phenotype_names, "phenotype",
+                              *voc.phenotype_range, kind=_OBJECT)
+    expression = check.named_values("expression", doc.get("expression", {}), voc.expression_names,
+                                    "facial action", *voc.expression_range, kind=_OBJECT)
     return Preset(name=name, phenotypes={n: phen.get(n, voc.phenotype_default(n)) for n in voc.phenotype_names},
-                  use_beta=_flag("shape.use_beta", shape.get("use_beta", False)),
-                  beta=[_check(beta_range, f"shape.beta[{i}]", v) for i, v in enumerate(beta)],
+                  use_beta=check.flag("shape.use_beta", shape.get("use_beta", False)),
+                  beta=check.vector("shape.beta", shape.get("beta", [0.0] * voc.beta_size), voc.beta_size,
+                                    -voc.beta_limit, voc.beta_limit),
                   expression={k: v for k, v in expression.items() if v},
-                  layers=[_layer(f"layers[{i}]", d, voc) for i, d in enumerate(layers)],
-                  color_mode=_choice("color_mode", doc.get("color_mode", "UV"), COLOR_MODES))
+                  layers=check.list_of("layers", doc.get("layers", []), lambda where, d: _layer(where, d, voc),
+                                       "layers"),
+                  color_mode=check.choice("color_mode", doc.get("color_mode", "UV"), COLOR_MODES))
 
 
 def _layer(where: str, d, voc: Vocabulary) -> PresetLayer:
-    _fields(where, d, LAYER_FIELDS)
-    if "kind" not in d:
-        raise PresetError(f"{where}.kind: required ({' or '.join(LAYER_KINDS)})")
-    kind = _choice(f"{where}.kind", d["kind"], LAYER_KINDS)
+    check.table(where, d, LAYER_FIELDS, kind=_OBJECT)
+    kind = check.choice(f"{where}.kind", check.required(where, d, "kind", f"({' or '.join(LAYER_KINDS)})"),
+                        LAYER_KINDS)
     names = {"region": voc.region_names, "part": voc.limb_parts}
     for key in names:
-        if key in KIND_FIELDS[kind] and key not in d:
-            raise PresetError(f"{where}.{key}: required for a {kind} layer")
-    values = {k: _choice(f"{where}.{k}", d[k], options) if k in d else next(iter(options), "")
+        if key in KIND_FIELDS[kind]:
+            check.required(where, d, key, f"for a {kind} layer")
+    values = {k: check.choice(f"{where}.{k}", d[k], options) if k in d else next(iter(options), "")
               for k, options in names.items()}
     for key, rng in {**LAYER, **CUT}.items():
-        values[key] = _check(rng, f"{where}.{key}", d.get(key, rng.default))
-    return PresetLayer(kind=kind, separate=_flag(f"{where}.separate", d.get("separate", False)), **values)
-
-
-# -- value checks (each names the field) ---------------------------------------------------------------
-def _fields(where: str, d, allowed: tuple[str, ...]) -> dict:
-    if not isinstance(d, dict):
-        raise PresetError(f"{where}: expected an object, got {type(d).__name__}")
-    unknown = sorted(set(d) - set(allowed))
-    if unknown:
-        raise PresetError(f"{where}: unknown field {unknown[0]!r} (allowed: {', '.join(allowed)})")
-    return d
-
-
-def _named(where: str, d, names: tuple[str, ...], what: str, rng) -> dict[str, float]:
-    if not isinstance(d, dict):
-        raise PresetError(f"{where}: expected an object of {what} values, got {type(d).__name__}")
-    unknown = sorted(set(d) - set(names))
-    if unknown:
-        raise PresetError(f"{where}: this model has no {what} {unknown[0]!r}")
-    return {k: _check(rng(k), f"{where}.{k}", v) for k, v in d.items()}
-
-
-def _check(rng: Range, where: str, value) -> float:
-    try:
-        return rng.check(where, value)
-    except ValueError as exc:
-        raise PresetError(str(exc)) from None
-
-
-def _flag(where: str, value) -> bool:
-    if not isinstance(value, bool):
-        raise PresetError(f"{where}: expected true or false, got {value!r}")
-    return value
-
-
-def _choice(where: str, value, options: tuple[str, ...]) -> str:
-    if not isinstance(value, str) or value not in options:
-        raise PresetError(f"{where}: {value!r} is not one of {', '.join(map(repr, options))}")
-    return value
+        values[key] = check.ranged(where, d, key, rng)
+    return PresetLayer(kind=kind, separate=check.flag(f"{where}.separate", d.get("separate", False)), **values)

@@ -47,7 +47,8 @@ def _fan(idx) -> list[list[int]]:
 
 
 def _normals_of(table: np.ndarray) -> np.ndarray | None:
-    return table if table is not None and np.isfinite(table).all() and (np.linalg.norm(table, axis=1) > 0).all() else None
+    usable = table is not None and np.isfinite(table).all() and (np.linalg.norm(table, axis=1) > 0).all()
+    return table if usable else None
 
 
 def _read_xyz(data: bytes):

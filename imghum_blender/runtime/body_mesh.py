@@ -143,7 +143,8 @@ def evaluate(model, req: BodyRequest) -> BodyMeshData:
         vertices, faces, semantics, attributes = tm.vertices, tm.faces, tm.semantics, template_attributes(model)
     else:
         mesh = model.mesh(lat, resolution=req.resolution, region=req.region, edits=Edits(merged, list(req.cuts)))
-        vertices, faces, semantics, attributes = mesh.vertices, mesh.faces, mesh.semantics, surface_attributes(model, mesh)
+        vertices, faces, semantics = mesh.vertices, mesh.faces, mesh.semantics
+        attributes = surface_attributes(model, mesh)
     garments = []
     for layer, separate in req.layers:
         if separate:
@@ -164,3 +165,22 @@ def _submesh(mesh, keep: np.ndarray):
     remap = np.full(len(mesh.vertices), -1)
     remap[used] = np.arange(len(used))
     return Mesh(mesh.vertices[used], remap[faces], mesh.normals[used], mesh.semantics[used], mesh.queries)
+
+
+def skin_weights(model, semantics: np.ndarray | None, template: bool,
+                 skin_bones: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """The model's skin weights of a body mesh's vertices as (bone indices, weights), each (V,k):
+    the template's own for a template-topology mesh (its vertices in the template's order), else
+    blended at each vertex's template point ``semantics`` (V,3), as :func:`evaluate` writes them."""
+    if template:
+        from ..surface.template_layout import template_attributes
+
+        attrs = template_attributes(model, skin_bones)
+        return attrs.skin_indices, attrs.skin_weights
+    from ..surface.attributes import blend_skin
+    from ..surface.correspondence import template_surface
+
+    tri, bary = template_surface(model).project(np.asarray(semantics, dtype=np.float64))
+    tensors = model.bundle.tensors
+    return blend_skin(model.template_faces.numpy()[tri], bary, tensors["skin_indices"].numpy(),
+                      tensors["skin_weights"].numpy(), len(model.vocabulary.bone_names), skin_bones)

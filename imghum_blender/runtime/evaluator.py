@@ -1,9 +1,14 @@
-"""Background evaluator: one worker thread owns the model and runs jobs; latest request wins per key.
+"""Background evaluator: one worker thread runs jobs; latest request wins per key. The evaluator is
+the one owner of the model: it loads it once, through a plain loader (:func:`bundle_loader`), on
+whichever thread needs it first (the worker for a job, the caller's for :meth:`Evaluator.model`),
+and both share that one copy.
 
 Jobs are callables ``job(model, progress) -> result`` that only compute (numpy / torch). Results
-are collected by the caller's thread with :meth:`Evaluator.poll` (UI timer) or
-:meth:`Evaluator.drain` (headless code and tests, where no timer ever fires). A newer request for a
+are collected by the caller's thread with :meth:`Evaluator.poll` (the add-on's modal applier) or
+:meth:`Evaluator.drain` (headless code and tests, where no event loop runs). A newer request for a
 key supersedes a pending one, and a running one is marked cancelled and its result discarded.
+``poll``, ``busy`` and ``drain`` take an optional key filter, so that different callers collect
+only their own outcomes (the add-on's previews vs. a modal bake or fit).
 """
 from __future__ import annotations
 
@@ -11,9 +16,27 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Callable
 
 log = logging.getLogger("imghum")
+#: Selects keys (``where`` arguments): None selects every key.
+KeyFilter = Callable[[str], bool] | None
+
+
+def bundle_loader(path: str) -> Callable[[], Any]:
+    """A plain model loader for the bundle at ``path``: applies the runtime thread policy
+    (:func:`.threads.use_runtime_policy`), then :func:`imghum_blender.field.model.load_model`
+    (torch is imported when it is called, not here)."""
+    return partial(_load_bundle, str(path))
+
+
+def _load_bundle(path: str):
+    from ..field.model import load_model
+    from .threads import use_runtime_policy
+
+    use_runtime_policy()  # one torch thread unless IMGHUM_THREADS says otherwise
+    return load_model(path)
 
 
 class Cancelled(Exception):
@@ -40,11 +63,14 @@ class _Job:
 
 
 class Evaluator:
-    """Runs jobs on one daemon thread; ``load_model`` is called there once, on first use."""
+    """Runs jobs on one daemon thread. ``load_model`` (no arguments, e.g. :func:`bundle_loader`) is
+    called once, by the first thread that needs the model; ``submitted`` counts the jobs submitted."""
 
     def __init__(self, load_model: Callable[[], Any], name: str = "imghum-evaluator"):
         self._load_model = load_model
         self._model = None
+        self._model_lock = threading.Lock()
+        self.submitted = 0
         self._cv = threading.Condition()
         self._pending: dict[str, _Job] = {}
         self._running: _Job | None = None
@@ -68,6 +94,7 @@ class Evaluator:
             if self._running and self._running.key == key:
                 self._running.cancelled.set()
             self._pending[key] = _Job(key, self._seq, fn)
+            self.submitted += 1
             self._cv.notify_all()
             return self._seq
 
@@ -83,37 +110,54 @@ class Evaluator:
             self._cv.notify_all()
             return hit
 
-    def busy(self, key: str | None = None) -> bool:
-        """Whether work is pending or running (for ``key``, or at all)."""
+    def model(self):
+        """The model, loaded once by whichever thread asks first (the others wait for it) and shared
+        with the jobs. A failed load raises here (and is tried again on the next call)."""
+        with self._model_lock:
+            if self._model is None:
+                self._model = self._load_model()
+            return self._model
+
+    @property
+    def model_loaded(self) -> bool:
+        """Whether the model is in memory."""
+        return self._model is not None
+
+    def busy(self, key: str | None = None, where: KeyFilter = None) -> bool:
+        """Whether work is pending or running: for ``key``, for the keys ``where`` selects, or at all."""
+        if key is not None:
+            where = key.__eq__
         with self._cv:
-            if key is None:
-                return bool(self._pending) or self._running is not None
-            return key in self._pending or (self._running is not None and self._running.key == key)
+            keys = [*self._pending] + ([self._running.key] if self._running is not None else [])
+            return any(where is None or where(k) for k in keys)
 
     def progress(self, key: str) -> float | None:
         """Progress in [0, 1] of the running job of ``key`` (None when it is not running)."""
         with self._cv:
             return self._running.progress if self._running and self._running.key == key else None
 
-    def poll(self) -> list[Outcome]:
-        """Finished, still-current outcomes (superseded ones are dropped), oldest first."""
+    def poll(self, where: KeyFilter = None) -> list[Outcome]:
+        """Finished, still-current outcomes of the keys ``where`` selects (default: all; superseded
+        ones are dropped), oldest first; the other keys' outcomes stay for their own callers."""
         with self._cv:
-            done, self._done = self._done, []
+            done = [o for o in self._done if where is None or where(o.key)]
+            self._done = [o for o in self._done if not (where is None or where(o.key))]
             return [o for o in done if self._latest.get(o.key) == o.seq]
 
-    def drain(self, timeout: float | None = None) -> list[Outcome]:
-        """Wait until no work is pending or running, then :meth:`poll`."""
+    def drain(self, timeout: float | None = None, where: KeyFilter = None) -> list[Outcome]:
+        """Wait until no work of the keys ``where`` selects (default: any) is pending or running,
+        then :meth:`poll` them."""
         end = None if timeout is None else time.monotonic() + timeout
         with self._cv:
-            while self._pending or self._running is not None:
+            while self.busy(where=where):
                 left = None if end is None else end - time.monotonic()
                 if left is not None and left <= 0:
                     raise TimeoutError("the evaluator is still busy")
                 self._cv.wait(left)
-        return self.poll()
+        return self.poll(where)
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Cancel everything and join the thread."""
+        """Cancel everything, join the thread and drop the model."""
         with self._cv:
             self._stop = True
             for job in self._pending.values():
@@ -123,6 +167,7 @@ class Evaluator:
                 self._running.cancelled.set()
             self._cv.notify_all()
         self._thread.join(timeout)
+        self._model = None  # (not under the load lock: a load still running must not block this)
 
     @property
     def alive(self) -> bool:
@@ -140,15 +185,14 @@ class Evaluator:
                 job = self._running = self._pending.pop(key)
             outcome = Outcome(job.key, job.seq)
             try:
-                if self._model is None:
-                    self._model = self._load_model()
+                model = self.model()
 
                 def progress(fraction: float) -> None:
                     job.progress = fraction
                     if job.cancelled.is_set():
                         raise Cancelled()
 
-                outcome.result = job.fn(self._model, progress)
+                outcome.result = job.fn(model, progress)
             except Cancelled:
                 outcome = None
             except (ValueError, OSError) as exc:  # bad input: its message is for the user

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import colorsys
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .correspondence import template_surface
+
+if TYPE_CHECKING:
+    from ..field.model import Model
 
 
 @dataclass
@@ -28,7 +32,7 @@ class SurfaceAttributes:
     skin_weights: np.ndarray
 
 
-def surface_attributes(model, mesh, skin_bones: int = 4) -> SurfaceAttributes:
+def surface_attributes(model: Model, mesh, skin_bones: int = 4) -> SurfaceAttributes:
     """All semantic attributes of ``mesh`` (from :meth:`Model.mesh`)."""
     surf = template_surface(model)
     tri, bary = surf.project(mesh.semantics)
@@ -54,7 +58,7 @@ def blend_skin(corners: np.ndarray, bary: np.ndarray, bone_idx: np.ndarray, bone
     return top.astype(np.int32), w / np.maximum(w.sum(1, keepdims=True), 1e-12)
 
 
-def _corner_uvs(model, mesh, tri: np.ndarray, bary: np.ndarray) -> np.ndarray:
+def _corner_uvs(model: Model, mesh, tri: np.ndarray, bary: np.ndarray) -> np.ndarray:
     """UVs (F,3,2), seam-aware. Each corner first takes the UV of its own nearest template point.
     A triangle whose corner UVs are not continuous (it straddles a template UV seam) picks the
     corner whose template triangle's affine UV map explains most corners, and maps the others

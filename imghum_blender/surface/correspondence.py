@@ -1,9 +1,14 @@
 """Semantics -> template surface: nearest template triangle and barycentrics, then UVs and labels."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ..field.cache import per_model
+
+if TYPE_CHECKING:
+    from ..field.model import Model
 
 
 def closest_on_triangles(p: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -68,6 +73,6 @@ class TemplateSurface:
 
 
 @per_model
-def template_surface(model) -> TemplateSurface:
+def template_surface(model: Model) -> TemplateSurface:
     """The model's canonical template as a :class:`TemplateSurface` (built once per model)."""
     return TemplateSurface(model.template_vertices.numpy(), model.template_faces.numpy())

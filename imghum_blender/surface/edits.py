@@ -14,11 +14,15 @@ missing fingers). Both are defined on the canonical body, so they follow shape a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..field.cache import per_model
 from ..bundle.vocabulary import CUT, LAYER
+
+if TYPE_CHECKING:
+    from ..field.model import Model
 
 #: Garment regions: part -> (from, to) fraction of the part's length along its bone (None: whole part).
 _TORSO = {"chest": None, "abdomen": None, "shoulder.L": None, "shoulder.R": None}
@@ -80,7 +84,7 @@ class PartGeometry:
     """Per part, in its main bone's local frame: the axis segment and capsule radius covering the
     part's template vertices; the template's vertex weights per region (see :func:`part_geometry`)."""
 
-    def __init__(self, model):
+    def __init__(self, model: Model):
         names = [p.name for p in model.bundle.parts]
         self.index = {n: i for i, n in enumerate(names)}
         tf = model.network.template_frames.double().cpu().numpy()  # part p: main-bone frame -> template
@@ -148,7 +152,7 @@ class PartGeometry:
 
 
 @per_model
-def part_geometry(model) -> PartGeometry:
+def part_geometry(model: Model) -> PartGeometry:
     """The model's :class:`PartGeometry` (built once per model)."""
     return PartGeometry(model)
 
@@ -181,7 +185,7 @@ def smooth_max(a: np.ndarray, b: np.ndarray, k: float) -> np.ndarray:
     return b + (a - b) * h + k * h * (1.0 - h)
 
 
-def apply(model, edits: Edits, frames: np.ndarray, points: np.ndarray, sdf: np.ndarray,
+def apply(model: Model, edits: Edits, frames: np.ndarray, points: np.ndarray, sdf: np.ndarray,
           semantics: np.ndarray) -> np.ndarray:
     """The edited field at ``points`` (N,3) of body 0, given its posed frames (J,4,4) and the body
     field's SDF (N,) and semantics (N,3)."""
@@ -215,7 +219,7 @@ def apply(model, edits: Edits, frames: np.ndarray, points: np.ndarray, sdf: np.n
     return out.astype(np.float32)
 
 
-def layer_faces(model, mesh, layer: Layer, threshold: float = 0.5) -> np.ndarray:
+def layer_faces(model: Model, mesh, layer: Layer, threshold: float = 0.5) -> np.ndarray:
     """Faces (mask over ``mesh.faces``) of the layer's own surface: all corners weighted above
     ``threshold`` (a garment as a separate, open surface)."""
     geo = part_geometry(model)

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from ..field.cache import per_model
 from .template_layout import template_mesh, template_meshes, template_topology
+
+if TYPE_CHECKING:
+    from ..field.model import Model
 
 #: A vertex belongs to the face region when some action's prior moves it by more than this (m).
 MOVES = 1e-4
@@ -38,7 +42,7 @@ class FaceKeys:
         return self.keys[name] - self.basis
 
 
-def action_regions(model, rings: int) -> np.ndarray:
+def action_regions(model: Model, rings: int) -> np.ndarray:
     """(E,V) whether each facial action moves a template vertex (by its prior), grown by ``rings``."""
     basis = model.bundle.tensors["template_expression_basis"].float().numpy()  # (E,V,3)
     region = (np.linalg.norm(basis, axis=-1) > MOVES).astype(np.float64).T  # (V,E)
@@ -49,12 +53,12 @@ def action_regions(model, rings: int) -> np.ndarray:
 
 
 @per_model
-def face_region(model) -> np.ndarray:
+def face_region(model: Model) -> np.ndarray:
     """(V,) whether any facial action moves a template vertex, with :data:`MARGIN_RINGS` rings."""
     return action_regions(model, MARGIN_RINGS).any(0)
 
 
-def face_keys(model, lat, names: list[str] | None = None) -> FaceKeys:
+def face_keys(model: Model, lat, names: list[str] | None = None) -> FaceKeys:
     """ARKit shape keys for body 0 of ``lat`` (its shape and pose; its expression is ignored): the
     neutral body and each named action (default: all the vocabulary's) at value 1."""
     t0 = time.perf_counter()

@@ -16,10 +16,14 @@ when the surface there lies within a margin of it (:func:`tolerances`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..field.cache import per_model
+
+if TYPE_CHECKING:
+    from ..field.model import Model
 
 COCO17 = ("nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
           "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip", "left_knee",
@@ -65,7 +69,7 @@ FOOT_MARGIN = 0.05
 
 
 @per_model
-def template_landmarks(model) -> dict[str, np.ndarray]:
+def template_landmarks(model: Model) -> dict[str, np.ndarray]:
     """Skin landmarks on the canonical template (meters, model frame: Z up, facing -Y, left = +X):
     nose tip (foremost midline head vertex), eyes (foremost eyeball vertex), ears (outermost head
     vertex at eye height), big and small toe tips (foremost vertex of the first / fifth toe), heels
@@ -116,7 +120,7 @@ class Keypoints:
 
 
 @per_model
-def bone_parts(model) -> dict[str, tuple[int, ...]]:
+def bone_parts(model: Model) -> dict[str, tuple[int, ...]]:
     """Per bone, the parts a point at its head belongs to: its own part, its parent bone's and its
     child bones' (the joint where they meet: a wrist seen through its own thumb is seen)."""
     names, parents = model.vocabulary.bone_names, model.skeleton.parents.tolist()
@@ -126,7 +130,7 @@ def bone_parts(model) -> dict[str, tuple[int, ...]]:
             for j, n in enumerate(names)}
 
 
-def locate(model, joints: dict[str, np.ndarray], vertices: np.ndarray, semantics: np.ndarray,
+def locate(model: Model, joints: dict[str, np.ndarray], vertices: np.ndarray, semantics: np.ndarray,
            names: tuple[str, ...]) -> Keypoints:
     """Keypoints ``names`` on a meshed body: ``joints`` maps bone name -> head (3,), ``vertices`` and
     ``semantics`` (V,3) are its mesh's; a skin landmark is the vertex whose semantics are nearest to
@@ -155,7 +159,7 @@ def locate(model, joints: dict[str, np.ndarray], vertices: np.ndarray, semantics
 
 
 @per_model
-def _template_parts(model):
+def _template_parts(model: Model):
     """A search tree over the template's vertices and each vertex's part index."""
     from scipy.spatial import cKDTree
 
@@ -163,7 +167,7 @@ def _template_parts(model):
     return cKDTree(t["template_vertices"].double().numpy()), t["template_parts"].long().numpy()
 
 
-def _fingertip(model, bone: str, joints: dict[str, np.ndarray], vertices: np.ndarray, semantics: np.ndarray,
+def _fingertip(model: Model, bone: str, joints: dict[str, np.ndarray], vertices: np.ndarray, semantics: np.ndarray,
                template_tip: np.ndarray) -> np.ndarray:
     """The vertex of a finger's last part (by its semantics) farthest from that part's joint: the tip
     even where the semantics along the finger are off by a centimetre or two."""

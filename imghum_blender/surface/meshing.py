@@ -4,11 +4,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numbers
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from ..bundle.vocabulary import RESOLUTION
+
+if TYPE_CHECKING:
+    from ..field.model import Model
 
 #: Largest dense grid (nodes) the extractor will allocate: 6 bytes per node (float32 values, the
 #: evaluated flag and the marching-cubes mask).
@@ -58,7 +62,7 @@ class _SparseField:
     """A dense grid of SDF values of which only some nodes are evaluated by the network; the
     others hold trilinear predictions from the next coarser level."""
 
-    def __init__(self, model, lat, lo: np.ndarray, h: float, shape: np.ndarray, grid_cells: int, edits=None):
+    def __init__(self, model: Model, lat, lo: np.ndarray, h: float, shape: np.ndarray, grid_cells: int, edits=None):
         self.model, self.lat, self.lo, self.h, self.edits = model, lat, lo, h, edits
         self.shape = tuple(int(n) for n in shape)
         self.state = model.prepare(lat, grid_cells=grid_cells)
@@ -154,7 +158,7 @@ def _coarse_to_fine_cells(field: _SparseField, s: int) -> np.ndarray:
     return cells
 
 
-def extract_mesh(model, lat, resolution: int = 256, region=None, min_component: float = 0.002,
+def extract_mesh(model: Model, lat, resolution: int = 256, region=None, min_component: float = 0.002,
                  dense: bool = False, edits=None) -> Mesh:
     """Mesh of body 0 of ``lat`` (a batch's other bodies are ignored); voxel size = the body's
     longest box side / (resolution - 1), ``resolution`` an integer within
@@ -225,7 +229,7 @@ REGIONS = {"head": lambda p: p == "head",
 REGION_MARGIN = 0.02
 
 
-def named_region(model, lat, name: str) -> tuple[np.ndarray, np.ndarray]:
+def named_region(model: Model, lat, name: str) -> tuple[np.ndarray, np.ndarray]:
     """The box (lo, hi) of a named region (:data:`REGIONS`) of body 0, as posed."""
     if name not in REGIONS:
         raise ValueError(f"region must be one of {', '.join(map(repr, REGIONS))} or two points (lo, hi); got {name!r}")

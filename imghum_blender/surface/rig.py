@@ -11,10 +11,14 @@ their orientation when the body is refitted and pose keyframes keep their meanin
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..field.cache import per_model
+
+if TYPE_CHECKING:
+    from ..field.model import Model
 
 #: Length of leaf bones as a fraction of their parent's (meters at least ``MIN_LENGTH``).
 LEAF_FRACTION = 0.6
@@ -32,7 +36,7 @@ class RestRig:
     z_axes: np.ndarray
 
 
-def rest_frames_at_identity(model, lat) -> np.ndarray:
+def rest_frames_at_identity(model: Model, lat) -> np.ndarray:
     """W^rest (J,4,4) of body 0: the model's bone frames with identity pose deltas."""
     import torch  # loaded by whoever made ``lat``; imported here so the add-on registers without torch
 
@@ -44,7 +48,7 @@ def rest_frames_at_identity(model, lat) -> np.ndarray:
 
 
 @per_model
-def bone_directions(model) -> tuple[np.ndarray, np.ndarray]:
+def bone_directions(model: Model) -> tuple[np.ndarray, np.ndarray]:
     """Fixed unit y (along the bone) and z (roll) axes per bone, from the mean body: toward the
     child that continues the chain (else the children's mean), leaves along their parent (built
     once per model)."""
@@ -71,7 +75,7 @@ def bone_directions(model) -> tuple[np.ndarray, np.ndarray]:
     return y, z / np.linalg.norm(z, axis=1, keepdims=True)
 
 
-def rest_rig(model, lat, directions: tuple[np.ndarray, np.ndarray]) -> RestRig:
+def rest_rig(model: Model, lat, directions: tuple[np.ndarray, np.ndarray]) -> RestRig:
     """Rest bones for body 0 of ``lat``: heads from the model, fixed directions, lengths to the
     child along the bone (leaves: a fraction of the parent's)."""
     heads = rest_frames_at_identity(model, lat)[:, :3, 3]
@@ -87,7 +91,7 @@ def rest_rig(model, lat, directions: tuple[np.ndarray, np.ndarray]) -> RestRig:
     return RestRig(tuple(model.vocabulary.bone_names), parents, heads, heads + y * length[:, None], z)
 
 
-def pose_maps(model, bone_rest_rotations: np.ndarray) -> np.ndarray:
+def pose_maps(model: Model, bone_rest_rotations: np.ndarray) -> np.ndarray:
     """V (J,3,3) for the armature's rest bone rotations Q (J,3,3, armature space)."""
     frames = rest_frames_at_identity(model, model.latents())
     u = model.skeleton.ref_orient.double().cpu().numpy()
@@ -104,12 +108,13 @@ def bones_from_pose(v: np.ndarray, deltas: np.ndarray) -> np.ndarray:
     return v.transpose(0, 2, 1) @ deltas @ v
 
 
-def root_translation(model, root_rest_rotation: np.ndarray, location: np.ndarray) -> np.ndarray:
+def root_translation(model: Model, root_rest_rotation: np.ndarray, location: np.ndarray) -> np.ndarray:
     """Model root translation (3,) for a root pose-bone location (bone-local axes)."""
-    return model.skeleton.ref_orient[0].double().cpu().numpy() @ root_rest_rotation @ np.asarray(location, dtype=np.float64)
+    ref = model.skeleton.ref_orient[0].double().cpu().numpy()
+    return ref @ root_rest_rotation @ np.asarray(location, dtype=np.float64)
 
 
-def root_location(model, root_rest_rotation: np.ndarray, translation: np.ndarray) -> np.ndarray:
+def root_location(model: Model, root_rest_rotation: np.ndarray, translation: np.ndarray) -> np.ndarray:
     """Root pose-bone location(s) (...,3) for model root translation(s) (...,3): the inverse of
     :func:`root_translation`."""
     u0 = model.skeleton.ref_orient[0].double().cpu().numpy()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -24,6 +25,9 @@ import torch
 from .attributes import SurfaceAttributes, blend_skin
 from ..field.cache import per_model
 from .meshing import components
+
+if TYPE_CHECKING:
+    from ..field.model import Model
 
 #: Relaxed Newton steps onto the surface (one field evaluation each, along the start's vertex
 #: normals: the start lies within millimetres of the surface, and a forward pass costs a third of a
@@ -91,7 +95,7 @@ def quads_from_triangles(faces: np.ndarray, face_uvs: np.ndarray) -> tuple[np.nd
 
 
 @per_model
-def template_topology(model) -> TemplateTopology:
+def template_topology(model: Model) -> TemplateTopology:
     """The model's template as quads with UVs, skin, parts and adjacency (built once per model)."""
     from scipy.sparse import coo_matrix, csr_matrix, diags
 
@@ -161,7 +165,7 @@ PRIOR_STEP = 0.05
 
 
 @per_model
-def rest_prior(model) -> RestPrior:
+def rest_prior(model: Model) -> RestPrior:
     """The model's :class:`RestPrior` (built once per model, from the bundle's prior and the model's
     skeleton). :class:`TemplatePriorError` for a bundle without the prior."""
     from .rig import rest_frames_at_identity
@@ -186,7 +190,7 @@ def rest_prior(model) -> RestPrior:
     return RestPrior(frames0, relative, t["template_expression_basis"].double().numpy())
 
 
-def _skinning(model, lat) -> np.ndarray:
+def _skinning(model: Model, lat) -> np.ndarray:
     """The template's start (V,3) for body 0 of ``lat``: the mean template moved by the prior
     relative to its bones at this shape and face, skinned from the mean body's identity-pose bone
     frames to this body's posed frames (which carry the shape's bone motion exactly)."""
@@ -200,12 +204,12 @@ def _skinning(model, lat) -> np.ndarray:
     return _blended(topo, posed @ np.linalg.inv(prior.frames0), rest)
 
 
-def template_mesh(model, lat) -> TemplateMesh:
+def template_mesh(model: Model, lat) -> TemplateMesh:
     """Body 0 of ``lat`` in the template's topology (see the module docstring)."""
     return template_meshes(model, lat.body(0))[0]
 
 
-def template_meshes(model, lat, movable: np.ndarray | None = None,
+def template_meshes(model: Model, lat, movable: np.ndarray | None = None,
                     fixed: np.ndarray | None = None) -> list[TemplateMesh]:
     """Every body of ``lat`` in the template's topology, placed together (one batched field
     evaluation per step). ``movable`` (V,) bool restricts the placement to those vertices; the
@@ -319,7 +323,7 @@ def _fill(topo: TemplateTopology, placed: np.ndarray, skinned: np.ndarray, ok: n
 
 
 @per_model
-def template_attributes(model, skin_bones: int = 4) -> SurfaceAttributes:
+def template_attributes(model: Model, skin_bones: int = 4) -> SurfaceAttributes:
     """The attributes of every template-topology mesh (they do not depend on the body): each
     vertex's own template triangle, the template's UVs per quad corner (Q,4,2), part labels and
     its skin weights reduced to the top ``skin_bones`` bones."""

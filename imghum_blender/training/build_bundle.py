@@ -169,7 +169,8 @@ def build(n_shape_samples: int = 4000, n_box_bodies: int = 400, seed: int = 1, b
     gen = torch.Generator().manual_seed(seed)
     names = list(t.bone_labels)
     n_face = len(t.facial_action_labels)
-    mean_c, basis_c, projection, explained = shape_space(t, sample_shapes(n_shape_samples, gen, slider_space), beta_size)
+    shapes = sample_shapes(n_shape_samples, gen, slider_space)
+    mean_c, basis_c, projection, explained = shape_space(t, shapes, beta_size)
     skel = _skeleton(t, names, mean_c, basis_c)
     nodes, grid = _phenotype_grid(t, mean_c, projection)
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..field.model import load_model
+from ..field.model import Model, load_model
 from . import teacher
 from .data import sample_teacher_bodies
 from .evaluate_corners import large_pieces
@@ -41,7 +41,7 @@ def iou(pred: np.ndarray, gt: np.ndarray) -> float:
     return float((a & b).sum() / max((a | b).sum(), 1))
 
 
-def evaluate_body(model, lat, verts, faces, template, regions, rng, resolution: int, n: int) -> dict:
+def evaluate_body(model: Model, lat, verts, faces, template, regions, rng, resolution: int, n: int) -> dict:
     """All metrics for one held-out body."""
     out = {}
     lo, hi = verts.min(0) - 0.05, verts.max(0) + 0.05
@@ -80,7 +80,7 @@ def evaluate_body(model, lat, verts, faces, template, regions, rng, resolution: 
     return out
 
 
-def throughput(model, lat, verts, faces, rng, n: int = 1_000_000) -> float:
+def throughput(model: Model, lat, verts, faces, rng, n: int = 1_000_000) -> float:
     """Near-surface SDF queries per second (no gradients, one body)."""
     surf, _, _ = surface_samples(verts, faces, n, rng)
     pts = torch.from_numpy((surf + rng.normal(size=surf.shape) * 0.01).astype(np.float32))
@@ -164,9 +164,12 @@ def aggregate(rows: list[dict]) -> dict:
 
 def format_table(m: dict) -> str:
     """Markdown table of the metrics."""
-    rows = [("Uniform IoU", f"{m['uniform_iou'] * 100:.2f} %"), ("Near-surface IoU", f"{m['near_surface_iou'] * 100:.2f} %"),
-            ("Chamfer-L1 overall", f"{m['chamfer_mm']:.2f} mm"), ("Chamfer-L1 hands", f"{m['chamfer_hands_mm']:.2f} mm"),
-            ("Chamfer-L1 head", f"{m['chamfer_head_mm']:.2f} mm"), ("Normal consistency", f"{m['normal_consistency']:.4f}"),
+    rows = [("Uniform IoU", f"{m['uniform_iou'] * 100:.2f} %"),
+            ("Near-surface IoU", f"{m['near_surface_iou'] * 100:.2f} %"),
+            ("Chamfer-L1 overall", f"{m['chamfer_mm']:.2f} mm"),
+            ("Chamfer-L1 hands", f"{m['chamfer_hands_mm']:.2f} mm"),
+            ("Chamfer-L1 head", f"{m['chamfer_head_mm']:.2f} mm"),
+            ("Normal consistency", f"{m['normal_consistency']:.4f}"),
             ("Semantic error median", f"{m['semantic_error_median_mm']:.1f} mm"),
             ("Semantic error p90", f"{m['semantic_error_p90_mm']:.1f} mm"),
             ("SDF throughput (near-surface)", f"{m['query_points_per_second'] / 1e3:.0f} k points/s"),

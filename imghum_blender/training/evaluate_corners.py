@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from ..surface.meshing import components
-from ..field.model import load_model
+from ..field.model import Model, load_model
 from . import teacher
 from .build_bundle import posed_teacher, teacher_code
 from .ground_truth import signed_distance, surface_samples
@@ -45,7 +45,7 @@ def _distances(points: np.ndarray, vertices: np.ndarray, faces: np.ndarray) -> d
             "p99_mm": float(np.percentile(d, 99)), "max_mm": float(d.max())}
 
 
-def evaluate(model, values: tuple[float, float], resolution: int, seed: int, limit: int | None = None,
+def evaluate(model: Model, values: tuple[float, float], resolution: int, seed: int, limit: int | None = None,
              points: int = 100_000) -> list[dict]:
     """One row per corner body (see the module docstring)."""
     names = model.vocabulary.phenotype_names
@@ -66,7 +66,8 @@ def evaluate(model, values: tuple[float, float], resolution: int, seed: int, lim
         mesh = model.mesh(mine, resolution=resolution)
         seconds = time.perf_counter() - t0
         surface, _, _ = surface_samples(exact[b], faces, points, rng)
-        row = {"phenotypes": {k: float(v[b]) for k, v in phen.items()}, "large_pieces": large_pieces(mesh.vertices, mesh.faces),
+        row = {"phenotypes": {k: float(v[b]) for k, v in phen.items()},
+               "large_pieces": large_pieces(mesh.vertices, mesh.faces),
                "teacher_to_model": _distances(surface, mesh.vertices, mesh.faces),
                "projection": _distances(surface, projected[b], faces), "mesh_seconds": round(seconds, 3)}
         rows.append(row)

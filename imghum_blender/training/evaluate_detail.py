@@ -11,7 +11,8 @@ head (the head part's teacher triangles in front of the head's centre, along the
 forward axis) compared. Hands: :data:`HANDS` on both hands; ``region="hand.L"`` / ``"hand.R"``,
 the whole hand compared. Per case, from points on the teacher's region surface: the distance to the
 model's mesh (mean, p95) and the angle between the teacher's normal and the model mesh's normal
-at the closest point (mean), on the body's boundary only (:func:`compare`). The teacher body is the one of exactly the model's latents.
+at the closest point (mean), on the body's boundary only (:func:`compare`). The teacher body is the one of exactly
+the model's latents.
 ``--reference`` also meshes the exact teacher field on the same lattice (what marching cubes alone
 costs at that voxel size).
 """
@@ -28,7 +29,7 @@ import torch
 
 from ..surface.meshing import _region_box as region_box
 from ..surface.meshing import named_region
-from ..field.model import load_model
+from ..field.model import Model, load_model
 from ..field.poses import HAND_PRESETS, preset_pose
 from ..field.rotations import rotvec_to_matrix
 from . import teacher
@@ -53,7 +54,7 @@ FACES = {
 HANDS = ("RELAXED", "FIST", "OPEN", "POINT")
 
 
-def teacher_vertices(model, lat) -> np.ndarray:
+def teacher_vertices(model: Model, lat) -> np.ndarray:
     """The teacher's posed vertices (V,3) of exactly the body of ``lat`` (body 0)."""
     bundle = model.bundle
     coeffs = bundle.tensors["coeff_mean"].double() + lat.beta[:1].double() @ bundle.tensors["beta_basis"].double()
@@ -64,7 +65,7 @@ def teacher_vertices(model, lat) -> np.ndarray:
     return verts[0].numpy()
 
 
-def region_faces(model, lat, verts: np.ndarray, region: str) -> np.ndarray:
+def region_faces(model: Model, lat, verts: np.ndarray, region: str) -> np.ndarray:
     """Teacher triangles of a region: the front half of the head, or a whole hand."""
     faces = model.template_faces.numpy()
     names = model.vocabulary.part_names
@@ -100,7 +101,7 @@ def compare(verts: np.ndarray, faces: np.ndarray, sub_faces: np.ndarray, mesh_v:
             "boundary_share": float(outer.mean())}
 
 
-def exact_mesh(model, lat, verts: np.ndarray, region: str, resolution: int) -> tuple[np.ndarray, np.ndarray]:
+def exact_mesh(model: Model, lat, verts: np.ndarray, region: str, resolution: int) -> tuple[np.ndarray, np.ndarray]:
     """Marching cubes of the exact teacher SDF on the model's region lattice (the reference)."""
     from skimage.measure import marching_cubes
 
@@ -114,7 +115,7 @@ def exact_mesh(model, lat, verts: np.ndarray, region: str, resolution: int) -> t
     return v + rlo, f
 
 
-def cases(model, seed: int) -> list[tuple[str, str, object]]:
+def cases(model: Model, seed: int) -> list[tuple[str, str, object]]:
     """(name, region, latents) of every close-up case: faces and hands of two held-out bodies."""
     gen = torch.Generator().manual_seed(seed)
     phen = teacher.sample_phenotypes(2, gen)

@@ -2,7 +2,8 @@
 its weights; fine-tune it afterwards on the same data (the part networks see their boxes rescaled).
 
     python -m imghum_blender.training.rebox --bundle runs/v2/best.safetensors --out runs/v2b_base.safetensors
-    python -m imghum_blender.training.train --bundle runs/v2b_base.safetensors --data runs/data_v2 --workdir runs/v2b ...
+    python -m imghum_blender.training.train --bundle runs/v2b_base.safetensors --data runs/data_v2 \
+        --workdir runs/v2b ...
 
 A part box that stops short of a body's surface cuts it open (tall bodies split at the knees when the
 leg boxes, fitted to sampled bodies, miss the tallest ones). Boxes only grow; parts already covering

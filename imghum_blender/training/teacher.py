@@ -9,11 +9,15 @@ import functools
 import itertools
 import math
 import os
+from typing import TYPE_CHECKING
 
 import torch
 
 from ..field.poses import POSE_RANGES, pose_range_key
 from ..field.rotations import rotvec_to_matrix
+
+if TYPE_CHECKING:
+    from ..field.model import Model
 
 #: Morphological age range of v1 (teenagers to the elderly), in years.
 AGE_RANGE_YEARS = (13.0, 90.0)
@@ -179,7 +183,7 @@ def run_teacher(phenotypes: dict[str, torch.Tensor], facial_actions: dict[str, t
                               facial_actions=facial_actions)
 
 
-def latents_from_anny(model, phenotype_kwargs: dict, facial_actions: dict | None,
+def latents_from_anny(model: Model, phenotype_kwargs: dict, facial_actions: dict | None,
                       pose_parameters: torch.Tensor | None):
     """Model latents for teacher inputs exactly as ``anny.Anny(facial_actions="all")`` takes them.
 
@@ -202,7 +206,7 @@ def latents_from_anny(model, phenotype_kwargs: dict, facial_actions: dict | None
                          pose=None if pose_parameters is None else torch.as_tensor(pose_parameters).float())
 
 
-def anny_from_latents(model, lat) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], torch.Tensor]:
+def anny_from_latents(model: Model, lat) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], torch.Tensor]:
     """Teacher inputs (phenotypes, facial actions, (B,J,4,4) pose deltas) for model latents.
 
     Phenotypes come from a bounded least-squares fit of beta (exact for betas the phenotypes reach).

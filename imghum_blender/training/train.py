@@ -271,7 +271,7 @@ def _refreshed(stream: Stream, taken: list[str]) -> Dataset | None:
     return Dataset(stream.ready) if stream.ready and stream.ready != taken else None
 
 
-def _checkpoint(model, net, opt, state, data, val_bodies, run, bundle, log, region: str | None) -> None:
+def _checkpoint(model: Model, net, opt, state, data, val_bodies, run, bundle, log, region: str | None) -> None:
     net.eval()
     val = validate(model, data, val_bodies)
     net.train()

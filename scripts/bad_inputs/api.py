@@ -92,7 +92,7 @@ def _mesh_cases() -> list[tuple[str, dict]]:
 def _fit_image_case(change) -> object:
     """fit_image on a synthetic view of the mean body with ``change(mask, camera, keypoints)`` applied."""
     import imghum_blender as ih
-    from imghum_blender.fitting.fit import LANDMARKS, project
+    from imghum_blender.fitting.image import LANDMARKS, project
 
     m = _model()
     lat = m.latents()

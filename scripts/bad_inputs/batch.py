@@ -158,7 +158,8 @@ def _pose_files(tmp: Path) -> None:
     (tmp / "pose_shape.json").write_text('{"frames": [{"upperarm01.L": [0, 0]}]}')
     (tmp / "pose_list.json").write_text('[{"upperarm01.L": [0, 0, 0]}]')
     (tmp / "pose_text.txt").write_text("walk")
-    one_joint = "HIERARCHY\nROOT {}\n{{\n OFFSET 0 0 0\n CHANNELS 1 Xrotation\n}}\nMOTION\nFrames: 1\nFrame Time: 0.03\n{}\n"
+    one_joint = ("HIERARCHY\nROOT {}\n{{\n OFFSET 0 0 0\n CHANNELS 1 Xrotation\n}}\n"
+                 "MOTION\nFrames: 1\nFrame Time: 0.03\n{}\n")
     (tmp / "cut.bvh").write_text("HIERARCHY\nROOT Hips\n{\n OFFSET 0 0 0\n")
     (tmp / "nan.bvh").write_text(one_joint.format("Hips", "nan"))
     (tmp / "odd.bvh").write_text(one_joint.format("Bone01", "0"))
@@ -281,7 +282,8 @@ def cases(tmp: Path) -> list[Case]:
     tmp.mkdir(parents=True, exist_ok=True)
     _pose_files(tmp)
     good = _spec(tmp, "good", GOOD)
-    argv_cases = (_file_cases(tmp) + _body_cases(tmp) + _scene_cases(tmp) + _out_cases(tmp, good) + _resume_cases(tmp, good)
+    argv_cases = (_file_cases(tmp) + _body_cases(tmp) + _scene_cases(tmp) + _out_cases(tmp, good)
+                  + _resume_cases(tmp, good)
                   + _merge_cases(tmp) + _argument_cases(good))
     out = [Case("batch", name, lambda argv=argv, fragment=fragment: _expect(argv, fragment))
            for name, argv, fragment in argv_cases]

@@ -1,5 +1,5 @@
 """Bad model bundles for the loader (``load_bundle`` / ``load_model``) and the light header readers
-(``vocabulary.load``, ``bundle_info.read_header``): missing, foreign, truncated, tampered, edited or
+(``vocabulary.load``, ``summary.read_header``): missing, foreign, truncated, tampered, edited or
 malformed files. Each must end in a BundleError (a ValueError) that says what is wrong."""
 from __future__ import annotations
 
@@ -88,7 +88,8 @@ def _documents(tmp: Path) -> list[tuple[str, Path]]:
         ("another format", edited_bundle(tmp, "other", lambda d: d.__setitem__("format", "smplx"))),
         ("beta_size 0", edited_bundle(tmp, "beta0", spec("beta_size", 0))),
         ("beta_size a string", edited_bundle(tmp, "betastr", spec("beta_size", "sixteen"))),
-        ("duplicate bone names", edited_bundle(tmp, "dupbones", lambda d: d["spec"]["bone_names"].__setitem__(1, "root"))),
+        ("duplicate bone names",
+         edited_bundle(tmp, "dupbones", lambda d: d["spec"]["bone_names"].__setitem__(1, "root"))),
         ("bone list one short", edited_bundle(tmp, "shortbones", lambda d: d["spec"]["bone_names"].pop())),
         ("empty part list", edited_bundle(tmp, "noparts", lambda d: d.__setitem__("parts", []))),
         ("part without box", edited_bundle(tmp, "nobox", lambda d: d["parts"][3].pop("box_lo"))),
@@ -97,7 +98,8 @@ def _documents(tmp: Path) -> list[tuple[str, Path]]:
         ("part width changed (weights mismatch)", edited_bundle(tmp, "width", part(5, "width", 40))),
         ("info is a list", edited_bundle(tmp, "infolist", lambda d: d.__setitem__("info", [1, 2]))),
         ("phenotype nodes missing", edited_bundle(tmp, "nonodes", lambda d: d["info"].pop("phenotype_nodes"))),
-        ("phenotype nodes unsorted", edited_bundle(tmp, "unsorted", lambda d: d["info"]["phenotype_nodes"][0].reverse())),
+        ("phenotype nodes unsorted",
+         edited_bundle(tmp, "unsorted", lambda d: d["info"]["phenotype_nodes"][0].reverse())),
         ("softmin_k a string", edited_bundle(tmp, "softstr", info("softmin_k", "big"))),
         ("softmin_k negative", edited_bundle(tmp, "softneg", info("softmin_k", -0.003))),
     ]
@@ -105,7 +107,7 @@ def _documents(tmp: Path) -> list[tuple[str, Path]]:
 
 def cases(tmp: Path) -> list[Case]:
     """Every broken file through the full loader, and the edited ones through the header readers."""
-    from imghum_blender.bundle import header as bundle_info, vocabulary
+    from imghum_blender.bundle import summary, vocabulary
 
     tmp = tmp / AREA
     tmp.mkdir(parents=True, exist_ok=True)
@@ -115,7 +117,7 @@ def cases(tmp: Path) -> list[Case]:
     out += [Case(AREA, "vocabulary.load: edited document", lambda: expect_error(lambda: vocabulary.load(edited))),
             Case(AREA, "vocabulary.load: a directory", lambda: expect_error(lambda: vocabulary.load(tmp))),
             Case(AREA, "read_header: parts without names",
-                 lambda: expect_error(lambda: bundle_info.read_header(tmp / "noname.safetensors"))),
+                 lambda: expect_error(lambda: summary.read_header(tmp / "noname.safetensors"))),
             Case(AREA, "read_header: no spec",
-                 lambda: expect_error(lambda: bundle_info.read_header(tmp / "nospec.safetensors")))]
+                 lambda: expect_error(lambda: summary.read_header(tmp / "nospec.safetensors")))]
     return out

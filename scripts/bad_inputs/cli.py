@@ -93,5 +93,6 @@ def cases(tmp: Path) -> list[Case]:
     result.append(Case(AREA, "no command", lambda: expect_exit(["-m", "imghum_blender"])))
     good = _write(tmp, 100, {"phenotypes": {"age": 0.3}, "pose": {"lowerarm01.L": [0, 0, 1.0]}})
     result.append(Case(AREA, "a good run (exit 0)",
-                       lambda: expect_exit([*MESH, "--out", out, "--resolution", "32", "--latents", str(good)], code=0)))
+                       lambda: expect_exit([*MESH, "--out", out, "--resolution", "32", "--latents", str(good)],
+                                           code=0)))
     return result

@@ -35,7 +35,7 @@ for f in range(1, 6):
     pb.keyframe_insert("rotation_euler", frame=f)
 scene.frame_start, scene.frame_end = 1, 5
 assert bpy.ops.imghum.bake_animation() == {"FINISHED"}
-from bl_ext.user_default.imghum.imghum_blender import rig  # noqa: E402
+from bl_ext.user_default.imghum.imghum_blender.surface import rig  # noqa: E402
 
 model = rt.model()
 baked = sorted((o for o in arm.children if "imghum_bake_of" in o), key=lambda o: o.name)
@@ -47,8 +47,8 @@ for f, ob in zip(range(1, 6), baked):
     v = rig.pose_maps(model, np.array([np.array(b.matrix_local)[:3, :3] for b in arm.data.bones]))
     local = np.repeat(np.eye(3)[None], len(arm.data.bones), 0)
     local[arm.data.bones.find("lowerarm01.L")] = np.array(pb.matrix_basis)[:3, :3]
-    lat = model.latents(phenotypes={**{n: getattr(p, n) for n in ("gender", "muscle", "weight", "height", "proportions")},
-                                    "age": 0.5 + 0.4 * t},
+    lat = model.latents(phenotypes={**{n: getattr(p, n) for n in ("gender", "muscle", "weight", "height",
+                                                                 "proportions")}, "age": 0.5 + 0.4 * t},
                         expression={"jawOpen": t}, pose=rig.pose_from_bones(v, local).astype(np.float32))
     ref = model.mesh(lat, resolution=64)
     co = np.empty(3 * len(ob.data.vertices), dtype=np.float32)
@@ -83,25 +83,28 @@ assert bpy.ops.imghum.import_arkit_csv(filepath=str(csv_path), fps=30.0, frame_s
 scene.frame_set(13)
 seen["csv_value_frame13"] = [p.expression.mouthSmileLeft, float(values[3, names.index("mouthSmileLeft")])]
 seen["csv_keyed_actions"] = sum(1 for n in names if p.expression.path_from_id(n) and
-                                arm.data.animation_data.action.fcurve_ensure_for_datablock(arm.data, f"imghum.expression.{n}")
-                                .keyframe_points.__len__() >= rows)
+                                len(arm.data.animation_data.action.fcurve_ensure_for_datablock(
+                                    arm.data, f"imghum.expression.{n}").keyframe_points) >= rows)
 
 # Body animation from pose JSON (model convention): the posed skeleton matches the model's.
 pose_path = tmp / "pose.json"
-pose_path.write_text('{"fps": 30, "frames": [{"upperarm01.L": [0, -1.0, 0]}, {"upperarm01.L": [0, -1.5, 0], "head": [0.3, 0, 0]}]}')
+pose_path.write_text('{"fps": 30, "frames": [{"upperarm01.L": [0, -1.0, 0]}, '
+                     '{"upperarm01.L": [0, -1.5, 0], "head": [0.3, 0, 0]}]}')
 assert bpy.ops.imghum.import_pose_json(filepath=str(pose_path), frame_start=20) == {"FINISHED"}
 for f in range(1, 6):  # a keyframed shape is exact in bakes; the live rig follows the last update
     p.keyframe_delete("age", frame=f)
 p.age = 0.7
 scene.frame_set(21)
 bpy.ops.imghum.update_mesh()
-lat = model.latents(phenotypes={n: getattr(p, n) for n in ("gender", "age", "muscle", "weight", "height", "proportions")},
+lat = model.latents(phenotypes={n: getattr(p, n)
+                                for n in ("gender", "age", "muscle", "weight", "height", "proportions")},
                     expression=np.array([getattr(p.expression, n) for n in names], dtype=np.float32),
                     pose={"upperarm01.L": [0, -1.5, 0], "head": [0.3, 0, 0], "lowerarm01.L": rig.pose_from_bones(
                         v[[arm.data.bones.find("lowerarm01.L")]], np.array(pb.matrix_basis)[None, :3, :3])[0]})
 frames = model.bone_frames(lat)[0][0].numpy()
 hand = arm.data.bones.find("wrist.L")
-seen["pose_json_wrist_error_mm"] = float(np.linalg.norm(np.array(arm.pose.bones["wrist.L"].head) - frames[hand, :3, 3]) * 1000)
+wrist = np.array(arm.pose.bones["wrist.L"].head)
+seen["pose_json_wrist_error_mm"] = float(np.linalg.norm(wrist - frames[hand, :3, 3]) * 1000)
 
 # A camera for the render test, then save.
 cam = bpy.data.objects.new("Camera", bpy.data.cameras.new("Camera"))

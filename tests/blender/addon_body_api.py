@@ -1,10 +1,14 @@
 """The body settings as an artist and a script reach them: through the mesh (defect 9), keyframes
-interpolated into a bake, the vocabulary of the active bundle, the panels' presets and the
-operator base; prints what it saw as one JSON line (asserted by tests/test_addon.py)."""
+interpolated into a bake, the vocabulary of the active bundle, the panels' presets, the operator
+base; the add-on's public API for headless drivers, the modal preview applier and how an update
+finds its body (issue 28); prints what it saw as one JSON line (asserted by tests/test_addon.py)."""
+import importlib
 import io
 import logging
 import sys
+import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import bpy
 import numpy as np
@@ -47,6 +51,54 @@ try:
     seen["object_path_key"] = "accepted"
 except TypeError as exc:
     seen["object_path_key"] = str(exc)
+
+# -- Issue 28.1d: an update finds its body through its data block; an older file without the pointer
+# back to the armature object falls back to a search once and records the pointer.
+seen["armature_pointer"] = arm.data.imghum.armature_object == arm
+arm.data.imghum.armature_object = None
+before = mesh_state(body_mesh)
+arm.imghum.muscle = 0.8
+seen["pointer_fallback"] = {"errors": rt.drain(), "remeshed": mesh_state(body_mesh) != before,
+                            "repaired": arm.data.imghum.armature_object == arm}
+
+# -- Issue 28.1a: the public API a headless driver gets from batch.session.addon_api. ------------
+session = importlib.import_module(MODULE + ".imghum_blender.batch.session")
+api = session.addon_api(MODULE)
+request = api.snapshot(arm, 32, posed=True)
+seen["api"] = {"module": api.__name__, "names": sorted(api.__all__), "model_shared": api.model() is rt.model(),
+               "snapshot": [type(request).__name__, request.resolution, request.armature is not None],
+               "drain": api.drain()}
+
+# -- Issue 28.1c: in the UI the previews are applied by a modal operator on its TIMER events (here
+# its modal step driven by hand: there is no event loop in the bpy module). ----------------------
+applier = sys.modules[MODULE + ".operators.previews"].IMGHUM_OT_apply_previews
+removed = []
+fake = SimpleNamespace(_timer="timer")
+fake._end = lambda context: applier._end(fake, context)
+context = SimpleNamespace(window_manager=SimpleNamespace(event_timer_remove=removed.append),
+                          view_layer=bpy.context.view_layer)
+bpy.context.view_layer.objects.active = arm
+before, bones_before = mesh_state(body_mesh), arm.data.bones["head"].head_local.z
+arm.imghum.height = 0.9  # schedules (headless: no applier is invoked, the modal step below applies)
+ops_called = []
+real_call = bpy.ops._op_call
+bpy.ops._op_call = lambda *a: (ops_called.append(a[0]), real_call(*a))[1]
+try:
+    other = sorted(applier.modal(fake, context, SimpleNamespace(type="MOUSEMOVE")))
+    ticks = []
+    for _ in range(1200):
+        ticks.append(sorted(applier.modal(fake, context, SimpleNamespace(type="TIMER"))))
+        if ticks[-1] == ["FINISHED"]:
+            break
+        time.sleep(0.05)
+finally:
+    bpy.ops._op_call = real_call
+seen["applier"] = {"other_events": other, "last": ticks[-1], "while_busy": sorted({t[0] for t in ticks[:-1]}),
+                   "remeshed": mesh_state(body_mesh) != before,
+                   "bones_moved": arm.data.bones["head"].head_local.z != bones_before,
+                   "mode_switches": sorted(set(ops_called)), "timer_removed": removed == ["timer"],
+                   "idle": rt.STATE.applier_tick == 0.0, "mode": arm.mode}
+
 cube = bpy.data.objects.new("Cube", bpy.data.meshes.new("Cube"))
 bpy.context.scene.collection.objects.link(cube)
 try:
@@ -85,7 +137,8 @@ arm.data.animation_data_clear()
 scene.frame_set(1)
 
 # -- Item 15: every pose preset the panel offers exists in poses and applies its rotations. -------
-from bl_ext.user_default.imghum.imghum_blender import poses, rig  # noqa: E402
+from bl_ext.user_default.imghum.imghum_blender.field import poses  # noqa: E402
+from bl_ext.user_default.imghum.imghum_blender.surface import rig  # noqa: E402
 from bl_ext.user_default.imghum.imghum_blender.field.rotations import rotvec_to_matrix  # noqa: E402
 
 bpy.context.view_layer.objects.active = arm
@@ -175,13 +228,35 @@ class IMGHUM_OT_test_failure(base.Operator):
         return {}["missing"]
 
 
+def data_counts() -> dict:
+    return {k: len(getattr(bpy.data, k)) for k in ("objects", "meshes", "armatures", "materials", "images")}
+
+
 bpy.utils.register_class(IMGHUM_OT_test_failure)
 log = io.StringIO()
 logging.getLogger("imghum").addHandler(logging.StreamHandler(log))
-n_objects = len(bpy.data.objects)
+counts = data_counts()
 seen["bug_report"] = operator_error(bpy.ops.imghum.test_failure)
 seen["bug_logged_traceback"] = "Traceback" in log.getvalue() and "KeyError" in log.getvalue()
-seen["bug_left_nothing"] = len(bpy.data.objects) == n_objects
+seen["bug_left_nothing"] = data_counts() == counts
+
+# A failed Add Body (its first evaluation fails after the armature, mesh, material and grid image
+# exist) leaves none of them behind.
+bpy.data.images.remove(bpy.data.images["imGHUM UV Grid"])  # so that this Add Body creates it too
+counts = data_counts()
+real_apply = rt.apply_result
+
+
+def failing_apply(*args):
+    raise ValueError("simulated evaluation failure")
+
+
+rt.apply_result = failing_apply
+try:
+    seen["add_body_failure"] = operator_error(bpy.ops.imghum.add_body, name="Broken")
+finally:
+    rt.apply_result = real_apply
+seen["add_body_failure_left"] = {k: v - counts[k] for k, v in data_counts().items()}
 operators = sys.modules[MODULE + ".operators"]
 seen["operators_on_base"] = sorted(c.bl_idname for c in operators.classes if not issubclass(c, base.Operator))
 report(seen)

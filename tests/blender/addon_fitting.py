@@ -15,7 +15,7 @@ install(sys.argv[-2])
 tmp = Path(sys.argv[-1])
 rt = runtime()
 model = rt.model()
-from bl_ext.user_default.imghum.imghum_blender.fitting.fit import LANDMARKS, project  # noqa: E402
+from bl_ext.user_default.imghum.imghum_blender.fitting.image import LANDMARKS, project  # noqa: E402
 
 lat = model.latents(phenotypes={"gender": 0.3, "age": 0.8, "weight": 0.6},
                     pose={"root": [0.0, 0.0, 0.4], "upperarm01.L": [0.0, -0.8, 0.0], "lowerarm01.R": [-1.0, 0.0, 0.0]},

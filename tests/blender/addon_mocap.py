@@ -19,7 +19,7 @@ seen = {}
 install(sys.argv[-2])
 tmp = Path(sys.argv[-1])
 rt = runtime()
-mocap = sys.modules[MODULE + ".imghum_blender.mocap"]
+mocap = sys.modules[MODULE + ".imghum_blender.formats.mocap"]
 scene = bpy.context.scene
 scene.render.fps, scene.render.fps_base, scene.frame_start = 30, 1.0, 1
 for o in list(bpy.data.objects):

@@ -14,7 +14,7 @@ RES = 32
 zip_path, out = sys.argv[-2], Path(sys.argv[-1])
 install(zip_path)
 rt = runtime()
-core = sys.modules[MODULE + ".imghum_blender.presets"]
+core = sys.modules[MODULE + ".imghum_blender.formats.presets"]
 folder = Path(sys.modules[MODULE + ".operators.presets"].library())
 voc = rt.vocabulary()
 seen = {"folder_in_user_extensions": folder.parts[-4:] == (".user", "user_default", "imghum", "presets")}
@@ -92,6 +92,31 @@ seen["errors"] = {
     "empty_name": operator_error(bpy.ops.imghum.save_preset, name="  "),
 }
 seen["refusals_changed_nothing"] = settings(third) == plain
+
+
+# One user action is one preview request (issue 28.2): operators that write several latents
+# submit one request at the end, not one per property (counted by the evaluator).
+def requests(op, **kwargs) -> int:
+    ev = rt.evaluator()
+    submitted = ev.submitted
+    assert op(**kwargs) == {"FINISHED"}, op
+    return ev.submitted - submitted
+
+
+third.imghum.auto_update = True
+seen["requests_per_action"] = {
+    "apply_preset": requests(bpy.ops.imghum.apply_preset, name="Hero Knight"),
+    "random_shape": requests(bpy.ops.imghum.random_shape, seed=4),
+    "reset_shape": requests(bpy.ops.imghum.reset_shape),
+    "random_expression": requests(bpy.ops.imghum.random_expression, seed=4),
+    "expression_preset": requests(bpy.ops.imghum.expression_preset, preset="SMILE"),
+    "add_layer": requests(bpy.ops.imghum.add_layer, preset="SHIRT"),
+    "remove_layer": requests(bpy.ops.imghum.remove_layer),
+}
+third.imghum.use_beta = True
+seen["requests_per_action"]["random_shape_beta"] = requests(bpy.ops.imghum.random_shape, seed=5)
+third.imghum.auto_update = False
+seen["requests_without_auto_update"] = requests(bpy.ops.imghum.random_shape, seed=6)
 seen["listed"] = core.list_presets(folder)
 seen["delete"] = sorted(bpy.ops.imghum.delete_preset(name="Hero Knight"))
 seen["listed_after_delete"] = core.list_presets(folder)

@@ -1,7 +1,8 @@
 """Template topology in the add-on (the default): re-meshing after shape, expression and pose changes
-keeps the vertices, a painted vertex group and a sculpted shape key; a separate garment keeps the
-body's template mesh, a merged layer falls back to adaptive meshing.
-Prints what it saw as one JSON line."""
+keeps the vertices, a painted vertex group, weights painted into a bone group (also through saving
+and reloading the .blend) and a sculpted shape key; Reset Bone Weights brings the model's weights
+back; a separate garment keeps the body's template mesh, a merged layer falls back to adaptive
+meshing. Prints what it saw as one JSON line."""
 import sys
 from pathlib import Path
 
@@ -40,6 +41,26 @@ sculpt.data.foreach_get("co", co)
 sculpt.data.foreach_set("co", co + offset.ravel())
 
 
+def group_weights(name: str) -> dict:
+    """Vertex index -> weight (4 decimals) of the body mesh's vertex group ``name``."""
+    g = ob.vertex_groups.get(name)
+    if g is None:
+        return {}
+    return {v.index: round(e.weight, 4) for v in me.vertices for e in v.groups if e.group == g.index}
+
+
+# ... and paints into a bone group: new weights on some of its vertices, and a few vertices added
+BONE = "upperarm01.L"
+model_weights = group_weights(BONE)
+members = sorted(model_weights)
+bone_group = ob.vertex_groups[BONE]
+bone_group.add(members[::10], 0.123, "REPLACE")
+outside = [i for i in range(0, len(me.vertices), 97) if i not in model_weights][:20]
+bone_group.add(outside, 0.456, "REPLACE")
+bone_paint = group_weights(BONE)
+seen["bone_paint"] = [len(members[::10]), len(outside), bone_paint != model_weights]
+
+
 def state() -> dict:
     """Vertex count, positions, the Paint weights and the Sculpt key's offset from the basis."""
     n = len(me.vertices)
@@ -49,31 +70,63 @@ def state() -> dict:
     basis, key = np.empty(3 * n, dtype=np.float32), np.empty(3 * n, dtype=np.float32)
     keys["Basis"].data.foreach_get("co", basis)
     keys["Sculpt"].data.foreach_get("co", key)
-    g = ob.vertex_groups.get("Paint")
-    weights = {}
-    if g is not None:
-        for v in me.vertices:
-            for e in v.groups:
-                if e.group == g.index:
-                    weights[v.index] = round(e.weight, 4)
-    return {"n": n, "pos": pos.reshape(-1, 3), "offset": (key - basis).reshape(-1, 3), "weights": weights}
+    return {"n": n, "pos": pos.reshape(-1, 3), "offset": (key - basis).reshape(-1, 3),
+            "weights": group_weights("Paint")}
+
+
+def auto_update(change) -> None:
+    """A change as a slider makes it: the update hook schedules a preview, drained here."""
+    p.auto_update = True
+    change()
+    assert rt.drain() == []
+    p.auto_update = False
 
 
 before = state()
 steps = []
-for what, change in (("shape", lambda: setattr(p, "age", 0.9)),
-                     ("expression", lambda: setattr(p.expression, "jawOpen", 0.6)),
-                     ("pose", lambda: setattr(arm.pose.bones["lowerarm01.L"], "rotation_quaternion", (0.8, 0.0, 0.0, 0.6)))):
+for what, change, remesh in (
+        ("shape", lambda: setattr(p, "age", 0.9), lambda: bpy.ops.imghum.update_mesh(wait=True)),
+        ("expression", lambda: setattr(p.expression, "jawOpen", 0.6), lambda: bpy.ops.imghum.update_mesh(wait=True)),
+        ("pose", lambda: setattr(arm.pose.bones["lowerarm01.L"], "rotation_quaternion", (0.8, 0.0, 0.0, 0.6)),
+         lambda: bpy.ops.imghum.update_mesh(wait=True)),
+        ("preview", lambda: auto_update(lambda: setattr(p, "weight", 0.7)), lambda: {"FINISHED"}),
+        ("random shape", lambda: auto_update(lambda: bpy.ops.imghum.random_shape(seed=5)), lambda: {"FINISHED"})):
     change()
-    assert bpy.ops.imghum.update_mesh(wait=True) == {"FINISHED"}
+    assert remesh() == {"FINISHED"}
     now = state()
-    steps.append({"what": what, "vertices": now["n"], "moved_mm": float(1000 * np.abs(now["pos"] - before["pos"]).max()),
+    steps.append({"what": what, "vertices": now["n"],
+                  "moved_mm": float(1000 * np.abs(now["pos"] - before["pos"]).max()),
                   "paint_kept": now["weights"] == before["weights"],
+                  "bone_paint_kept": group_weights(BONE) == bone_paint,
                   "sculpt_offset_error_mm": float(1000 * np.abs(now["offset"] - offset).max()),
                   "bone_groups": sum(1 for g in ob.vertex_groups if g.name in arm.data.bones)})
     before = now
 seen["steps"] = steps
 seen["painted"] = len(before["weights"])
+
+# the paint is in the saved file, and the reloaded body keeps it through further updates
+name = arm.name
+blend = Path(sys.argv[-1]) / "painted.blend"
+bpy.ops.wm.save_as_mainfile(filepath=str(blend))
+bpy.ops.wm.open_mainfile(filepath=str(blend))
+arm = bpy.data.objects[name]
+p = arm.imghum
+ob = p.mesh_object
+me = ob.data
+bpy.context.view_layer.objects.active = arm
+seen["reloaded_body_pointer"] = arm.data.imghum.armature_object == arm
+seen["bone_paint_after_reload"] = group_weights(BONE) == bone_paint
+p.height = 0.7
+assert bpy.ops.imghum.update_mesh(wait=True) == {"FINISHED"}
+seen["bone_paint_after_reload_update"] = group_weights(BONE) == bone_paint
+
+# Reset Bone Weights: the model's weights again (the artist's own group untouched)
+paint_before = group_weights("Paint")
+seen["reset_weights"] = sorted(bpy.ops.imghum.reset_weights())
+reset = group_weights(BONE)
+seen["reset_restores_model_weights"] = [sorted(reset) == sorted(model_weights),
+                                        max(abs(reset[i] - model_weights[i]) for i in model_weights)]
+seen["reset_keeps_other_groups"] = group_weights("Paint") == paint_before
 
 # the ARKit facial actions as shape keys, then through Blender's glTF exporter and back
 names = list(rt.vocabulary().expression_names)
@@ -90,7 +143,8 @@ part_attr = np.empty(len(me.vertices), dtype=np.int32)
 me.attributes["imghum_part"].data.foreach_get("value", part_attr)
 seen["jaw_moved_parts"] = sorted({rt.vocabulary().part_names[k] for k in part_attr[moved]})
 seen["jaw_max_mm"] = float(1000 * np.linalg.norm((jaw - basis).reshape(-1, 3), axis=1).max())
-for target, suffix, importer in (("gltf", "glb", bpy.ops.import_scene.gltf), ("fbx_unreal", "fbx", bpy.ops.import_scene.fbx),
+for target, suffix, importer in (("gltf", "glb", bpy.ops.import_scene.gltf),
+                                 ("fbx_unreal", "fbx", bpy.ops.import_scene.fbx),
                                  ("fbx_unity", "fbx", bpy.ops.import_scene.fbx)):
     path = Path(sys.argv[-1]) / f"body_{target}.{suffix}"
     assert getattr(bpy.ops.imghum, f"export_{target}")(filepath=str(path)) == {"FINISHED"}
@@ -156,7 +210,8 @@ def key_co(name: str) -> np.ndarray:
 
 
 seen["bake_frame2_error_mm"] = float(1000 * np.abs(evaluated(2) - key_co("frame 0002")).max())
-seen["bake_half_error_mm"] = float(1000 * np.abs(evaluated(2.5) - 0.5 * (key_co("frame 0002") + key_co("frame 0003"))).max())
+halfway = 0.5 * (key_co("frame 0002") + key_co("frame 0003"))
+seen["bake_half_error_mm"] = float(1000 * np.abs(evaluated(2.5) - halfway).max())
 seen["bake_motion_mm"] = float(1000 * np.abs(key_co("frame 0003") - key_co("frame 0002")).max())
 bpy.ops.imghum.clear_bake()
 scene.frame_set(1)
