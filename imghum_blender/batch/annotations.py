@@ -5,6 +5,7 @@ space and in pixels, with COCO visibility.
 """
 from __future__ import annotations
 
+import bpy
 import numpy as np
 
 from ..runtime.body_mesh import latents_for
@@ -39,7 +40,7 @@ def body_arrays(api, spec: Spec, arms: list, cam: dict) -> dict[str, np.ndarray]
             "bone_names": np.array(voc.bone_names), "expression_names": np.array(voc.expression_names)}
 
 
-def person(model, body: int, px: Pixels, cam: dict, arm, ob) -> dict:
+def person(model, body: int, px: Pixels, cam: dict, arm: bpy.types.Object, ob: bpy.types.Object) -> dict:
     """One body's joint positions (bone heads) and keypoint sets in world and camera space and in
     pixels, with COCO visibility from the depth pass (a point is seen where the surface in front is
     its own body's, or lies within its tolerance), and its visible mask (COCO RLE)."""

@@ -23,11 +23,11 @@ LIVE_RESOLUTION = 32
 class Cast:
     """The armatures on stage, by body name (each with its baked mesh once :meth:`bake` ran)."""
 
-    def __init__(self, spec: Spec, skin, scratch: Path):
+    def __init__(self, spec: Spec, skin: bpy.types.Material, scratch: Path):
         self.spec, self.skin, self.scratch = spec, skin, scratch
-        self.arms: dict[str, object] = {}
+        self.arms: dict[str, bpy.types.Object] = {}
 
-    def take(self, names: list[str]) -> list:
+    def take(self, names: list[str]) -> list[bpy.types.Object]:
         """The armatures of these bodies (kept from the last item where it had them; the others go)."""
         for name in [n for n in self.arms if n not in names]:
             _remove(self.arms.pop(name))
@@ -44,7 +44,7 @@ class Cast:
             _remove(arm)
         self.arms = {}
 
-    def bake(self, arm, body: Body, frame: int, lat: dict):
+    def bake(self, arm: bpy.types.Object, body: Body, frame: int, lat: dict) -> bpy.types.Object:
         """Give the body's armature the item's latents and edits and bake it at ``frame`` (in its own
         frame: placement moves the armature afterwards); returns the baked mesh object."""
         bpy.context.view_layer.objects.active = arm  # the add-on's operators act on the active body
@@ -116,33 +116,33 @@ def _remove(arm) -> None:
 
 
 # -- arrays of a body ----------------------------------------------------------------------------
-def local_vertices(ob) -> np.ndarray:
+def local_vertices(ob: bpy.types.Object) -> np.ndarray:
     """A mesh object's vertices (V,3) in its own coordinates."""
     v = np.empty(3 * len(ob.data.vertices), dtype=np.float32)
     ob.data.vertices.foreach_get("co", v)
     return v.reshape(-1, 3)
 
 
-def world_vertices(ob) -> np.ndarray:
+def world_vertices(ob: bpy.types.Object) -> np.ndarray:
     """World coordinates (V,3) of a mesh object's vertices."""
     mw = np.array(ob.matrix_world)
     return local_vertices(ob) @ mw[:3, :3].T + mw[:3, 3]
 
 
-def heads(arm) -> np.ndarray:
+def heads(arm: bpy.types.Object) -> np.ndarray:
     """World positions (J,3) of an armature's bone heads (its joints), in pose-bone order."""
     mw = np.array(arm.matrix_world)
     return np.array([pb.head for pb in arm.pose.bones]) @ mw[:3, :3].T + mw[:3, 3]
 
 
-def semantics(ob) -> np.ndarray:
+def semantics(ob: bpy.types.Object) -> np.ndarray:
     """The canonical template point (V,3) of each vertex of a body mesh object."""
     sem = np.empty(3 * len(ob.data.vertices), dtype=np.float32)
     ob.data.attributes["imghum_semantic"].data.foreach_get("vector", sem)
     return sem.reshape(-1, 3)
 
 
-def write_mesh(ob, path: Path) -> Path:
+def write_mesh(ob: bpy.types.Object, path: Path) -> Path:
     """A baked body in world coordinates (like the keypoints) as OBJ (with UVs) or PLY (with each
     vertex's part), written atomically."""
     me = ob.data

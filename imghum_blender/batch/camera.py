@@ -20,7 +20,7 @@ CONVENTION = ("OpenCV camera (x right, y down, z forward); pixels from the top-l
               "visibility as COCO: 0 outside the image, 1 hidden, 2 visible")
 
 
-def look_at(obj, target: Vector) -> None:
+def look_at(obj: bpy.types.Object, target: Vector) -> None:
     """Turn ``obj`` (a camera or a light: it looks down its -Z, +Y up) toward ``target``."""
     obj.rotation_euler = (target - obj.location).to_track_quat("-Z", "Y").to_euler()
 

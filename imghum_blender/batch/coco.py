@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..formats.mesh_files import atomic_write
+from ..formats.atomic import atomic_write
 from ..surface.keypoints import COCO17, COCO_SKELETON
 
 FILE = "coco_keypoints.json"

@@ -125,7 +125,8 @@ def _read_backdrop(path: str, resolution: tuple[int, int]) -> np.ndarray:
     return resize(image.astype(np.float32) / scale, (h, w, 3))
 
 
-def render(path: Path, engine: str, samples: int, override=None, exr: bool = False) -> Path:
+def render(path: Path, engine: str, samples: int, override: bpy.types.Material | None = None,
+           exr: bool = False) -> Path:
     """Render the scene into ``path`` (PNG, or 32-bit EXR) with ``engine``; ``override``: a material
     every object shows (a ground-truth pass: 1 sample, no filter, no bounces, transparent film)."""
     scene, vl = bpy.context.scene, bpy.context.view_layer

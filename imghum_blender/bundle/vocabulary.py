@@ -7,11 +7,11 @@ bundle (:func:`load`), so a bundle with other names or sizes changes every front
 """
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from ..formats import validate
 from . import header
 
 #: Named phenotypes an artist sets, each in [0, 1] (teacher semantics).
@@ -35,11 +35,7 @@ class Range:
 
     def check(self, name: str, value: float) -> float:
         """``value`` as float; ValueError naming ``name`` when it is not a finite number in range."""
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            raise ValueError(f"{name}: expected a number, got {type(value).__name__} {value!r}")
-        if not self.lo <= value <= self.hi:  # NaN fails too
-            raise ValueError(f"{name}: {value!r} is outside [{self.lo:g}, {self.hi:g}]")
-        return float(value)
+        return validate.number(name, value, self.lo, self.hi)
 
 
 #: Garment layer and limb-difference parameters (meters; fraction along the part's bone).

@@ -31,10 +31,10 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     tmp = partial_path(path)
     try:
         yield tmp
+        publish(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    publish(tmp, path)
 
 
 def atomic_write(path: str | Path, data: bytes | str) -> Path:

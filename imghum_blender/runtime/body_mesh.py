@@ -167,15 +167,14 @@ def _submesh(mesh, keep: np.ndarray):
     return Mesh(mesh.vertices[used], remap[faces], mesh.normals[used], mesh.semantics[used], mesh.queries)
 
 
-def skin_weights(model, semantics: np.ndarray | None, template: bool,
-                 skin_bones: int = 4) -> tuple[np.ndarray, np.ndarray]:
-    """The model's skin weights of a body mesh's vertices as (bone indices, weights), each (V,k):
-    the template's own for a template-topology mesh (its vertices in the template's order), else
-    blended at each vertex's template point ``semantics`` (V,3), as :func:`evaluate` writes them."""
+def skin_weights(model, semantics: np.ndarray | None, template: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The model's skin weights of a body mesh's vertices as (bone indices, weights), each (V,4),
+    exactly as :func:`evaluate` gives them: the template's own for a template-topology mesh (its
+    vertices in the template's order), else blended at each vertex's template point ``semantics`` (V,3)."""
     if template:
         from ..surface.template_layout import template_attributes
 
-        attrs = template_attributes(model, skin_bones)
+        attrs = template_attributes(model)
         return attrs.skin_indices, attrs.skin_weights
     from ..surface.attributes import blend_skin
     from ..surface.correspondence import template_surface
@@ -183,4 +182,4 @@ def skin_weights(model, semantics: np.ndarray | None, template: bool,
     tri, bary = template_surface(model).project(np.asarray(semantics, dtype=np.float64))
     tensors = model.bundle.tensors
     return blend_skin(model.template_faces.numpy()[tri], bary, tensors["skin_indices"].numpy(),
-                      tensors["skin_weights"].numpy(), len(model.vocabulary.bone_names), skin_bones)
+                      tensors["skin_weights"].numpy(), len(model.vocabulary.bone_names), 4)
