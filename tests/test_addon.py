@@ -225,7 +225,7 @@ def test_painted_bone_weights_survive_updates_and_reload_until_reset(topology):
     seen = topology
     changed, added, differs = seen["bone_paint"]
     assert changed > 5 and added > 5 and differs
-    assert [s["what"] for s in seen["steps"]] == ["shape", "expression", "pose", "preview", "random shape"]
+    assert [s["what"] for s in seen["steps"]] == ["shape", "expression", "pose", "preview", "reset shape"]
     assert all(step["bone_paint_kept"] for step in seen["steps"]), seen["steps"]
     assert seen["reloaded_body_pointer"] and seen["bone_paint_after_reload"]
     assert seen["bone_paint_after_reload_update"]
@@ -246,7 +246,7 @@ def test_template_topology_keeps_vertices_paint_and_sculpt(topology):
         assert step["sculpt_offset_error_mm"] < 1e-3 and step["bone_groups"] > 40, step
     moved = {s["what"]: s["moved_mm"] for s in seen["steps"]}
     assert moved["shape"] > 10 and moved["expression"] > 3  # the body did change
-    assert moved["preview"] > 1 and moved["random shape"] > 1
+    assert moved["preview"] > 1 and moved["reset shape"] > 1
     names = load(DEFAULT_BUNDLE).expression_names
     assert seen["key_names"] == ["Basis", *names] and len(names) == 52
     assert seen["jaw_moved_parts"] and set(seen["jaw_moved_parts"]) <= {"head", "neck"} and seen["jaw_max_mm"] > 10

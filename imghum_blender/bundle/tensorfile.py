@@ -5,6 +5,7 @@ byte offsets (plus ``__metadata__``, a str->str map), then the raw little-endian
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import struct
 from pathlib import Path
@@ -44,6 +45,15 @@ def save(path: str | Path, tensors: dict[str, np.ndarray], metadata: dict[str, s
         f.write(blob)
         for array in arrays:
             f.write(array.astype(array.dtype.newbyteorder("<"), copy=False).tobytes())
+
+
+def digest(tensors: dict[str, np.ndarray]) -> str:
+    """SHA-256 over the tensors' names and bytes in name order (what a file's ``sha256`` records)."""
+    h = hashlib.sha256()
+    for name in sorted(tensors):
+        h.update(name.encode())
+        h.update(np.ascontiguousarray(tensors[name]).tobytes())
+    return h.hexdigest()
 
 
 def load(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:

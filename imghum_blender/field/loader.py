@@ -7,7 +7,6 @@ wrong body.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from dataclasses import dataclass, field
@@ -25,14 +24,6 @@ from ..bundle.vocabulary import Vocabulary, VocabularyError
 
 class BundleError(BundleHeaderError):
     """A model bundle that cannot be used (missing, truncated, tampered, wrong version/shapes)."""
-
-
-def _digest(tensors: dict[str, np.ndarray]) -> str:
-    h = hashlib.sha256()
-    for name in sorted(tensors):
-        h.update(name.encode())
-        h.update(np.ascontiguousarray(tensors[name]).tobytes())
-    return h.hexdigest()
 
 
 @dataclass
@@ -116,7 +107,7 @@ class Bundle:
                "parts": [p.to_json() for p in self.parts], "info": self.info}
         text = json.dumps(doc)
         tensorfile.save(path, arrays, {"bundle": text, "document_sha256": document_digest(text),
-                                       "sha256": _digest(arrays)})
+                                       "sha256": tensorfile.digest(arrays)})
 
 
 _REQUIRED = {
@@ -138,7 +129,7 @@ def load_bundle(path: str | Path | None = None) -> Bundle:
         arrays, meta = tensorfile.load(path)
     except (BundleHeaderError, tensorfile.TensorFileError) as exc:
         raise BundleError(str(exc)) from exc
-    if meta.get("sha256") != _digest(arrays):
+    if meta.get("sha256") != tensorfile.digest(arrays):
         raise BundleError(f"{path} is corrupt or was modified (checksum mismatch)")
     try:
         vocabulary = Vocabulary.from_document(doc)

@@ -90,7 +90,7 @@ for what, change, remesh in (
         ("pose", lambda: setattr(arm.pose.bones["lowerarm01.L"], "rotation_quaternion", (0.8, 0.0, 0.0, 0.6)),
          lambda: bpy.ops.imghum.update_mesh(wait=True)),
         ("preview", lambda: auto_update(lambda: setattr(p, "weight", 0.7)), lambda: {"FINISHED"}),
-        ("random shape", lambda: auto_update(lambda: bpy.ops.imghum.random_shape(seed=5)), lambda: {"FINISHED"})):
+        ("reset shape", lambda: auto_update(bpy.ops.imghum.reset_shape), lambda: {"FINISHED"})):
     change()
     assert remesh() == {"FINISHED"}
     now = state()
@@ -116,7 +116,7 @@ me = ob.data
 bpy.context.view_layer.objects.active = arm
 seen["reloaded_body_pointer"] = arm.data.imghum.armature_object == arm
 seen["bone_paint_after_reload"] = group_weights(BONE) == bone_paint
-p.height = 0.7
+p.age = 0.6
 assert bpy.ops.imghum.update_mesh(wait=True) == {"FINISHED"}
 seen["bone_paint_after_reload_update"] = group_weights(BONE) == bone_paint
 
