@@ -12,6 +12,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("ANNY_CACHE_DIR", str(Path.home() / ".cache" / "imghum" / "anny"))
 warnings.filterwarnings("ignore", message=".*Warp.*")
+sys.path.append(str(Path(__file__).parent))  # tests/expect.py (--import-mode=importlib adds no test folder)
 
 
 @pytest.fixture(scope="session")

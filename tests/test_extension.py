@@ -10,6 +10,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 from build_extension import blender_ext_tool  # noqa: E402
 
+MODULE = "bl_ext.user_default.imghum"
+
 
 def test_blender_validator_passes():
     proc = subprocess.run([sys.executable, str(blender_ext_tool()), "validate", str(ROOT)],
@@ -29,12 +31,16 @@ def test_zip_contains_the_model_and_no_dev_files(built_zip):
 
 def test_installed_extension_registers_and_unregisters(built_zip, blender_script, tmp_path):
     seen = blender_script("install_and_register.py", built_zip, tmp_path=tmp_path)
+    panels, operators, log = seen.pop("panels"), seen.pop("operators"), seen.pop("log")
+    heavy = seen.pop("heavy_after_first_use")
     assert seen == {
-        "install": ["FINISHED"], "enabled": True, "panel_registered": True, "operator_registered": True,
-        "heavy_after_enable": [], "model_loaded_after_enable": False,
-        "check_model": ["FINISHED"], "loading_announced": True, "torch_after_first_use": True,
-        "panel_category": "imGHUM", "disabled": True, "panel_unregistered": True, "re_enabled": True,
+        "install": ["FINISHED"], "enabled": [MODULE], "heavy_after_enable": [], "model_loaded_after_enable": False,
+        "check_model": ["FINISHED"], "panel_category": "imGHUM", "enabled_after_disable": [],
+        "panels_after_disable": [], "panels_after_re_enable": panels,
     }
+    assert "IMGHUM_PT_model" in panels and "check_model" in operators
+    assert any(m.startswith("loaded the imGHUM model in") for m in log), log  # the first use says it loads
+    assert "torch" in heavy
 
 
 def test_self_contained_zip_bundles_wheels_and_installs(blender_script, tmp_path):
@@ -51,6 +57,6 @@ def test_self_contained_zip_bundles_wheels_and_installs(blender_script, tmp_path
     manifest = archive.read("blender_manifest.toml").decode()
     assert 'platforms = ["linux-x64"]' in manifest and all(w in manifest for w in wheels)
     seen = blender_script("install_wheels.py", zip_path, tmp_path=tmp_path)
-    assert seen["install"] == ["FINISHED"] and seen["torch_in_extension_site_packages"]
+    assert seen["install"] == ["FINISHED"] and "torch/__init__.py" in seen["extension_site_packages"]
     assert seen["add_body"] == ["FINISHED"] and seen["vertices"] > 1000
     shutil.rmtree(tmp_path / "blender_user", ignore_errors=True)

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-_OFFSET = 2e-5  # meters off a triangle's centre where its outside winding number is read
+_OFFSET = 1e-7  # meters off a triangle's centre where its outside winding number is read
 
 
 @dataclass
@@ -61,26 +61,28 @@ def _vertex_adjacency(faces: np.ndarray, n_vertices: int):
     return sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(n_vertices, len(faces)))
 
 
-def classify_triangles(vertices: np.ndarray, faces: np.ndarray, rings: int = 2) -> tuple[np.ndarray, np.ndarray]:
+def classify_triangles(vertices: np.ndarray, faces: np.ndarray, rings: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Each triangle's outside winding number (F,) int (read just off its centre along its normal;
-    the inside is one more) and whether it is mixed (F,) bool: within ``rings`` vertex rings of a
-    triangle whose outside winding number differs, where one reading may not hold for the whole
-    triangle (intersection curves of contacts and components, folds)."""
+    the inside is one more) and whether it is mixed (F,) bool, where one reading may not hold for the
+    whole triangle: a vertex of it reads otherwise (read just off the vertex along its normal), or it
+    lies within ``rings`` vertex rings of such a triangle (another sheet crosses there: contacts,
+    eyeballs entering the head, folds)."""
     tri = vertices[faces]
     normal = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-    normal /= np.linalg.norm(normal, axis=1, keepdims=True).clip(1e-30)
-    winding = np.rint(_igl().fast_winding_number(vertices, faces, tri.mean(1) + _OFFSET * normal)).astype(np.int64)
-    incidence = _vertex_adjacency(faces, len(vertices))
-    lowest = np.full(len(vertices), np.iinfo(np.int64).max)
-    highest = np.full(len(vertices), np.iinfo(np.int64).min)
+    area2 = np.linalg.norm(normal, axis=1, keepdims=True)
+    normal /= area2.clip(1e-30)
+    vertex_normal = np.zeros_like(vertices)
     for k in range(3):
-        np.minimum.at(lowest, faces[:, k], winding)
-        np.maximum.at(highest, faces[:, k], winding)
-    border = lowest != highest  # vertices where the reading changes
-    mixed = np.zeros(len(faces), dtype=bool)
+        np.add.at(vertex_normal, faces[:, k], normal * area2)
+    vertex_normal /= np.linalg.norm(vertex_normal, axis=1, keepdims=True).clip(1e-30)
+    probes = np.concatenate([tri.mean(1) + _OFFSET * normal, vertices + _OFFSET * vertex_normal])
+    readings = np.rint(_igl().fast_winding_number(vertices, faces, probes)).astype(np.int64)
+    winding, at_vertex = readings[:len(faces)], readings[len(faces):]
+    mixed = (at_vertex[faces] != winding[:, None]).any(1)
+    incidence = _vertex_adjacency(faces, len(vertices))
     for _ in range(rings):
-        mixed = np.asarray(incidence.T @ border.astype(np.float32)).ravel() > 0
-        border = np.asarray(incidence @ mixed.astype(np.float32)).ravel() > 0
+        near = np.asarray(incidence @ mixed.astype(np.float32)).ravel() > 0
+        mixed = np.asarray(incidence.T @ near.astype(np.float32)).ravel() > 0
     return winding, mixed
 
 
@@ -167,3 +169,25 @@ def query_surface(state: SurfaceState, faces: np.ndarray, template: torch.Tensor
     sdf = sign * (points - surface).norm(dim=-1)
     semantics = (template.to(device=dev, dtype=dt)[tri] * weights[..., None]).sum(1)
     return sdf, semantics
+
+
+@dataclass
+class ExactBodies:
+    """A batch of posed bodies prepared for exact queries: posed vertices (B,V,3) (with autograd),
+    bone frames (B,J,4,4) and one :class:`SurfaceState` per body."""
+
+    vertices: torch.Tensor
+    frames: torch.Tensor
+    surfaces: list[SurfaceState]
+
+
+def prepare_bodies(vertices: torch.Tensor, frames: torch.Tensor, faces: np.ndarray) -> ExactBodies:
+    """Posed vertices (B,V,3) and frames (B,J,4,4) made ready for :func:`query_bodies`."""
+    return ExactBodies(vertices, frames, [prepare_surface(v, faces) for v in vertices])
+
+
+def query_bodies(bodies: ExactBodies, faces: np.ndarray, template: torch.Tensor,
+                 points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Signed distance (B,N) and template points (B,N,3) of points (B,N,3), body by body."""
+    out = [query_surface(s, faces, template, p) for s, p in zip(bodies.surfaces, points)]
+    return torch.stack([o[0] for o in out]), torch.stack([o[1] for o in out])

@@ -82,37 +82,46 @@ class ExplicitLayer:
         def move(t: torch.Tensor) -> torch.Tensor:
             return t.to(device=device, dtype=dtype if t.is_floating_point() and dtype else None)
 
+        def keep(t: torch.Tensor) -> torch.Tensor:  # the shape code's maps and the rig stay float64
+            return t.to(device=device)
+
         sk = self.skeleton
-        skel = Skeleton(sk.names, move(sk.parents), *(move(getattr(sk, n)) for n in
+        skel = Skeleton(sk.names, keep(sk.parents), *(keep(getattr(sk, n)) for n in
                                                      ("ref_orient", "heads_mean", "heads_basis", "orient_mean",
                                                       "orient_basis")))
         return ExplicitLayer(move(self.template), move(self.basis), move(self.faces), move(self.skin_indices),
-                             move(self.skin_weights), skel, move(self.coefficient_grid),
-                             [move(n) for n in self.phenotype_nodes], move(self.code_mean), move(self.code_basis),
-                             move(self.code_projection), self.document)
+                             move(self.skin_weights), skel, keep(self.coefficient_grid),
+                             [keep(n) for n in self.phenotype_nodes], keep(self.code_mean), keep(self.code_basis),
+                             keep(self.code_projection), self.document)
 
     # -- shape -> coefficients -------------------------------------------------------------------
     def coefficients_from_phenotypes(self, phenotypes: torch.Tensor) -> torch.Tensor:
-        """Named phenotypes (B,6) in [0,1], in the document's order -> compact coefficients (B,C)."""
-        return interpolate_grid(self.coefficient_grid.to(phenotypes.dtype), self.phenotype_nodes, phenotypes)
+        """Named phenotypes (B,6) in [0,1], in the document's order -> compact coefficients (B,C)
+        (computed in float64, returned in the phenotypes' dtype)."""
+        grid = self.coefficient_grid
+        return interpolate_grid(grid, self.phenotype_nodes, phenotypes.to(grid.dtype)).to(phenotypes.dtype)
 
     def coefficients_from_code(self, code: torch.Tensor) -> torch.Tensor:
-        """Shape code (B,K), K <= C (the first K components; a neural beta is its first rows) -> (B,C)."""
-        k = code.shape[-1]
-        return self.code_mean.to(code.dtype) + code @ self.code_basis[:k].to(code.dtype)
+        """Shape code (B,K), K <= C (the first K components; a neural beta is its first rows) -> (B,C)
+        (computed in float64: the map is ill-conditioned; returned in the code's dtype)."""
+        basis = self.code_basis[:code.shape[-1]]
+        return (self.code_mean + code.to(basis.dtype) @ basis).to(code.dtype)
 
     def code_from_coefficients(self, coefficients: torch.Tensor) -> torch.Tensor:
-        """Compact coefficients (B,C) -> the full shape code (B,C) (exact inverse)."""
-        return (coefficients - self.code_mean.to(coefficients.dtype)) @ self.code_projection.to(coefficients.dtype)
+        """Compact coefficients (B,C) -> the full shape code (B,C) (exact inverse, in float64, returned
+        in the coefficients' dtype)."""
+        mean = self.code_mean
+        return ((coefficients.to(mean.dtype) - mean) @ self.code_projection).to(coefficients.dtype)
 
     # -- surface -------------------------------------------------------------------------------------
     def rest(self, coefficients: torch.Tensor, expression: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """Rest vertices (B,V,3), bone orientations (B,J,3,3) and heads (B,J,3) for shape coefficients
-        (B,C) and facial actions (B,E)."""
+        """Rest vertices (B,V,3) in the coefficients' dtype, bone orientations (B,J,3,3) and heads
+        (B,J,3) in float64 (the smallest bodies' bones need it) for shape coefficients (B,C) and facial
+        actions (B,E)."""
         coeffs = torch.cat([coefficients, expression.to(coefficients.dtype)], -1)
         basis = self.basis.to(coeffs.dtype)
         verts = self.template.to(coeffs.dtype) + torch.einsum("br,rvc->bvc", coeffs, basis)
-        rot, heads = rest_frames(self.skeleton, coeffs)
+        rot, heads = rest_frames(self.skeleton, coeffs.to(self.skeleton.heads_mean.dtype))
         return verts, rot, heads
 
     def posed(self, coefficients: torch.Tensor, expression: torch.Tensor, pose: torch.Tensor,
@@ -121,7 +130,9 @@ class ExplicitLayer:
         (B,E), pose deltas (B,J,3,3) and root translations (B,3)."""
         verts, rot, heads = self.rest(coefficients, expression)
         frames = forward_kinematics(self.skeleton, rot, heads, pose.to(rot.dtype), root_translation.to(rot.dtype))
-        return skin(verts, rigid(rot, heads), frames, self.skin_indices, self.skin_weights), frames
+        rest_frames_ = rigid(rot, heads)
+        dt = verts.dtype
+        return skin(verts, rest_frames_.to(dt), frames.to(dt), self.skin_indices, self.skin_weights), frames.to(dt)
 
 
 def skin(rest_vertices: torch.Tensor, rest_frames_: torch.Tensor, posed_frames: torch.Tensor,
@@ -156,9 +167,10 @@ def load_explicit(path: str | Path | None = None) -> ExplicitLayer:
             raise ExplicitError(f"{path} lacks tensor {name!r} or has the wrong shape")
     t = {k: torch.from_numpy(np.array(v)) for k, v in arrays.items()}
     basis = t["vertex_basis_q"].float() * t["vertex_basis_scale"][:, None, :]
-    skel = Skeleton(names=tuple(doc["bone_names"]), parents=t["bone_parents"].long(), ref_orient=t["ref_orient"],
-                    heads_mean=t["heads_mean"], heads_basis=t["heads_basis"], orient_mean=t["orient_mean"],
-                    orient_basis=t["orient_basis"])
+    skel = Skeleton(names=tuple(doc["bone_names"]), parents=t["bone_parents"].long(),
+                    ref_orient=t["ref_orient"].double(), heads_mean=t["heads_mean"].double(),
+                    heads_basis=t["heads_basis"].double(), orient_mean=t["orient_mean"].double(),
+                    orient_basis=t["orient_basis"].double())
     layer = ExplicitLayer(template=t["template"], basis=basis, faces=t["faces"].long(),
                           skin_indices=t["skin_indices"].long(), skin_weights=t["skin_weights"], skeleton=skel,
                           coefficient_grid=t["coefficient_grid"],

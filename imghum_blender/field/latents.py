@@ -95,18 +95,22 @@ def _unit_range(t: torch.Tensor, name: str) -> torch.Tensor:
     return t
 
 
-def _beta(voc: Vocabulary, beta_from_phenotypes, beta, phenotypes) -> torch.Tensor:
+def _beta(voc: Vocabulary, beta_from_phenotypes, beta, phenotypes, width: int) -> torch.Tensor:
+    """(B, width) shape codes; a code of the vocabulary's ``beta_size`` values is padded with zeros."""
     if beta is not None and phenotypes is not None:
         raise LatentError("give either beta or phenotypes, not both")
     if phenotypes is not None:
         phen = _columns(phenotypes, voc.phenotype_names, voc.phenotype_default, "phenotype")
         return beta_from_phenotypes(_unit_range(phen, "phenotype"))
     if beta is None:
-        return torch.zeros(1, voc.beta_size)
-    t = _rows(as_tensor(beta, "beta"), voc.beta_size, "beta")
+        return torch.zeros(1, width)
+    t = as_tensor(beta, "beta")
+    short = t.shape[-1] == voc.beta_size if t.dim() in (1, 2) else False
+    t = _rows(t, voc.beta_size if short else width, "beta" if width == voc.beta_size
+              else f"beta (the first {voc.beta_size} or all {width} components)")
     if t.abs().max() > voc.beta_limit:
         raise LatentError(f"beta values must lie within +-{voc.beta_limit:g} (standard deviations)")
-    return t
+    return torch.nn.functional.pad(t, (0, width - t.shape[1]))
 
 
 def _expression(voc: Vocabulary, expression) -> torch.Tensor:
@@ -175,11 +179,14 @@ def _translation(value) -> torch.Tensor:
 
 def make_latents(voc: Vocabulary, beta_from_phenotypes: Callable[[torch.Tensor], torch.Tensor],
                  dtype: torch.dtype = torch.float32, device: torch.device | str | None = None, beta=None,
-                 phenotypes=None, expression=None, pose=None, root_translation=None) -> Latents:
+                 phenotypes=None, expression=None, pose=None, root_translation=None,
+                 beta_width: int | None = None, beta_dtype: torch.dtype | None = None) -> Latents:
     """Validated latents of ``dtype`` on ``device`` (see :meth:`imghum_blender.field.model.Model.latents`
     for the accepted forms); ``beta_from_phenotypes`` maps (B,P) phenotypes in
-    ``voc.phenotype_names`` order to beta (B,K)."""
-    beta_t = _beta(voc, beta_from_phenotypes, beta, phenotypes)
+    ``voc.phenotype_names`` order to beta (B,K); K = ``beta_width`` (default: the vocabulary's
+    beta size), and a beta of the vocabulary's size is padded with zeros to it; ``beta_dtype``
+    (default ``dtype``): beta's own dtype (the exact field keeps its long code in float64)."""
+    beta_t = _beta(voc, beta_from_phenotypes, beta, phenotypes, beta_width or voc.beta_size)
     expr_t = _expression(voc, expression)
     rot, trans = _pose(voc, pose)
     if root_translation is not None:
@@ -190,5 +197,6 @@ def make_latents(voc: Vocabulary, beta_from_phenotypes: Callable[[torch.Tensor],
     for name, t in parts.items():
         if t.shape[0] not in (1, bsz):
             raise LatentError(f"{name} has batch size {t.shape[0]}, expected 1 or {bsz}")
-    return Latents(*(t.to(device=device, dtype=dtype) for t in (beta_t.expand(bsz, -1), expr_t.expand(bsz, -1),
-                                                                 rot.expand(bsz, -1, -1, -1), trans_t.expand(bsz, -1))))
+    rest = (t.to(device=device, dtype=dtype) for t in (expr_t.expand(bsz, -1), rot.expand(bsz, -1, -1, -1),
+                                                       trans_t.expand(bsz, -1)))
+    return Latents(beta_t.expand(bsz, -1).to(device=device, dtype=beta_dtype or dtype), *rest)

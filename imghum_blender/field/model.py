@@ -1,4 +1,6 @@
-"""Public model object: latents, SDF + semantics queries and mesh extraction."""
+"""Public model object: latents, SDF + semantics queries and mesh extraction, over one of two field
+backends: ``neural`` (the imGHUM part network of the bundle) or ``exact`` (the teacher's own surface
+from :mod:`.explicit`, with exact signed distance and semantics from :mod:`.exact`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -8,6 +10,8 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
+from . import exact
+from .explicit import DEFAULT_EXPLICIT, ExplicitLayer, load_explicit
 from .loader import Bundle, load_bundle
 from .kinematics import forward_kinematics, rest_frames
 from .latents import Latents, make_latents
@@ -51,17 +55,25 @@ def _points(points, batch_size: int) -> torch.Tensor:
     return pts
 
 
-class Model:
-    """An implicit body model loaded from a bundle (see :func:`load_model`)."""
+#: The field backends :func:`load_model` offers.
+FIELDS = ("neural", "exact")
 
-    def __init__(self, bundle: Bundle):
+
+class Model:
+    """An implicit body model loaded from a bundle (see :func:`load_model`); with an explicit layer
+    its field is ``exact`` (the teacher's surface), else ``neural`` (the bundle's network)."""
+
+    def __init__(self, bundle: Bundle, explicit: ExplicitLayer | None = None):
         self.bundle = bundle
+        self.explicit = explicit
+        self.field = "exact" if explicit is not None else "neural"
         self.vocabulary = bundle.vocabulary
         self.skeleton = bundle.skeleton
         self.network = bundle.build_network()
         self._levels = self.skeleton.levels
         self.template_vertices = bundle.tensors["template_vertices"]
         self.template_faces = bundle.tensors["template_faces"].long()
+        self._faces_np = self.template_faces.numpy().astype(np.int64)
         self.dtype = torch.float32
         self.device = torch.device("cpu")
 
@@ -79,6 +91,8 @@ class Model:
         self.skeleton = dataclasses.replace(sk, **{f.name: move(getattr(sk, f.name)) for f in dataclasses.fields(sk)
                                                    if isinstance(getattr(sk, f.name), torch.Tensor)})
         self.network.to(device=device, dtype=dtype)
+        if self.explicit is not None:
+            self.explicit = self.explicit.to(dtype=dtype, device=device)
         self.dtype = dtype or self.dtype
         self.device = torch.device(device) if device is not None else self.device
         self._levels = [level.to(self.device) for level in self._levels]
@@ -97,24 +111,54 @@ class Model:
         (J,3,3)/(B,J,3,3) rotations, (J,3)/(B,J,3) rotation vectors, or dict bone -> rotvec/matrix.
         root_translation: (3,)/(B,3) meters, within +-:data:`~imghum_blender.field.latents.MAX_TRANSLATION`.
         """
-        return make_latents(self.vocabulary, self.bundle.beta_from_phenotypes, self.dtype, self.device, beta=beta,
+        return make_latents(self.vocabulary, self._beta_from_phenotypes, self.dtype, self.device, beta=beta,
                             phenotypes=phenotypes, expression=expression, pose=pose,
-                            root_translation=root_translation)
+                            root_translation=root_translation, beta_width=self.beta_width,
+                            beta_dtype=torch.float64 if self.explicit is not None else None)
+
+    @property
+    def beta_width(self) -> int:
+        """K, the shape code's size: the explicit layer's full code (exact; its first
+        ``vocabulary.beta_size`` components are the network's beta) or the network's beta (neural)."""
+        return self.explicit.shape_rows if self.explicit is not None else self.vocabulary.beta_size
+
+    def _beta_from_phenotypes(self, phen: torch.Tensor) -> torch.Tensor:
+        if self.explicit is None:
+            return self.bundle.beta_from_phenotypes(phen)
+        layer = self.explicit
+        return layer.code_from_coefficients(layer.coefficients_from_phenotypes(phen.double()))
+
+    def posed_surface(self, lat: Latents) -> tuple[torch.Tensor, torch.Tensor]:
+        """The bodies' own surface (exact field only): posed vertices (B,V,3) in the template's
+        topology (``template_faces``) and bone frames (B,J,4,4); differentiable in the latents."""
+        if self.explicit is None:
+            raise ValueError("the neural field has no explicit surface; load the model with field='exact'")
+        layer, dt = self.explicit, self.dtype
+        coefficients = layer.coefficients_from_code(lat.beta.double()).to(dt)
+        return layer.posed(coefficients, lat.expression.to(dt), lat.pose.to(dt), lat.root_translation.to(dt))
 
     # -- evaluation ----------------------------------------------------------------------------
     def bone_frames(self, lat: Latents) -> BoneFrames:
         """Posed frames W (B,J,4,4), rest rotations (B,J,3,3) and rest heads (B,J,3)."""
         dt = self.dtype
-        code = torch.cat([lat.beta, lat.expression], -1).to(dt)
-        rest_rot, heads = rest_frames(self.skeleton, code)
-        frames = forward_kinematics(self.skeleton, rest_rot, heads, lat.pose.to(dt),
-                                    lat.root_translation.to(dt), self._levels)
-        return BoneFrames(frames, rest_rot, heads)
+        if self.explicit is not None:  # the teacher's rig, computed in float64 (the smallest bodies need it)
+            skel, ct = self.explicit.skeleton, torch.float64
+            code = torch.cat([self.explicit.coefficients_from_code(lat.beta.double()), lat.expression.to(ct)], -1)
+        else:
+            skel, ct = self.skeleton, dt
+            code = torch.cat([lat.beta, lat.expression], -1).to(dt)
+        rest_rot, heads = rest_frames(skel, code)
+        frames = forward_kinematics(skel, rest_rot, heads, lat.pose.to(ct), lat.root_translation.to(ct), self._levels)
+        return BoneFrames(frames.to(dt), rest_rot.to(dt), heads.to(dt))
 
-    def prepare(self, lat: Latents, grid_cells: int = 40) -> BodyState:
-        """Frames, per-part modulations and the part-candidate grid for a batch of bodies (reuse
-        across many queries; ``grid_cells`` per axis: finer pays off for large queries; 0: no grid,
-        every point tests every part, cheaper for a few thousand points)."""
+    def prepare(self, lat: Latents, grid_cells: int = 40) -> BodyState | exact.ExactBodies:
+        """What every query of a batch of bodies reuses. Neural: frames, per-part modulations and the
+        part-candidate grid (``grid_cells`` per axis: finer pays off for large queries; 0: no grid,
+        every point tests every part, cheaper for a few thousand points). Exact: the posed surfaces
+        with their search trees and winding readings (``grid_cells`` is ignored)."""
+        if self.explicit is not None:
+            verts, frames = self.posed_surface(lat)
+            return exact.prepare_bodies(verts, frames, self._faces_np)
         frames, rest_rot, _ = self.bone_frames(lat)
         parents = self.skeleton.parents.clamp_min(0)
         rest_rel = rest_rot[:, parents].transpose(-1, -2) @ rest_rot
@@ -138,6 +182,9 @@ class Model:
         squeeze = pts.dim() == 2
         pts = pts.expand(lat.batch_size, -1, -1) if squeeze or len(pts) == 1 else pts
         state = state or self.prepare(lat)
+        if self.explicit is not None:
+            sdf, sem = exact.query_bodies(state, self._faces_np, self.template_vertices, pts)
+            return self._shaped(sdf, sem, squeeze and lat.batch_size == 1, as_numpy)
         sdf_parts, sem_parts = [], []
         for start in range(0, pts.shape[1], chunk):
             s, c = self.network(pts[:, start:start + chunk], state.frames, state.films, state.grid)
@@ -145,8 +192,12 @@ class Model:
             sem_parts.append(c)
         if not sdf_parts:
             sdf_parts, sem_parts = [pts.new_zeros(pts.shape[:2])], [pts.new_zeros(pts.shape)]
-        sdf, sem = torch.cat(sdf_parts, 1), torch.cat(sem_parts, 1)
-        if squeeze and lat.batch_size == 1:
+        return self._shaped(torch.cat(sdf_parts, 1), torch.cat(sem_parts, 1), squeeze and lat.batch_size == 1,
+                            as_numpy)
+
+    @staticmethod
+    def _shaped(sdf: torch.Tensor, sem: torch.Tensor, squeeze: bool, as_numpy: bool):
+        if squeeze:
             sdf, sem = sdf[0], sem[0]
         if as_numpy:
             return sdf.detach().cpu().numpy(), sem.detach().cpu().numpy()
@@ -155,7 +206,14 @@ class Model:
     def bounds(self, lat: Latents, margin: float = 0.05,
                parts: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Axis-aligned box (lo, hi) around body 0 from its posed part boxes (all, or the part
-        indices ``parts``), plus ``margin``."""
+        indices ``parts``; exact field: the posed vertices of those parts), plus ``margin``."""
+        if self.explicit is not None:
+            with torch.no_grad():
+                verts = self.posed_surface(lat.body(0))[0][0]
+            if parts is not None:
+                verts = verts[torch.isin(self.bundle.tensors["template_parts"].long(), torch.tensor(parts))]
+            world = verts.cpu().numpy()
+            return world.min(0) - margin, world.max(0) + margin
         with torch.no_grad():
             frames = self.bone_frames(lat).posed[0]
         net = self.network
@@ -175,7 +233,11 @@ class Model:
         return extract_mesh(self, lat, resolution=resolution, **kwargs)
 
 
-def load_model(path: str | Path | None = None) -> Model:
-    """Load a model bundle (default: the shipped model)."""
-    return Model(load_bundle(path))
+def load_model(path: str | Path | None = None, field: str = "neural", explicit: str | Path | None = None) -> Model:
+    """Load a model bundle (default: the shipped model) with the ``field`` backend: ``neural`` (the
+    bundle's network) or ``exact`` (the explicit layer at ``explicit``, default: the shipped one).
+    ValueError for an unknown backend name."""
+    if field not in FIELDS:
+        raise ValueError(f"unknown field backend {field!r}; choose one of {', '.join(FIELDS)}")
+    return Model(load_bundle(path), load_explicit(explicit or DEFAULT_EXPLICIT) if field == "exact" else None)
 

@@ -42,8 +42,9 @@ def full_shape_code(bundle_path: Path, samples: int = 4000, seed: int = 1) -> tu
     """The shape code over the whole compact basis: mean coefficients (C,), basis (C,C) code ->
     coefficients and projection (C,C) coefficients -> code. Its first K components are the neural
     bundle's beta exactly; the rest are the principal components (vertex metric, as the bundle's) of
-    slider-space shapes with those K directions projected out, by decreasing variance. Basis and
-    projection are inverse to each other, so every body's coefficients have exactly one code."""
+    slider-space shapes with those K directions projected out, by decreasing variance, each in units of
+    its standard deviation or a third of its reach at the slider corners, whichever is larger. Basis
+    and projection are inverse to each other, so every body's coefficients have exactly one code."""
     bundle = load_bundle(bundle_path)
     t = teacher.load_teacher()
     n_face = len(t.facial_action_labels)
@@ -61,10 +62,22 @@ def full_shape_code(bundle_path: Path, samples: int = 4000, seed: int = 1) -> tu
     _, s, vh = torch.linalg.svd(y, full_matrices=False)
     k_rest = len(mean) - v_old.shape[1]
     rest = vh[:k_rest].T - v_old @ (v_old.T @ vh[:k_rest].T)
-    v = torch.cat([v_old, torch.linalg.qr(rest).Q], 1)
-    sigma = torch.cat([sigma_old, (s[:k_rest] / np.sqrt(samples)).clamp_min(1e-6)])
-    projection = lmat @ v / sigma
+    v_rest = torch.linalg.qr(rest).Q
+    # the last components barely vary over the sampled bodies but reach far at the slider corners: their
+    # unit is at least a third of the corners' reach, so every body's code stays a few units (float32-safe)
+    corners = dict(zip(PHENOTYPE_NAMES, torch.tensor(list(itertools.product((0.0, 1.0), repeat=6)),
+                                                      dtype=torch.float64).T))
+    reach = (((teacher.blendshape_coefficients(corners)[:, :-n_face] - mean) @ lmat) @ v_rest).abs().amax(0)
+    sigma_rest = torch.maximum(s[:k_rest] / np.sqrt(samples), reach / 3).clamp_min(1e-12)
+    # the new directions, made invisible to the bundle's beta (its basis maps them to 0), so that the
+    # inverse keeps the bundle's basis as its first rows and its projection as the first columns
+    b_old = bundle.tensors["beta_basis"].double()
+    p_rest = lmat @ v_rest / sigma_rest
+    projection = torch.cat([p_old, p_rest - p_old @ (b_old @ p_rest)], 1)
     basis = torch.linalg.inv(projection)
+    mismatch = float((basis[:len(b_old)] - b_old).abs().max() / b_old.abs().max())
+    if mismatch > 1e-4:
+        raise RuntimeError(f"the full shape code does not extend the bundle's beta (relative mismatch {mismatch:.1e})")
     return mean, basis, projection
 
 

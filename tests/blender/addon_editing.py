@@ -21,38 +21,35 @@ bpy.context.scene.collection.objects.link(cube)
 bpy.context.view_layer.objects.active = cube
 seen["wrong_object"] = operator_error(bpy.ops.imghum.update_mesh)
 
-seen["ui_registered"] = all(hasattr(bpy.types, n) for n in (
-    "IMGHUM_PT_model", "IMGHUM_PT_shape", "IMGHUM_PT_shape_beta", "IMGHUM_PT_expression", "IMGHUM_PT_pose",
-    "IMGHUM_PT_mesh", "IMGHUM_PT_animation")) and all(hasattr(bpy.ops.imghum, n) for n in (
-    "add_body", "update_mesh", "random_shape", "random_pose", "bake_animation", "import_arkit_csv"))
+seen["panels"] = sorted(n for n in dir(bpy.types) if n.startswith("IMGHUM_PT_"))
+seen["operators"] = sorted(dir(bpy.ops.imghum))
 assert bpy.ops.imghum.add_body() == {"FINISHED"}
 arm = bpy.context.active_object
 ob = arm.imghum.mesh_object
 me = ob.data
 rt = runtime()
 model = rt.model()
-seen["bones"] = len(arm.data.bones)
-seen["bone_names_match"] = [b.name for b in arm.data.bones] == list(model.vocabulary.bone_names)
+seen["armature"] = arm.name
+seen["bone_names"] = [b.name for b in arm.data.bones]
 seen["uv_maps"] = me.uv_layers.keys()
 seen["attributes"] = sorted(a.name for a in me.attributes if a.name.startswith("imghum"))
 semantic = np.empty(3 * len(me.vertices), dtype=np.float32)
 me.attributes["imghum_semantic"].data.foreach_get("vector", semantic)
 tv = model.template_vertices.numpy()
-seen["semantic_in_template_box"] = bool(((semantic.reshape(-1, 3) > tv.min(0) - 0.03)
-                                         & (semantic.reshape(-1, 3) < tv.max(0) + 0.03)).all())
+semantic = semantic.reshape(-1, 3)  # how far the farthest lies outside the template's box (m)
+seen["semantic_outside_template_box"] = float(max((tv.min(0) - semantic).max(), (semantic - tv.max(0)).max()))
 parts = np.empty(len(me.vertices), dtype=np.int32)
 me.attributes["imghum_part"].data.foreach_get("value", parts)
 seen["part_count"] = int(len(np.unique(parts)))
-seen["vertex_groups_are_bones"] = all(g.name in arm.data.bones for g in ob.vertex_groups)
-seen["vertex_groups"] = len(ob.vertex_groups)
+seen["vertex_groups"] = [g.name for g in ob.vertex_groups]
 total = np.zeros(len(me.vertices))
 for v in me.vertices:
     total[v.index] = sum(g.weight for g in v.groups)
 seen["weight_sum_range"] = [float(total.min()), float(total.max())]
 mod = ob.modifiers[0]
-seen["modifier"] = [mod.type, mod.object.name == arm.name]
+seen["modifier"] = [mod.type, mod.object.name if mod.object else None]
 seen["material_nodes"] = sorted(n.bl_idname for n in ob.active_material.node_tree.nodes)
-seen["smooth"] = all(p.use_smooth for p in me.polygons[:100])
+seen["flat_faces_of_first_100"] = sum(not p.use_smooth for p in me.polygons[:100])
 
 
 def verts(o, evaluated=False):
@@ -125,10 +122,14 @@ from bl_ext.user_default.imghum.imghum_blender.runtime.body_mesh import evaluate
 import pickle  # noqa: E402
 
 # What reaches the worker is plain data (picklable: no bpy object inside), pose included.
-seen["request_is_plain_data"] = len(pickle.dumps(rt.snapshot(arm, 64, posed=True))) > 0
+try:
+    seen["request_pickled"] = len(pickle.dumps(rt.snapshot(arm, 64, posed=True)))  # bytes
+except Exception as exc:  # what went wrong is the observation
+    seen["request_pickled"] = repr(exc)
 direct = evaluate(model, rt.snapshot(arm, arm.imghum.preview_resolution))
-seen["rapid_final_matches"] = bool(len(direct.vertices) == len(me.vertices)
-                                   and np.abs(direct.vertices - verts(ob)).max() < 1e-5)
+seen["rapid_final"] = {"vertices": [len(direct.vertices), len(me.vertices)],
+                       "max_difference": float(np.abs(direct.vertices - verts(ob)).max())
+                       if len(direct.vertices) == len(me.vertices) else None}
 
 # Failing evaluations keep the old mesh: NaN latents (sync and background) and a huge resolution.
 state = mesh_state(ob)
@@ -139,7 +140,7 @@ arm.imghum.beta[0] = float("nan")
 seen["nan_background_errors"] = rt.drain()
 seen["nan_status"] = rt.status(arm)
 seen["nan_sync_error"] = operator_error(bpy.ops.imghum.update_mesh)
-seen["nan_kept_mesh"] = mesh_state(ob) == state
+seen["nan_mesh"] = [state, mesh_state(ob)]  # before, after
 arm.imghum.beta[0] = 0.0
 arm.imghum.use_beta = False
 rt.drain()
@@ -150,13 +151,13 @@ prefs = bpy.context.preferences.addons["bl_ext.user_default.imghum"].preferences
 prefs.bundle_path = str(broken)  # refused: the shipped model stays in use, the preferences say why
 seen["broken_model_error"] = rt.STATE.bundle_error
 seen["broken_model_check"] = operator_error(bpy.ops.imghum.check_model)
-seen["broken_model_still_meshes"] = bpy.ops.imghum.update_mesh(preview=True) == {"FINISHED"}
+seen["broken_model_update"] = sorted(bpy.ops.imghum.update_mesh(preview=True))
 damaged = tmp / "damaged.safetensors"  # a readable header, truncated tensors: fails when loaded
 damaged.write_bytes(Path(rt.STATE.bundle_path).read_bytes()[:-1000])
 state = mesh_state(ob)
 prefs.bundle_path = str(damaged)
 seen["damaged_model_error"] = operator_error(bpy.ops.imghum.update_mesh)
-seen["damaged_model_kept_mesh"] = mesh_state(ob) == state
+seen["damaged_model_mesh"] = [state, mesh_state(ob)]  # before, after
 prefs.bundle_path = ""
 
 # Undo restores the latents.
@@ -167,8 +168,8 @@ bpy.ops.imghum.random_shape("EXEC_DEFAULT", True, seed=7)  # undo=True: push a s
 shape_random = [arm.imghum.gender, arm.imghum.age, arm.imghum.weight]
 bpy.ops.ed.undo()
 arm = bpy.data.objects[arm_name]
-seen["undo"] = {"changed": shape_random != shape_before,
-                "restored": np.allclose([arm.imghum.gender, arm.imghum.age, arm.imghum.weight], shape_before)}
+seen["undo"] = {"before": shape_before, "random": shape_random,
+                "after_undo": [arm.imghum.gender, arm.imghum.age, arm.imghum.weight]}
 
 # Presets and random operators change what they should.
 bpy.context.view_layer.objects.active = arm
@@ -186,10 +187,17 @@ seen["random_pose_bones_moved"] = sum(pb.rotation_quaternion.angle > 1e-3 for pb
 # Bad animation files change nothing.
 csv_bad = tmp / "bad.csv"
 csv_bad.write_text("Timecode,BlendShapeCount,JawOpen\n00:00:00:00.000,52,abc\n")
-keyed_before = arm.animation_data.action is not None if arm.animation_data else False
+
+
+def action_name(ob):
+    """The name of the object's action, None without one."""
+    return ob.animation_data.action.name if ob.animation_data and ob.animation_data.action else None
+
+
+keyed_before = action_name(arm)
 seen["csv_missing"] = operator_error(bpy.ops.imghum.import_arkit_csv, filepath=str(tmp / "nope.csv"))
 seen["csv_malformed"] = operator_error(bpy.ops.imghum.import_arkit_csv, filepath=str(csv_bad))
-seen["csv_nothing_keyed"] = (arm.animation_data.action is not None if arm.animation_data else False) == keyed_before
+seen["csv_action"] = [keyed_before, action_name(arm)]  # before, after
 json_bad = tmp / "bad.json"
 json_bad.write_text('{"fps": 30, "frames": [{"nosuchbone": [0, 0, 1]}]}')
 seen["pose_json_bad"] = operator_error(bpy.ops.imghum.import_pose_json, filepath=str(json_bad))

@@ -34,7 +34,7 @@ bpy.context.view_layer.update()
 heads = np.array([body.matrix_world @ body.pose.bones[n].head for n in LANDMARKS])
 seen["points_mpjpe_mm"] = float(np.linalg.norm(heads - truth, axis=1).mean() * 1000)
 seen["fitted_body_mesh"] = len(body.imghum.mesh_object.data.vertices)
-seen["fitted_is_body"] = body.imghum.is_body and body.imghum.use_beta
+seen["fitted_is_body"] = [body.imghum.is_body, body.imghum.use_beta]
 
 # The same scan in millimetres with its Y axis up: the body comes back over it.
 ob.rotation_euler = (-np.pi / 2, 0.0, 0.0)
@@ -134,7 +134,7 @@ tiny = bpy.data.objects.new("Tiny", bpy.data.meshes.new("Tiny"))
 tiny.data.from_pydata([(0, 0, 0), (1, 0, 0), (0, 1, 0)], [], [])
 bpy.context.scene.collection.objects.link(tiny)
 bpy.context.view_layer.objects.active = tiny
-n_objects = len(bpy.data.objects)
+objects_before = {o.name for o in bpy.data.objects}
 seen["tiny_cloud"] = operator_error(bpy.ops.imghum.fit_points)
 seen["missing_image"] = operator_error(bpy.ops.imghum.fit_image, filepath=str(tmp / "none.png"),
                                        keypoints=str(tmp / "kp.json"))
@@ -150,5 +150,6 @@ seen["load_fit_broken"] = operator_error(bpy.ops.imghum.load_fit, filepath=str(t
 doc["beta"] = [1e3] * len(doc["beta"])
 (tmp / "wild.json").write_text(json.dumps(doc))
 seen["load_fit_out_of_range"] = operator_error(bpy.ops.imghum.load_fit, filepath=str(tmp / "wild.json"))
-seen["nothing_added"] = len(bpy.data.objects) == n_objects
+seen["objects_added"] = sorted({o.name for o in bpy.data.objects} - objects_before)
+seen["objects_removed"] = sorted(objects_before - {o.name for o in bpy.data.objects})
 report(seen)

@@ -11,6 +11,7 @@ from common import installed_body, report  # noqa: E402
 
 seen = {}
 rt, arm = installed_body(sys.argv[-1])
+seen["armature"] = arm.name
 p = arm.imghum
 ob = p.mesh_object
 model = rt.model()
@@ -46,13 +47,16 @@ garments = [o for o in arm.children if "imghum_garment_of" in o]
 seen["garments"] = len(garments)
 if garments:
     g = garments[0]
-    seen["garment_rigged"] = [g.modifiers[0].type, g.modifiers[0].object == arm, len(g.vertex_groups) > 10]
+    mod = g.modifiers[0]
+    seen["garment_rigged"] = [mod.type, mod.object.name if mod.object else None, len(g.vertex_groups)]
     seen["garment_parts"] = sorted({names[i] for i in np.unique(parts(g))})[:6]
     seen["garment_vertices"] = len(g.data.vertices)
-seen["body_back_to_plain"] = bool(len(verts(ob)) == len(plain) and np.abs(verts(ob) - plain).max() < 1e-5)
+now = verts(ob)
+seen["body_back_to_plain"] = {"vertices": [len(plain), len(now)],
+                              "max_difference": float(np.abs(now - plain).max()) if len(now) == len(plain) else None}
 bpy.ops.imghum.remove_layer()
 rt.drain()
-seen["garment_removed"] = not [o for o in arm.children if "imghum_garment_of" in o]
+seen["garments_after_remove"] = [o.name for o in arm.children if "imghum_garment_of" in o]
 bpy.ops.imghum.add_layer(preset="FOREARM_L")
 rt.drain()
 hand = [names.index(n) for n in names if n.endswith(".L") and n.startswith(("palm", "finger"))]

@@ -17,7 +17,7 @@ rt = runtime()
 core = sys.modules[MODULE + ".imghum_blender.formats.presets"]
 folder = Path(sys.modules[MODULE + ".operators.presets"].library())
 voc = rt.vocabulary()
-seen = {"folder_in_user_extensions": folder.parts[-4:] == (".user", "user_default", "imghum", "presets")}
+seen = {"folder": list(folder.parts[-4:])}
 
 
 def settings(arm) -> dict:
@@ -27,6 +27,11 @@ def settings(arm) -> dict:
             "beta": list(p.beta), "expression": {n: getattr(p.expression, n) for n in voc.expression_names},
             "layers": [{k: getattr(ly, k) for k in core.LAYER_FIELDS} for ly in p.layers],
             "color_mode": p.color_mode}
+
+
+def differences(want: dict, got: dict) -> dict:
+    """The settings that differ: name -> [wanted, got]."""
+    return {k: [want.get(k), got.get(k)] for k in want.keys() | got.keys() if want.get(k) != got.get(k)}
 
 
 def new_body(name: str):
@@ -53,21 +58,20 @@ p.color_mode = "PARTS"
 rt.drain()
 source = settings(arm)
 seen["save"] = sorted(bpy.ops.imghum.save_preset(name="Hero Knight"))
-seen["file"] = (folder / "Hero Knight.json").is_file()
+seen["files"] = sorted(f.name for f in folder.iterdir() if f.is_file())
 
 # Save the .blend, load it back: the preset library is outside the file.
 blend = out / "source.blend"
 bpy.ops.wm.save_as_mainfile(filepath=str(blend))
 bpy.ops.wm.open_mainfile(filepath=str(blend))
-seen["reloaded_source_equal"] = settings(bpy.data.objects["Source"]) == source
+seen["reloaded_source_differences"] = differences(source, settings(bpy.data.objects["Source"]))
 
 second = new_body("Second")
 before = mesh_state(second.imghum.mesh_object)
 seen["apply"] = sorted(bpy.ops.imghum.apply_preset(name="Hero Knight"))
-applied = settings(second)
-seen["applied_equal"] = applied == source
-seen["applied_differences"] = {k: [source[k], applied[k]] for k in source if source[k] != applied[k]}
-seen["remeshed"] = mesh_state(second.imghum.mesh_object) != before and not rt.status(second).startswith("Error")
+seen["applied_differences"] = differences(source, settings(second))
+seen["remeshed"] = {"mesh_before": before, "mesh_after": mesh_state(second.imghum.mesh_object),
+                    "status": rt.status(second)}
 seen["garment_objects"] = len([o for o in second.children if "imghum_garment_of" in o])
 material = second.imghum.mesh_object.active_material
 seen["part_colours_shown"] = material.node_tree.nodes["Colour Mode"].inputs[0].default_value
@@ -77,9 +81,10 @@ third = new_body("Third")
 plain = settings(third)
 bpy.ops.ed.undo_push(message="before the preset")
 bpy.ops.imghum.apply_preset("EXEC_DEFAULT", True, name="Hero Knight")  # undo=True: a step as the UI pushes
-changed = settings(bpy.data.objects["Third"]) == source
+applied = differences(source, settings(bpy.data.objects["Third"]))
 bpy.ops.ed.undo()
-seen["undo"] = {"changed": changed, "restored": settings(bpy.data.objects["Third"]) == plain}
+seen["undo"] = {"applied_differences": applied, "restored_differences": differences(plain, settings(
+    bpy.data.objects["Third"]))}
 
 # Refusals: nothing changes.
 third = bpy.data.objects["Third"]
@@ -91,7 +96,7 @@ seen["errors"] = {
     "unsafe_name": operator_error(bpy.ops.imghum.save_preset, name="../up"),
     "empty_name": operator_error(bpy.ops.imghum.save_preset, name="  "),
 }
-seen["refusals_changed_nothing"] = settings(third) == plain
+seen["refusal_changes"] = differences(plain, settings(third))
 
 
 # One user action is one preview request (issue 28.2): operators that write several latents
@@ -126,5 +131,5 @@ seen["delete_again"] = operator_error(bpy.ops.imghum.delete_preset, name="Hero K
 rna = third.data.imghum.bl_rna.properties
 seen["color_modes"] = [e.identifier for e in rna["color_mode"].enum_items]
 seen["layer_kinds"] = [e.identifier for e in rna["layers"].fixed_type.properties["kind"].enum_items]
-seen["panel"] = hasattr(bpy.types, "IMGHUM_PT_presets")
+seen["panels"] = sorted(n for n in dir(bpy.types) if n.startswith("IMGHUM_PT_"))
 report(seen)

@@ -11,7 +11,7 @@ from common import report  # noqa: E402
 seen = {"install": sorted(bpy.ops.extensions.package_install_files(filepath=sys.argv[-1], repo="user_default",
                                                                    enable_on_install=True))}
 site = Path(os.environ["BLENDER_USER_RESOURCES"]) / "extensions" / ".local" / "lib" / "python3.11" / "site-packages"
-seen["torch_in_extension_site_packages"] = (site / "torch" / "__init__.py").is_file()
+seen["extension_site_packages"] = sorted(str(f.relative_to(site)) for f in site.glob("*/__init__.py"))
 seen["add_body"] = sorted(bpy.ops.imghum.add_body())
 seen["vertices"] = len(bpy.context.active_object.imghum.mesh_object.data.vertices)
 bpy.ops.preferences.addon_disable(module="bl_ext.user_default.imghum")

@@ -11,7 +11,7 @@ from common import report  # noqa: E402
 
 blend, out = Path(sys.argv[-2]), Path(sys.argv[-1])
 bpy.ops.wm.open_mainfile(filepath=str(blend))
-seen = {"addon_enabled": any("imghum" in a.module for a in bpy.context.preferences.addons)}
+seen = {"imghum_addons": [a.module for a in bpy.context.preferences.addons if "imghum" in a.module]}
 scene = bpy.context.scene
 scene.render.engine = "BLENDER_WORKBENCH"
 scene.render.resolution_x = scene.render.resolution_y = 160
