@@ -34,7 +34,7 @@ _OFFSET = 1e-7  # meters off a triangle's centre where its outside winding numbe
 class SurfaceState:
     """One posed body's surface prepared for queries: vertices (V,3) torch (with autograd), their
     float64 numpy copy, the AABB tree, each triangle's outside winding number (F,) and mixed flag (F,)
-    (:func:`classify_triangles`) and the pseudonormals."""
+    (:func:`classify_triangles`) and the pseudonormals (faces (F,3), vertices (V,3), edges (E,3))."""
 
     vertices: torch.Tensor
     vertices_np: np.ndarray
@@ -43,7 +43,7 @@ class SurfaceState:
     mixed: np.ndarray
     face_normals: np.ndarray
     vertex_normals: np.ndarray
-    edge_normals: dict
+    edge_normals: np.ndarray
 
 
 def _igl():
@@ -52,65 +52,91 @@ def _igl():
     return igl
 
 
-def _vertex_adjacency(faces: np.ndarray, n_vertices: int):
-    """Sparse vertex x face incidence (V,F)."""
+@dataclass(frozen=True)
+class Topology:
+    """What a triangle list implies, computed once: vertex x face incidence (V,F), edge x face
+    incidence (E,F) and each face's edges (F,3) (edge k joins corners k+1 and k+2)."""
+
+    faces: np.ndarray
+    vertex_faces: object
+    edge_faces: object
+    face_edges: np.ndarray
+
+
+_TOPOLOGIES: dict[int, Topology] = {}
+
+
+def topology(faces: np.ndarray, n_vertices: int) -> Topology:
+    """The (cached) :class:`Topology` of ``faces``."""
     import scipy.sparse as sp
 
-    rows = faces.reshape(-1)
-    cols = np.repeat(np.arange(len(faces)), 3)
-    return sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(n_vertices, len(faces)))
+    key = hash((faces.shape, faces[:64].tobytes(), faces[-64:].tobytes(), n_vertices))
+    if key not in _TOPOLOGIES:
+        f = len(faces)
+        rows = faces.reshape(-1)
+        cols = np.repeat(np.arange(f), 3)
+        vertex_faces = sp.csr_matrix((np.ones(3 * f), (rows, cols)), shape=(n_vertices, f))
+        ends = np.sort(np.stack([faces[:, [1, 2]], faces[:, [2, 0]], faces[:, [0, 1]]], 1).reshape(-1, 2), 1)
+        _, edge_of = np.unique(ends[:, 0].astype(np.int64) * n_vertices + ends[:, 1], return_inverse=True)
+        edge_faces = sp.csr_matrix((np.ones(3 * f), (edge_of.ravel(), cols)), shape=(int(edge_of.max()) + 1, f))
+        _TOPOLOGIES[key] = Topology(faces, vertex_faces, edge_faces, edge_of.reshape(f, 3))
+    return _TOPOLOGIES[key]
 
 
-def classify_triangles(vertices: np.ndarray, faces: np.ndarray, rings: int = 1) -> tuple[np.ndarray, np.ndarray]:
+def classify_triangles(vertices: np.ndarray, topo: Topology, face_normals: np.ndarray,
+                       vertex_normals: np.ndarray, rings: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Each triangle's outside winding number (F,) int (read just off its centre along its normal;
     the inside is one more) and whether it is mixed (F,) bool, where one reading may not hold for the
     whole triangle: a vertex of it reads otherwise (read just off the vertex along its normal), or it
     lies within ``rings`` vertex rings of such a triangle (another sheet crosses there: contacts,
     eyeballs entering the head, folds)."""
-    tri = vertices[faces]
-    normal = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-    area2 = np.linalg.norm(normal, axis=1, keepdims=True)
-    normal /= area2.clip(1e-30)
-    vertex_normal = np.zeros_like(vertices)
-    for k in range(3):
-        np.add.at(vertex_normal, faces[:, k], normal * area2)
-    vertex_normal /= np.linalg.norm(vertex_normal, axis=1, keepdims=True).clip(1e-30)
-    probes = np.concatenate([tri.mean(1) + _OFFSET * normal, vertices + _OFFSET * vertex_normal])
+    faces = topo.faces
+    probes = np.concatenate([vertices[faces].mean(1) + _OFFSET * face_normals,
+                             vertices + _OFFSET * vertex_normals])
     readings = np.rint(_igl().fast_winding_number(vertices, faces, probes)).astype(np.int64)
     winding, at_vertex = readings[:len(faces)], readings[len(faces):]
     mixed = (at_vertex[faces] != winding[:, None]).any(1)
-    incidence = _vertex_adjacency(faces, len(vertices))
     for _ in range(rings):
-        near = np.asarray(incidence @ mixed.astype(np.float32)).ravel() > 0
-        mixed = np.asarray(incidence.T @ near.astype(np.float32)).ravel() > 0
+        near = topo.vertex_faces @ mixed.astype(np.float64) > 0
+        mixed = topo.vertex_faces.T @ near.astype(np.float64) > 0
     return winding, mixed
 
 
-def _pseudonormals(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Face normals (F,3), angle-weighted vertex normals (V,3) and edge normals {(a,b) sorted: n}."""
+def _unit(x: np.ndarray) -> np.ndarray:
+    return x / np.linalg.norm(x, axis=-1, keepdims=True).clip(1e-30)
+
+
+def _pseudonormals(vertices: np.ndarray, topo: Topology) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Unit face normals (F,3), angle-weighted vertex normals (V,3) and edge normals (E,3)."""
+    faces = topo.faces
     tri = vertices[faces]
-    fn = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-    fn /= np.linalg.norm(fn, axis=1, keepdims=True).clip(1e-30)
+    fn = _unit(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]))
+    angles = np.empty(faces.shape)
+    for k in range(3):
+        a, b = _unit(tri[:, (k + 1) % 3] - tri[:, k]), _unit(tri[:, (k + 2) % 3] - tri[:, k])
+        angles[:, k] = np.arccos(np.clip((a * b).sum(1), -1.0, 1.0))
     vn = np.zeros_like(vertices)
     for k in range(3):
-        a, b = tri[:, (k + 1) % 3] - tri[:, k], tri[:, (k + 2) % 3] - tri[:, k]
-        cos = (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)).clip(1e-30)
-        np.add.at(vn, faces[:, k], fn * np.arccos(cos.clip(-1, 1))[:, None])
-    edges = np.sort(np.stack([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]], 1).reshape(-1, 2), 1)
-    keys = edges[:, 0].astype(np.int64) * len(vertices) + edges[:, 1]
-    uniq, inverse = np.unique(keys, return_inverse=True)
-    sums = np.zeros((len(uniq), 3))
-    np.add.at(sums, inverse, np.repeat(fn, 3, axis=0))
-    return fn, vn, {"keys": uniq, "normals": sums}
+        vn += np.stack([np.bincount(faces[:, k], fn[:, c] * angles[:, k], len(vertices)) for c in range(3)], 1)
+    return fn, vn, topo.edge_faces @ fn
 
 
-def prepare_surface(vertices: torch.Tensor, faces: np.ndarray) -> SurfaceState:
-    """A posed body's vertices (V,3) made ready for :func:`query_surface`."""
+def prepare_surface(vertices: torch.Tensor, faces: np.ndarray, signs: str = "winding") -> SurfaceState:
+    """A posed body's vertices (V,3) made ready for :func:`query_surface`. ``signs``: ``winding`` (the
+    ground truth's convention, above) or ``closest`` (the pseudonormal test alone: cheaper, wrong only
+    inside contacts and where the eyeballs and the tongue overlap the head; fits use it)."""
     v = vertices.detach().to("cpu", torch.float64).numpy()
+    topo = topology(faces, len(v))
     tree = _igl().AABB()
     tree.init(v, faces)
-    fn, vn, en = _pseudonormals(v, faces)
-    return SurfaceState(vertices, v, tree, *classify_triangles(v, faces), fn, vn, en)
+    fn, vn, en = _pseudonormals(v, topo)
+    if signs == "winding":
+        winding, mixed = classify_triangles(v, topo, fn, _unit(vn))
+    elif signs == "closest":
+        winding, mixed = np.zeros(len(faces), dtype=np.int64), np.zeros(len(faces), dtype=bool)
+    else:
+        raise ValueError(f"unknown sign mode {signs!r}; choose 'winding' or 'closest'")
+    return SurfaceState(vertices, v, tree, winding, mixed, fn, vn, en)
 
 
 def _barycentrics(tri: np.ndarray, p: np.ndarray) -> np.ndarray:
@@ -126,25 +152,17 @@ def _barycentrics(tri: np.ndarray, p: np.ndarray) -> np.ndarray:
     return bary / bary.sum(1, keepdims=True)
 
 
-def _closest_normal(state: SurfaceState, faces: np.ndarray, face: np.ndarray, bary: np.ndarray) -> np.ndarray:
+def _closest_normal(state: SurfaceState, topo: Topology, face: np.ndarray, bary: np.ndarray) -> np.ndarray:
     """The pseudonormal at the closest point: face, edge or vertex normal by where it lies."""
-    eps = 1e-6
-    on = bary > eps  # which corners carry weight
+    on = bary > 1e-6  # which corners carry weight
     count = on.sum(1)
     normal = state.face_normals[face].copy()
     vert = count == 1
     if vert.any():
-        corner = faces[face[vert], on[vert].argmax(1)]
-        normal[vert] = state.vertex_normals[corner]
+        normal[vert] = state.vertex_normals[topo.faces[face[vert], on[vert].argmax(1)]]
     edge = count == 2
-    if edge.any():
-        tri = faces[face[edge]]
-        off = (~on[edge]).argmax(1)  # the corner without weight; the edge joins the other two
-        rows = np.arange(len(tri))
-        ends = np.sort(np.stack([tri[rows, (off + 1) % 3], tri[rows, (off + 2) % 3]], 1), 1)
-        keys = ends[:, 0].astype(np.int64) * len(state.vertices_np) + ends[:, 1]
-        idx = np.searchsorted(state.edge_normals["keys"], keys)
-        normal[edge] = state.edge_normals["normals"][idx]
+    if edge.any():  # edge k (opposite corner k) joins the two corners with weight
+        normal[edge] = state.edge_normals[topo.face_edges[face[edge], (~on[edge]).argmax(1)]]
     return normal
 
 
@@ -156,7 +174,7 @@ def query_surface(state: SurfaceState, faces: np.ndarray, template: torch.Tensor
         return points.new_zeros(0), points.new_zeros((0, 3))
     _, face, closest = state.tree.squared_distance(state.vertices_np, faces, q)
     bary = _barycentrics(state.vertices_np[faces[face]], closest)
-    below = ((q - closest) * _closest_normal(state, faces, face, bary)).sum(1) < 0
+    below = ((q - closest) * _closest_normal(state, topology(faces, len(state.vertices_np)), face, bary)).sum(1) < 0
     inside = state.winding[face] + below > 0.5
     mixed = state.mixed[face]
     if mixed.any():
@@ -181,9 +199,11 @@ class ExactBodies:
     surfaces: list[SurfaceState]
 
 
-def prepare_bodies(vertices: torch.Tensor, frames: torch.Tensor, faces: np.ndarray) -> ExactBodies:
-    """Posed vertices (B,V,3) and frames (B,J,4,4) made ready for :func:`query_bodies`."""
-    return ExactBodies(vertices, frames, [prepare_surface(v, faces) for v in vertices])
+def prepare_bodies(vertices: torch.Tensor, frames: torch.Tensor, faces: np.ndarray,
+                   signs: str = "winding") -> ExactBodies:
+    """Posed vertices (B,V,3) and frames (B,J,4,4) made ready for :func:`query_bodies` (``signs``: see
+    :func:`prepare_surface`)."""
+    return ExactBodies(vertices, frames, [prepare_surface(v, faces, signs) for v in vertices])
 
 
 def query_bodies(bodies: ExactBodies, faces: np.ndarray, template: torch.Tensor,

@@ -121,7 +121,7 @@ class ExplicitLayer:
         coeffs = torch.cat([coefficients, expression.to(coefficients.dtype)], -1)
         basis = self.basis.to(coeffs.dtype)
         verts = self.template.to(coeffs.dtype) + torch.einsum("br,rvc->bvc", coeffs, basis)
-        rot, heads = rest_frames(self.skeleton, coeffs.to(self.skeleton.heads_mean.dtype))
+        rot, heads = rest_frames(self.skeleton, coeffs.to(self.skeleton.heads_mean.dtype), proper=True)
         return verts, rot, heads
 
     def posed(self, coefficients: torch.Tensor, expression: torch.Tensor, pose: torch.Tensor,

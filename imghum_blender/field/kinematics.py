@@ -41,11 +41,12 @@ class Skeleton:
         return [torch.tensor([c for c, d in enumerate(depth) if d == k]) for k in range(max(depth) + 1)]
 
 
-def rest_frames(skel: Skeleton, code: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Rest orientations (B,J,3,3) and heads (B,J,3) for codes (B,K+E) = [beta, psi]."""
+def rest_frames(skel: Skeleton, code: torch.Tensor, proper: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rest orientations (B,J,3,3) and heads (B,J,3) for codes (B,K+E) = [beta, psi] (``proper``: see
+    :func:`~.rotations.special_procrustes`)."""
     heads = skel.heads_mean + torch.einsum("bk,kjc->bjc", code, skel.heads_basis)
     m = skel.orient_mean + torch.einsum("bk,kjcd->bjcd", code, skel.orient_basis)
-    return special_procrustes(m), heads
+    return special_procrustes(m, proper=proper), heads
 
 
 def forward_kinematics(skel: Skeleton, rest_rot: torch.Tensor, rest_heads: torch.Tensor,

@@ -147,18 +147,19 @@ class Model:
         else:
             skel, ct = self.skeleton, dt
             code = torch.cat([lat.beta, lat.expression], -1).to(dt)
-        rest_rot, heads = rest_frames(skel, code)
+        rest_rot, heads = rest_frames(skel, code, proper=self.explicit is not None)
         frames = forward_kinematics(skel, rest_rot, heads, lat.pose.to(ct), lat.root_translation.to(ct), self._levels)
         return BoneFrames(frames.to(dt), rest_rot.to(dt), heads.to(dt))
 
-    def prepare(self, lat: Latents, grid_cells: int = 40) -> BodyState | exact.ExactBodies:
+    def prepare(self, lat: Latents, grid_cells: int = 40, signs: str = "winding") -> BodyState | exact.ExactBodies:
         """What every query of a batch of bodies reuses. Neural: frames, per-part modulations and the
         part-candidate grid (``grid_cells`` per axis: finer pays off for large queries; 0: no grid,
         every point tests every part, cheaper for a few thousand points). Exact: the posed surfaces
-        with their search trees and winding readings (``grid_cells`` is ignored)."""
+        with their search trees and winding readings (``signs="closest"``: pseudonormal signs only,
+        cheaper, for fits; see :func:`.exact.prepare_surface`; ``grid_cells`` is ignored)."""
         if self.explicit is not None:
             verts, frames = self.posed_surface(lat)
-            return exact.prepare_bodies(verts, frames, self._faces_np)
+            return exact.prepare_bodies(verts, frames, self._faces_np, signs)
         frames, rest_rot, _ = self.bone_frames(lat)
         parents = self.skeleton.parents.clamp_min(0)
         rest_rel = rest_rot[:, parents].transpose(-1, -2) @ rest_rot

@@ -15,6 +15,7 @@ from .optimiser import FitResult, Params, Runner
 from .orientation import yaw_candidates
 
 if TYPE_CHECKING:
+    from ..field.latents import Latents
     from ..field.model import Model
 
 #: Joints scored by the evaluation and used as 2D landmarks: body and hands (no toes, no eyes).
@@ -100,13 +101,13 @@ class _ImageLoss:
         """Pixel errors of each view with keypoints (posed bone frames (J,4,4))."""
         return [v.keypoint_error(posed) for v in self.views if v.kp_idx]
 
-    def silhouette(self, params: Params, state) -> torch.Tensor:
+    def silhouette(self, params: Params, lat: Latents, state) -> torch.Tensor:
         """The views' mean binary cross-entropy of soft ray occupancy against their masks."""
         centre = params.translation.detach().cpu().numpy() + self.centre
         samples = [v.ray_samples(centre, self.rays, self.depth_samples, self.rng) for v in self.views]
         pts = torch.as_tensor(np.concatenate([s[0] for s in samples]), dtype=torch.float32, device=self.model.device)
         label = torch.as_tensor(np.concatenate([s[1] for s in samples]), dtype=torch.float32, device=pts.device)
-        sdf = self.model.network(pts[None], state.frames, state.films, state.grid)[0][0].reshape(len(label), -1)
+        sdf = self.model.query(pts, lat, state=state)[0].reshape(len(label), -1)
         occ = torch.logsumexp(-sdf / 0.004, dim=1) * 0.004  # soft max of -SDF along the ray
         prob = torch.sigmoid(occ / 0.004).clamp(1e-4, 1 - 1e-4)
         bce = torch.nn.functional.binary_cross_entropy(prob, label, reduction="none")
@@ -115,7 +116,7 @@ class _ImageLoss:
     def __call__(self, params: Params, stage: str):
         lat = params.latents(stage)
         silhouette = stage != "global" or not self.keypoints  # without keypoints the silhouette also aligns
-        state = self.model.prepare(lat, grid_cells=12) if silhouette else None
+        state = self.model.prepare(lat, grid_cells=12, signs="closest") if silhouette else None
         loss, record = 1e-2 * params.prior(stage), {}
         if self.keypoints:
             posed = state.frames[0] if state is not None else self.model.bone_frames(lat).posed[0]
@@ -124,7 +125,7 @@ class _ImageLoss:
                                        zip(errors, [v for v in self.views if v.kp_idx])]).mean()
             record["keypoint_px"] = float(torch.cat(errors).detach().mean())
         if silhouette:
-            loss = loss + 2.0 * self.silhouette(params, state)
+            loss = loss + 2.0 * self.silhouette(params, lat, state)
         return loss, record
 
     def score(self, params: Params) -> float:
@@ -133,7 +134,7 @@ class _ImageLoss:
             lat = params.latents("global")
             if self.keypoints:
                 return float(torch.cat(self.keypoint_errors(self.model.bone_frames(lat).posed[0])).mean())
-            return float(self.silhouette(params, self.model.prepare(lat, grid_cells=12)))
+            return float(self.silhouette(params, lat, self.model.prepare(lat, grid_cells=12, signs="closest")))
 
 
 def _image_views(model: Model, mask, keypoints_2d, camera, views) -> list[tuple[np.ndarray, dict, dict]]:

@@ -52,8 +52,9 @@ class _CloudLoss:
         if self.normals is not None:
             n = torch.as_tensor(self.normals[idx[:m]], dtype=torch.float32, device=x.device)
             x = torch.cat([x, x[:m] + 0.01 * n, x[:m] - 0.01 * n])
-        state = self.model.prepare(params.latents(stage), grid_cells=0)  # no grid: cheaper for few points
-        s = self.model.network(x[None], state.frames, state.films, state.grid)[0][0]
+        lat = params.latents(stage)
+        state = self.model.prepare(lat, grid_cells=0, signs="closest")  # few points: no part grid
+        s = self.model.query(x, lat, state=state)[0]
         data = torch.log1p((s[:k] / r) ** 2).mean()
         if self.normals is not None:
             data = data + 0.5 * (torch.log1p(((s[k:k + m] - 0.01) / r) ** 2).mean()

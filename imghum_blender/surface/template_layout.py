@@ -1,14 +1,15 @@
 """Template-topology meshing: the canonical template's own quads laid onto any body of the field.
 
-Every template vertex starts from the bundle's linear template prior (how the template's vertices
-move with each shape and facial-expression code, from the teacher), skinned to the body's pose
-under the model's skeleton; Newton steps along the start's normals then move it onto the implicit
-surface, the displacement smoothed over the mesh (less with each step) so neighbours move alike and
-no face folds where the field has detail finer than the template's faces. A vertex whose start
-lies deep inside the field sits in a contact (fingers in a fist, a squat's calf against the thigh),
-where the union surface has no room for it: it keeps its start, shifted as its neighbours are.
-Vertex count and order, quads, UVs, part labels and skin weights are the template's own for every
-body.
+With the exact field the template mesh is the explicit layer's posed surface itself (the teacher's
+own vertices: nothing to place). With the neural field every template vertex starts from the
+bundle's linear template prior (how the template's vertices move with each shape and
+facial-expression code, from the teacher), skinned to the body's pose under the model's skeleton;
+Newton steps along the start's normals then move it onto the implicit surface, the displacement
+smoothed over the mesh (less with each step) so neighbours move alike and no face folds where the
+field has detail finer than the template's faces. A vertex whose start lies deep inside the field
+sits in a contact (fingers in a fist, a squat's calf against the thigh), where the union surface
+has no room for it: it keeps its start, shifted as its neighbours are. Vertex count and order,
+quads, UVs, part labels and skin weights are the template's own for every body.
 
 The eyeballs and the tongue (closed components, mostly inside the head; the field only sees the
 eyeballs' visible caps) and the mouth pocket (inside the field) follow the same rule.
@@ -217,6 +218,8 @@ def template_meshes(model: Model, lat, movable: np.ndarray | None = None,
     t0 = time.perf_counter()
     topo = template_topology(model)
     tris = model.template_faces.numpy()
+    if model.explicit is not None:
+        return _explicit_meshes(model, lat, topo, tris, t0)
     bodies = [lat.body(b) for b in range(lat.batch_size)]
     starts = np.stack([_skinning(model, one) for one in bodies])  # (B,V,3)
     if movable is not None:
@@ -257,6 +260,18 @@ def template_meshes(model: Model, lat, movable: np.ndarray | None = None,
     canon = model.template_vertices.numpy().astype(np.float32)
     return [TemplateMesh(v.astype(np.float32), topo.quads, _normals(topo, v, tris).astype(np.float32), canon, ok,
                          seconds) for v, ok in zip(x, placed)]
+
+
+def _explicit_meshes(model: Model, lat, topo: TemplateTopology, tris: np.ndarray, t0: float) -> list[TemplateMesh]:
+    """Exact field: the template mesh is the explicit layer's posed surface itself (every vertex on
+    the field's zero level set by construction, no fold the teacher does not have)."""
+    with torch.no_grad():
+        verts = model.posed_surface(lat)[0].double().cpu().numpy()
+    seconds = (time.perf_counter() - t0) / lat.batch_size
+    canon = model.template_vertices.numpy().astype(np.float32)
+    placed = np.ones(len(canon), dtype=bool)
+    return [TemplateMesh(v.astype(np.float32), topo.quads, _normals(topo, v, tris).astype(np.float32), canon, placed,
+                         seconds) for v in verts]
 
 
 def _normals(topo: TemplateTopology, x: np.ndarray, tris: np.ndarray) -> np.ndarray:
