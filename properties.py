@@ -17,7 +17,7 @@ be used is refused and the preferences say why.
 """
 import bpy
 
-from .imghum_blender.bundle.vocabulary import CUT, LAYER, PHENOTYPE_HELP, RESOLUTION, Range, Vocabulary
+from .imghum_blender.bundle.vocabulary import CUT, FIELD_BACKENDS, LAYER, PHENOTYPE_HELP, RESOLUTION, Range, Vocabulary
 from .operators import runtime, scene_data
 
 
@@ -40,17 +40,26 @@ def _bundle_changed(self, context) -> None:
     use_bundle(bundle_path(self))
 
 
+def _field_changed(self, context) -> None:
+    runtime.select_field(self.field.lower())
+
+
 class IMGHUM_AddonPreferences(bpy.types.AddonPreferences):
-    """Where the model bundle lives (empty: the shipped default)."""
+    """Where the model bundle lives (empty: the shipped default) and which field backend evaluates it."""
 
     bl_idname = __package__
 
     bundle_path: bpy.props.StringProperty(name="Model bundle", subtype="FILE_PATH", update=_bundle_changed,
                                           description="imGHUM model bundle (.safetensors); empty for the shipped model")
+    field: bpy.props.EnumProperty(
+        name="Field", default=FIELD_BACKENDS[0].upper(), update=_field_changed,
+        items=[("EXACT", "Exact", "The teacher's own surface with exact distances (the default)"),
+               ("NEURAL", "Neural", "The learned imGHUM network (smooth, compact, about a millimetre off)")])
 
     def draw(self, context):
         layout = self.layout
         layout.prop(self, "bundle_path")
+        layout.prop(self, "field", expand=True)
         state = runtime.STATE
         if state.bundle_error:
             col = layout.column(align=True)
@@ -214,6 +223,7 @@ def register() -> None:
     runtime.select_bundle("")
     addon = bpy.context.preferences.addons.get(__package__)
     use_bundle(bundle_path(addon.preferences) if addon and addon.preferences else "")
+    runtime.select_field(addon.preferences.field.lower() if addon and addon.preferences else FIELD_BACKENDS[0])
     bpy.types.Object.imghum = property(_body_settings, doc=_body_settings.__doc__)
 
 

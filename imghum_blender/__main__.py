@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from .formats.latents_file import read_latents_file
 from .runtime.threads import use_runtime_policy
-from .bundle.vocabulary import RESOLUTION
+from .bundle.vocabulary import FIELD_BACKENDS, RESOLUTION
 
 if TYPE_CHECKING:
     from .field.model import Model
@@ -115,7 +115,7 @@ def cmd_mesh(args: argparse.Namespace) -> None:
     out = Path(args.out)
     _check_out(out)
     use_runtime_policy()
-    model = load_model(args.bundle)
+    model = load_model(args.bundle, field=args.field)
     lat = model.latents(**latent_kwargs(args))
     region = _region(args.region)
     t0 = time.time()
@@ -127,12 +127,12 @@ def cmd_mesh(args: argparse.Namespace) -> None:
         mesh = template_mesh(model, lat)
         _write_body(out, model, mesh, template_attributes(model))
         print(f"wrote {out}: {len(mesh.vertices)} vertices, {len(mesh.faces)} quads (template topology, "
-              f"{time.time() - t0:.2f}s)")
+              f"{model.field} field, {time.time() - t0:.2f}s)")
         return
     mesh = model.mesh(lat, resolution=args.resolution, region=region)
     _write_body(out, model, mesh)
     print(f"wrote {out}: {len(mesh.vertices)} vertices, {len(mesh.faces)} triangles "
-          f"({time.time() - t0:.2f}s, {mesh.queries} field queries)")
+          f"({model.field} field, {time.time() - t0:.2f}s, {mesh.queries} field queries)")
 
 
 def cmd_fit(args: argparse.Namespace) -> None:
@@ -153,7 +153,7 @@ def cmd_fit(args: argparse.Namespace) -> None:
     points, normals = read_scan(args.scan)
     check_points(points, args.unit)  # before the model loads: a bad scan is refused at once
     use_runtime_policy()
-    model = load_model(args.bundle)
+    model = load_model(args.bundle, field=args.field)
     shown = [-1]
 
     def progress(f: float) -> None:
@@ -173,7 +173,7 @@ def cmd_fit(args: argparse.Namespace) -> None:
           f"{fit.confidence['residual_mm']:.1f} mm"
           + ("" if margin is None else f"; the chosen orientation beat the next by {margin:.1f} mm")
           + (f"; re-posed {', '.join(fit.confidence['limbs_moved'])}" if fit.confidence["limbs_moved"] else ""))
-    print(f"wrote {out}: {len(fit.mesh.vertices)} vertices in the scan's frame and units"
+    print(f"wrote {out}: {len(fit.mesh.vertices)} vertices in the scan's frame and units ({model.field} field)"
           + (f"; latents (model frame) to {args.latents_out}" if args.latents_out else ""))
 
 
@@ -195,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--resolution", type=int, default=256, help="grid resolution along the body's longest side "
                    f"({RESOLUTION['any'].lo:g}-{RESOLUTION['any'].hi:g})")
     m.add_argument("--bundle", default=None, help="model bundle (default: the shipped model)")
+    m.add_argument("--field", default=None, choices=FIELD_BACKENDS,
+                   help="field backend: exact (the teacher's surface; the default) or neural (the imGHUM network)")
     m.add_argument("--topology", default="adaptive", choices=("adaptive", "template"),
                    help="adaptive: marching cubes at --resolution; template: the template's quads and UVs, the "
                         "same vertices for every body")
@@ -216,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
     f.add_argument("--effort", type=float, default=1.0, help="scales the optimisation steps (0.1-3)")
     f.add_argument("--resolution", type=int, default=192)
     f.add_argument("--bundle", default=None, help="model bundle (default: the shipped model)")
+    f.add_argument("--field", default=None, choices=FIELD_BACKENDS,
+                   help="field backend: exact (the default) or neural")
     args = ap.parse_args(argv)
     try:
         if args.command == "fit" and not 0.1 <= args.effort <= 3:

@@ -31,7 +31,7 @@ import bpy
 import numpy as np
 
 from ..imghum_blender.bundle import header as bundle_info
-from ..imghum_blender.bundle.vocabulary import Vocabulary, load as load_vocabulary
+from ..imghum_blender.bundle.vocabulary import FIELD_BACKENDS, Vocabulary, load as load_vocabulary
 from ..imghum_blender.runtime.body_mesh import ArmaturePose, BodyMeshData, BodyRequest, job  # torch-free at import
 from ..imghum_blender.runtime.evaluator import Evaluator, Outcome, bundle_loader
 from ..imghum_blender.surface.edits import Layer, LimbCut
@@ -49,17 +49,19 @@ APPLIER_STALE = 0.5
 @dataclass
 class Runtime:
     """What the add-on holds between operator calls: the active bundle (``bundle_error``: why the
-    configured one was refused; ``bundle_summary``: its header, read once for the Model panel),
+    configured one was refused; ``bundle_summary``: its header, read once for the Model panel) and
+    field ``backend`` (``exact`` or ``neural``),
     the evaluator for it (which holds the model), a status and the Armature data name per body id
     (so a finished preview finds its body without a scan), how many :func:`suspended` blocks are
     open, what the last model load said, and when the preview applier last ticked."""
 
     bundle_path: str = str(bundle_info.DEFAULT_BUNDLE)
+    backend: str = FIELD_BACKENDS[0]
     vocabulary: Vocabulary | None = None
     bundle_error: str = ""
     bundle_summary: dict[str, str] = field(default_factory=dict)
     evaluator: Evaluator | None = None
-    evaluator_path: str | None = None
+    evaluator_source: tuple[str, str] | None = None
     status: dict[str, str] = field(default_factory=dict)
     bodies: dict[str, str] = field(default_factory=dict)
     suspended: int = 0
@@ -92,6 +94,18 @@ def refuse_bundle(reason: Exception) -> None:
     log.error("model bundle refused: %s", STATE.bundle_error)
 
 
+def select_field(backend: str) -> None:
+    """Use the ``backend`` field (``exact`` or ``neural``) for every body from now on (the evaluator
+    and its model are replaced at the next action); ValueError for another name."""
+    if backend not in FIELD_BACKENDS:
+        raise ValueError(f"unknown field backend {backend!r}; choose one of {', '.join(FIELD_BACKENDS)}")
+    STATE.backend = backend
+
+
+def _source() -> tuple[str, str]:
+    return STATE.bundle_path, STATE.backend
+
+
 def vocabulary() -> Vocabulary:
     """The active bundle's vocabulary (names, sizes, ranges, defaults)."""
     if STATE.vocabulary is None:
@@ -103,10 +117,11 @@ def evaluator() -> Evaluator:
     """The background evaluator of the active bundle (started on first use, replaced, with its
     model, when the bundle changes). It loads the model through a plain loader of the bundle path."""
     ev = STATE.evaluator
-    if ev is None or not ev.alive or STATE.evaluator_path != STATE.bundle_path:
+    if ev is None or not ev.alive or STATE.evaluator_source != _source():
         if ev is not None:
             ev.stop()
-        STATE.evaluator, STATE.evaluator_path = Evaluator(bundle_loader(STATE.bundle_path)), STATE.bundle_path
+        STATE.evaluator = Evaluator(bundle_loader(STATE.bundle_path, STATE.backend))
+        STATE.evaluator_source = _source()
     return STATE.evaluator
 
 
@@ -114,7 +129,7 @@ def model_loaded() -> bool:
     """Whether the active bundle's model is in memory (registering the add-on loads neither torch
     nor the model: the first action that needs it does)."""
     ev = STATE.evaluator
-    return ev is not None and STATE.evaluator_path == STATE.bundle_path and ev.model_loaded
+    return ev is not None and STATE.evaluator_source == _source() and ev.model_loaded
 
 
 def model():
@@ -301,7 +316,7 @@ def apply_result(context, arm, data: BodyMeshData) -> None:
                                           voc.bone_names)
         scene_data.write_garments(arm, ob, data.garments, voc.bone_names, len(voc.part_names))
     how = "template topology" if data.topology == "template" else f"{data.request.resolution}³"
-    STATE.status[p.body_id] = f"{len(data.vertices):,} vertices ({how}) in {data.seconds:.2f} s"
+    STATE.status[p.body_id] = f"{len(data.vertices):,} vertices ({how}, {STATE.backend} field) in {data.seconds:.2f} s"
 
 
 def apply_outcomes(context, outcomes: list[Outcome]) -> list[str]:

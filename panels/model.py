@@ -1,6 +1,7 @@
-"""The Model panel: which bundle is in use and its status."""
+"""The Model panel: which bundle and field backend are in use, and their status."""
 import bpy
 
+from ..operators import runtime
 from ..operators.model_status import summary
 
 
@@ -29,6 +30,7 @@ class IMGHUM_PT_model(bpy.types.Panel):
             col.label(text=info["name"], icon="OUTLINER_OB_ARMATURE")
             col.label(text=f"{info['parts']} parts, {info['bones']} bones, {info['size_mb']} MB")
             col.label(text=f"Teacher: {info['teacher']}")
+            col.label(text=f"Field: {runtime.STATE.backend} (Preferences to change)", icon="MOD_EDGESPLIT")
         layout.operator("imghum.check_model", icon="FILE_REFRESH")
         layout.operator("imghum.add_body", icon="ADD")
         col = layout.column(align=True)

@@ -34,6 +34,7 @@ class _State:
         self.repo: str | None = None  # module name of the repository added here
         self.enabled: str | None = None  # add-on module enabled here
         self.bundle_pref: tuple[str, str] | None = None  # (add-on module, previous bundle_path)
+        self.field_pref: tuple[str, str] | None = None  # (add-on module, previous field)
 
 
 _state = _State()
@@ -86,6 +87,16 @@ def enable_addon() -> str:
     return module
 
 
+def use_field(module: str, backend: str) -> None:
+    """Make the add-on evaluate bodies with the ``backend`` field for this run (restored by :func:`close`)."""
+    import bpy
+
+    prefs = bpy.context.preferences.addons[module].preferences
+    if _state.field_pref is None:
+        _state.field_pref = (module, prefs.field)
+    prefs.field = backend.upper()
+
+
 def use_bundle(module: str, path: Path) -> None:
     """Make the add-on use the model bundle at ``path`` for this run (restored by :func:`close`)."""
     import bpy
@@ -113,12 +124,14 @@ def close() -> None:
         prefs = bpy.context.preferences
         if _state.bundle_pref and _state.bundle_pref[0] in prefs.addons:
             prefs.addons[_state.bundle_pref[0]].preferences.bundle_path = _state.bundle_pref[1]
+        if _state.field_pref and _state.field_pref[0] in prefs.addons:
+            prefs.addons[_state.field_pref[0]].preferences.field = _state.field_pref[1]
         repo = next((r for r in prefs.extensions.repos if r.module == _state.repo), None)
         if repo is not None:  # removing the repository disables its add-on
             prefs.extensions.repos.remove(repo)
         elif _state.enabled and _state.enabled in prefs.addons:
             addon_utils.disable(_state.enabled, default_set=True, refresh_handled=True)
-    _state.bundle_pref = _state.enabled = _state.repo = None
+    _state.bundle_pref = _state.field_pref = _state.enabled = _state.repo = None
     _remove_scratch()
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from ..formats import animation as animation_io, latents_file, mocap, presets, validate as check
 from ..bundle import header, vocabulary
 from ..field import poses
-from ..bundle.vocabulary import CUT, LAYER, RESOLUTION, Vocabulary
+from ..bundle.vocabulary import CUT, FIELD_BACKENDS, LAYER, RESOLUTION, Vocabulary
 
 
 class SpecError(check.ValidationError):
@@ -56,7 +56,7 @@ _BODY = ("name", "phenotypes", "beta", "expression", "expression_preset", "pose"
          "random_pose", "random_expression", "count", "frames", "keyframes", "pose_file", "framing", "layers",
          "limb_cuts", "preset", "fit")
 _SCENES = ("name", "bodies", "people", "count", "frames", "area", "clearance", "yaw", "positions")
-_TOP = ("seed", "bundle", "mesh_resolution", "preset_folder", "scene", "output", "bodies", "scenes")
+_TOP = ("seed", "bundle", "field", "mesh_resolution", "preset_folder", "scene", "output", "bodies", "scenes")
 #: The schema: allowed fields per table (types and ranges are checked in ``validate``).
 FIELDS = {"top": _TOP, "scene": _SCENE, "output": _OUTPUT, "bodies[]": _BODY,
           "bodies[].keyframes[]": ("frame", "phenotypes", "beta", "expression", "pose"), "scenes[]": _SCENES}
@@ -149,6 +149,7 @@ class Spec:
     bodies: list[Body]
     vocabulary: Vocabulary = field(repr=False)
     bundle: Path | None = None
+    field: str = FIELD_BACKENDS[0]
     path: Path | None = None
     sha256: str = ""
     shots: list[Shot] = field(default_factory=list)
@@ -209,7 +210,8 @@ def validate(data: dict, base_dir: Path = Path(".")) -> Spec:
     if sum(len(s.frames) for s in shots) > MAX_ITEMS:
         raise SpecError(f"{'scenes' if 'scenes' in data else 'bodies'}: more than {MAX_ITEMS} items "
                         "(images x frames); split the spec")
-    spec = Spec(seed, mesh_res, scene, output, bodies, voc, bundle, shots=shots)
+    backend = check.choice("field", data.get("field", FIELD_BACKENDS[0]), FIELD_BACKENDS)
+    spec = Spec(seed, mesh_res, scene, output, bodies, voc, bundle, field=backend, shots=shots)
     spec.items = [(si, f) for si, s in enumerate(shots) for f in s.frames]
     return spec
 

@@ -38,6 +38,10 @@ class Range:
         return validate.number(name, value, self.lo, self.hi)
 
 
+#: The field backends every front end offers (the first is the default): the teacher's own surface with
+#: exact distances, or the learned imGHUM network (see :mod:`imghum_blender.field.model`).
+FIELD_BACKENDS = ("exact", "neural")
+
 #: Garment layer and limb-difference parameters (meters; fraction along the part's bone).
 LAYER = {"thickness": Range(0.005, 0.0, 0.05), "border": Range(0.02, 0.0, 0.1)}
 CUT = {"fraction": Range(0.5, 0.0, 1.0), "rounding": Range(0.015, 0.0, 0.1)}

@@ -17,6 +17,7 @@ from .kinematics import forward_kinematics, rest_frames
 from .latents import Latents, make_latents
 from .network import PartGrid
 from .rotations import matrix_to_6d
+from ..bundle.vocabulary import FIELD_BACKENDS
 
 
 class BoneFrames(NamedTuple):
@@ -55,8 +56,10 @@ def _points(points, batch_size: int) -> torch.Tensor:
     return pts
 
 
-#: The field backends :func:`load_model` offers.
-FIELDS = ("neural", "exact")
+
+
+class ExplicitMismatch(ValueError):
+    """An explicit layer built for another bundle (its shape code does not extend the bundle's beta)."""
 
 
 class Model:
@@ -67,6 +70,12 @@ class Model:
         self.bundle = bundle
         self.explicit = explicit
         self.field = "exact" if explicit is not None else "neural"
+        if explicit is not None:
+            old = bundle.tensors["beta_basis"].double()
+            mismatch = float((explicit.code_basis[:len(old)] - old).abs().max() / old.abs().max())
+            if mismatch > 1e-4 or explicit.skeleton.names != bundle.skeleton.names:
+                raise ExplicitMismatch("the explicit layer does not extend this bundle's shape code (built for another "
+                                 "bundle); load it with field='neural'")
         self.vocabulary = bundle.vocabulary
         self.skeleton = bundle.skeleton
         self.network = bundle.build_network()
@@ -160,6 +169,10 @@ class Model:
         if self.explicit is not None:
             verts, frames = self.posed_surface(lat)
             return exact.prepare_bodies(verts, frames, self._faces_np, signs)
+        return self.prepare_network(lat, grid_cells)
+
+    def prepare_network(self, lat: Latents, grid_cells: int = 40) -> BodyState:
+        """The neural network's per-batch state (see :meth:`prepare`), with either backend."""
         frames, rest_rot, _ = self.bone_frames(lat)
         parents = self.skeleton.parents.clamp_min(0)
         rest_rel = rest_rot[:, parents].transpose(-1, -2) @ rest_rot
@@ -167,7 +180,8 @@ class Model:
         posed_rel = posed[:, parents].transpose(-1, -2) @ posed
         delta = rest_rel.transpose(-1, -2) @ posed_rel
         rel6d = matrix_to_6d(delta) - matrix_to_6d(torch.eye(3, dtype=delta.dtype, device=delta.device))
-        films = self.network.conditioning(lat.beta.to(self.dtype), rel6d, lat.expression.to(self.dtype))
+        beta = lat.beta[:, :self.vocabulary.beta_size].to(self.dtype)  # the network's beta: the code's first rows
+        films = self.network.conditioning(beta, rel6d, lat.expression.to(self.dtype))
         return BodyState(frames, films, self.network.candidate_grid(frames, grid_cells) if grid_cells else None)
 
     def query(self, points, lat: Latents, chunk: int = 200_000, state: BodyState | None = None):
@@ -204,6 +218,13 @@ class Model:
             return sdf.detach().cpu().numpy(), sem.detach().cpu().numpy()
         return sdf, sem
 
+    def network_sdf(self, points: torch.Tensor, lat: Latents, grid_cells: int = 0) -> torch.Tensor:
+        """The neural network's signed distance (B,N) of points (B,N,3) (model dtype and device), with
+        either backend: the smooth, fast, differentiable surrogate fits optimise on (with the exact
+        field the network reads the shape code's first ``vocabulary.beta_size`` components)."""
+        state = self.prepare_network(lat, grid_cells)
+        return self.network(points, state.frames, state.films, state.grid)[0]
+
     def bounds(self, lat: Latents, margin: float = 0.05,
                parts: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Axis-aligned box (lo, hi) around body 0 from its posed part boxes (all, or the part
@@ -234,11 +255,22 @@ class Model:
         return extract_mesh(self, lat, resolution=resolution, **kwargs)
 
 
-def load_model(path: str | Path | None = None, field: str = "neural", explicit: str | Path | None = None) -> Model:
-    """Load a model bundle (default: the shipped model) with the ``field`` backend: ``neural`` (the
-    bundle's network) or ``exact`` (the explicit layer at ``explicit``, default: the shipped one).
-    ValueError for an unknown backend name."""
-    if field not in FIELDS:
-        raise ValueError(f"unknown field backend {field!r}; choose one of {', '.join(FIELDS)}")
-    return Model(load_bundle(path), load_explicit(explicit or DEFAULT_EXPLICIT) if field == "exact" else None)
+def load_model(path: str | Path | None = None, field: str | None = None,
+               explicit: str | Path | None = None) -> Model:
+    """Load a model bundle (default: the shipped model) with the ``field`` backend: ``exact`` (the
+    teacher's surface from the explicit layer at ``explicit``, default: the shipped one, which extends
+    the shipped bundle) or ``neural`` (the bundle's network). ``None``: exact where the explicit layer
+    extends the bundle (always for the shipped model), else neural. ValueError for an unknown backend
+    name or an explicit layer built for another bundle."""
+    if field is not None and field not in FIELD_BACKENDS:
+        raise ValueError(f"unknown field backend {field!r}; choose one of {', '.join(FIELD_BACKENDS)}")
+    bundle = load_bundle(path)
+    if field == "neural":
+        return Model(bundle)
+    try:
+        return Model(bundle, load_explicit(explicit or DEFAULT_EXPLICIT))
+    except ExplicitMismatch:
+        if field == "exact":
+            raise
+        return Model(bundle)
 

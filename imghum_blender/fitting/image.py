@@ -107,7 +107,7 @@ class _ImageLoss:
         samples = [v.ray_samples(centre, self.rays, self.depth_samples, self.rng) for v in self.views]
         pts = torch.as_tensor(np.concatenate([s[0] for s in samples]), dtype=torch.float32, device=self.model.device)
         label = torch.as_tensor(np.concatenate([s[1] for s in samples]), dtype=torch.float32, device=pts.device)
-        sdf = self.model.query(pts, lat, state=state)[0].reshape(len(label), -1)
+        sdf = self.model.network(pts[None], state.frames, state.films, state.grid)[0][0].reshape(len(label), -1)
         occ = torch.logsumexp(-sdf / 0.004, dim=1) * 0.004  # soft max of -SDF along the ray
         prob = torch.sigmoid(occ / 0.004).clamp(1e-4, 1 - 1e-4)
         bce = torch.nn.functional.binary_cross_entropy(prob, label, reduction="none")
@@ -116,7 +116,7 @@ class _ImageLoss:
     def __call__(self, params: Params, stage: str):
         lat = params.latents(stage)
         silhouette = stage != "global" or not self.keypoints  # without keypoints the silhouette also aligns
-        state = self.model.prepare(lat, grid_cells=12, signs="closest") if silhouette else None
+        state = self.model.prepare_network(lat, grid_cells=12) if silhouette else None
         loss, record = 1e-2 * params.prior(stage), {}
         if self.keypoints:
             posed = state.frames[0] if state is not None else self.model.bone_frames(lat).posed[0]
@@ -134,7 +134,7 @@ class _ImageLoss:
             lat = params.latents("global")
             if self.keypoints:
                 return float(torch.cat(self.keypoint_errors(self.model.bone_frames(lat).posed[0])).mean())
-            return float(self.silhouette(params, lat, self.model.prepare(lat, grid_cells=12, signs="closest")))
+            return float(self.silhouette(params, lat, self.model.prepare_network(lat, grid_cells=12)))
 
 
 def _image_views(model: Model, mask, keypoints_2d, camera, views) -> list[tuple[np.ndarray, dict, dict]]:

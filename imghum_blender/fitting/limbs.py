@@ -98,11 +98,10 @@ def limb_search(model: Model, params: Params, pts: torch.Tensor, cover: Cover | 
             many = Latents(lat.beta.expand(b, -1), lat.expression.expand(b, -1),
                            rotvec_to_matrix(trial.reshape(-1, 3)).reshape(b, -1, 3, 3),
                            lat.root_translation.expand(b, -1))
-            state = model.prepare(many, grid_cells=8, signs="closest")
-            sdf = model.query(x[None].expand(b, -1, -1), many, state=state)[0]
+            sdf = model.network_sdf(x[None].expand(b, -1, -1), many, grid_cells=8)
             score = torch.log1p((sdf / robust) ** 2).mean(1)
             if cover is not None:
-                score = score + cover.limb(state.frames, lat.beta[0], j, rng)
+                score = score + cover.limb(model.bone_frames(many).posed, lat.beta[0], j, rng)
             best = int(torch.argmin(score))
             if best:
                 params.pose.data[j] = trial[best, j]

@@ -52,9 +52,7 @@ class _CloudLoss:
         if self.normals is not None:
             n = torch.as_tensor(self.normals[idx[:m]], dtype=torch.float32, device=x.device)
             x = torch.cat([x, x[:m] + 0.01 * n, x[:m] - 0.01 * n])
-        lat = params.latents(stage)
-        state = self.model.prepare(lat, grid_cells=0, signs="closest")  # few points: no part grid
-        s = self.model.query(x, lat, state=state)[0]
+        s = self.model.network_sdf(x[None], params.latents(stage))[0]  # few points: no part grid
         data = torch.log1p((s[:k] / r) ** 2).mean()
         if self.normals is not None:
             data = data + 0.5 * (torch.log1p(((s[k:k + m] - 0.01) / r) ** 2).mean()

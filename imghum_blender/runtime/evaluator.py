@@ -24,19 +24,19 @@ log = logging.getLogger("imghum")
 KeyFilter = Callable[[str], bool] | None
 
 
-def bundle_loader(path: str) -> Callable[[], Any]:
-    """A plain model loader for the bundle at ``path``: applies the runtime thread policy
-    (:func:`.threads.use_runtime_policy`), then :func:`imghum_blender.field.model.load_model`
-    (torch is imported when it is called, not here)."""
-    return partial(_load_bundle, str(path))
+def bundle_loader(path: str, field: str = "exact") -> Callable[[], Any]:
+    """A plain model loader for the bundle at ``path`` with the ``field`` backend: applies the runtime
+    thread policy (:func:`.threads.use_runtime_policy`), then
+    :func:`imghum_blender.field.model.load_model` (torch is imported when it is called, not here)."""
+    return partial(_load_bundle, str(path), field)
 
 
-def _load_bundle(path: str):
+def _load_bundle(path: str, field: str):
     from ..field.model import load_model
     from .threads import use_runtime_policy
 
     use_runtime_policy()  # one torch thread unless IMGHUM_THREADS says otherwise
-    return load_model(path)
+    return load_model(path, field=field)
 
 
 class Cancelled(Exception):
