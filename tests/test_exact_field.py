@@ -17,6 +17,11 @@ def exact():
     return ih.load_model(field="exact")
 
 
+@pytest.fixture(scope="module")
+def neural():
+    return ih.load_model(field="neural")
+
+
 def _held_out_bodies(n: int):
     """Slider-space phenotypes (ages 1-90, extremes), strong expressions, random poses with fingers and a
     root translation, from the teacher's own samplers."""
@@ -47,7 +52,8 @@ def test_explicit_layer_is_the_teacher_vertex_for_vertex(exact, teacher):
     assert len(err_mm) == 80 and err_mm.max() <= 0.1, f"worst body {int(err_mm.argmax())}: {float(err_mm.max()):.4f} mm"
 
 
-def test_a_short_beta_is_the_networks_beta(exact, model):
+def test_a_short_beta_is_the_networks_beta(exact, neural):
+    model = neural
     beta = np.random.default_rng(SEED).normal(0, 1, (2, model.vocabulary.beta_size))
     lat_exact, lat_net = exact.latents(beta=beta), model.latents(beta=beta)
     k = model.vocabulary.beta_size
@@ -117,9 +123,21 @@ def test_exact_field_is_differentiable(exact):
     assert abs(float(moved - base) / 1e-2 - float(g_beta[0, 0])) < 0.05 * max(1.0, abs(float(g_beta[0, 0])))
 
 
-def test_unknown_backend_and_neural_refusal(model):
+def test_unknown_backend_and_neural_refusal(model, neural):
+    assert model.field == "exact"  # the default
+    model = neural
     with pytest.raises(ValueError, match="unknown field backend 'magic'"):
         ih.load_model(field="magic")
     with pytest.raises(ValueError, match="no explicit surface"):
         model.posed_surface(model.latents())
-    assert model.field == "neural"
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_exact_field_cuda_parity():
+    cpu, gpu = ih.load_model(field="exact"), ih.load_model(field="exact").to(device="cuda")
+    kwargs = {"phenotypes": {"age": 0.3, "muscle": 0.9}, "expression": {"jawOpen": 0.7}}
+    pts = torch.randn(5000, 3, generator=torch.Generator().manual_seed(SEED)) * 0.4
+    sdf_cpu, sem_cpu = cpu.query(pts, cpu.latents(**kwargs))
+    sdf_gpu, sem_gpu = gpu.query(pts.cuda(), gpu.latents(**kwargs))
+    assert sdf_gpu.device.type == "cuda"
+    assert torch.allclose(sdf_gpu.cpu(), sdf_cpu, atol=1e-5) and torch.allclose(sem_gpu.cpu(), sem_cpu, atol=1e-5)

@@ -149,7 +149,7 @@ class _Batch:
         self.failed_shots: set[str] = set()
         self.entries = {i: p.done[self.ids[i]] for i, _ in p.todo if self.ids[i] in p.done}
         self.manifest = {"spec": str(Path(p.spec.path).resolve()), "spec_sha256": p.spec.sha256,
-                         "bundle": str(p.spec.bundle) if p.spec.bundle else None, "field": p.spec.field,
+                         "bundle": str(p.spec.bundle) if p.spec.bundle else None, "field": p.spec.backend,
                          "shard": p.shard,
                          "seed": p.spec.seed, "items": [], "failed": []}
         self.write()
@@ -209,7 +209,7 @@ class _Batch:
             module = session.enable_addon()
             if self.p.spec.bundle:
                 session.use_bundle(module, self.p.spec.bundle)
-            session.use_field(module, self.p.spec.field)
+            session.use_field(module, self.p.spec.backend)
             from .render import Renderer  # bpy: only after the session chose Blender's user folder
 
             self.renderer = Renderer(self.p.spec, self.p.out, module)

@@ -149,7 +149,7 @@ class Spec:
     bodies: list[Body]
     vocabulary: Vocabulary = field(repr=False)
     bundle: Path | None = None
-    field: str = FIELD_BACKENDS[0]
+    backend: str = FIELD_BACKENDS[0]  # the spec's ``field`` key
     path: Path | None = None
     sha256: str = ""
     shots: list[Shot] = field(default_factory=list)
@@ -211,7 +211,7 @@ def validate(data: dict, base_dir: Path = Path(".")) -> Spec:
         raise SpecError(f"{'scenes' if 'scenes' in data else 'bodies'}: more than {MAX_ITEMS} items "
                         "(images x frames); split the spec")
     backend = check.choice("field", data.get("field", FIELD_BACKENDS[0]), FIELD_BACKENDS)
-    spec = Spec(seed, mesh_res, scene, output, bodies, voc, bundle, field=backend, shots=shots)
+    spec = Spec(seed, mesh_res, scene, output, bodies, voc, bundle, backend=backend, shots=shots)
     spec.items = [(si, f) for si, s in enumerate(shots) for f in s.frames]
     return spec
 

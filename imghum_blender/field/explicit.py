@@ -139,9 +139,11 @@ def skin(rest_vertices: torch.Tensor, rest_frames_: torch.Tensor, posed_frames: 
          indices: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     """Sparse linear blend skinning: rest vertices (B,V,3), rest and posed bone frames (B,J,4,4),
     per-vertex bone indices and weights (V,S) -> posed vertices (B,V,3)."""
-    transforms = posed_frames @ torch.linalg.inv(rest_frames_)
-    blended = torch.einsum("vs,bvsij->bvij", weights.to(transforms.dtype), transforms[:, indices])
-    return torch.einsum("bvij,bvj->bvi", blended[..., :3, :3], rest_vertices) + blended[..., :3, 3]
+    transforms = (posed_frames @ torch.linalg.inv(rest_frames_))[..., :3, :].flatten(-2)  # (B,J,12)
+    weights = weights.to(transforms.dtype)
+    blended = sum(weights[:, s, None] * transforms[:, indices[:, s]] for s in range(indices.shape[1]))
+    blended = blended.unflatten(-1, (3, 4))  # (B,V,3,4), one bone column at a time: no (B,V,S,4,4) copy
+    return torch.einsum("bvij,bvj->bvi", blended[..., :3], rest_vertices) + blended[..., 3]
 
 
 _REQUIRED = {"template": 2, "vertex_basis_q": 3, "vertex_basis_scale": 2, "faces": 2, "skin_indices": 2,
