@@ -48,7 +48,7 @@ def apply_fit(context, name: str, lat, transform: np.ndarray) -> bpy.types.Objec
     p, names = arm.imghum, runtime.vocabulary().bone_names
     with runtime.suspended():
         p.use_beta = True
-        p.beta = lat.beta[0].tolist()
+        p.beta = lat.beta[0, :len(p.beta)].tolist()  # a fit's code: the network's beta (the rest is zero)
         for i, n in enumerate(runtime.vocabulary().expression_names):
             setattr(p.expression, n, float(lat.expression[0, i]))
     mesh_now(context, arm, p.preview_resolution)  # refits the rig to the fitted shape

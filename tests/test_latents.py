@@ -12,7 +12,7 @@ K = load_vocabulary().beta_size
 
 def test_defaults_are_mean_shape_rest_pose(model):
     lat = model.latents()
-    assert lat.beta.shape == (1, model.vocabulary.beta_size) and lat.beta.abs().sum() == 0
+    assert lat.beta.shape == (1, model.beta_width) and lat.beta.abs().sum() == 0
     assert torch.equal(lat.pose, torch.eye(3).expand(1, len(model.vocabulary.bone_names), 3, 3))
     assert lat.expression.abs().sum() == 0
 

@@ -130,7 +130,7 @@ def test_a_head_detail_stage_trains_only_the_head_detail_network(teacher, tmp_pa
     bundle, net = detail.with_detail(base, "head", width=32, depth=2, n_freq=2)
     start = tmp_path / "head_base.safetensors"
     bundle.save(start, net)
-    before, staged = load_model(), load_model(start)
+    before, staged = load_model(field="neural"), load_model(start, field="neural")
     head = staged.vocabulary.part_names.index("head")
     assert list(staged.network.details) == [str(head)] and staged.bundle.parts[head].has_detail
     lat = before.latents(expression={"jawOpen": 0.7})
@@ -150,7 +150,7 @@ def test_a_head_detail_stage_trains_only_the_head_detail_network(teacher, tmp_pa
     train.main(["--bundle", str(start), "--data", str(tmp_path / "data"), "--workdir", str(run), "--val-bodies", "1",
                 "--bodies-per-step", "1", "--points-per-body", "512", "--max-steps", "6", "--eval-every", "6",
                 "--train-region", "head", "--lr", "1e-2"])
-    trained = load_model(run / "best.safetensors")
+    trained = load_model(run / "best.safetensors", field="neural")
     assert trained.bundle.info["detail"]["head"]["training"]["steps"] == 6
     old, new = staged.network.state_dict(), trained.network.state_dict()
     changed = {k.split(".")[0] + "." + k.split(".")[1] for k in old if not torch.equal(old[k].half(), new[k].half())}

@@ -135,7 +135,8 @@ class Model:
         if self.explicit is None:
             return self.bundle.beta_from_phenotypes(phen)
         layer = self.explicit
-        return layer.code_from_coefficients(layer.coefficients_from_phenotypes(phen.double()))
+        phen = phen.to(device=layer.code_mean.device, dtype=torch.float64)
+        return layer.code_from_coefficients(layer.coefficients_from_phenotypes(phen))
 
     def posed_surface(self, lat: Latents) -> tuple[torch.Tensor, torch.Tensor]:
         """The bodies' own surface (exact field only): posed vertices (B,V,3) in the template's

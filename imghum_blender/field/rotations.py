@@ -44,13 +44,13 @@ def special_procrustes(m: torch.Tensor, iterations: int = 12, proper: bool = Fal
     finite when singular values coincide, as they do for near-rotation inputs. With ``proper`` the
     few matrices with a negative determinant (degenerate bones of the smallest bodies), whose polar
     factor is a reflection, take the SVD's nearest rotation instead, as the teacher's
-    ``roma.special_procrustes`` does (a data-dependent step: not for meta tensors)."""
+    ``roma.special_procrustes`` does (a data-dependent step, skipped for meta tensors, which hold no data)."""
     x = m
     for _ in range(iterations):
         gamma = torch.det(x).abs().clamp_min(1e-30) ** (-1.0 / 3.0)
         x = 0.5 * (gamma[..., None, None] * x + torch.linalg.inv(x).transpose(-1, -2) / gamma[..., None, None])
     flipped = torch.det(m) < 0
-    if proper and bool(flipped.any()):
+    if proper and m.device.type != "meta" and bool(flipped.any()):
         u, _, vh = torch.linalg.svd(m[flipped])
         u = torch.cat([u[..., :2], -u[..., 2:]], -1)  # det(U V^T) = -1 here: flip the weakest axis
         x = x.clone()

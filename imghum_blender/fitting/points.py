@@ -52,7 +52,7 @@ class _CloudLoss:
         if self.normals is not None:
             n = torch.as_tensor(self.normals[idx[:m]], dtype=torch.float32, device=x.device)
             x = torch.cat([x, x[:m] + 0.01 * n, x[:m] - 0.01 * n])
-        s = self.model.network_sdf(x[None], params.latents(stage))[0]  # few points: no part grid
+        s = self.model.network_sdf(x[None], params.latents(stage))[0]  # the surrogate; few points: no grid
         data = torch.log1p((s[:k] / r) ** 2).mean()
         if self.normals is not None:
             data = data + 0.5 * (torch.log1p(((s[k:k + m] - 0.01) / r) ** 2).mean()
@@ -133,8 +133,8 @@ def _body_and_details(model: Model, params: Params, loss: _CloudLoss, cloud: np.
     """The winner's body and details stages (``steps``), the limb search on ``cloud`` (model frame)
     halfway through the body stage; the upper limb bones it re-posed."""
     moved: list[str] = []
-    runner.run(params, [("body", steps[0]), ("details", steps[1])], loss,
-               {("body", steps[0] // 2): lambda: moved.extend(cloud_limb_search(model, params, loss.pts, cloud, rng))})
+    calls = {("body", steps[0] // 2): lambda: moved.extend(cloud_limb_search(model, params, loss.pts, cloud, rng))}
+    runner.run(params, [("body", steps[0]), ("details", steps[1])], loss, calls)
     return moved
 
 

@@ -79,7 +79,10 @@ def fit_document(model: Model, fit) -> dict:
 
     voc = model.vocabulary
     rotvec = matrix_to_rotvec(fit.latents.pose[0].detach().double().cpu()).numpy()
-    return {"beta": fit.latents.beta[0].tolist(),
+    beta = fit.latents.beta[0].tolist()
+    if not any(beta[voc.beta_size:]):  # a fit's code is the network's beta: the exact field's long tail is zero
+        beta = beta[:voc.beta_size]
+    return {"beta": beta,
             "expression": {n: float(v) for n, v in zip(voc.expression_names, fit.latents.expression[0].tolist())},
             "pose": {n: rotvec[i].tolist() for i, n in enumerate(voc.bone_names)},
             "root_translation": fit.latents.root_translation[0].tolist(),

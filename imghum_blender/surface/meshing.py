@@ -25,6 +25,9 @@ NEAR = 0.5
 #: (and coarser still for previews, where building the grid is a large share of the time).
 MESH_GRID_CELLS = 20
 PREVIEW_GRID_CELLS = 12
+#: Slack on the exact-distance bounds (float32 values): a node's |value| must exceed a distance by
+#: this factor plus _SLACK meters before that distance counts as free of surface.
+_SAFE, _SLACK = 1.001, 1e-6
 
 
 class ResolutionError(ValueError):
@@ -56,6 +59,7 @@ def _grid_shape(lo: np.ndarray, hi: np.ndarray, h: float, stride: int) -> np.nda
 
 
 _CORNERS = np.array([[x, y, z] for x in (0, 1) for y in (0, 1) for z in (0, 1)])
+_SIGNS = 2 * _CORNERS - 1
 
 
 class _SparseField:
@@ -69,6 +73,9 @@ class _SparseField:
         self.values = np.zeros(self.shape, dtype=np.float32)
         self.known = np.zeros(self.shape, dtype=bool)
         self.queries = 0
+        # An exact signed distance bounds the distance to the surface from below: no surface lies
+        # closer to a node than |value|. The network's SDF and edited fields give no such bound.
+        self.distance_bound = getattr(model, "field", None) == "exact" and not edits
 
     def evaluate(self, nodes: np.ndarray) -> None:
         """Network SDF at grid nodes (M,3) (full-resolution indices)."""
@@ -96,6 +103,48 @@ class _SparseField:
         view = self.values[::s, ::s, ::s]
         np.copyto(view, fine, where=~self.known[::s, ::s, ::s])
 
+    def may_hold_surface(self, cells: np.ndarray, s: int) -> np.ndarray:
+        """Which cells (M,3) of stride s are not provably free of surface: with an exact distance, a
+        cell is empty when an evaluated corner is farther from the surface than the cell's diagonal."""
+        if not self.distance_bound:
+            return np.ones(len(cells), dtype=bool)
+        idx = tuple((cells[:, None, :] + _CORNERS * s).reshape(-1, 3).T)
+        reach = np.where(self.known[idx], np.abs(self.values[idx]), 0.0).reshape(-1, 8)
+        return reach.max(1) <= _SAFE * np.sqrt(3.0) * s * self.h + _SLACK
+
+    def signs(self, nodes: np.ndarray, s: int) -> np.ndarray:
+        """Each node's (M,3, on the stride-s lattice) sign as far as known without evaluating it (M,)
+        int8: +1 outside, -1 inside (value <= 0), 0 unknown. Evaluated nodes: their value's. Others,
+        with an exact distance (1-Lipschitz, changing sign only on the surface): the sign of one of the
+        nearest stride-2s nodes (the coarser level's: the corners of the stride-2s edge, face or cell
+        whose middle the node is) that is evaluated and farther from the surface than from the node."""
+        idx = tuple(nodes.T)
+        known = self.known[idx]
+        sign = np.where(known, np.where(self.values[idx] > 0, 1, -1), 0).astype(np.int8)
+        todo = np.flatnonzero(~known)
+        if not self.distance_bound or len(todo) == 0:
+            return sign
+        odd = (nodes[todo] // s) % 2  # (T,3): 1 along the axes where the node is between stride-2s nodes
+        # (the grid's cell count is a multiple of the coarse stride, so both neighbours exist)
+        nb = nodes[todo][:, None, :] + _SIGNS * odd[:, None, :] * s  # (T,8,3), repeats where odd is 0
+        nidx = tuple(nb.reshape(-1, 3).T)
+        v = self.values[nidx].reshape(-1, 8)
+        reach = _SAFE * np.sqrt(odd.sum(1, keepdims=True)) * s * self.h + _SLACK
+        sure = self.known[nidx].reshape(-1, 8) & (np.abs(v) > reach) & (odd.any(1, keepdims=True))
+        pos, neg = (sure & (v > 0)).any(1), (sure & (v < 0)).any(1)
+        sign[todo] = np.where(pos & ~neg, 1, np.where(neg & ~pos, -1, 0))
+        return sign
+
+    def may_straddle(self, cells: np.ndarray, s: int) -> np.ndarray:
+        """Which cells (M,3) of stride s are not provably without a sign change among their corners
+        (:meth:`signs`; without an exact distance: every cell)."""
+        if not self.distance_bound or len(cells) == 0:
+            return np.ones(len(cells), dtype=bool)
+        flat = np.ravel_multi_index(tuple((cells[:, None, :] + _CORNERS * s).reshape(-1, 3).T), self.shape)
+        nodes, inverse = np.unique(flat, return_inverse=True)
+        sign = self.signs(np.stack(np.unravel_index(nodes, self.shape), -1), s)[inverse].reshape(-1, 8)
+        return (sign[:, 0] == 0) | (sign != sign[:, :1]).any(1)
+
     def sign_change(self, cells: np.ndarray, s: int) -> np.ndarray:
         """Which cells (M,3, full-resolution origin indices) of stride s straddle the zero level."""
         v = self.values[tuple((cells[:, None, :] + _CORNERS * s).reshape(-1, 3).T)].reshape(-1, 8)
@@ -111,14 +160,16 @@ def _unique_rows(idx: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 def _refine(field: _SparseField, seeds: np.ndarray, s: int) -> np.ndarray:
     """Evaluate stride-s cells from ``seeds`` (cell origins) and follow the surface: every cell
     whose corner values straddle zero gets all its corners evaluated, until no such cell has an
-    unevaluated corner. Returns the straddling cells."""
+    unevaluated corner. Cells that an exact distance shows to have no sign change are skipped
+    (:meth:`_SparseField.may_straddle`). Returns the
+    straddling cells (all corners evaluated)."""
     lim = np.array(field.shape) - 1 - s
     cells = seeds
     checked = [seeds]
     force = True
     while len(cells):
-        if not force:
-            cells = cells[field.sign_change(cells, s)]
+        # seeds: only those that may straddle; followers: those that straddle as far as known
+        cells = cells[field.may_straddle(cells, s) if force else field.sign_change(cells, s)]
         corners = _unique_rows((cells[:, None, :] + _CORNERS * s).reshape(-1, 3), field.shape)
         new = corners[~field.known[tuple(corners.T)]]
         if len(new) == 0:
@@ -130,7 +181,8 @@ def _refine(field: _SparseField, seeds: np.ndarray, s: int) -> np.ndarray:
         cells = _unique_rows(around, field.shape)
         checked.append(cells)
     cand = _unique_rows(np.concatenate(checked), field.shape)
-    return cand[field.sign_change(cand, s)]
+    cand = cand[field.sign_change(cand, s)]
+    return cand[field.known[tuple((cand[:, None, :] + _CORNERS * s).reshape(-1, 3).T)].reshape(-1, 8).all(1)]
 
 
 def _nodes(shape: tuple[int, ...], stride: int, cells: bool = False) -> np.ndarray:
@@ -150,6 +202,7 @@ def _coarse_to_fine_cells(field: _SparseField, s: int) -> np.ndarray:
     cells = _nodes(field.shape, s, cells=True)
     v = field.values[tuple((cells[:, None, :] + _CORNERS * s).reshape(-1, 3).T)].reshape(-1, 8)
     cells = cells[((v.min(1) <= 0) & (v.max(1) > 0)) | (np.abs(v).min(1) < NEAR * s * field.h)]
+    cells = cells[field.may_hold_surface(cells, s)]
     while s > 1:
         s //= 2
         field.predict_level(s)

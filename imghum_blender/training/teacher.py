@@ -194,7 +194,10 @@ def latents_from_anny(model: Model, phenotype_kwargs: dict, facial_actions: dict
     phen = {k: torch.as_tensor(v, dtype=torch.float64).reshape(-1) for k, v in phenotype_kwargs.items()}
     coeffs = blendshape_coefficients(phen)
     n_phen = len(coeffs[0]) - len(teacher.facial_action_labels)
-    beta = model.bundle.beta_from_coefficients(coeffs[:, :n_phen].float())
+    if model.explicit is not None:  # the exact field's full shape code (exact)
+        beta = model.explicit.code_from_coefficients(coeffs[:, :n_phen])
+    else:
+        beta = model.bundle.beta_from_coefficients(coeffs[:, :n_phen].float())
     expression = None
     if facial_actions:
         b = beta.shape[0]
@@ -209,9 +212,10 @@ def latents_from_anny(model: Model, phenotype_kwargs: dict, facial_actions: dict
 def anny_from_latents(model: Model, lat) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], torch.Tensor]:
     """Teacher inputs (phenotypes, facial actions, (B,J,4,4) pose deltas) for model latents.
 
-    Phenotypes come from a bounded least-squares fit of beta (exact for betas the phenotypes reach).
+    Phenotypes come from a bounded least-squares fit of beta (its network part: the first
+    ``vocabulary.beta_size`` components; exact for betas the phenotypes reach).
     """
-    phen = model.bundle.phenotypes_from_beta(lat.beta)
+    phen = model.bundle.phenotypes_from_beta(lat.beta[:, :model.vocabulary.beta_size].float())
     face = {name: lat.expression[:, j].double() for j, name in enumerate(model.vocabulary.expression_names)}
     deltas = torch.eye(4, dtype=torch.float64).repeat(lat.batch_size, lat.pose.shape[1], 1, 1)
     deltas[..., :3, :3] = lat.pose.double()
