@@ -92,7 +92,8 @@ def test_addon_runs_torch_under_the_thread_policy(body_api):
 def test_keyed_latent_is_interpolated_into_the_bake(body_api):
     t = body_api["interpolation_t"]
     assert 0.0 < t < 1.0 and abs(t - 0.5) < 0.2
-    assert body_api["bake_vs_interpolated_age"] < 1e-4
+    # the exact field follows the float32 bone frames Blender hands back to the bake (sub-millimetre)
+    assert body_api["bake_vs_interpolated_age"] < 5e-4
     assert min(body_api["bake_vs_end_keys"]) > 100 * max(body_api["bake_vs_interpolated_age"], 1e-5)
 
 
