@@ -10,6 +10,14 @@ Core library (no bpy). Public surface::
     attrs = ih.surface_attributes(model, mesh)  # seam-aware UVs, part labels, skin weights
     fit = ih.fit_points(model, scan_points)     # .latents, .mesh, .residual
     body = ih.template_mesh(model, lat)         # the template's quads on this body (same vertices always)
+
+Subpackages, in reading order (each one's docstring orders its modules): :mod:`.bundle` (the model
+files on disk, torch-free) -> :mod:`.field` (latents in, signed distance and semantics out: the exact
+and the neural backend) -> :mod:`.surface` (meshes, template topology, attributes, edits, rig) ->
+:mod:`.fitting` (bodies from scans and images) -> :mod:`.formats` (files in and out, torch-free but
+for retargeting) -> :mod:`.runtime` (one body evaluation and the background evaluator) -> :mod:`.batch`
+(the headless renderer; its Blender side is the one place bpy is imported) -> :mod:`.training` (build
+time only).
 """
 import importlib
 

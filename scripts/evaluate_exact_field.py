@@ -63,10 +63,11 @@ def explicit_vs_teacher(model, gen: torch.Generator) -> dict:
 
 def ground_truth(v: np.ndarray, faces: np.ndarray, template: np.ndarray, q: np.ndarray):
     import igl
-    import point_cloud_utils as pcu
+
+    from imghum_blender.training.ground_truth import winding_number  # point-cloud-utils
 
     sq, face, closest = igl.point_mesh_squared_distance(q, v, faces)
-    inside = pcu.winding_number(v, faces.astype(np.int32), q) > 0.5
+    inside = winding_number(v, faces, q) > 0.5
     tri = v[faces[face]]
     bary = igl.barycentric_coordinates(closest, tri[:, 0].copy(), tri[:, 1].copy(), tri[:, 2].copy())
     return np.sqrt(sq), inside, (template[faces[face]] * bary[..., None]).sum(1)

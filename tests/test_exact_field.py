@@ -65,11 +65,11 @@ def test_a_short_beta_is_the_networks_beta(exact, neural):
 
 def _ground_truth(vertices: np.ndarray, faces: np.ndarray, template: np.ndarray, points: np.ndarray):
     import igl
-    import point_cloud_utils as pcu
+
+    from imghum_blender.training.ground_truth import winding_number  # point-cloud-utils: another implementation
 
     sq, face, closest = igl.point_mesh_squared_distance(points, vertices, faces)
-    inside = pcu.winding_number(vertices, faces.astype(np.int32), points) > 0.5 \
-        if hasattr(pcu, "winding_number") else igl.fast_winding_number(vertices, faces, points) > 0.5
+    inside = winding_number(vertices, faces, points) > 0.5
     tri = vertices[faces[face]]
     bary = igl.barycentric_coordinates(closest, tri[:, 0].copy(), tri[:, 1].copy(), tri[:, 2].copy())
     semantics = (template[faces[face]] * bary[..., None]).sum(1)

@@ -7,8 +7,7 @@ from scipy.spatial import cKDTree
 from imghum_blender.surface.meshing import MAX_GRID_NODES, ResolutionError, named_region
 
 
-@pytest.fixture(scope="module")
-def posed_latents(model, teacher):
+def _posed_latents(model) -> list:
     """The mean body at rest and two held-out teacher bodies in random poses (fingers included)."""
     from imghum_blender.training.teacher import latents_from_anny, sample_phenotypes, sample_poses
 
@@ -20,6 +19,23 @@ def posed_latents(model, teacher):
     return bodies
 
 
+@pytest.fixture(scope="module")
+def posed_latents(model, teacher):
+    """:func:`_posed_latents` of the default model."""
+    return _posed_latents(model)
+
+
+@pytest.fixture(scope="module", params=["exact", "neural"])
+def field_model(request, model):
+    """The shipped model with either field backend (the mesher skips provably empty cells only with
+    the exact field's true distances)."""
+    if request.param == model.field:
+        return model
+    import imghum_blender as ih
+
+    return ih.load_model(field=request.param)
+
+
 def _hausdorff(a: np.ndarray, b: np.ndarray) -> float:
     return max(cKDTree(a).query(b)[0].max(), cKDTree(b).query(a)[0].max())
 
@@ -29,8 +45,9 @@ def _voxel(model, lat, resolution: int) -> float:
     return float((hi - lo).max()) / (resolution - 1)
 
 
-def test_coarse_to_fine_equals_dense(model, posed_latents):
-    for lat in posed_latents:
+def test_coarse_to_fine_equals_dense(field_model, teacher):
+    model = field_model
+    for lat in _posed_latents(model):
         fast = model.mesh(lat, resolution=128)
         dense = model.mesh(lat, resolution=128, dense=True)
         assert _hausdorff(fast.vertices, dense.vertices) <= 0.5 * _voxel(model, lat, 128)

@@ -1,5 +1,8 @@
 """Fitting the model to data: point clouds (full or partial scans) and images (silhouettes and 2D
-landmarks), by gradient descent on the latents through the differentiable field. Reading order:
+landmarks), by gradient descent on the latents through the differentiable field. With either
+backend the steps evaluate the neural network (:meth:`~imghum_blender.field.model.Model.network_sdf`:
+smooth, fast, about a millimetre from the exact surface) and fit its beta; residuals, meshes and
+scores use the model's own field. Reading order:
 
 - :mod:`.inputs`: checks of what the fits take (points, normals, masks, keypoints, cameras); torch-free.
 - :mod:`.scan_frame`: a scan's unit, up axis, estimated normals and the similarity into the model's frame.
