@@ -13,7 +13,6 @@ import argparse
 import json
 import os
 import platform
-import time
 from pathlib import Path
 
 import numpy as np
@@ -21,16 +20,8 @@ import torch
 
 import imghum_blender as ih
 from imghum_blender.surface.attributes import surface_attributes
+from timing import best_of  # scripts/timing.py
 
-
-def best_of(fn, repeats: int) -> tuple[float, object]:
-    """Smallest wall time of ``repeats`` calls and the last result."""
-    best, out = float("inf"), None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
 
 
 def bodies(model) -> list:

@@ -9,23 +9,14 @@ import argparse
 import json
 import os
 import platform
-import time
 from pathlib import Path
 
 import imghum_blender as ih
 from imghum_blender.formats import mocap
+from timing import best_of  # scripts/timing.py
 
 ROOT = Path(__file__).resolve().parents[1]
 
-
-def best_of(fn, repeats: int) -> float:
-    """Fastest of ``repeats`` calls (seconds)."""
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def main() -> None:
@@ -40,9 +31,9 @@ def main() -> None:
     mocap.retarget(model, lat, motion)  # warm-up (the rest rig is cached per model)
     result = {"machine": f"{platform.machine()}, {os.cpu_count()} cores", "clip": Path(args.clip).name,
               "frames": motion.frames, "joints": len(motion.names),
-              "read_bvh_s": round(best_of(lambda: mocap.read_bvh(args.clip), args.repeats), 4),
-              "retarget_s": round(best_of(lambda: mocap.retarget(model, lat, motion), args.repeats), 4),
-              "resample_to_24fps_s": round(best_of(lambda: motion.resampled(24.0), args.repeats), 4)}
+              "read_bvh_s": round(best_of(lambda: mocap.read_bvh(args.clip), args.repeats)[0], 4),
+              "retarget_s": round(best_of(lambda: mocap.retarget(model, lat, motion), args.repeats)[0], 4),
+              "resample_to_24fps_s": round(best_of(lambda: motion.resampled(24.0), args.repeats)[0], 4)}
     result["retarget_ms_per_frame"] = round(1000 * result["retarget_s"] / motion.frames, 3)
     track = mocap.retarget(model, lat, motion)
     result["lowest_foot_above_ground_max_mm"] = round(1000 * float(abs(mocap.foot_heights(model, lat, track)).max()), 3)

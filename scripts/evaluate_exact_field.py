@@ -18,7 +18,6 @@ import argparse
 import itertools
 import json
 import platform
-import time
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +26,7 @@ import torch
 import imghum_blender as ih
 from imghum_blender.bundle.vocabulary import PHENOTYPE_NAMES
 from imghum_blender.training import teacher as t
+from timing import best_of  # scripts/timing.py
 
 SEED = 20261205
 
@@ -107,14 +107,6 @@ def exact_vs_ground_truth(model, gen: torch.Generator, bodies: int, points: int)
             "semantic_error_p99_mm": float(np.percentile(sem, 99) * 1000)}
 
 
-def best_of(fn, repeats: int = 5) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
-
 
 def speed(model) -> dict:
     from imghum_blender.surface.face_keys import face_keys
@@ -122,18 +114,18 @@ def speed(model) -> dict:
 
     lat = model.latents(phenotypes={"age": 0.8, "weight": 0.6}, expression={"mouthSmileLeft": 0.5})
     with torch.no_grad():
-        posed = best_of(lambda: model.posed_surface(lat), 20)
-        prepare = best_of(lambda: model.prepare(lat), 3)
+        posed = best_of(lambda: model.posed_surface(lat), 20)[0]
+        prepare = best_of(lambda: model.prepare(lat), 3)[0]
         v = model.posed_surface(lat)[0][0].numpy()
         rng = np.random.default_rng(0)
         faces = model.template_faces.numpy()
         q = (v[faces[rng.integers(0, len(faces), 1_000_000)]] * rng.dirichlet([1, 1, 1], 1_000_000)[..., None]).sum(1)
         q = torch.from_numpy(q + rng.normal(0, 0.005, q.shape).clip(-0.01, 0.01)).float()
         state = model.prepare(lat)
-        query = best_of(lambda: model.query(q, lat, state=state), 3)
-        mesh256 = best_of(lambda: model.mesh(lat, resolution=256), 3)
-        template = best_of(lambda: template_mesh(model, lat), 5)
-        keys = best_of(lambda: face_keys(model, lat), 3)
+        query = best_of(lambda: model.query(q, lat, state=state), 3)[0]
+        mesh256 = best_of(lambda: model.mesh(lat, resolution=256), 3)[0]
+        template = best_of(lambda: template_mesh(model, lat), 5)[0]
+        keys = best_of(lambda: face_keys(model, lat), 3)[0]
     row = {"posed_surface_ms": posed * 1000, "prepare_s": prepare, "near_surface_points_per_s": 1e6 / query,
            "adaptive_mesh_256_s": mesh256, "template_mesh_s": template, "arkit_keys_52_s": keys}
     for k, v in row.items():
