@@ -60,7 +60,9 @@ class RigidSearch:
             a, b = model.bounds(lat, margin)
             axes = [np.linspace(a[i], b[i], cells) for i in range(3)]
             grid = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, 3)
-            sdf = model.query(grid.astype(np.float32), lat)[0]
+            with torch.no_grad():  # the fit's surrogate, the network (as every step of a fit)
+                pts = torch.as_tensor(grid, dtype=model.dtype, device=model.device)[None]
+                sdf = model.network_sdf(pts, lat, grid_cells=40)[0].cpu().numpy()
             volumes.append(torch.as_tensor(sdf, dtype=torch.float32).reshape(cells, cells, cells).permute(2, 1, 0))
             lo.append(a)
             hi.append(b)

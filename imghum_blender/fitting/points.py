@@ -112,7 +112,8 @@ def _try_hypotheses(model: Model, scan: _Scan, probe: np.ndarray, chosen: list, 
             return [_Hypothesis(0.0, pose, rot, trans, params)]
         lat = params.latents("body").detach()
         with torch.no_grad():
-            data = float(np.median(np.abs(model.query(probe @ rot.T + trans, lat)[0])) * 1000)
+            probe_pts = torch.as_tensor(probe @ rot.T + trans, dtype=model.dtype, device=model.device)[None]
+            data = float(np.median(np.abs(model.network_sdf(probe_pts, lat)[0].cpu().numpy())) * 1000)
         scored.append(_Hypothesis(data + _coverage_mm(model, lat, cKDTree(y)), pose, rot, trans, params))
     return sorted(scored, key=lambda h: h.score)
 
