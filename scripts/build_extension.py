@@ -1,11 +1,12 @@
 """Validate and build the Blender extension zip with Blender's own tool (plain python, no Blender).
 
     python scripts/build_extension.py [--out dist]                 # code + shipped model (needs torch,
-                                                                   # numpy, scikit-image, scipy in Blender's Python)
+                                                                   # numpy, scikit-image, scipy, libigl in
+                                                                   # Blender's Python)
     python scripts/build_extension.py --wheels [--platform linux-x64] [--out dist]
                                                                    # self-contained: bundles the wheels
 
-With ``--wheels`` the runtime dependencies (CPU torch, scikit-image, scipy and their dependencies;
+With ``--wheels`` the runtime dependencies (CPU torch, scikit-image, scipy, libigl and their dependencies;
 not numpy, which Blender ships) are fetched with ``pip download`` for Blender's Python 3.11 and the
 chosen platform (linux-x64, windows-x64, macos-arm64), listed in a copy of the manifest, and the zip
 is built from a staging copy of the repository, so the checkout stays untouched.
@@ -22,7 +23,9 @@ from importlib.util import find_spec
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-RUNTIME_REQUIREMENTS = ["torch==2.13.0", "scikit-image", "scipy"]
+#: libigl: the exact field's closest-triangle search and winding numbers (cp311 wheels for Linux x64,
+#: Windows x64 and macOS arm64: 14 / 20 / 12 MB).
+RUNTIME_REQUIREMENTS = ["torch==2.13.0", "scikit-image", "scipy", "libigl==2.6.3"]
 #: Wheels Blender already ships: bundling a second copy would shadow Blender's own.
 BLENDER_PROVIDES = ("numpy",)
 PLATFORMS = {"linux-x64": "manylinux_2_28_x86_64", "windows-x64": "win_amd64", "macos-arm64": "macosx_11_0_arm64"}

@@ -53,6 +53,7 @@ def test_self_contained_zip_bundles_wheels_and_installs(blender_script, tmp_path
     archive = zipfile.ZipFile(zip_path)
     wheels = [n for n in archive.namelist() if n.endswith(".whl")]
     assert any("torch-2.13.0+cpu" in w for w in wheels) and any("scikit_image" in w for w in wheels)
+    assert any("libigl-2.6.3" in w for w in wheels)  # the exact field's closest-triangle search
     assert not any("/numpy-" in w for w in wheels)  # Blender ships numpy
     manifest = archive.read("blender_manifest.toml").decode()
     assert 'platforms = ["linux-x64"]' in manifest and all(w in manifest for w in wheels)

@@ -57,7 +57,10 @@ HANDS = ("RELAXED", "FIST", "OPEN", "POINT")
 def teacher_vertices(model: Model, lat) -> np.ndarray:
     """The teacher's posed vertices (V,3) of exactly the body of ``lat`` (body 0)."""
     bundle = model.bundle
-    coeffs = bundle.tensors["coeff_mean"].double() + lat.beta[:1].double() @ bundle.tensors["beta_basis"].double()
+    if model.explicit is not None:  # the exact field's full shape code
+        coeffs = model.explicit.coefficients_from_code(lat.beta[:1].double())
+    else:
+        coeffs = bundle.tensors["coeff_mean"].double() + lat.beta[:1].double() @ bundle.tensors["beta_basis"].double()
     deltas = torch.eye(4, dtype=torch.float64).repeat(1, lat.pose.shape[1], 1, 1)
     deltas[..., :3, :3] = lat.pose[:1].double()
     deltas[:, 0, :3, 3] = lat.root_translation[:1].double()
