@@ -103,7 +103,7 @@ class PartGeometry:
             lo, hi = t.min(), t.max()
             seg = np.clip(t, lo, hi)[:, None] * a
             self.axis[p], self.span[p] = a, (lo, hi)
-            self.radius[p] = 1.1 * np.percentile(np.linalg.norm(local - seg, axis=1), 95) + 0.002
+            self.radius[p] = 1.1 * np.linalg.norm(local - seg, axis=1).max() + 0.002  # all of it: no toe left behind
             self.vertex_t[vpart == p] = (t - lo) / max(hi - lo, 1e-9)
         self.vpart = vpart
         self.template_vertices = tv
