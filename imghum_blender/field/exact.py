@@ -33,11 +33,13 @@ _OFFSET = 1e-7  # meters off a triangle's centre where its outside winding numbe
 @dataclass
 class SurfaceState:
     """One posed body's surface prepared for queries: vertices (V,3) torch (with autograd), their
-    float64 numpy copy, the AABB tree, each triangle's outside winding number (F,) and mixed flag (F,)
-    (:func:`classify_triangles`) and the pseudonormals (faces (F,3), vertices (V,3), edges (E,3))."""
+    float64 numpy copy, its :class:`Topology`, the AABB tree, each triangle's outside winding number
+    (F,) and mixed flag (F,) (:func:`classify_triangles`) and the pseudonormals (faces (F,3),
+    vertices (V,3), edges (E,3))."""
 
     vertices: torch.Tensor
     vertices_np: np.ndarray
+    topo: "Topology"
     tree: object
     winding: np.ndarray
     mixed: np.ndarray
@@ -121,22 +123,14 @@ def _pseudonormals(vertices: np.ndarray, topo: Topology) -> tuple[np.ndarray, np
     return fn, vn, topo.edge_faces @ fn
 
 
-def prepare_surface(vertices: torch.Tensor, faces: np.ndarray, signs: str = "winding") -> SurfaceState:
-    """A posed body's vertices (V,3) made ready for :func:`query_surface`. ``signs``: ``winding`` (the
-    ground truth's convention, above) or ``closest`` (the pseudonormal test alone: cheaper, wrong only
-    inside contacts and where the eyeballs and the tongue overlap the head; fits use it)."""
+def prepare_surface(vertices: torch.Tensor, faces: np.ndarray) -> SurfaceState:
+    """A posed body's vertices (V,3) made ready for :func:`query_surface`."""
     v = vertices.detach().to("cpu", torch.float64).numpy()
     topo = topology(faces, len(v))
     tree = _igl().AABB()
     tree.init(v, faces)
     fn, vn, en = _pseudonormals(v, topo)
-    if signs == "winding":
-        winding, mixed = classify_triangles(v, topo, fn, _unit(vn))
-    elif signs == "closest":
-        winding, mixed = np.zeros(len(faces), dtype=np.int64), np.zeros(len(faces), dtype=bool)
-    else:
-        raise ValueError(f"unknown sign mode {signs!r}; choose 'winding' or 'closest'")
-    return SurfaceState(vertices, v, tree, winding, mixed, fn, vn, en)
+    return SurfaceState(vertices, v, topo, tree, *classify_triangles(v, topo, fn, _unit(vn)), fn, vn, en)
 
 
 def _barycentrics(tri: np.ndarray, p: np.ndarray) -> np.ndarray:
@@ -174,7 +168,7 @@ def query_surface(state: SurfaceState, faces: np.ndarray, template: torch.Tensor
         return points.new_zeros(0), points.new_zeros((0, 3))
     _, face, closest = state.tree.squared_distance(state.vertices_np, faces, q)
     bary = _barycentrics(state.vertices_np[faces[face]], closest)
-    below = ((q - closest) * _closest_normal(state, topology(faces, len(state.vertices_np)), face, bary)).sum(1) < 0
+    below = ((q - closest) * _closest_normal(state, state.topo, face, bary)).sum(1) < 0
     inside = state.winding[face] + below > 0.5
     mixed = state.mixed[face]
     if mixed.any():
@@ -199,11 +193,9 @@ class ExactBodies:
     surfaces: list[SurfaceState]
 
 
-def prepare_bodies(vertices: torch.Tensor, frames: torch.Tensor, faces: np.ndarray,
-                   signs: str = "winding") -> ExactBodies:
-    """Posed vertices (B,V,3) and frames (B,J,4,4) made ready for :func:`query_bodies` (``signs``: see
-    :func:`prepare_surface`)."""
-    return ExactBodies(vertices, frames, [prepare_surface(v, faces, signs) for v in vertices])
+def prepare_bodies(vertices: torch.Tensor, frames: torch.Tensor, faces: np.ndarray) -> ExactBodies:
+    """Posed vertices (B,V,3) and frames (B,J,4,4) made ready for :func:`query_bodies`."""
+    return ExactBodies(vertices, frames, [prepare_surface(v, faces) for v in vertices])
 
 
 def query_bodies(bodies: ExactBodies, faces: np.ndarray, template: torch.Tensor,

@@ -43,6 +43,13 @@ def quantize_rows(basis: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
     return codes.numpy(), scale.float().numpy()
 
 
+def extends_beta(code_basis: torch.Tensor, beta_basis: torch.Tensor, tolerance: float = 1e-4) -> bool:
+    """Whether a full shape code's first rows (C,C) are a bundle's beta basis (K,C), to ``tolerance``
+    of its largest entry (the neural network's beta is then the code's first K components)."""
+    old = beta_basis.double()
+    return float((code_basis[:len(old)].double() - old).abs().max() / old.abs().max()) <= tolerance
+
+
 def save_explicit(path: str | Path, tensors: dict[str, np.ndarray], doc: dict) -> None:
     """Write the layer's tensors with its JSON document and checksums."""
     text = json.dumps(doc)

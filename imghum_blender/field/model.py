@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from . import exact
-from .explicit import DEFAULT_EXPLICIT, ExplicitLayer, load_explicit
+from .explicit import DEFAULT_EXPLICIT, ExplicitLayer, extends_beta, load_explicit
 from .loader import Bundle, load_bundle
 from .kinematics import forward_kinematics, rest_frames
 from .latents import Latents, make_latents
@@ -71,9 +71,8 @@ class Model:
         self.explicit = explicit
         self.field = "exact" if explicit is not None else "neural"
         if explicit is not None:
-            old = bundle.tensors["beta_basis"].double()
-            mismatch = float((explicit.code_basis[:len(old)] - old).abs().max() / old.abs().max())
-            if mismatch > 1e-4 or explicit.skeleton.names != bundle.skeleton.names:
+            if not extends_beta(explicit.code_basis, bundle.tensors["beta_basis"]) \
+                    or explicit.skeleton.names != bundle.skeleton.names:
                 raise ExplicitMismatch("the explicit layer does not extend this bundle's shape code (built for another "
                                  "bundle); load it with field='neural'")
         self.vocabulary = bundle.vocabulary
@@ -161,15 +160,14 @@ class Model:
         frames = forward_kinematics(skel, rest_rot, heads, lat.pose.to(ct), lat.root_translation.to(ct), self._levels)
         return BoneFrames(frames.to(dt), rest_rot.to(dt), heads.to(dt))
 
-    def prepare(self, lat: Latents, grid_cells: int = 40, signs: str = "winding") -> BodyState | exact.ExactBodies:
+    def prepare(self, lat: Latents, grid_cells: int = 40) -> BodyState | exact.ExactBodies:
         """What every query of a batch of bodies reuses. Neural: frames, per-part modulations and the
         part-candidate grid (``grid_cells`` per axis: finer pays off for large queries; 0: no grid,
         every point tests every part, cheaper for a few thousand points). Exact: the posed surfaces
-        with their search trees and winding readings (``signs="closest"``: pseudonormal signs only,
-        cheaper, for fits; see :func:`.exact.prepare_surface`; ``grid_cells`` is ignored)."""
+        with their search trees and winding readings (``grid_cells`` is ignored)."""
         if self.explicit is not None:
             verts, frames = self.posed_surface(lat)
-            return exact.prepare_bodies(verts, frames, self._faces_np, signs)
+            return exact.prepare_bodies(verts, frames, self._faces_np)
         return self.prepare_network(lat, grid_cells)
 
     def prepare_network(self, lat: Latents, grid_cells: int = 40) -> BodyState:

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from ..bundle.vocabulary import PHENOTYPE_NAMES
-from ..field.explicit import EXPLICIT_FORMAT, EXPLICIT_VERSION, quantize_rows, save_explicit
+from ..field.explicit import EXPLICIT_FORMAT, EXPLICIT_VERSION, extends_beta, quantize_rows, save_explicit
 from ..field.loader import load_bundle
 from . import teacher
 from .build_bundle import sample_shapes
@@ -75,9 +75,8 @@ def full_shape_code(bundle_path: Path, samples: int = 4000, seed: int = 1) -> tu
     p_rest = lmat @ v_rest / sigma_rest
     projection = torch.cat([p_old, p_rest - p_old @ (b_old @ p_rest)], 1)
     basis = torch.linalg.inv(projection)
-    mismatch = float((basis[:len(b_old)] - b_old).abs().max() / b_old.abs().max())
-    if mismatch > 1e-4:
-        raise RuntimeError(f"the full shape code does not extend the bundle's beta (relative mismatch {mismatch:.1e})")
+    if not extends_beta(basis, b_old):
+        raise RuntimeError("the full shape code does not extend the bundle's beta")
     return mean, basis, projection
 
 
