@@ -133,7 +133,7 @@ def prepare_surface(vertices: torch.Tensor, faces: np.ndarray) -> SurfaceState:
     return SurfaceState(vertices, v, topo, tree, *classify_triangles(v, topo, fn, _unit(vn)), fn, vn, en)
 
 
-def _barycentrics(tri: np.ndarray, p: np.ndarray) -> np.ndarray:
+def barycentrics(tri: np.ndarray, p: np.ndarray) -> np.ndarray:
     """Barycentric coordinates (N,3) of points p (N,3) on triangles tri (N,3,3)."""
     a, b, c = tri[:, 0], tri[:, 1], tri[:, 2]
     v0, v1, v2 = b - a, c - a, p - a
@@ -160,19 +160,50 @@ def _closest_normal(state: SurfaceState, topo: Topology, face: np.ndarray, bary:
     return normal
 
 
+@dataclass
+class Closest:
+    """Points' closest surface points (N,3) float64, their triangles (N,) and barycentrics (N,3), and
+    whether each point is inside (N,) bool."""
+
+    points: np.ndarray
+    face: np.ndarray
+    bary: np.ndarray
+    inside: np.ndarray
+
+
+def closest(state: SurfaceState, q: np.ndarray) -> Closest:
+    """The :class:`Closest` of float64 points q (N,3), N > 0, on one prepared body."""
+    faces = state.topo.faces
+    _, face, near = state.tree.squared_distance(state.vertices_np, faces, q)
+    bary = barycentrics(state.vertices_np[faces[face]], near)
+    below = ((q - near) * _closest_normal(state, state.topo, face, bary)).sum(1) < 0
+    inside = state.winding[face] + below > 0.5
+    mixed = state.mixed[face]
+    if mixed.any():
+        inside[mixed] = _igl().fast_winding_number(state.vertices_np, faces, q[mixed]) > 0.5
+    return Closest(near, face, bary, inside)
+
+
+def smooth_normals(state: SurfaceState, where: Closest) -> np.ndarray:
+    """Unit normals (N,3) at closest points: the angle-weighted vertex normals blended by the
+    barycentrics (the shading normal of the smooth-shaded surface, continuous across edges)."""
+    unit = _unit(state.vertex_normals)
+    return _unit((unit[state.topo.faces[where.face]] * where.bary[..., None]).sum(1))
+
+
+def template_points(state: SurfaceState, template: np.ndarray, where: Closest) -> np.ndarray:
+    """The template points (N,3) under closest points (the exact semantics, numpy)."""
+    return (template[state.topo.faces[where.face]] * where.bary[..., None]).sum(1)
+
+
 def query_surface(state: SurfaceState, faces: np.ndarray, template: torch.Tensor,
                   points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Signed distance (N,) and template point (N,3) of points (N,3) for one prepared body."""
     q = points.detach().to("cpu", torch.float64).numpy()
     if len(q) == 0:
         return points.new_zeros(0), points.new_zeros((0, 3))
-    _, face, closest = state.tree.squared_distance(state.vertices_np, faces, q)
-    bary = _barycentrics(state.vertices_np[faces[face]], closest)
-    below = ((q - closest) * _closest_normal(state, state.topo, face, bary)).sum(1) < 0
-    inside = state.winding[face] + below > 0.5
-    mixed = state.mixed[face]
-    if mixed.any():
-        inside[mixed] = _igl().fast_winding_number(state.vertices_np, faces, q[mixed]) > 0.5
+    where = closest(state, q)
+    face, bary, inside = where.face, where.bary, where.inside
     dev, dt = points.device, points.dtype
     tri = torch.as_tensor(faces[face], device=dev)
     weights = torch.as_tensor(bary, device=dev, dtype=dt)

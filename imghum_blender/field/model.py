@@ -248,9 +248,16 @@ class Model:
 
     def mesh(self, lat: Latents, resolution: int = 256, **kwargs):
         """Extract the zero level set of body 0 of ``lat`` (other bodies of a batch are ignored; see
-        :func:`imghum_blender.surface.meshing.extract_mesh`)."""
-        from ..surface.meshing import extract_mesh
+        :func:`imghum_blender.surface.meshing.extract_mesh`). With the exact field, a whole body with
+        edits is the template surface where no edit acts and marching cubes where one does
+        (:func:`imghum_blender.surface.hybrid.hybrid_mesh`)."""
+        from ..surface.hybrid import hybrid_mesh
+        from ..surface.meshing import check_resolution, extract_mesh
 
+        if self.explicit is not None and kwargs.get("edits") and kwargs.get("region") is None \
+                and not kwargs.get("dense"):
+            return hybrid_mesh(self, lat, check_resolution(resolution), kwargs["edits"],
+                               kwargs.get("min_component", 0.002))
         return extract_mesh(self, lat, resolution=resolution, **kwargs)
 
 

@@ -107,7 +107,7 @@ class PartGeometry:
             self.vertex_t[vpart == p] = (t - lo) / max(hi - lo, 1e-9)
         self.vpart = vpart
         self.template_vertices = tv
-        self.template_faces = model.template_faces.numpy()
+        self.template_faces = model.template_faces.numpy().astype(np.int64)
         self.parents = model.skeleton.parents.cpu().numpy()
         self._weights: dict[tuple[str, float], np.ndarray] = {}
         self._tree = None
@@ -127,15 +127,21 @@ class PartGeometry:
             self._weights[key] = _smooth(w, self.template_faces, int(round(border * 100 * _STEPS_PER_CM)))
         return self._weights[key]
 
-    def weights_at(self, semantics: np.ndarray, weights: np.ndarray, k: int = 4) -> np.ndarray:
-        """Region weights at semantic points (inverse-distance blend of the k nearest template vertices)."""
-        if self._tree is None:
-            from scipy.spatial import cKDTree
+    def weights_at(self, semantics: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """Region weights at semantic points, linear over the template triangle nearest each (so
+        a layer's surface is as smooth as the template's)."""
+        import igl
 
-            self._tree = cKDTree(self.template_vertices)
-        d, i = self._tree.query(semantics, k=k)
-        inv = 1.0 / np.maximum(d, 1e-6)
-        return (weights[i] * inv).sum(1) / inv.sum(1)
+        from ..field.exact import barycentrics
+
+        tv, tf = self.template_vertices, self.template_faces
+        if self._tree is None:
+            self._tree = igl.AABB()
+            self._tree.init(tv, tf)
+        if len(semantics) == 0:
+            return np.zeros(0)
+        _, face, near = self._tree.squared_distance(tv, tf, np.asarray(semantics, dtype=np.float64))
+        return (weights[tf[face]] * barycentrics(tv[tf[face]], near)).sum(1)
 
     def distal_parts(self, part: int) -> list[int]:
         """The part and every part whose main bone descends from its main bone."""
@@ -185,38 +191,69 @@ def smooth_max(a: np.ndarray, b: np.ndarray, k: float) -> np.ndarray:
     return b + (a - b) * h + k * h * (1.0 - h)
 
 
+def layer_offset(model: Model, edits: Edits, semantics: np.ndarray) -> np.ndarray:
+    """How far (N,) the layers move the surface out at points with these semantics (N,3): the
+    largest thickness x region weight."""
+    geo = part_geometry(model)
+    # Outside every part box the neural field is only a lower bound and has no semantics (zero):
+    # no layer there, or a garment could grow out of the empty space around the boxes.
+    valid = np.any(semantics != 0, axis=1)
+    offset = np.zeros(len(semantics))
+    for layer in edits.layers:
+        w = geo.weights_at(semantics[valid], geo.region_weights(layer.region, layer.border))
+        offset[valid] = np.maximum(offset[valid], layer.thickness * w)
+    return offset
+
+
 def apply(model: Model, edits: Edits, frames: np.ndarray, points: np.ndarray, sdf: np.ndarray,
           semantics: np.ndarray) -> np.ndarray:
     """The edited field at ``points`` (N,3) of body 0, given its posed frames (J,4,4) and the body
     field's SDF (N,) and semantics (N,3)."""
-    geo = part_geometry(model)
-    out = sdf.astype(np.float64)
-    if edits.layers:
-        # Outside every part box the field is only a lower bound and has no semantics (zero):
-        # no layer there, or a garment could grow out of the empty space around the boxes.
-        valid = np.any(semantics != 0, axis=1)
-        offset = np.zeros(len(points))
-        for layer in edits.layers:
-            w = geo.weights_at(semantics[valid], geo.region_weights(layer.region, layer.border))
-            offset[valid] = np.maximum(offset[valid], layer.thickness * w)
-        out = out - offset
+    out = sdf.astype(np.float64) - (layer_offset(model, edits, semantics) if edits.layers else 0.0)
     for cut in edits.cuts:
-        if cut.part not in geo.index:
-            raise ValueError(f"unknown part {cut.part!r} for a limb cut")
-        p = geo.index[cut.part]
-        removed = np.full(len(points), np.inf)
-        for q in geo.distal_parts(p):
-            f = frames[geo.main[q]]
-            ends = np.outer(geo.span[q], geo.axis[q]) @ f[:3, :3].T + f[:3, 3]
-            capsule = _segment_distance(points, ends[0], ends[1]) - geo.radius[q]
-            if q == p:
-                lo, hi = geo.span[p]
-                local = (points - f[:3, 3]) @ f[:3, :3]
-                beyond = local @ geo.axis[p] - (lo + cut.fraction * (hi - lo))
-                capsule = np.maximum(capsule, -beyond)
-            removed = np.minimum(removed, capsule)
-        out = smooth_max(out, -removed, cut.rounding)
+        out = smooth_max(out, -removed_distance(model, cut, frames, points), cut.rounding)
     return out.astype(np.float32)
+
+
+def apply_with_gradient(model: Model, edits: Edits, frames: np.ndarray, points: np.ndarray, sdf: np.ndarray,
+                        grad: np.ndarray, semantics: np.ndarray, step: float = 1e-4) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`apply` in float64 with its gradient (N,3), given the body field's gradient ``grad``
+    (N,3) and holding the semantics (the layers' weights vary slowly); a cut's removed region is
+    differentiated by central differences of ``step`` meters."""
+    out = sdf - (layer_offset(model, edits, semantics) if edits.layers else 0.0)
+    g = grad.copy()
+    for cut in edits.cuts:
+        def removed_at(x: np.ndarray, cut: LimbCut = cut) -> np.ndarray:
+            return removed_distance(model, cut, frames, x)
+
+        removed = removed_at(points)
+        gr = np.stack([(removed_at(points + e) - removed_at(points - e)) / (2 * step) for e in np.eye(3) * step], 1)
+        h = np.clip(0.5 + 0.5 * (out + removed) / cut.rounding, 0.0, 1.0) if cut.rounding > 0 \
+            else (out > -removed).astype(np.float64)
+        out = smooth_max(out, -removed, cut.rounding)
+        g = h[:, None] * g - (1.0 - h)[:, None] * gr
+    return out, g
+
+
+def removed_distance(model: Model, cut: LimbCut, frames: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Signed distance bound (N,) of points to the region a limb cut removes (negative inside), for
+    a body posed with ``frames`` (J,4,4)."""
+    geo = part_geometry(model)
+    if cut.part not in geo.index:
+        raise ValueError(f"unknown part {cut.part!r} for a limb cut")
+    p = geo.index[cut.part]
+    removed = np.full(len(points), np.inf)
+    for q in geo.distal_parts(p):
+        f = frames[geo.main[q]]
+        ends = np.outer(geo.span[q], geo.axis[q]) @ f[:3, :3].T + f[:3, 3]
+        capsule = _segment_distance(points, ends[0], ends[1]) - geo.radius[q]
+        if q == p:
+            lo, hi = geo.span[p]
+            local = (points - f[:3, 3]) @ f[:3, :3]
+            beyond = local @ geo.axis[p] - (lo + cut.fraction * (hi - lo))
+            capsule = np.maximum(capsule, -beyond)
+        removed = np.minimum(removed, capsule)
+    return removed
 
 
 def layer_faces(model: Model, mesh, layer: Layer, threshold: float = 0.5) -> np.ndarray:

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from ..bundle.vocabulary import RESOLUTION
+from .snapping import MAX_GROWTH, RAMP, growth, settle, snap
 
 if TYPE_CHECKING:
     from ..field.model import Model
@@ -28,6 +29,8 @@ PREVIEW_GRID_CELLS = 12
 #: Slack on the exact-distance bounds (float32 values): a node's |value| must exceed a distance by
 #: this factor plus _SLACK meters before that distance counts as free of surface.
 _SAFE, _SLACK = 1.001, 1e-6
+#: The exact field's head is meshed grown by this many voxels, then snapped onto its surface.
+GROW = 0.5
 
 
 class ResolutionError(ValueError):
@@ -81,7 +84,12 @@ class _SparseField:
         self.queries = 0
         # An exact signed distance bounds the distance to the surface from below: no surface lies
         # closer to a node than |value|. The network's SDF and edited fields give no such bound.
-        self.distance_bound = getattr(model, "field", None) == "exact" and not edits
+        self.exact = getattr(model, "field", None) == "exact"
+        self.distance_bound = self.exact and not edits
+        #: The exact field's head is meshed grown and snapped back (:mod:`.snapping`); the growth's
+        #: slope loosens the distance bound (the grown field is Lipschitz with this constant).
+        self.offset = min(GROW * h, MAX_GROWTH) if self.exact else 0.0
+        self.safe = _SAFE * (1.0 + 2.0 * self.offset / RAMP)
 
     def evaluate(self, nodes: np.ndarray) -> None:
         """Network SDF at grid nodes (M,3) (full-resolution indices)."""
@@ -96,6 +104,8 @@ class _SparseField:
 
             values = apply(self.model, self.edits, self.state.frames[0].double().cpu().numpy(), pts.numpy(), values,
                            sem[0].cpu().numpy())
+        if self.offset:
+            values = values - self.offset * growth(self.model, sem[0].cpu().numpy())
         self.values[tuple(nodes.T)] = values
         self.known[tuple(nodes.T)] = True
         self.queries += len(nodes)
@@ -116,7 +126,7 @@ class _SparseField:
             return np.ones(len(cells), dtype=bool)
         idx = tuple((cells[:, None, :] + _CORNERS * s).reshape(-1, 3).T)
         reach = np.where(self.known[idx], np.abs(self.values[idx]), 0.0).reshape(-1, 8)
-        return reach.max(1) <= _SAFE * np.sqrt(3.0) * s * self.h + _SLACK
+        return reach.max(1) <= self.safe * np.sqrt(3.0) * s * self.h + _SLACK
 
     def children(self, parents: np.ndarray, s: int) -> tuple[np.ndarray, np.ndarray]:
         """The stride-s children (origins, (8M,3) at most) of stride-2s cells ``parents`` (M,3) whose
@@ -131,7 +141,7 @@ class _SparseField:
         if not self.distance_bound or len(parents) == 0:
             return children, np.zeros((0, 3), dtype=children.dtype)
         v = self.values[tuple((parents[:, None, :] + _CORNERS * 2 * s).reshape(-1, 3).T)].reshape(-1, 1, 8)
-        sure = _SUB_NEAREST & (np.abs(v) > (_SAFE * s * self.h) * _SUB_REACH[:, None] + _SLACK)  # (M,27,8)
+        sure = _SUB_NEAREST & (np.abs(v) > (self.safe * s * self.h) * _SUB_REACH[:, None] + _SLACK)  # (M,27,8)
         pos, neg = (sure & (v > 0)).any(2), (sure & (v <= 0)).any(2)
         sign = np.where(pos & ~neg, 1, np.where(neg & ~pos, -1, 0))  # (M,27)
         nodes = parents[:, None, :] + _SUB * s
@@ -256,11 +266,15 @@ def extract_mesh(model: Model, lat, resolution: int = 256, region=None, min_comp
     verts, faces, _, _ = marching_cubes(field.values, level=0.0, spacing=(h, h, h), mask=mask,
                                         gradient_direction="descent", allow_degenerate=False)
     verts, faces = _drop_small_components(verts + lo, faces, min_component)
-    with torch.no_grad():
-        _, sem = model.query(torch.from_numpy(verts.astype(np.float32))[None], lat, state=field.state)
-    return Mesh(vertices=verts.astype(np.float32), faces=faces.astype(np.int64),
-                normals=vertex_normals(verts, faces).astype(np.float32), semantics=sem[0].cpu().numpy(),
-                queries=field.queries)
+    if field.exact:
+        verts, sem, normals = snap(model, field.state, verts, edits)
+        verts, sem, normals = settle(model, field.state, verts, faces, sem, normals, edits)
+    else:
+        with torch.no_grad():
+            _, sem = model.query(torch.from_numpy(verts.astype(np.float32))[None], lat, state=field.state)
+        sem, normals = sem[0].cpu().numpy(), vertex_normals(verts, faces)
+    return Mesh(vertices=verts.astype(np.float32), faces=faces.astype(np.int64), normals=normals.astype(np.float32),
+                semantics=sem.astype(np.float32), queries=field.queries)
 
 
 def check_resolution(resolution) -> int:

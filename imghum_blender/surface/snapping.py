@@ -1,0 +1,111 @@
+"""The exact field's head grown for marching cubes, and the marching-cubes vertices moved back
+onto the exact surface.
+
+With the exact field, :func:`~imghum_blender.surface.meshing.extract_mesh` runs marching cubes on
+the field with the head grown by half a voxel (at most :data:`MAX_GROWTH`): a slit narrower than a
+voxel (the lips at rest, a nostril, the gap under an eyelid) closes and a sheet thinner than one
+(the cheek between skin and mouth pocket) thickens, so the grid resolves both instead of tearing
+holes through them. Only the head grows (:func:`growth`): grown hands would web their fingers. Each
+vertex is then moved back onto the true surface: to its closest surface point where no edit acts
+(exact position, semantics and a smooth shading normal), and by Newton steps on the edited field
+where a layer or a limb cut does.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..field import exact
+
+if TYPE_CHECKING:
+    from ..field.model import Model
+    from .edits import Edits
+
+#: Largest growth (m), and the template-space ramp (m) over which it fades from the head to the neck.
+MAX_GROWTH, RAMP = 0.005, 0.04
+#: Newton steps for vertices on an edited part of the surface, and their stopping tolerance (m).
+NEWTON_STEPS, NEWTON_TOLERANCE = 6, 1e-6
+#: Rounds of :func:`settle`.
+SETTLE_ROUNDS = 6
+
+
+def growth(model: Model, semantics: np.ndarray) -> np.ndarray:
+    """How much (N,) in [0, 1] points grow, by their template points (N,3): 1 on the head, fading
+    to 0 over :data:`RAMP` up from the head part's lowest template point (the neck)."""
+    tv, parts = model.template_vertices.numpy(), model.bundle.tensors["template_parts"].long().numpy()
+    chin = tv[parts == model.vocabulary.part_names.index("head"), 2].min()
+    return np.clip((semantics[:, 2] - chin) / RAMP, 0.0, 1.0)
+
+
+def _body_field(state: exact.SurfaceState, template: np.ndarray, x: np.ndarray):
+    """Signed distance (N,), its gradient (N,3), template points (N,3), closest points (N,3) and
+    smooth normals (N,3) at points x (N,3)."""
+    where = exact.closest(state, x)
+    d = x - where.points
+    dist = np.linalg.norm(d, axis=1)
+    sign = np.where(where.inside, -1.0, 1.0)
+    normal = exact.smooth_normals(state, where)
+    grad = np.where((dist > 1e-9)[:, None], sign[:, None] * d / np.maximum(dist, 1e-30)[:, None], normal)
+    return sign * dist, grad, exact.template_points(state, template, where), where.points, normal
+
+
+def snap(model: Model, state: exact.ExactBodies, verts: np.ndarray,
+         edits: Edits | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Vertices (N,3) near the exact field's surface moved onto it: positions, semantics and unit
+    normals (each (N,3) float64). Without edits the closest surface point (one query); with edits,
+    vertices where the edited field equals the body's also go there, the others take Newton steps
+    on the edited field (:func:`~.edits.apply_with_gradient`; normal = its gradient)."""
+    from .edits import apply_with_gradient
+
+    surface = state.surfaces[0]
+    template = model.template_vertices.double().numpy()
+    x = verts.astype(np.float64)
+    sdf, grad, sem, near, normal = _body_field(surface, template, x)
+    if not edits:
+        return near, sem, normal
+    frames = state.frames[0].detach().double().cpu().numpy()
+    pos, sems, normals = near.copy(), sem.copy(), normal.copy()
+    todo = np.flatnonzero(np.abs(apply_with_gradient(model, edits, frames, x, sdf, grad, sem)[0] - sdf) > 1e-7)
+    for _ in range(NEWTON_STEPS):
+        if len(todo) == 0:
+            break
+        q = x[todo]
+        s, g, c, _, _ = _body_field(surface, template, q)
+        f, gf = apply_with_gradient(model, edits, frames, q, s, g, c)
+        norm2 = np.maximum((gf * gf).sum(1), 1e-12)
+        x[todo] = q - (f / norm2)[:, None] * gf
+        pos[todo], sems[todo] = x[todo], c
+        normals[todo] = gf / np.sqrt(norm2)[:, None]
+        todo = todo[np.abs(f) > NEWTON_TOLERANCE]
+    return pos, sems, normals
+
+
+def _folded(verts: np.ndarray, faces: np.ndarray, normals: np.ndarray) -> np.ndarray:
+    """Faces (mask) with no area or facing against their vertices' normals."""
+    fn = np.cross(verts[faces[:, 1]] - verts[faces[:, 0]], verts[faces[:, 2]] - verts[faces[:, 0]])
+    area = np.linalg.norm(fn, axis=1)
+    return (area <= 1e-12) | ((fn * normals[faces].sum(1)).sum(1) <= 0)
+
+
+def settle(model: Model, state: exact.ExactBodies, verts: np.ndarray, faces: np.ndarray, semantics: np.ndarray,
+           normals: np.ndarray, edits: Edits | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Snapped vertices with the folds snapping left undone: the corners of folded or collapsed
+    faces (where several grid vertices met at a crease, or a grown slit closed) move to the mean of
+    their neighbours and back onto the surface, up to :data:`SETTLE_ROUNDS` times."""
+    from scipy.sparse import coo_matrix
+
+    edges = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
+    n = len(verts)
+    adj = coo_matrix((np.ones(2 * len(edges)), (np.r_[edges[:, 0], edges[:, 1]], np.r_[edges[:, 1], edges[:, 0]])),
+                     shape=(n, n)).tocsr()
+    adj.data[:] = 1.0
+    degree = np.asarray(adj.sum(1)).ravel()
+    verts, semantics, normals = verts.copy(), semantics.copy(), normals.copy()
+    for _ in range(SETTLE_ROUNDS):
+        bad = np.unique(faces[_folded(verts, faces, normals)])
+        if len(bad) == 0:
+            break
+        mean = (adj[bad] @ verts) / np.maximum(degree[bad], 1)[:, None]
+        verts[bad], semantics[bad], normals[bad] = snap(model, state, mean, edits)
+    return verts, semantics, normals
