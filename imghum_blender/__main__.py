@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from .formats.latents_file import read_latents_file
 from .runtime.threads import use_runtime_policy
-from .bundle.vocabulary import FIELD_BACKENDS, RESOLUTION
+from .bundle.vocabulary import FIELD_BACKENDS, NEURAL_FIT_RESOLUTION, RESOLUTION
 
 if TYPE_CHECKING:
     from .field.model import Model
@@ -150,6 +150,10 @@ def cmd_fit(args: argparse.Namespace) -> None:
     _check_out(out)
     if args.latents_out and Path(args.latents_out).suffix.lower() != ".json":
         raise ValueError(f"--latents-out {args.latents_out}: give a file name ending in .json")
+    if args.resolution is not None:
+        from .surface.meshing import check_resolution
+
+        check_resolution(args.resolution)
     points, normals = read_scan(args.scan)
     check_points(points, args.unit)  # before the model loads: a bad scan is refused at once
     use_runtime_policy()
@@ -165,7 +169,11 @@ def cmd_fit(args: argparse.Namespace) -> None:
                      iterations=scaled_iterations(CLOUD_ITERATIONS, args.effort), resolution=args.resolution,
                      progress=progress)
     print(file=sys.stderr)
-    _write_body(out, model, fit.mesh)
+    template = getattr(fit.mesh, "mode", None) == "template"
+    if template:
+        from .surface.template_layout import template_attributes
+
+    _write_body(out, model, fit.mesh, template_attributes(model) if template else None)
     if args.latents_out:
         atomic_write(Path(args.latents_out), (json.dumps(fit_document(model, fit), indent=1) + "\n").encode())
     margin = fit.confidence["margin_mm"]
@@ -173,7 +181,9 @@ def cmd_fit(args: argparse.Namespace) -> None:
           f"{fit.confidence['residual_mm']:.1f} mm"
           + ("" if margin is None else f"; the chosen orientation beat the next by {margin:.1f} mm")
           + (f"; re-posed {', '.join(fit.confidence['limbs_moved'])}" if fit.confidence["limbs_moved"] else ""))
-    print(f"wrote {out}: {len(fit.mesh.vertices)} vertices in the scan's frame and units ({model.field} field)"
+    shape = "template topology" if template else f"marching cubes at {args.resolution}"
+    print(f"wrote {out}: {len(fit.mesh.vertices)} vertices ({shape}) in the scan's frame and units "
+          f"({model.field} field)"
           + (f"; latents (model frame) to {args.latents_out}" if args.latents_out else ""))
 
 
@@ -216,7 +226,9 @@ def main(argv: list[str] | None = None) -> int:
     f.add_argument("--up", default="auto", choices=("auto", "x", "y", "z", "-x", "-y", "-z"))
     f.add_argument("--ignore-normals", action="store_true", help="do not use the file's normals")
     f.add_argument("--effort", type=float, default=1.0, help="scales the optimisation steps (0.1-3)")
-    f.add_argument("--resolution", type=int, default=192)
+    f.add_argument("--resolution", type=int, default=None,
+                   help="mesh the fitted body by marching cubes at this resolution (default: the template mesh, "
+                        f"the body's own surface; {NEURAL_FIT_RESOLUTION} with --field neural)")
     f.add_argument("--bundle", default=None, help="model bundle (default: the shipped model)")
     f.add_argument("--field", default=None, choices=FIELD_BACKENDS,
                    help="field backend: exact (the default) or neural")

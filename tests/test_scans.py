@@ -142,22 +142,33 @@ def test_the_fit_command_writes_the_body_over_the_scan_and_its_latents(model, bo
     np.savetxt(tmp_path / "scan.xyz", scan)
     out, lat_file = tmp_path / "body.obj", tmp_path / "fit.json"
     assert main(["fit", str(tmp_path / "scan.xyz"), "--out", str(out), "--latents-out", str(lat_file),
-                 "--effort", "0.5", "--resolution", "64"]) == 0
+                 "--effort", "0.5"]) == 0
     text = capsys.readouterr()
     assert "read the scan in cm" in text.out and "y axis up" in text.out and "fitting 12000 points" in text.err
-    verts = np.array([[float(v) for v in ln.split()[1:]] for ln in out.read_text().splitlines() if ln.startswith("v ")])
-    assert "vt " in out.read_text(), "the body has UVs"
+    assert "(template topology)" in text.out, "by default the fitted body's own surface"
+    lines = out.read_text().splitlines()
+    verts = np.array([[float(v) for v in ln.split()[1:]] for ln in lines if ln.startswith("v ")])
+    assert len(verts) == len(model.template_vertices) and "vt " in out.read_text(), "the template's vertices, UVs"
+    assert all(len(ln.split()) == 5 for ln in lines if ln.startswith("f ")), "the template's quads"
     from scipy.spatial import cKDTree
 
     assert np.median(cKDTree(scan).query(verts)[0]) < 1.0, "the body overlays the scan (cm)"
     doc = json.loads(lat_file.read_text())
     assert doc["fit"]["unit"] == "cm" and np.array(doc["fit"]["scan_to_model"]).shape == (4, 4)
     again = tmp_path / "again.obj"
-    assert main(["mesh", "--latents", str(lat_file), "--out", str(again), "--resolution", "64"]) == 0
+    assert main(["mesh", "--latents", str(lat_file), "--out", str(again), "--topology", "template"]) == 0
     model_verts = np.array([[float(v) for v in ln.split()[1:]] for ln in again.read_text().splitlines()
                             if ln.startswith("v ")])
     mapped = apply(np.array(doc["fit"]["scan_to_model"]), verts)
-    assert np.abs(np.median(mapped, 0) - np.median(model_verts, 0)).max() < 0.02, "the latents are the same body"
+    assert np.abs(mapped - model_verts).max() < 1e-3, "the latents are the same body, vertex for vertex"
+
+
+def test_the_fit_command_refuses_a_bad_resolution_before_fitting(model, body, tmp_path, capsys):
+    np.savetxt(tmp_path / "scan.xyz", body[2])
+    assert main(["fit", str(tmp_path / "scan.xyz"), "--out", str(tmp_path / "b.obj"), "--resolution", "0"]) == 2
+    text = capsys.readouterr()
+    assert "resolution must be an integer" in text.err and "fitting" not in text.err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scan.xyz"]
 
 
 @pytest.mark.parametrize("content, message", [

@@ -35,6 +35,53 @@ def test_data_chunk_and_few_steps_lower_the_loss(model, teacher, tmp_path):
     assert history[-1] < 0.7 * history[0], history
 
 
+def test_training_bodies_and_ground_truth_come_from_the_exact_field(model, teacher, tmp_path):
+    """The bodies are the teacher's for the same code, and their SDF and semantics match an independent
+    ground truth (libigl distance, point-cloud-utils winding sign) on the same points."""
+    from imghum_blender.field.loader import load_bundle
+    from imghum_blender.field.model import ExplicitMismatch
+    from imghum_blender.training.build_bundle import posed_teacher
+    from imghum_blender.training.ground_truth import nearest_semantics, signed_distance
+
+    anny = data.sample_teacher_bodies(model.bundle, 3, torch.Generator().manual_seed(4))  # the same draws
+    lat, verts = data.sample_bodies(model, 3, torch.Generator().manual_seed(4))
+    k = model.vocabulary.beta_size
+    assert torch.allclose(lat.beta[:, :k], anny.code[:, :k], atol=1e-4) and not lat.beta[:, k:].any()
+    coeffs = model.explicit.coefficients_from_code(lat.beta.double())  # the teacher's body of exactly this code
+    truth, _ = posed_teacher(teacher, torch.cat([coeffs, lat.expression.double()], -1), anny.deltas)
+    vert_mm = float((verts.double() - truth).norm(dim=-1).max()) * 1000
+    # the bodies the teacher posed for the data before (its code's float32 rounding and the bundle's float32
+    # basis move the bones by up to a tenth of a millimetre)
+    assert float((verts.double() - torch.from_numpy(anny.vertices)).norm(dim=-1).max()) < 2e-4
+    faces = model.template_faces.numpy()
+    template = model.template_vertices.double().numpy()
+    importance = torch.as_tensor(data.face_importance(model.bundle))
+    hands = [torch.as_tensor(m) for m in data.region_masks(model.bundle, "hands")]
+    gen = torch.Generator().manual_seed(4)
+    n_on = data.SURFACE_MIX[0][0]
+    sdf_mm, agree, sem_mm = [], [], []
+    for v in verts:
+        body = data.sample_body(v, faces, model.template_vertices, importance, hands, gen)
+        v64, pts = v.double().numpy(), body["points"][n_on:].double().numpy()
+        sdf, face, closest = signed_distance(v64, faces, pts)
+        near, off = np.abs(sdf) < 0.05, np.abs(sdf) > 1e-5  # on the surface the sign is a coin toss
+        got = body["sdf"][n_on:].double().numpy()
+        sdf_mm.append(np.abs(np.abs(got) - np.abs(sdf))[near].max() * 1000)
+        agree.append(((got < 0) == (sdf < 0))[off].mean())
+        sem = body["semantics"][n_on:].double().numpy()
+        sem_mm.append(np.median(np.linalg.norm(sem - nearest_semantics(v64, faces, template, face, closest), axis=1))
+                      * 1000)
+        assert np.all(body["sdf"][:n_on].numpy() == 0)
+    assert vert_mm <= 0.1 and max(sdf_mm) <= 0.01 and min(agree) >= 0.999 and max(sem_mm) <= 0.01, \
+        (vert_mm, sdf_mm, agree, sem_mm)
+
+    other = load_bundle()  # a bundle of another shape space: the shipped explicit layer does not extend it
+    other.tensors["beta_basis"] = other.tensors["beta_basis"].flip(0)
+    other.save(tmp_path / "other.safetensors")
+    with pytest.raises(ExplicitMismatch, match="does not extend it: pass the one built for it"):
+        data.make_chunk((str(tmp_path / "other.safetensors"), str(tmp_path), 0, 1, 0, "body"))
+
+
 def test_corner_evaluation_counts_pieces_and_measures_the_teacher_distance(model, teacher):
     from imghum_blender.training import evaluate_corners as ec
     from imghum_blender.training.teacher import corners

@@ -53,6 +53,8 @@ RANDOM_BETA_STD, RANDOM_BETA_CLIP = 0.8, 3.0
 RANDOM_EXPRESSION_COUNT, RANDOM_EXPRESSION_STRENGTH = (1, 3), (0.3, 1.0)
 #: Mesh grid resolutions (longest side of the body box): preview, final, and what any front end accepts.
 RESOLUTION = {"preview": Range(64, 24, 256), "final": Range(192, 32, 768), "any": Range(256, 8, 2048)}
+#: A fit's mesh with the neural field (the exact one gives its template mesh): marching cubes at this resolution.
+NEURAL_FIT_RESOLUTION = 128
 
 
 class VocabularyError(ValueError):

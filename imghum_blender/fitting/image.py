@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from .inputs import check_camera, check_keypoints, check_mask
-from .optimiser import FitResult, Params, Runner
+from .optimiser import FitResult, Params, Runner, fitted_mesh
 from .orientation import yaw_candidates
 
 if TYPE_CHECKING:
@@ -178,7 +178,7 @@ def _triangulate(views: list[_View]) -> np.ndarray:
 
 def fit_image(model: Model, mask=None, keypoints_2d: dict | None = None, camera: dict | None = None, *,
               views: list[dict] | None = None, iterations: tuple[int, int, int] = IMAGE_ITERATIONS, rays: int = 700,
-              depth_samples: int = 24, resolution: int = 128, seed: int = 0,
+              depth_samples: int = 24, resolution: int | None = None, seed: int = 0,
               progress: Callable[[float], None] | None = None, cancel: Callable[[], bool] | None = None) -> FitResult:
     """Fit the model to one image or to several calibrated views of the same body.
 
@@ -189,7 +189,8 @@ def fit_image(model: Model, mask=None, keypoints_2d: dict | None = None, camera:
     the fit (meters, Z up). Several views: ``views`` instead, a list of mappings {"mask", "camera",
     "keypoints" (optional)}; two or more views that see the body from different directions fix its
     depth. ``rays`` silhouette rays per step are shared among the views. Residuals: pixel error
-    per keypoint, view after view (empty without keypoints)."""
+    per keypoint, view after view (empty without keypoints). The mesh: see
+    :func:`.optimiser.fitted_mesh` (by default the exact field's template mesh)."""
     t0 = time.perf_counter()
     checked = _image_views(model, mask, keypoints_2d, camera, views)
     views = [_View(model, m, kp, cam) for m, kp, cam in checked]
@@ -201,6 +202,6 @@ def fit_image(model: Model, mask=None, keypoints_2d: dict | None = None, camera:
     lat = runner.final_latents(params, iterations[2])
     with torch.no_grad():
         errors = [e.cpu().numpy() for e in loss.keypoint_errors(model.bone_frames(lat).posed[0])]
-    mesh = model.mesh(lat, resolution=resolution) if resolution else None
+    mesh = fitted_mesh(model, lat, resolution)
     return FitResult(lat, mesh, np.concatenate(errors) if errors else np.zeros(0), time.perf_counter() - t0,
                      runner.history, runner.cancelled)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from ..bundle.vocabulary import NEURAL_FIT_RESOLUTION
 from ..field.latents import Latents
 from ..field.poses import POSE_RANGES, mirrored, pose_range_key
 from ..field.rotations import rotvec_to_matrix
@@ -154,3 +155,16 @@ class Runner:
         """The fit's latents: with the details stage unless a cancel stopped it before it began."""
         started = not self.cancelled or self.done > self.total - detail_steps
         return params.latents("details" if started else "body").detach()
+
+
+def fitted_mesh(model: Model, lat: Latents, resolution: int | None):
+    """The fitted body's mesh: ``None`` gives the template mesh with the exact field (the body's own
+    surface: quads, the template's UVs) and marching cubes at :data:`NEURAL_FIT_RESOLUTION` with
+    the neural one; an integer gives marching cubes at that resolution; 0 gives no mesh."""
+    if resolution == 0:
+        return None
+    if resolution is None and model.field == "exact":
+        from ..surface.template_layout import template_mesh
+
+        return template_mesh(model, lat)
+    return model.mesh(lat, resolution=resolution or NEURAL_FIT_RESOLUTION)

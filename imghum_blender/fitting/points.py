@@ -17,12 +17,11 @@ from . import scan_frame
 from ..field.latents import Latents
 from .inputs import check_normals, check_points
 from .limbs import cloud_limb_search
-from .optimiser import FitResult, Params, Runner
+from .optimiser import FitResult, Params, Runner, fitted_mesh
 from .orientation import distinct, rigid_search, start_pose, start_rotations
 
 if TYPE_CHECKING:
     from ..field.model import Model
-    from ..surface.meshing import Mesh
 
 #: Default steps (global, body, details) of a point-cloud fit; the first two include the trials.
 CLOUD_ITERATIONS = (10, 200, 40)
@@ -140,18 +139,18 @@ def _body_and_details(model: Model, params: Params, loss: _CloudLoss, cloud: np.
 
 
 def _scan_mesh(model: Model, lat: Latents, transform: np.ndarray, rotation: np.ndarray,
-               resolution: int) -> Mesh | None:
-    """The fitted body's mesh at ``resolution`` (0: none) in the scan's frame and units."""
-    if not resolution:
+               resolution: int | None):
+    """The fitted body's mesh (:func:`.optimiser.fitted_mesh`) in the scan's frame and units."""
+    mesh = fitted_mesh(model, lat, resolution)
+    if mesh is None:
         return None
-    mesh = model.mesh(lat, resolution=resolution)
     return replace(mesh, vertices=scan_frame.apply(np.linalg.inv(transform), mesh.vertices.astype(np.float64)),
                    normals=(mesh.normals @ rotation).astype(np.float32))
 
 
 def fit_points(model: Model, points, normals=None, *, unit: str = "auto", up: str = "auto",
                iterations: tuple[int, int, int] = CLOUD_ITERATIONS, hypotheses: int = 2, samples: int = 1000,
-               robust: float = 0.01, resolution: int = 128, seed: int = 0,
+               robust: float = 0.01, resolution: int | None = None, seed: int = 0,
                progress: Callable[[float], None] | None = None, cancel: Callable[[], bool] | None = None) -> FitResult:
     """Fit beta, pose, expression and root translation so the zero level set explains ``points``
     (N,3; full or partial scans; outliers are down-weighted by a Cauchy loss of scale ``robust``).
@@ -162,7 +161,8 @@ def fit_points(model: Model, points, normals=None, *, unit: str = "auto", up: st
     steps) until the data decides (distance to the points plus body surface where there are none).
     ``normals`` (N,3, outward), if given, add a sign-aware term; otherwise normals estimated from
     the points and oriented by the winning hypothesis do. Returns the fit with the completed mesh
-    at ``resolution`` (0: no mesh) in the cloud's frame and units, latents in the model's frame."""
+    (``resolution``: see :func:`.optimiser.fitted_mesh`; by default the exact field's template
+    mesh) in the cloud's frame and units, latents in the model's frame."""
     t0 = time.perf_counter()
     scan = _read_scan(points, normals, unit)
     rng = np.random.default_rng(seed)

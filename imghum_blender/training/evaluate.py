@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..bundle.vocabulary import FIELD_BACKENDS
 from ..field.model import Model, load_model
 from . import teacher
 from .data import sample_teacher_bodies
@@ -95,6 +96,8 @@ def main(argv: list[str] | None = None) -> None:
     """CLI entry point."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bundle", default=None)
+    ap.add_argument("--field", choices=FIELD_BACKENDS, default=None,
+                    help="field backend (default: exact where the bundle has an explicit layer)")
     ap.add_argument("--out", required=True)
     ap.add_argument("--bodies", type=int, default=32)
     ap.add_argument("--seed", type=int, default=7777)
@@ -104,7 +107,7 @@ def main(argv: list[str] | None = None) -> None:
                     help="held-out bodies as the bundle was trained (default), over the whole slider range, "
                          "or v1's plausible bodies (to compare bundles on the same bodies)")
     args = ap.parse_args(argv)
-    model = load_model(args.bundle)
+    model = load_model(args.bundle, field=args.field)
     gen = torch.Generator().manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     slider_space = None if args.sampler == "bundle" else args.sampler == "slider_space"
@@ -121,9 +124,10 @@ def main(argv: list[str] | None = None) -> None:
     rows = []
     for b in range(args.bodies):
         beta = code[b:b + 1, :k].float()
-        clamped = bool((beta.abs() > limit).any())  # beyond what the model takes: clamp, as a user would get
-        lat = model.latents(beta=beta.clamp(-limit, limit), expression=code[b:b + 1, k:].float(),
-                            pose=deltas[b:b + 1].float())
+        clamped = bool((beta.abs() > limit).any()) and model.field == "neural"  # clamp, as a user would get
+        shape = {"phenotypes": {name: float(v[b]) for name, v in phen.items()}} if model.field == "exact" \
+            else {"beta": beta.clamp(-limit, limit)}  # exact: the teacher's own body (its full shape code)
+        lat = model.latents(**shape, expression=code[b:b + 1, k:].float(), pose=deltas[b:b + 1].float())
         verts = teacher_vertices(model, lat) if clamped else verts_all[b]
         r = evaluate_body(model, lat, verts, faces, template, regions, rng, args.resolution, args.points)
         r["age_years"], r["beta_clamped"] = float(ages[b]), clamped
@@ -133,7 +137,8 @@ def main(argv: list[str] | None = None) -> None:
               f"p99 {r['teacher_to_model_p99_mm']:.1f} mm {r['large_pieces']} piece(s) "
               f"sem {np.median(r['sem_err']):.1f} mm mesh {r['mesh_seconds']:.1f}s", flush=True)
     lat0 = model.latents(beta=code[:1, :k].float(), expression=code[:1, k:].float(), pose=deltas[:1].float())
-    metrics = {"bodies": args.bodies, "seed": args.seed, "resolution": args.resolution, "sampler": args.sampler,
+    metrics = {"field": model.field, "bodies": args.bodies, "seed": args.seed, "resolution": args.resolution,
+               "sampler": args.sampler,
                **aggregate(rows),
                "children": aggregate([r for r in rows if r["age_years"] < CHILD_YEARS]),
                "adults": aggregate([r for r in rows if r["age_years"] >= CHILD_YEARS]),

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from ..surface.meshing import components
+from ..bundle.vocabulary import FIELD_BACKENDS
 from ..field.model import Model, load_model
 from . import teacher
 from .build_bundle import posed_teacher, teacher_code
@@ -92,17 +93,20 @@ def main(argv: list[str] | None = None) -> None:
     """CLI entry point."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bundle", default=None)
+    ap.add_argument("--field", choices=FIELD_BACKENDS, default=None,
+                    help="field backend (default: exact where the bundle has an explicit layer)")
     ap.add_argument("--out", required=True)
     ap.add_argument("--values", type=float, nargs=2, default=(0.05, 0.95))
     ap.add_argument("--resolution", type=int, default=256)
     ap.add_argument("--seed", type=int, default=4242)
     ap.add_argument("--limit", type=int, default=None, help="only the first N corners (a quick check)")
     args = ap.parse_args(argv)
-    model = load_model(args.bundle)
+    model = load_model(args.bundle, field=args.field)
     t0 = time.time()
     rows = evaluate(model, tuple(args.values), args.resolution, args.seed, args.limit)
     result = {"protocol": "corners of the phenotype space, mild random poses (evaluate_corners.py)",
-              "bundle": args.bundle or "shipped", "values": list(args.values), "resolution": args.resolution,
+              "bundle": args.bundle or "shipped", "field": model.field, "values": list(args.values),
+              "resolution": args.resolution,
               "seed": args.seed, "summary": summary(rows), "seconds": round(time.time() - t0, 1),
               "machine": f"{platform.machine()}, torch threads {torch.get_num_threads()}", "bodies": rows}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -29,6 +29,7 @@ import torch
 
 from ..surface.meshing import _region_box as region_box
 from ..surface.meshing import named_region
+from ..bundle.vocabulary import FIELD_BACKENDS
 from ..field.model import Model, load_model
 from ..field.poses import HAND_PRESETS, preset_pose
 from ..field.rotations import rotvec_to_matrix
@@ -154,13 +155,15 @@ def main(argv: list[str] | None = None) -> None:
     """CLI entry point."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bundle", default=None)
+    ap.add_argument("--field", choices=FIELD_BACKENDS, default=None,
+                    help="field backend (default: exact where the bundle has an explicit layer)")
     ap.add_argument("--out", required=True)
     ap.add_argument("--resolution", type=int, default=1024)
     ap.add_argument("--seed", type=int, default=9191)
     ap.add_argument("--points", type=int, default=50_000)
     ap.add_argument("--reference", action="store_true", help="also mesh the exact teacher field on the same lattice")
     args = ap.parse_args(argv)
-    model = load_model(args.bundle)
+    model = load_model(args.bundle, field=args.field)
     rng = np.random.default_rng(args.seed)
     faces = model.template_faces.numpy()
     rows, t0 = [], time.time()
@@ -179,6 +182,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{name:32s} mean {row['model']['mean_mm']:.2f} mm p95 {row['model']['p95_mm']:.2f} mm "
               f"normals {row['model']['normal_deg']:.1f} deg{ref} [{row['mesh_seconds']:.1f} s]", flush=True)
     result = {"protocol": "close-ups of faces and hands (evaluate_detail.py)", "bundle": args.bundle or "shipped",
+              "field": model.field,
               "resolution": args.resolution, "seed": args.seed, "summary": summarise(rows, "model"),
               "exact_field": summarise(rows, "exact_field") if args.reference else None,
               "seconds": round(time.time() - t0, 1), "machine": f"{platform.machine()}, torch threads "
