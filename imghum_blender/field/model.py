@@ -257,7 +257,7 @@ class Model:
         if self.explicit is not None and kwargs.get("edits") and kwargs.get("region") is None \
                 and not kwargs.get("dense"):
             return hybrid_mesh(self, lat, check_resolution(resolution), kwargs["edits"],
-                               kwargs.get("min_component", 0.002))
+                               kwargs.get("min_component"))
         return extract_mesh(self, lat, resolution=resolution, **kwargs)
 
 

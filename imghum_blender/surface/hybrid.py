@@ -17,14 +17,14 @@ import numpy as np
 import torch
 
 from .edits import Edits, layer_offset, part_geometry, removed_distance
-from .meshing import Mesh, extract_mesh
+from .meshing import SPECKS, Mesh, extract_mesh
 
 if TYPE_CHECKING:
     from ..field.model import Model
 
 #: The seam runs where a layer's region weight is LAYER_SEAM (the template, offset as the layer
 #: offsets it, keeps the weights below), or this margin (m) beyond a cut's rounding.
-LAYER_SEAM, CUT_MARGIN = 0.85, 0.003
+LAYER_SEAM, CUT_MARGIN = 0.5, 0.003
 #: The marching-cubes part is meshed in the edited part's box with at least this many voxels along
 #: its longest side (a finger's cut gets a fine grid; a shirt the body's).
 MIN_CELLS = 64
@@ -133,7 +133,8 @@ def zip_loops(pos: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.array(tris, dtype=np.int64)
 
 
-def _edited_part(model: Model, lat, resolution: int, edits: Edits, edited: np.ndarray, min_component: float) -> Mesh:
+def _edited_part(model: Model, lat, resolution: int, edits: Edits, edited: np.ndarray,
+                 min_component: float | None) -> Mesh:
     """Marching cubes of the edited field in the box of the ``edited`` template points (plus the
     layers' thickness and :data:`PAD`), at ``resolution`` or finer (:data:`MIN_CELLS`)."""
     from ..bundle.vocabulary import RESOLUTION
@@ -146,7 +147,7 @@ def _edited_part(model: Model, lat, resolution: int, edits: Edits, edited: np.nd
     fine = int(min(RESOLUTION["any"].hi, np.ceil(float((hi - lo).max()) / finer) + 1))
     pad = margin + max(PAD_VOXELS * float((hi - lo).max()) / (fine - 1), PAD)
     return extract_mesh(model, lat, resolution=fine, region=(box_lo - pad, box_hi + pad),
-                        min_component=min_component, edits=edits)
+                        min_component=SPECKS if min_component is None else min_component, edits=edits)
 
 
 def _stitch(pos: np.ndarray, faces: np.ndarray, mine: list[np.ndarray], theirs: list[np.ndarray]) -> np.ndarray:
@@ -210,10 +211,10 @@ def _crossings(model: Model, state, edits: Edits, frames: np.ndarray, verts: np.
     return snap(model, state, a + t[:, None] * (b - a), edits)
 
 
-def hybrid_mesh(model: Model, lat, resolution: int, edits: Edits, min_component: float = 0.002) -> Mesh:
+def hybrid_mesh(model: Model, lat, resolution: int, edits: Edits, min_component: float | None = None) -> Mesh:
     """Body 0 of ``lat`` with ``edits`` on the exact field: template surface where no edit acts,
     marching cubes at ``resolution`` where one does (see the module docstring)."""
-    from .snapping import snap
+    from .snapping import settle, snap
     from .template_layout import template_mesh
 
     lat = lat.body(0)
@@ -249,7 +250,9 @@ def hybrid_mesh(model: Model, lat, resolution: int, edits: Edits, min_component:
     used = np.unique(faces)
     remap = np.full(len(pos), -1)
     remap[used] = np.arange(len(used))
-    sem = np.concatenate([parts[0][2], parts[1][2]])
-    normals = np.concatenate([parts[0][3], parts[1][3]])
-    return Mesh(pos[used].astype(np.float32), remap[faces], normals[used].astype(np.float32),
-                sem[used].astype(np.float32), grown.queries)
+    pos, faces = pos[used], remap[faces]
+    sem = np.concatenate([parts[0][2], parts[1][2]])[used]
+    normals = np.concatenate([parts[0][3], parts[1][3]])[used]
+    movable = used >= len(tv)  # marching cubes and the seam; the template stays
+    pos, sem, normals = settle(model, state, pos, faces, sem, normals, edits, movable)  # the seam's slivers
+    return Mesh(pos.astype(np.float32), faces, normals.astype(np.float32), sem.astype(np.float32), grown.queries)

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from ..bundle.vocabulary import RESOLUTION
-from .snapping import MAX_GROWTH, RAMP, growth, settle, snap
+from .snapping import FINE_VOXEL, MAX_GROWTH, growth, settle, snap
 
 if TYPE_CHECKING:
     from ..field.model import Model
@@ -31,6 +31,8 @@ PREVIEW_GRID_CELLS = 12
 _SAFE, _SLACK = 1.001, 1e-6
 #: The exact field's head is meshed grown by this many voxels, then snapped onto its surface.
 GROW = 0.5
+#: The neural field's meshes drop components with fewer than this fraction of the vertices (specks).
+SPECKS = 0.002
 
 
 class ResolutionError(ValueError):
@@ -85,11 +87,12 @@ class _SparseField:
         # An exact signed distance bounds the distance to the surface from below: no surface lies
         # closer to a node than |value|. The network's SDF and edited fields give no such bound.
         self.exact = getattr(model, "field", None) == "exact"
+        #: The exact field's head is meshed grown by up to this much and snapped back (:mod:`.snapping`).
+        #: The grown field's values are no distances (the growth jumps where the closest point
+        #: does), but its surface lies where the distance is within [0, offset]: the bounds below
+        #: hold with this margin added.
+        self.offset = min(GROW * h, MAX_GROWTH) if self.exact and h > FINE_VOXEL else 0.0
         self.distance_bound = self.exact and not edits
-        #: The exact field's head is meshed grown and snapped back (:mod:`.snapping`); the growth's
-        #: slope loosens the distance bound (the grown field is Lipschitz with this constant).
-        self.offset = min(GROW * h, MAX_GROWTH) if self.exact else 0.0
-        self.safe = _SAFE * (1.0 + 2.0 * self.offset / RAMP)
 
     def evaluate(self, nodes: np.ndarray) -> None:
         """Network SDF at grid nodes (M,3) (full-resolution indices)."""
@@ -126,7 +129,7 @@ class _SparseField:
             return np.ones(len(cells), dtype=bool)
         idx = tuple((cells[:, None, :] + _CORNERS * s).reshape(-1, 3).T)
         reach = np.where(self.known[idx], np.abs(self.values[idx]), 0.0).reshape(-1, 8)
-        return reach.max(1) <= self.safe * np.sqrt(3.0) * s * self.h + _SLACK
+        return reach.max(1) <= _SAFE * np.sqrt(3.0) * s * self.h + _SLACK + self.offset
 
     def children(self, parents: np.ndarray, s: int) -> tuple[np.ndarray, np.ndarray]:
         """The stride-s children (origins, (8M,3) at most) of stride-2s cells ``parents`` (M,3) whose
@@ -141,7 +144,8 @@ class _SparseField:
         if not self.distance_bound or len(parents) == 0:
             return children, np.zeros((0, 3), dtype=children.dtype)
         v = self.values[tuple((parents[:, None, :] + _CORNERS * 2 * s).reshape(-1, 3).T)].reshape(-1, 1, 8)
-        sure = _SUB_NEAREST & (np.abs(v) > (self.safe * s * self.h) * _SUB_REACH[:, None] + _SLACK)  # (M,27,8)
+        reach = (_SAFE * s * self.h) * _SUB_REACH[:, None] + _SLACK + self.offset
+        sure = _SUB_NEAREST & (np.abs(v) > reach)  # (M,27,8)
         pos, neg = (sure & (v > 0)).any(2), (sure & (v <= 0)).any(2)
         sign = np.where(pos & ~neg, 1, np.where(neg & ~pos, -1, 0))  # (M,27)
         nodes = parents[:, None, :] + _SUB * s
@@ -216,7 +220,7 @@ def _coarse_to_fine_cells(field: _SparseField, s: int) -> np.ndarray:
     return cells
 
 
-def extract_mesh(model: Model, lat, resolution: int = 256, region=None, min_component: float = 0.002,
+def extract_mesh(model: Model, lat, resolution: int = 256, region=None, min_component: float | None = None,
                  dense: bool = False, edits=None) -> Mesh:
     """Mesh of body 0 of ``lat`` (a batch's other bodies are ignored); voxel size = the body's
     longest box side / (resolution - 1), ``resolution`` an integer within
@@ -235,8 +239,10 @@ def extract_mesh(model: Model, lat, resolution: int = 256, region=None, min_comp
     region (``"head"``, ``"hand.L"``, ``"hand.R"``: its posed parts' box), to mesh only part of the
     body at the same voxel size (e.g. the head at 1024, a close-up; the surface is open where it
     leaves the region). Components with fewer than ``min_component`` of the
-    vertices are dropped. ``dense=True`` evaluates every grid node instead (the reference that
-    the coarse-to-fine result is tested and benchmarked against). ``edits``: an
+    vertices are dropped (default: :data:`SPECKS` with the neural field, whose network leaves floating
+    specks; none with the exact field, where every piece is the body's own surface: a tongue, an
+    eyeball's front, a region's piece cut off by the box). ``dense=True`` evaluates every grid node
+    instead (the reference that the coarse-to-fine result is tested and benchmarked against). ``edits``: an
     :class:`imghum_blender.surface.edits.Edits` (garment layers, limb differences) applied to the field.
     """
     from skimage.measure import marching_cubes
@@ -265,9 +271,10 @@ def extract_mesh(model: Model, lat, resolution: int = 256, region=None, min_comp
     mask[tuple((cells[:, None, :] + _CORNERS).reshape(-1, 3).T)] = True
     verts, faces, _, _ = marching_cubes(field.values, level=0.0, spacing=(h, h, h), mask=mask,
                                         gradient_direction="descent", allow_degenerate=False)
-    verts, faces = _drop_small_components(verts + lo, faces, min_component)
+    verts, faces = _drop_small_components(verts + lo, faces, (0.0 if field.exact else SPECKS)
+                                          if min_component is None else min_component)
     if field.exact:
-        verts, sem, normals = snap(model, field.state, verts, edits)
+        verts, sem, normals = snap(model, field.state, verts, edits, vertex_normals(verts, faces))
         verts, sem, normals = settle(model, field.state, verts, faces, sem, normals, edits)
     else:
         with torch.no_grad():

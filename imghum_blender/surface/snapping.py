@@ -1,14 +1,14 @@
-"""The exact field's head grown for marching cubes, and the marching-cubes vertices moved back
-onto the exact surface.
+"""The exact field's head grown for marching cubes, and the marching-cubes vertices moved back onto the
+exact surface.
 
 With the exact field, :func:`~imghum_blender.surface.meshing.extract_mesh` runs marching cubes on
-the field with the head grown by half a voxel (at most :data:`MAX_GROWTH`): a slit narrower than a
-voxel (the lips at rest, a nostril, the gap under an eyelid) closes and a sheet thinner than one
-(the cheek between skin and mouth pocket) thickens, so the grid resolves both instead of tearing
-holes through them. Only the head grows (:func:`growth`): grown hands would web their fingers. Each
-vertex is then moved back onto the true surface: to its closest surface point where no edit acts
-(exact position, semantics and a smooth shading normal), and by Newton steps on the edited field
-where a layer or a limb cut does.
+the field with the head grown by half a voxel (at most :data:`MAX_GROWTH`; none for voxels of
+:data:`FINE_VOXEL` or less): a slit narrower than a voxel (the lips at rest, a nostril, the gap
+under an eyelid) closes and a sheet thinner than one (the cheek between skin and mouth pocket)
+thickens, so the grid resolves both instead of tearing holes through them. Only the head grows
+(:func:`growth`): grown hands would web their fingers. Each vertex is then moved back onto the true
+surface: to its closest surface point where no edit acts (exact position, semantics and a smooth
+shading normal), and by Newton steps on the edited field where a layer or a limb cut does.
 """
 from __future__ import annotations
 
@@ -24,8 +24,13 @@ if TYPE_CHECKING:
 
 #: Largest growth (m), and the template-space ramp (m) over which it fades from the head to the neck.
 MAX_GROWTH, RAMP = 0.005, 0.04
+#: Voxels (m) at or below this size resolve the mouth and nostrils: no growth (a grown head seals the
+#: mouth pocket, whose inside is surface too).
+FINE_VOXEL = 0.004
 #: Newton steps for vertices on an edited part of the surface, and their stopping tolerance (m).
 NEWTON_STEPS, NEWTON_TOLERANCE = 6, 1e-6
+#: Least cosine between a vertex's own normal and its closest surface point's for :func:`snap` to move it.
+AGREEMENT = 0.5
 #: Rounds of :func:`settle`.
 SETTLE_ROUNDS = 6
 
@@ -50,18 +55,24 @@ def _body_field(state: exact.SurfaceState, template: np.ndarray, x: np.ndarray):
     return sign * dist, grad, exact.template_points(state, template, where), where.points, normal
 
 
-def snap(model: Model, state: exact.ExactBodies, verts: np.ndarray,
-         edits: Edits | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def snap(model: Model, state: exact.ExactBodies, verts: np.ndarray, edits: Edits | None = None,
+         facing: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Vertices (N,3) near the exact field's surface moved onto it: positions, semantics and unit
     normals (each (N,3) float64). Without edits the closest surface point (one query); with edits,
     vertices where the edited field equals the body's also go there, the others take Newton steps
-    on the edited field (:func:`~.edits.apply_with_gradient`; normal = its gradient)."""
+    on the edited field (:func:`~.edits.apply_with_gradient`; normal = its gradient). ``facing``
+    (N,3): the vertices' own normals (marching cubes'); a vertex whose closest surface point faces
+    elsewhere (by more than :data:`AGREEMENT`: it would jump onto another sheet across a slit
+    thinner than a voxel, folding its triangles) stays where it is, with its own normal."""
     from .edits import apply_with_gradient
 
     surface = state.surfaces[0]
     template = model.template_vertices.double().numpy()
     x = verts.astype(np.float64)
     sdf, grad, sem, near, normal = _body_field(surface, template, x)
+    if facing is not None:
+        away = (normal * facing).sum(1) < AGREEMENT
+        near[away], normal[away] = x[away], facing[away]
     if not edits:
         return near, sem, normal
     frames = state.frames[0].detach().double().cpu().numpy()
@@ -89,10 +100,12 @@ def _folded(verts: np.ndarray, faces: np.ndarray, normals: np.ndarray) -> np.nda
 
 
 def settle(model: Model, state: exact.ExactBodies, verts: np.ndarray, faces: np.ndarray, semantics: np.ndarray,
-           normals: np.ndarray, edits: Edits | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+           normals: np.ndarray, edits: Edits | None = None,
+           movable: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Snapped vertices with the folds snapping left undone: the corners of folded or collapsed
-    faces (where several grid vertices met at a crease, or a grown slit closed) move to the mean of
-    their neighbours and back onto the surface, up to :data:`SETTLE_ROUNDS` times."""
+    faces (where several grid vertices met at a crease, or a grown slit closed; ``movable`` (V,)
+    bool: only those) move to the mean of their neighbours and back onto the surface, up to
+    :data:`SETTLE_ROUNDS` times."""
     from scipy.sparse import coo_matrix
 
     edges = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
@@ -104,6 +117,8 @@ def settle(model: Model, state: exact.ExactBodies, verts: np.ndarray, faces: np.
     verts, semantics, normals = verts.copy(), semantics.copy(), normals.copy()
     for _ in range(SETTLE_ROUNDS):
         bad = np.unique(faces[_folded(verts, faces, normals)])
+        if movable is not None:
+            bad = bad[movable[bad]]
         if len(bad) == 0:
             break
         mean = (adj[bad] @ verts) / np.maximum(degree[bad], 1)[:, None]
