@@ -255,4 +255,5 @@ def hybrid_mesh(model: Model, lat, resolution: int, edits: Edits, min_component:
     normals = np.concatenate([parts[0][3], parts[1][3]])[used]
     movable = used >= len(tv)  # marching cubes and the seam; the template stays
     pos, sem, normals = settle(model, state, pos, faces, sem, normals, edits, movable)  # the seam's slivers
-    return Mesh(pos.astype(np.float32), faces, normals.astype(np.float32), sem.astype(np.float32), grown.queries)
+    return Mesh(pos.astype(np.float32), faces, normals.astype(np.float32), sem.astype(np.float32), grown.queries,
+                "template + marching cubes")

@@ -41,13 +41,16 @@ class ResolutionError(ValueError):
 
 @dataclass
 class Mesh:
-    """Triangle mesh in meters with per-vertex normals and semantics (canonical template points)."""
+    """Triangle mesh in meters with per-vertex normals and semantics (canonical template points);
+    ``source``: how it was made ("marching cubes", or "template + marching cubes" for an edited body
+    on the exact field)."""
 
     vertices: np.ndarray
     faces: np.ndarray
     normals: np.ndarray
     semantics: np.ndarray
     queries: int = 0
+    source: str = "marching cubes"
 
 
 def _coarse_stride(resolution: int) -> int:
@@ -139,7 +142,9 @@ class _SparseField:
         on the surface), a child's corner, on an edge, a face or in the middle of its parent, has the
         sign of any nearest parent corner that is farther from the surface than from it; the corners
         left open (those nearest the surface) are evaluated, and children whose corner signs then all
-        agree are dropped: they do not straddle (dense marching cubes leaves them empty too)."""
+        agree are dropped where a corner is farther from the surface than the child's diagonal (no
+        surface inside: not even a pocket smaller than the child, such as a mouth closed over its
+        cavity, which the finer levels would find)."""
         children = (parents[:, None, :] + _CORNERS * s).reshape(-1, 3)
         if not self.distance_bound or len(parents) == 0:
             return children, np.zeros((0, 3), dtype=children.dtype)
@@ -153,9 +158,14 @@ class _SparseField:
         open_ = _unique_rows(open_[~self.known[tuple(open_.T)]], self.shape)
         self.evaluate(open_)
         idx = tuple(nodes.reshape(-1, 3).T)
-        sign = np.where(self.known[idx], np.where(self.values[idx] > 0, 1, -1), sign.reshape(-1)).reshape(-1, 27)
-        sign = sign[:, _CHILD_CORNERS]  # (M,8 children,8 corners), all decided
-        return children[(sign != sign[..., :1]).any(2).reshape(-1)], open_
+        known = self.known[idx].reshape(-1, 27)
+        values = self.values[idx].reshape(-1, 27)
+        sign = np.where(known, np.where(values > 0, 1, -1), sign)[:, _CHILD_CORNERS]  # (M,8 children,8 corners)
+        # a lower bound of each sub-node's distance to the surface: its value, or its nearest parent corners' less
+        # the way to it
+        bound = np.where(known, np.abs(values), (np.where(_SUB_NEAREST, np.abs(v) - reach, 0.0)).max(2))
+        empty = bound[:, _CHILD_CORNERS].max(2) > _SAFE * np.sqrt(3.0) * s * self.h + _SLACK + self.offset
+        return children[((sign != sign[..., :1]).any(2) | ~empty).reshape(-1)], open_
 
     def sign_change(self, cells: np.ndarray, s: int) -> np.ndarray:
         """Which cells (M,3, full-resolution origin indices) of stride s straddle the zero level."""
@@ -192,6 +202,9 @@ def _refine(field: _SparseField, s: int, seeds: np.ndarray, evaluated: np.ndarra
         checked.append(cells)
         cells = cells[field.sign_change(cells, s)]
     cand = _unique_rows(np.concatenate(checked), field.shape)
+    if s > 1 and field.distance_bound:  # and cells that may hold a pocket smaller than themselves
+        seeds = seeds[field.may_hold_surface(seeds, s) & (field.known[tuple(seeds.T)])]
+        return _unique_rows(np.concatenate([cand[field.sign_change(cand, s)], seeds]), field.shape)
     return cand[field.sign_change(cand, s)]
 
 
