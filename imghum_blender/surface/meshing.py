@@ -96,6 +96,9 @@ class _SparseField:
         #: hold with this margin added.
         self.offset = min(GROW * h, MAX_GROWTH) if self.exact and h > FINE_VOXEL else 0.0
         self.distance_bound = self.exact and not edits
+        #: Fine grids look for pockets smaller than a cell (a mouth closed over its cavity); coarse
+        #: ones grow the head, which seals such pockets (their voids are dropped).
+        self.pockets = self.distance_bound and not self.offset
 
     def evaluate(self, nodes: np.ndarray) -> None:
         """Network SDF at grid nodes (M,3) (full-resolution indices)."""
@@ -165,7 +168,7 @@ class _SparseField:
         # the way to it
         bound = np.where(known, np.abs(values), (np.where(_SUB_NEAREST, np.abs(v) - reach, 0.0)).max(2))
         empty = bound[:, _CHILD_CORNERS].max(2) > _SAFE * np.sqrt(3.0) * s * self.h + _SLACK + self.offset
-        return children[((sign != sign[..., :1]).any(2) | ~empty).reshape(-1)], open_
+        return children[((sign != sign[..., :1]).any(2) | (~empty & self.pockets)).reshape(-1)], open_
 
     def sign_change(self, cells: np.ndarray, s: int) -> np.ndarray:
         """Which cells (M,3, full-resolution origin indices) of stride s straddle the zero level."""
@@ -202,7 +205,7 @@ def _refine(field: _SparseField, s: int, seeds: np.ndarray, evaluated: np.ndarra
         checked.append(cells)
         cells = cells[field.sign_change(cells, s)]
     cand = _unique_rows(np.concatenate(checked), field.shape)
-    if s > 1 and field.distance_bound:  # and cells that may hold a pocket smaller than themselves
+    if s > 1 and field.pockets:  # and cells that may hold a pocket smaller than themselves
         seeds = seeds[field.may_hold_surface(seeds, s) & (field.known[tuple(seeds.T)])]
         return _unique_rows(np.concatenate([cand[field.sign_change(cand, s)], seeds]), field.shape)
     return cand[field.sign_change(cand, s)]
@@ -286,6 +289,8 @@ def extract_mesh(model: Model, lat, resolution: int = 256, region=None, min_comp
                                         gradient_direction="descent", allow_degenerate=False)
     verts, faces = _drop_small_components(verts + lo, faces, (0.0 if field.exact else SPECKS)
                                           if min_component is None else min_component)
+    if field.offset:  # a grown head seals the mouth over its cavity: an enclosed void, no surface to show
+        verts, faces = _drop_voids(verts, faces)
     if field.exact:
         verts, sem, normals = snap(model, field.state, verts, edits, vertex_normals(verts, faces))
         verts, sem, normals = settle(model, field.state, verts, faces, sem, normals, edits)
@@ -360,10 +365,26 @@ def components(n_vertices: int, faces: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return label, np.bincount(label)
 
 
-def _drop_small_components(verts: np.ndarray, faces: np.ndarray, fraction: float) -> tuple[np.ndarray, np.ndarray]:
-    n = len(verts)
-    label, counts = components(n, faces)
-    keep_v = counts[label] >= fraction * n
-    keep_f = keep_v[faces[:, 0]]
+def _keep_vertices(verts: np.ndarray, faces: np.ndarray, keep_v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The mesh's vertices ``keep_v`` (mask) and the faces among them (whole components)."""
     remap = np.cumsum(keep_v) - 1
-    return verts[keep_v], remap[faces[keep_f]]
+    return verts[keep_v], remap[faces[keep_v[faces[:, 0]]]]
+
+
+def _drop_voids(verts: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The mesh without its enclosed voids: closed components facing inwards (negative volume)."""
+    label, _ = components(len(verts), faces)
+    tri = verts[faces].astype(np.float64)
+    volume = np.bincount(label[faces[:, 0]], np.einsum("ij,ij->i", tri[:, 0], np.cross(tri[:, 1], tri[:, 2])) / 6,
+                         minlength=label.max() + 1)
+    edges = np.sort(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), 1)
+    _, inverse, counts = np.unique(edges[:, 0].astype(np.int64) * len(verts) + edges[:, 1], return_inverse=True,
+                                   return_counts=True)
+    open_ = np.zeros(label.max() + 1, dtype=bool)
+    open_[label[edges[counts[inverse] != 2, 0]]] = True
+    return _keep_vertices(verts, faces, ~((volume < 0) & ~open_)[label])
+
+
+def _drop_small_components(verts: np.ndarray, faces: np.ndarray, fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    label, counts = components(len(verts), faces)
+    return _keep_vertices(verts, faces, counts[label] >= fraction * len(verts))

@@ -3,14 +3,16 @@
     python -m imghum_blender.training.evaluate_corners [--bundle B] --out docs/metrics_corners_v1.json \
         [--values 0.05 0.95 --resolution 256 --seed 4242 --limit N]
 
-Protocol (model issue 12): every corner of {low, high}^6 over the six phenotypes (64 bodies), each in
-a mild random pose (a seed never used in training), meshed at ``resolution`` through the public
+Protocol (model issue 12): every corner of {low, high}^6 over the six phenotypes (64 bodies), each
+in a mild random pose (a seed never used in training), meshed at ``resolution`` through the public
 path (``model.latents(phenotypes=...)``, as the add-on's sliders do). Per body: the number of large
-components (at least :data:`LARGE` of the mesh's vertices: a body that came apart has several),
-and the distance from the exact teacher body at the same phenotypes and pose to the model's surface
-(100k points on the teacher surface): mean, p95, p99, max. The part of that distance the shape space
-alone explains (the teacher body re-expressed through the model's shape basis, unclamped: what a
-perfect network could reach) is reported as ``projection`` beside it.
+components (at least :data:`LARGE` of the mesh's vertices: a body that came apart has several), and
+the distance from the exact teacher body at the same phenotypes and pose to the model's surface
+(100k points on the teacher surface): mean, p95, p99, max — over all its triangles (hidden sheets
+included: the backs of the eyeballs, a tongue behind closed lips) and over its boundary alone. The
+part of that distance the shape space alone explains (the teacher body re-expressed through the
+model's shape basis, unclamped: what a perfect network could reach) is reported as ``projection``
+beside it.
 """
 from __future__ import annotations
 
@@ -28,7 +30,7 @@ from ..bundle.vocabulary import FIELD_BACKENDS
 from ..field.model import Model, load_model
 from . import teacher
 from .build_bundle import posed_teacher, teacher_code
-from .ground_truth import signed_distance, surface_samples
+from .ground_truth import face_normals, on_boundary, signed_distance, surface_samples
 
 #: A component this share of a mesh's vertices (or more) counts as a large piece of the body.
 LARGE = 0.01
@@ -66,14 +68,17 @@ def evaluate(model: Model, values: tuple[float, float], resolution: int, seed: i
         mine = model.latents(phenotypes={k: float(v[b]) for k, v in phen.items()}, pose=deltas[b].float())
         mesh = model.mesh(mine, resolution=resolution)
         seconds = time.perf_counter() - t0
-        surface, _, _ = surface_samples(exact[b], faces, points, rng)
+        surface, face, _ = surface_samples(exact[b], faces, points, rng)
+        outer = on_boundary(exact[b], faces, surface, face_normals(exact[b], faces)[face])
         row = {"phenotypes": {k: float(v[b]) for k, v in phen.items()},
                "large_pieces": large_pieces(mesh.vertices, mesh.faces),
                "teacher_to_model": _distances(surface, mesh.vertices, mesh.faces),
+               "teacher_boundary_to_model": _distances(surface[outer], mesh.vertices, mesh.faces),
                "projection": _distances(surface, projected[b], faces), "mesh_seconds": round(seconds, 3)}
         rows.append(row)
         print(f"corner {b:2d} {''.join('H' if v[b] > 0.5 else 'l' for v in phen.values())}: "
               f"{row['large_pieces']} piece(s), p99 {row['teacher_to_model']['p99_mm']:.1f} mm "
+              f"(boundary {row['teacher_boundary_to_model']['p99_mm']:.2f} mm) "
               f"(shape space alone {row['projection']['p99_mm']:.1f} mm), {seconds:.1f} s", flush=True)
     return rows
 
@@ -81,9 +86,11 @@ def evaluate(model: Model, values: tuple[float, float], resolution: int, seed: i
 def summary(rows: list[dict]) -> dict:
     """Counts and worst cases over the corner bodies."""
     p99 = np.array([r["teacher_to_model"]["p99_mm"] for r in rows])
+    outer = np.array([r["teacher_boundary_to_model"]["p99_mm"] for r in rows])
     proj = np.array([r["projection"]["p99_mm"] for r in rows])
     pieces = np.array([r["large_pieces"] for r in rows])
     return {"bodies": len(rows), "one_piece": int((pieces == 1).sum()), "pieces_max": int(pieces.max()),
+            "boundary_p99_mm_mean": float(outer.mean()), "boundary_p99_mm_max": float(outer.max()),
             "p99_mm_mean": float(p99.mean()), "p99_mm_median": float(np.median(p99)), "p99_mm_max": float(p99.max()),
             "bodies_p99_within_6mm": int((p99 <= 6.0).sum()), "projection_p99_mm_mean": float(proj.mean()),
             "projection_p99_mm_max": float(proj.max())}

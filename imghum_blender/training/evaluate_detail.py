@@ -35,11 +35,7 @@ from ..field.poses import HAND_PRESETS, preset_pose
 from ..field.rotations import rotvec_to_matrix
 from . import teacher
 from .build_bundle import posed_teacher
-from .ground_truth import face_normals, signed_distance, surface_samples, winding_number
-
-#: How far (m) to either side of a teacher sample the winding number must say outside / inside for
-#: the sample to lie on the body's boundary.
-BOUNDARY_STEP = 0.0005
+from .ground_truth import face_normals, on_boundary, signed_distance, surface_samples
 
 #: Facial expressions the close-up is judged on (ARKit action -> value).
 FACES = {
@@ -94,8 +90,7 @@ def compare(verts: np.ndarray, faces: np.ndarray, sub_faces: np.ndarray, mesh_v:
     of the eyeballs, overlapping skin) are dropped, as no surface of the body passes there."""
     pts, fidx, _ = surface_samples(verts, sub_faces, n, rng)
     normals = face_normals(verts, sub_faces)[fidx]
-    outer = (winding_number(verts, faces, pts + BOUNDARY_STEP * normals) < 0.5) & \
-        (winding_number(verts, faces, pts - BOUNDARY_STEP * normals) > 0.5)
+    outer = on_boundary(verts, faces, pts, normals)
     pts, normals = pts[outer], normals[outer]
     d, near_face, _ = signed_distance(mesh_v.astype(np.float64), mesh_f, pts)
     cos = (normals * face_normals(mesh_v.astype(np.float64), mesh_f)[near_face]).sum(-1)

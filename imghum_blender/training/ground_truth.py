@@ -25,6 +25,19 @@ def signed_distance(vertices: np.ndarray, faces: np.ndarray, points: np.ndarray
     return np.sqrt(np.maximum(sq, 0.0)) * sign, face, closest
 
 
+#: How far (m) to either side of a surface sample the winding number must say outside / inside for
+#: the sample to lie on the body's boundary.
+BOUNDARY_STEP = 0.0005
+
+
+def on_boundary(vertices: np.ndarray, faces: np.ndarray, points: np.ndarray, normals: np.ndarray) -> np.ndarray:
+    """Which surface samples (N,3) with their faces' normals (N,3) lie on the body's boundary (N,)
+    bool: outside just off their face, inside just under it; not the hidden sheets (the backs of the
+    eyeballs, overlapping skin), which no surface of the body passes."""
+    return (winding_number(vertices, faces, points + BOUNDARY_STEP * normals) < 0.5) & \
+        (winding_number(vertices, faces, points - BOUNDARY_STEP * normals) > 0.5)
+
+
 def winding_number(vertices: np.ndarray, faces: np.ndarray, points: np.ndarray) -> np.ndarray:
     """Fast generalized winding number (N,) of a triangle soup at points (N,3): inside where > 0.5."""
     import point_cloud_utils as pcu
