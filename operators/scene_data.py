@@ -54,7 +54,8 @@ def write_mesh(me: bpy.types.Mesh, data, n_parts: int) -> bool:
     written over a mesh of the same topology only moves its vertices, so every vertex group (bone
     groups with painted weights included), modifiers and shape keys (sculpt layers: each keeps its
     offsets from the basis) survive. Otherwise the geometry is replaced: UVs per corner, semantic
-    point, part label and part colour per vertex, smooth shading."""
+    point, part label and part colour per vertex, smooth shading (with the field's normals as custom
+    normals where the data has them)."""
     v, f = data.vertices, data.faces
     topology = data.topology
     if (topology == "template" and me.get(TOPOLOGY_PROP) == "template" and len(me.vertices) == len(v)
@@ -79,6 +80,8 @@ def write_mesh(me: bpy.types.Mesh, data, n_parts: int) -> bool:
     me.polygons.foreach_set("use_smooth", np.ones(len(f), dtype=bool))
     me[TOPOLOGY_PROP] = topology
     me.update()
+    if data.normals is not None:  # the field's shading normals (adaptive meshes)
+        me.normals_split_custom_set_from_vertices(data.normals.astype(np.float32))
     return True
 
 

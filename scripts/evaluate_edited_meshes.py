@@ -4,12 +4,12 @@ resolution with the default (exact) field, rendered in close-up, and measured ov
     python scripts/evaluate_edited_meshes.py [--bodies 24] [--seed 20261209] \
         [--out docs/benchmarks/edited_meshes.json] [--image docs/images/edited_closeups.png]
 
-Close-ups (Workbench, orthographic): a body with a shirt and trousers and one with a forearm and a
-finger cut; columns: face, mouth, left hand, the garment's neckline or the forearm's stump. Measured
-over random bodies (shape, mouth opening) with random layers and cuts: the share meshed as template
-+ marching cubes (else marching cubes alone), closed and consistently oriented meshes, folded faces
-(facing against the field's normals, area above 1 mm²), |SDF| of the edited field at the vertices,
-and seconds per body.
+Close-ups (Workbench, orthographic, shaded by the mesh's normals as the add-on does): a body with a
+shirt and trousers and one with a forearm and a finger cut; columns: face, mouth, left hand, the
+garment's neckline or the forearm's stump (end-on). Measured over random bodies (shape, mouth
+opening) with random layers and cuts: the share meshed as template + marching cubes (else marching
+cubes alone), closed and consistently oriented meshes, folded faces (facing against the field's
+normals, area above 1 mm²), |SDF| of the edited field at the vertices, and seconds per body.
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from skimage.io import imsave
 
 import imghum_blender as ih
 from imghum_blender.bundle.vocabulary import RESOLUTION
-from imghum_blender.surface.edits import REGIONS, Edits, Layer, LimbCut, apply
+from imghum_blender.surface.edits import REGIONS, Edits, Layer, LimbCut, apply, part_geometry
 
 CUT_PARTS = ("lowerarm.L", "upperarm.R", "lowerleg.L", "upperleg.R", "finger3-1.R", "foot.L", "palm.R", "finger1-2.L")
 
@@ -104,6 +104,20 @@ CLOSEUPS = {
 }
 
 
+def stump_view(model, lat, cut: LimbCut) -> tuple[np.ndarray, np.ndarray]:
+    """Where a cut's stump is (the middle of its plane across the part's bone) and the direction from
+    which to see it end-on (along the bone, from the removed side), slightly from the front."""
+    geo = part_geometry(model)
+    p = geo.index[cut.part]
+    with torch.no_grad():
+        frame = model.bone_frames(lat).posed[0, geo.main[p]].double().numpy()
+    lo, hi = geo.span[p]
+    axis = frame[:3, :3] @ geo.axis[p]
+    centre = frame[:3, :3] @ (geo.axis[p] * (lo + cut.fraction * (hi - lo))) + frame[:3, 3]
+    toward = axis + np.array([0.0, -0.6, 0.0])  # the body faces -y
+    return centre, toward / np.linalg.norm(toward)
+
+
 def closeups(model, resolution: int, size: int, out: Path) -> None:
     """The close-up sheet: one row per :data:`CLOSEUPS` body."""
     rows = []
@@ -115,10 +129,10 @@ def closeups(model, resolution: int, size: int, out: Path) -> None:
             face, toward = view(model, lat, "head", verts)
             hand, hand_toward = view(model, lat, "hand.L", verts)
             last = (face + np.array([0.0, 0.0, -0.14]), toward, 0.16) if edits.layers else \
-                (*view(model, lat, "hand.R", verts), 0.3)
+                (*stump_view(model, lat, edits.cuts[0]), 0.16)
             shots = [(face, toward, 0.22), (face + np.array([0.0, 0.0, -0.05]), toward, 0.08),
                      (hand, hand_toward, 0.2), last]
-            tiles = [render_tile(mesh.vertices, mesh.faces, c, t, w, size, Path(tmp) / f"{r}_{i}.png")
+            tiles = [render_tile(mesh.vertices, mesh.faces, c, t, w, size, Path(tmp) / f"{r}_{i}.png", mesh.normals)
                      for i, (c, t, w) in enumerate(shots)]
             rows.append(np.concatenate(tiles, 1))
             print(f"{name}: {len(mesh.vertices)} vertices", flush=True)
@@ -130,7 +144,7 @@ def closeups(model, resolution: int, size: int, out: Path) -> None:
 def main() -> None:
     """Measure, render, write."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--bodies", type=int, default=24)
+    ap.add_argument("--bodies", type=int, default=24, help="random bodies to measure (0: only the close-ups)")
     ap.add_argument("--seed", type=int, default=20261209)
     ap.add_argument("--resolution", type=int, default=int(RESOLUTION["final"].default))
     ap.add_argument("--size", type=int, default=300, help="pixels per close-up tile")
@@ -139,6 +153,8 @@ def main() -> None:
     args = ap.parse_args()
     model = ih.load_model()
     closeups(model, args.resolution, args.size, Path(args.image))
+    if not args.bodies:  # the pictures only
+        return
     result = {"field": model.field, **measure(model, args.bodies, args.seed, args.resolution),
               "machine": f"{platform.machine()}, torch threads {torch.get_num_threads()}"}
     Path(args.out).write_text(json.dumps(result, indent=1) + "\n")

@@ -45,8 +45,9 @@ def view(model, lat, region: str, verts: np.ndarray) -> tuple[np.ndarray, np.nda
 
 
 def render_tile(vertices: np.ndarray, faces: np.ndarray, centre: np.ndarray, toward: np.ndarray, width: float,
-                size: int, path: Path) -> np.ndarray:
-    """One Workbench render (RGB uint8) of a mesh seen along ``-toward`` onto ``centre``."""
+                size: int, path: Path, normals: np.ndarray | None = None) -> np.ndarray:
+    """One Workbench render (RGB uint8) of a mesh seen along ``-toward`` onto ``centre``, shaded by
+    ``normals`` (V,3) as custom normals when given (as the add-on shades an adaptive mesh)."""
     import bpy
     from mathutils import Vector
 
@@ -54,6 +55,8 @@ def render_tile(vertices: np.ndarray, faces: np.ndarray, centre: np.ndarray, tow
     mesh = bpy.data.meshes.new("closeup")
     mesh.from_pydata(vertices.tolist(), [], faces.tolist())
     mesh.shade_smooth()
+    if normals is not None:
+        mesh.normals_split_custom_set_from_vertices(np.asarray(normals, dtype=np.float32))
     obj = bpy.data.objects.new("closeup", mesh)
     scene = bpy.context.scene
     scene.collection.objects.link(obj)
@@ -97,6 +100,7 @@ def main() -> None:
                 region, lat = picked[name]
                 verts = teacher_vertices(model, lat)
                 centre, toward = view(model, lat, region, verts)
+                n = None
                 if row == 0:
                     v, f = verts, model.template_faces.numpy()
                 elif row == 2 and args.template:
@@ -104,8 +108,9 @@ def main() -> None:
                     v, f = tm.vertices, tm.faces
                 else:
                     mesh = model.mesh(lat, resolution=args.resolution, region=region)
-                    v, f = mesh.vertices, mesh.faces
-                rows[row].append(render_tile(v, f, centre, toward, width, args.size, Path(tmp) / f"{row}_{col}.png"))
+                    v, f, n = mesh.vertices, mesh.faces, mesh.normals
+                rows[row].append(render_tile(v, f, centre, toward, width, args.size, Path(tmp) / f"{row}_{col}.png",
+                                             n))
                 print(f"row {row} {name}: {len(v):,} vertices", flush=True)
     sheet = np.concatenate([np.concatenate(r, 1) for r in rows], 0)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -306,5 +306,5 @@ def test_template_topology_keeps_vertices_paint_and_sculpt(topology):
     assert seen["bake_objects"] == 1 and seen["bake_keys"] == ["Basis", "frame 0001", "frame 0002", "frame 0003"]
     assert seen["bake_frame2_error_mm"] < 1e-3 and seen["bake_half_error_mm"] < 1e-3 and seen["bake_motion_mm"] > 10
     assert seen["separate_layer"] == [n, "template", 1]
-    assert seen["layer_topology"] == "adaptive" and seen["layer_vertices"] != n
+    assert seen["layer_topology"] == "adaptive" and seen["layer_vertices"] != n and seen["layer_custom_normals"]
     assert "³" in seen["layer_status"] and "template" not in seen["layer_status"]

@@ -205,6 +205,12 @@ def query_surface(state: SurfaceState, faces: np.ndarray, template: torch.Tensor
     where = closest(state, q)
     face, bary, inside = where.face, where.bary, where.inside
     dev, dt = points.device, points.dtype
+    if not (torch.is_grad_enabled() and (points.requires_grad or state.vertices.requires_grad)):
+        # no gradient wanted: the distance and semantics straight from the search (no torch gathers)
+        dist = np.linalg.norm(q - where.points, axis=1)
+        sdf = torch.from_numpy(np.where(inside, -dist, dist)).to(device=dev, dtype=dt)
+        sem = template_points(state, template.detach().cpu().double().numpy(), where)
+        return sdf, torch.from_numpy(sem).to(device=dev, dtype=dt)
     tri = torch.as_tensor(faces[face], device=dev)
     weights = torch.as_tensor(bary, device=dev, dtype=dt)
     surface = (state.vertices[tri].to(dt) * weights[..., None]).sum(1)

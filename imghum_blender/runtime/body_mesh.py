@@ -60,7 +60,9 @@ class BodyRequest:
 @dataclass
 class BodyMeshData:
     """A meshed body: geometry (faces: triangles, or the template's quads when ``topology`` is
-    "template"), attributes, the rest rig for its shape, timing and the request."""
+    "template"), attributes, the rest rig for its shape, timing and the request; an adaptive mesh
+    also carries the field's unit normals (V,3) for shading (the exact field's are the smooth-shaded
+    surface's at each vertex, where a mesh's own would show the surface's facets)."""
 
     vertices: np.ndarray
     faces: np.ndarray
@@ -70,6 +72,7 @@ class BodyMeshData:
     seconds: float
     request: BodyRequest
     garments: list["BodyMeshData"] = field(default_factory=list)
+    normals: np.ndarray | None = None
 
     @property
     def topology(self) -> str:
@@ -141,9 +144,10 @@ def evaluate(model, req: BodyRequest) -> BodyMeshData:
 
         tm = template_mesh(model, lat)
         vertices, faces, semantics, attributes = tm.vertices, tm.faces, tm.semantics, template_attributes(model)
+        normals = None
     else:
         mesh = model.mesh(lat, resolution=req.resolution, region=req.region, edits=Edits(merged, list(req.cuts)))
-        vertices, faces, semantics = mesh.vertices, mesh.faces, mesh.semantics
+        vertices, faces, semantics, normals = mesh.vertices, mesh.faces, mesh.semantics, mesh.normals
         attributes = surface_attributes(model, mesh)
     garments = []
     for layer, separate in req.layers:
@@ -152,8 +156,8 @@ def evaluate(model, req: BodyRequest) -> BodyMeshData:
                                edits=Edits(merged + [layer], list(req.cuts)))
             sub = _submesh(shell, layer_faces(model, shell, layer))
             garments.append(BodyMeshData(sub.vertices, sub.faces, sub.semantics, surface_attributes(model, sub), rest,
-                                         0.0, req))
-    return BodyMeshData(vertices, faces, semantics, attributes, rest, time.perf_counter() - t0, req, garments)
+                                         0.0, req, normals=sub.normals))
+    return BodyMeshData(vertices, faces, semantics, attributes, rest, time.perf_counter() - t0, req, garments, normals)
 
 
 def _submesh(mesh, keep: np.ndarray):

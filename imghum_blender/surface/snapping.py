@@ -31,6 +31,8 @@ FINE_VOXEL = 0.004
 NEWTON_STEPS, NEWTON_TOLERANCE = 6, 1e-6
 #: Least cosine between a vertex's own normal and its closest surface point's for :func:`snap` to move it.
 AGREEMENT = 0.5
+#: Least cosine between the edited and the body field's gradients for a layer's vertex to take the body's normal.
+PARALLEL = 0.99
 #: Rounds of :func:`settle`.
 SETTLE_ROUNDS = 6
 
@@ -60,7 +62,8 @@ def snap(model: Model, state: exact.ExactBodies, verts: np.ndarray, edits: Edits
     """Vertices (N,3) near the exact field's surface moved onto it: positions, semantics and unit
     normals (each (N,3) float64). Without edits the closest surface point (one query); with edits,
     vertices where the edited field equals the body's also go there, the others take Newton steps
-    on the edited field (:func:`~.edits.apply_with_gradient`; normal = its gradient). ``facing``
+    on the edited field (:func:`~.edits.apply_with_gradient`; normal = its gradient, or the body's
+    smooth normal where a layer runs parallel to the body). ``facing``
     (N,3): the vertices' own normals (marching cubes'); a vertex whose closest surface point faces
     elsewhere (by more than :data:`AGREEMENT`: it would jump onto another sheet across a slit
     thinner than a voxel, folding its triangles) stays where it is, with its own normal."""
@@ -82,12 +85,15 @@ def snap(model: Model, state: exact.ExactBodies, verts: np.ndarray, edits: Edits
         if len(todo) == 0:
             break
         q = x[todo]
-        s, g, c, _, _ = _body_field(surface, template, q)
+        s, g, c, _, smooth = _body_field(surface, template, q)
         f, gf = apply_with_gradient(model, edits, frames, q, s, g, c)
         norm2 = np.maximum((gf * gf).sum(1), 1e-12)
         x[todo] = q - (f / norm2)[:, None] * gf
         pos[todo], sems[todo] = x[todo], c
-        normals[todo] = gf / np.sqrt(norm2)[:, None]
+        unit = gf / np.sqrt(norm2)[:, None]
+        # on a layer the surface runs parallel to the body: the body's smooth-shaded normal (the
+        # gradient points at the closest body point, which jumps from facet to facet)
+        normals[todo] = np.where(((unit * g).sum(1) > PARALLEL)[:, None], smooth, unit)
         todo = todo[np.abs(f) > NEWTON_TOLERANCE]
     return pos, sems, normals
 

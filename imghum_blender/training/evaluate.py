@@ -131,7 +131,8 @@ def main(argv: list[str] | None = None) -> None:
         shape = {"phenotypes": {name: float(v[b]) for name, v in phen.items()}} if model.field == "exact" \
             else {"beta": beta.clamp(-limit, limit)}  # exact: the teacher's own body (its full shape code)
         lat = model.latents(**shape, expression=code[b:b + 1, k:].float(), pose=deltas[b:b + 1].float())
-        verts = teacher_vertices(model, lat) if clamped else verts_all[b]
+        # the teacher body of exactly these latents (the sampled body is the bundle's 32-d projection)
+        verts = teacher_vertices(model, lat) if clamped or model.field == "exact" else verts_all[b]
         r = evaluate_body(model, lat, verts, faces, template, regions, rng, args.resolution, args.points)
         r["age_years"], r["beta_clamped"] = float(ages[b]), clamped
         rows.append(r)

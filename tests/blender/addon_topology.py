@@ -237,5 +237,6 @@ p.layers[0].separate = False
 assert bpy.ops.imghum.update_mesh(wait=True) == {"FINISHED"}
 seen["layer_vertices"] = len(me.vertices)
 seen["layer_topology"] = me.get("imghum_topology")
+seen["layer_custom_normals"] = me.has_custom_normals  # the field's smooth shading normals
 seen["layer_status"] = rt.status(arm)
 report(seen)
