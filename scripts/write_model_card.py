@@ -241,7 +241,7 @@ def exact_acceptance_section(m: dict, corners: dict, fine: dict, detail: dict, e
                        f"{edited['hybrid_share']:.0%} meshed as template + marching cubes, "
                        f"{edited['closed_and_oriented_share']:.0%} closed and consistently oriented, folded faces "
                        f"median {edited['folded_faces']['median']:.0f} (worst {edited['folded_faces']['max']}), "
-                       f"|SDF| p99 at the vertices ≤ {edited['sdf_p99_mm_max']:.3f} mm, "
+                       f"|SDF| p99 at the vertices ≤ {edited['sdf_p99_mm_max'] * 1000:.2f} µm, "
                        f"{edited['seconds']['median']:.1f} s median ({edited['seconds']['max']:.1f} s worst) per body.")
     return f"""### The old acceptance table, on the exact field
 Re-run with the default backend on held-out seeds (`training.evaluate_detail`, `evaluate_corners`,
@@ -250,7 +250,7 @@ Re-run with the default backend on held-out seeds (`training.evaluate_detail`, `
 eyeballs, a tongue behind closed lips), which no mesh of the body's surface passes. At 256³ the
 voxel (7 mm) is coarser than the lips' slit, so the mesher grows the head by half a voxel and seals
 the mouth: the mouth's inside, part of the boundary, is then not meshed — that is where the
-corners' worst boundary distances lie; at 512³ nothing is grown.
+worst boundary distances at 256³ lie; at 512³ (voxels under 5 mm) nothing is grown.
 
 {table}{edited_line}
 """

@@ -109,7 +109,7 @@ def test_region_matches_full_mesh_and_refines(model):
     fine = model.mesh(lat, resolution=512, region=region)
     assert len(fine.vertices) > 10 * len(head.vertices)
     # every coarse vertex lies near the fine surface (the fine one also has what a coarse grid seals:
-    # the mouth's inside, where a 4 mm voxel resolves the lips)
+    # the mouth's inside, where a voxel under 5 mm resolves the lips)
     coarse = head.vertices[head.vertices[:, 2] > top - 0.25]
     assert cKDTree(fine.vertices).query(coarse)[0].max() < 2 * h
 

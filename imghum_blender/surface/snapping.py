@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 MAX_GROWTH, RAMP = 0.005, 0.04
 #: Voxels (m) at or below this size resolve the mouth and nostrils: no growth (a grown head seals the
 #: mouth pocket, whose inside is surface too).
-FINE_VOXEL = 0.004
+FINE_VOXEL = 0.005
 #: Newton steps for vertices on an edited part of the surface, and their stopping tolerance (m).
 NEWTON_STEPS, NEWTON_TOLERANCE = 6, 1e-6
 #: Least cosine between a vertex's own normal and its closest surface point's for :func:`snap` to move it.
