@@ -1,4 +1,5 @@
-"""Sections of the bad-input catalogue: area name -> ``cases(tmp: Path) -> list[Case]``.
+"""Sections of the bad-input catalogue: area name -> ``cases(tmp: Path, field: str) -> list[Case]``,
+``field`` being the field backend (``exact`` or ``neural``) the area's models, commands and specs use.
 
 Each area lives in its own module (``api``, ``bundle``, ``cli``, ``batch``, ``addon``); a module
 that is not written yet is skipped.

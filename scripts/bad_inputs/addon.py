@@ -1,12 +1,13 @@
 """Bad inputs to the Blender add-on, replayed in one fresh ``bpy`` process (the add-on enabled from
-this checkout, a throw-away Blender user folder): every operator with a wrong object active,
+this checkout, a throw-away Blender user folder, its ``field`` preference set to the catalogue's
+backend): backend names the preference refuses, every operator with a wrong object active,
 NaN / out-of-range / ill-typed settings set from Python, broken bundles in the preferences, bad
 ARKit CSV and pose JSON files, fits to empty or broken inputs, oversized resolutions, bakes of
 impossible ranges. Each case must end in an ERROR report, a poll refusal, a clear exception from
 Blender's property system, or a checked result — and a failed evaluation must keep the old mesh.
 
 The parent side (:func:`cases`) runs this file as a script once and reads one JSON line of
-outcomes; the bpy side is :func:`main`.
+outcomes; the bpy side is :func:`main` (arguments: the scratch folder and the field backend).
 """
 from __future__ import annotations
 
@@ -28,9 +29,9 @@ BODY_OPERATORS = ("update_mesh", "cancel_update", "random_shape", "reset_shape",
 
 # -- bpy side ------------------------------------------------------------------------------------------
 class Session:
-    """The bpy process: the enabled add-on, one body, and how a case's outcome is judged."""
+    """The bpy process: the enabled add-on on the ``field`` backend, one body, and how a case's outcome is judged."""
 
-    def __init__(self, tmp: Path):
+    def __init__(self, tmp: Path, field: str):
         import bpy
 
         sys.path.insert(0, str(ROOT))
@@ -40,6 +41,8 @@ class Session:
         self.bpy, self.tmp = bpy, tmp
         self.rt = sys.modules[f"{self.module}.operators.runtime"]
         self.prefs = bpy.context.preferences.addons[self.module].preferences
+        self.field = field
+        self.prefs.field = field.upper()
         for o in list(bpy.data.objects):
             bpy.data.objects.remove(o)
         assert bpy.ops.imghum.add_body(resolution=32) == {"FINISHED"}
@@ -253,6 +256,20 @@ def _fit_and_bake_cases(s: Session) -> dict:
     }
 
 
+def _field_cases(s: Session) -> dict:
+    """The ``field`` preference is an enum: other names are refused by Blender; the body uses the chosen one."""
+    def evaluated():
+        got = s.rt.evaluator().model().field
+        return ("ok", f"evaluated by the {got} field") if got == s.field else (
+            "FAIL", f"preference {s.prefs.field}, but evaluated by the {got} field")
+
+    return {
+        "preference field = 'BOGUS'": lambda: s.refused(lambda: setattr(s.prefs, "field", "BOGUS")),
+        "preference field = 'neural' (lower case)": lambda: s.refused(lambda: setattr(s.prefs, "field", "neural")),
+        f"the body is evaluated by the {s.field} field": evaluated,
+    }
+
+
 def _object_cases(s: Session) -> dict:
     def through_mesh():
         s.mesh.imghum.age = 0.4
@@ -288,11 +305,11 @@ def _object_cases(s: Session) -> dict:
     }
 
 
-def main(tmp: Path) -> None:
-    """Run every case in this bpy process and print ``CASES {name: [status, detail]}``."""
-    s = Session(tmp)
+def main(tmp: Path, field: str) -> None:
+    """Run every case in this bpy process (the ``field`` backend) and print ``CASES {name: [status, detail]}``."""
+    s = Session(tmp, field)
     outcomes = {}
-    for group in (_object_cases, _latent_cases, _bundle_cases, _file_cases, _fit_and_bake_cases):
+    for group in (_field_cases, _object_cases, _latent_cases, _bundle_cases, _file_cases, _fit_and_bake_cases):
         for name, run in group(s).items():
             captured, sys.stderr = sys.stderr, io.StringIO()
             try:
@@ -308,11 +325,12 @@ def main(tmp: Path) -> None:
 
 
 # -- catalogue side ---------------------------------------------------------------------------------
-def _session(tmp: Path) -> dict[str, list[str]]:
-    """Run the bpy side once: ``{case: [status, detail]}`` (a FAIL entry when the session broke)."""
+def _session(tmp: Path, field: str) -> dict[str, list[str]]:
+    """Run the bpy side once on the ``field`` backend: ``{case: [status, detail]}`` (a FAIL entry when the
+    session broke)."""
     env = {**os.environ, "BLENDER_USER_RESOURCES": str(tmp / "addon_blender_user")}
     try:
-        proc = subprocess.run([sys.executable, __file__, str(tmp)], cwd=ROOT, capture_output=True, text=True,
+        proc = subprocess.run([sys.executable, __file__, str(tmp), field], cwd=ROOT, capture_output=True, text=True,
                               timeout=1200, env=env)
     except subprocess.TimeoutExpired:
         return {"bpy session": ["FAIL", "hung (> 1200 s)"]}
@@ -323,13 +341,14 @@ def _session(tmp: Path) -> dict[str, list[str]]:
     return json.loads(lines[-1][len("CASES "):])
 
 
-def cases(tmp: Path) -> list:
-    """The add-on cases: the bpy session runs them all at once; each case reports its outcome."""
+def cases(tmp: Path, field: str) -> list:
+    """The add-on cases on the ``field`` backend: the bpy session runs them all at once; each case reports its
+    outcome."""
     from .catalogue import Case, Outcome
 
     return [Case("addon", name, lambda status=status, detail=detail: Outcome(status, detail))
-            for name, (status, detail) in _session(tmp).items()]
+            for name, (status, detail) in _session(tmp, field).items()]
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    main(Path(sys.argv[1]), sys.argv[2])

@@ -1,9 +1,11 @@
-"""Bad inputs to the Python API: latents, queries, meshing, attributes and fits. Each must end in
-a LatentError / ResolutionError / ValueError naming the input, or in a result checked as correct."""
+"""Bad inputs to the Python API: backend names, latents, queries, meshing, attributes and fits, on the
+catalogue's field backend. Each must end in a LatentError / ResolutionError / ValueError naming the input,
+or in a result checked as correct."""
 from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -13,15 +15,20 @@ AREA = "api"
 
 
 @lru_cache(maxsize=1)
-def _model():
+def _model(field: str):
     import imghum_blender as ih
 
-    return ih.load_model()
+    return ih.load_model(field=field)
 
 
-def _latent_cases() -> list[tuple[str, dict]]:
+def _check_backend(field: str) -> Callable[[object], str | None]:
+    """The loaded model evaluates the ``field`` backend it was asked for."""
+    return lambda m: None if m.field == field else f"asked for the {field} field, got the {m.field} field"
+
+
+def _latent_cases(m) -> list[tuple[str, dict]]:
     """(name, Model.latents keyword arguments) that must raise LatentError."""
-    k = _model().vocabulary.beta_size
+    k = m.vocabulary.beta_size
     return [
         ("beta NaN", {"beta": [float("nan")] * k}),
         ("beta of 5 values", {"beta": [0.0] * 5}),
@@ -43,7 +50,7 @@ def _latent_cases() -> list[tuple[str, dict]]:
         ("rotation vector of 4 values", {"pose": {"lowerarm01.L": [0.0, 1.0, 0.0, 1.0]}}),
         ("bone rotation a reflection", {"pose": {"lowerarm01.L": np.diag([1.0, 1.0, -1.0])}}),
         ("pose array (3,3)", {"pose": np.zeros((3, 3))}),
-        ("pose array of 2-vectors", {"pose": np.zeros((len(_model().vocabulary.bone_names), 2))}),
+        ("pose array of 2-vectors", {"pose": np.zeros((len(m.vocabulary.bone_names), 2))}),
         ("root_translation 1e30", {"root_translation": [1e30, 0.0, 0.0]}),
         ("root_translation 20 km", {"root_translation": [0.0, 2e4, 0.0]}),
         ("root_translation of 2 values", {"root_translation": [1.0, 2.0]}),
@@ -65,8 +72,7 @@ def _check_empty(result) -> str | None:
     return None if sdf.shape == (0,) and sem.shape == (0, 3) else f"shapes {sdf.shape}, {sem.shape}"
 
 
-def _batched_mesh():
-    m = _model()
+def _batched_mesh(m):
     lat = m.latents(phenotypes={"weight": [0.2, 0.9]})
     return m.mesh(lat, resolution=32), m.mesh(lat.body(0), resolution=32)
 
@@ -89,12 +95,11 @@ def _mesh_cases() -> list[tuple[str, dict]]:
             ("region away from the body", {"resolution": 32, "region": ([10, 10, 10], [11, 11, 11])})]
 
 
-def _fit_image_case(change) -> object:
+def _fit_image_case(m, change) -> object:
     """fit_image on a synthetic view of the mean body with ``change(mask, camera, keypoints)`` applied."""
     import imghum_blender as ih
     from imghum_blender.fitting.image import LANDMARKS, project
 
-    m = _model()
     lat = m.latents()
     f = 50 * 256 / 36
     ext = np.eye(4)
@@ -110,10 +115,10 @@ def _fit_image_case(change) -> object:
     return ih.fit_image(m, mask, kp, camera, iterations=(1, 0, 0), resolution=0)
 
 
-def _fit_cases() -> list[tuple[str, object]]:
+def _fit_cases(m) -> list[tuple[str, object]]:
     import imghum_blender as ih
 
-    m, rng = _model(), np.random.default_rng(0)
+    rng = np.random.default_rng(0)
     body = rng.normal(0, [0.15, 0.1, 0.5], (400, 3))
     line = np.linspace(0, 1.7, 1200).reshape(400, 3)
     intr = lambda fx: [[fx, 0, 128], [0, 700.0, 128], [0, 0, 1]]  # noqa: E731
@@ -140,14 +145,13 @@ def _fit_cases() -> list[tuple[str, object]]:
         ("fit_points: NaN", lambda: ih.fit_points(m, np.full((400, 3), np.nan))),
         ("fit_points: (N,2) points", lambda: ih.fit_points(m, body[:, :2])),
         ("fit_points: normals of the wrong shape", lambda: ih.fit_points(m, body, np.ones((10, 3)))),
-    ] + [(name, lambda c=change: _fit_image_case(c)) for name, change in image]
+    ] + [(name, lambda c=change: _fit_image_case(m, c)) for name, change in image]
 
 
-def _far_cloud():
+def _far_cloud(m):
     """The same short fit of a cloud 100 m and 1000 km from the origin."""
     import imghum_blender as ih
 
-    m = _model()
     mesh = m.mesh(m.latents(phenotypes={"weight": 0.7}), resolution=64)
     pts = mesh.vertices[np.random.default_rng(1).choice(len(mesh.vertices), 3000)].astype(np.float64)
     kw = {"iterations": (5, 8, 0), "samples": 400, "resolution": 0}
@@ -163,29 +167,35 @@ def _check_far(fits) -> str | None:
 
 _ATTRIBUTES = """import imghum_blender.runtime.body_mesh
 import imghum_blender as ih
-m = ih.load_model()
+m = ih.load_model(field={field!r})
 mesh = m.mesh(m.latents(), resolution=24)
 for _ in range(3):
     assert len(ih.surface_attributes(m, mesh).parts) == len(mesh.vertices)
 """
 
 
-def cases(tmp: Path) -> list[Case]:
-    """Latents, queries, meshing, attributes and fits."""
-    from imghum_blender import LatentError
+def cases(tmp: Path, field: str) -> list[Case]:
+    """Backend names, then latents, queries, meshing, attributes and fits on the ``field`` backend."""
+    import imghum_blender as ih
 
-    m = _model()
-    out = [Case(AREA, f"latents: {name}", lambda kw=kw: expect_error(lambda: m.latents(**kw), (LatentError,)))
-           for name, kw in _latent_cases()]
+    out = [Case(AREA, f"load_model(field={name!r})", lambda n=name: expect_error(lambda: ih.load_model(field=n)))
+           for name in ("bogus", "NEURAL", "")]
+    out.append(Case(AREA, f"load_model(field={field!r}) gives that backend",
+                    lambda: expect_error(lambda: _model(field), check=_check_backend(field))))
+    m = _model(field)
+    out += [Case(AREA, f"latents: {name}", lambda kw=kw: expect_error(lambda: m.latents(**kw), (ih.LatentError,)))
+            for name, kw in _latent_cases(m)]
     out.append(Case(AREA, "query: 0 points", lambda: expect_error(
         lambda: m.query(np.zeros((0, 3), np.float32), m.latents()), check=_check_empty)))
     out += [Case(AREA, f"query: {name}", lambda p=p: expect_error(lambda: m.query(p, m.latents())))
             for name, p in _query_cases()]
-    out.append(Case(AREA, "mesh: batch of 2 bodies", lambda: expect_error(_batched_mesh, check=_check_body_0)))
+    out.append(Case(AREA, "mesh: batch of 2 bodies",
+                    lambda: expect_error(lambda: _batched_mesh(m), check=_check_body_0)))
     out += [Case(AREA, f"mesh: {name}", lambda kw=kw: expect_error(lambda: m.mesh(m.latents(), **kw)))
             for name, kw in _mesh_cases()]
     out.append(Case(AREA, "surface_attributes 3x after importing body_mesh",
-                    lambda: expect_exit(["-c", _ATTRIBUTES], code=0)))
-    out += [Case(AREA, name, lambda fn=fn: expect_error(fn)) for name, fn in _fit_cases()]
-    out.append(Case(AREA, "fit_points: cloud 1000 km away", lambda: expect_error(_far_cloud, check=_check_far)))
+                    lambda: expect_exit(["-c", _ATTRIBUTES.format(field=field)], code=0)))
+    out += [Case(AREA, name, lambda fn=fn: expect_error(fn)) for name, fn in _fit_cases(m)]
+    out.append(Case(AREA, "fit_points: cloud 1000 km away",
+                    lambda: expect_error(lambda: _far_cloud(m), check=_check_far)))
     return out

@@ -1,7 +1,8 @@
 """Bad inputs for the batch renderer (``python -m imghum_blender.batch``): spec files and their
 contents (checked by ``--dry-run``, which renders nothing), output folders, ``--shard``,
-``--resume`` manifests and ``merge``. Every case fails before anything renders, with the message
-its case expects (a fragment of the ``error:`` line)."""
+``--resume`` manifests and ``merge``. The specs built from a good one name the catalogue's field backend
+(``field = "exact"|"neural"``). Every case fails before anything renders, with the message its case
+expects (a fragment of the ``error:`` line)."""
 from __future__ import annotations
 
 import itertools
@@ -13,6 +14,7 @@ from pathlib import Path
 from .catalogue import ROOT, Case, Outcome, expect_exit
 
 BATCH = ["-m", "imghum_blender.batch"]
+#: A good spec after its ``field = "..."`` line (see :func:`_good`).
 GOOD = """seed = 1
 mesh_resolution = 64
 [scene]
@@ -23,6 +25,11 @@ name = "a"
 DIGEST = "0" * 64
 #: (case name, argv, a fragment the error line must contain)
 Argv = tuple[str, list[str], str]
+
+
+def _good(field: str) -> str:
+    """The good spec on the ``field`` backend: the base of every spec a case edits."""
+    return f"field = {json.dumps(field)}\n{GOOD}"
 
 
 def _spec(tmp: Path, name: str, text: str | bytes) -> Path:
@@ -43,8 +50,8 @@ def _expect(argv: list[str], fragment: str) -> Outcome:
     return outcome
 
 
-def _file_cases(tmp: Path) -> list[Argv]:
-    """The spec file itself, and top-level fields."""
+def _file_cases(tmp: Path, good: str) -> list[Argv]:
+    """The spec file itself, and top-level fields (``good``: the good spec's text)."""
     def spec(name: str, text: str | bytes) -> list[str]:
         return _dry(_spec(tmp, name, text))
 
@@ -54,34 +61,37 @@ def _file_cases(tmp: Path) -> list[Argv]:
         ("spec file empty", spec("empty", b""), "at least one [[bodies]]"),
         ("spec file binary (not UTF-8)", spec("binary", bytes(range(256)) * 4), "not a text file"),
         ("spec not TOML", spec("syntax", "seed = = 1\n[[bodies]\n"), "not valid TOML"),
-        ("unknown top-level field", spec("top", "colour = 1\n" + GOOD), "unknown field 'colour'"),
-        ("NaN mesh_resolution", spec("nanres", GOOD.replace("= 64", "= nan")), "mesh_resolution: expected an integer"),
-        ("inf camera location", spec("inf", GOOD.replace("[scene]", "[scene]\ncamera = {location = [inf, 0, 0]}")),
+        ("unknown top-level field", spec("top", "colour = 1\n" + good), "unknown field 'colour'"),
+        ("NaN mesh_resolution", spec("nanres", good.replace("= 64", "= nan")), "mesh_resolution: expected an integer"),
+        ("inf camera location", spec("inf", good.replace("[scene]", "[scene]\ncamera = {location = [inf, 0, 0]}")),
          "scene.camera.location[0]"),
-        ("camera looks at itself", spec("cam", GOOD.replace("[scene]", "[scene]\ncamera = {location = [0, 0, 0]}")),
+        ("camera looks at itself", spec("cam", good.replace("[scene]", "[scene]\ncamera = {location = [0, 0, 0]}")),
          "same point"),
-        ("scene resolution 0", spec("res0", GOOD.replace("[64, 64]", "[0, 64]")), "scene.resolution[0]"),
-        ("output writes nothing", spec("nothing", GOOD.replace("[[bodies]]", "[output]\nimages = false\n"
+        ("scene resolution 0", spec("res0", good.replace("[64, 64]", "[0, 64]")), "scene.resolution[0]"),
+        ("output writes nothing", spec("nothing", good.replace("[[bodies]]", "[output]\nimages = false\n"
                                                                               "passes = []\n[[bodies]]")),
          "output: nothing to write"),
         ("no bodies", spec("nobodies", "seed = 1\n"), "at least one [[bodies]]"),
         ("bodies not a list of tables", spec("bodies", "bodies = 3\n"), "at least one [[bodies]]"),
-        ("bundle missing", spec("nobundle", 'bundle = "none.safetensors"\n' + GOOD), "bundle: "),
-        ("bundle not a bundle", spec("notbundle", 'bundle = "pose_text.json"\n' + GOOD), "not an imGHUM"),
-        ("bundle a number", spec("numbundle", "bundle = 3\n" + GOOD), "bundle: expected the path"),
-        ("bundle path with a NUL", spec("nulbundle", 'bundle = "a\\u0000b"\n' + GOOD), "bundle: expected the path"),
+        ("bundle missing", spec("nobundle", 'bundle = "none.safetensors"\n' + good), "bundle: "),
+        ("bundle not a bundle", spec("notbundle", 'bundle = "pose_text.json"\n' + good), "not an imGHUM"),
+        ("bundle a number", spec("numbundle", "bundle = 3\n" + good), "bundle: expected the path"),
+        ("bundle path with a NUL", spec("nulbundle", 'bundle = "a\\u0000b"\n' + good), "bundle: expected the path"),
+        ("field = 'bogus'", spec("bogusfield", _good("bogus")), "field: 'bogus' is not one of 'exact', 'neural'"),
+        ("field = 'NEURAL' (upper case)", spec("upperfield", _good("NEURAL")), "field: 'NEURAL' is not one of"),
+        ("field a number", spec("numfield", "field = 3\n" + GOOD), "field: 3 is not one of"),
     ]
 
 
-def _body_cases(tmp: Path) -> list[Argv]:
-    """Body tables: latents, referenced files and their contents, names."""
+def _body_cases(tmp: Path, good: str) -> list[Argv]:
+    """Body tables: latents, referenced files and their contents, names (``good``: the good spec's text)."""
     counter = itertools.count()
 
-    def body(extra: str) -> list[str]:  # GOOD ends inside its body table
-        return _dry(_spec(tmp, f"body-{next(counter)}", GOOD + extra + "\n"))
+    def body(extra: str) -> list[str]:  # the good spec ends inside its body table
+        return _dry(_spec(tmp, f"body-{next(counter)}", good + extra + "\n"))
 
     def named(name: str, extra: str = "") -> list[str]:
-        return _dry(_spec(tmp, f"name-{next(counter)}", GOOD.replace('"a"', json.dumps(name)) + extra))
+        return _dry(_spec(tmp, f"name-{next(counter)}", good.replace('"a"', json.dumps(name)) + extra))
 
     return [
         ("unknown body field", body("colour = 1"), "bodies[0]: unknown field 'colour'"),
@@ -127,10 +137,10 @@ def _body_cases(tmp: Path) -> list[Argv]:
     ]
 
 
-def _scene_cases(tmp: Path) -> list[Argv]:
-    """``[[scenes]]`` tables (several bodies per image)."""
+def _scene_cases(tmp: Path, good: str) -> list[Argv]:
+    """``[[scenes]]`` tables (several bodies per image; ``good``: the good spec's text)."""
     def scene(name: str, extra: str) -> list[str]:
-        return _dry(_spec(tmp, f"scene_{name}", GOOD + '[[bodies]]\nname = "b"\n[[scenes]]\n' + extra))
+        return _dry(_spec(tmp, f"scene_{name}", good + '[[bodies]]\nname = "b"\n[[scenes]]\n' + extra))
 
     return [
         ("scene naming an unknown body", scene("unknown", 'bodies = ["a", "zed"]\n'), "no body is named 'zed'"),
@@ -146,7 +156,7 @@ def _scene_cases(tmp: Path) -> list[Argv]:
         ("positions with infinity", scene("inf", 'bodies = ["a", "b"]\npositions = [[inf, 0, 0], [1, 0, 0]]\n'),
          "positions[0][0]"),
         ("scene name with a slash", scene("slash", 'name = "a/b"\nbodies = ["a", "b"]\n'), "scenes[0].name"),
-        ("scenes not a list of tables", _dry(_spec(tmp, "scene_table", "scenes = 3\n" + GOOD)),
+        ("scenes not a list of tables", _dry(_spec(tmp, "scene_table", "scenes = 3\n" + good)),
          "expected one or more [[scenes]] tables"),
     ]
 
@@ -265,27 +275,27 @@ def _argument_cases(good: Path) -> list[Argv]:
                ("merge without a folder", [*BATCH, "merge"], "required: DIR")])
 
 
-def _dry_run_ok(tmp: Path) -> Outcome:
-    """A valid spec with a valid pose file and a bundle: --dry-run lists its items (exit 0)."""
+def _dry_run_ok(tmp: Path, good: str) -> Outcome:
+    """A valid spec (``good``) with a valid pose file and a bundle: --dry-run lists its items (exit 0)."""
     (tmp / "pose_ok.json").write_text('{"fps": 24, "frames": [{"upperarm01.L": [0, -1, 0]}]}')
     bundle = ROOT / "imghum_blender" / "data" / "imghum_v2.safetensors"
-    spec = _spec(tmp, "ok", f'bundle = "{bundle}"\n{GOOD}pose_file = "pose_ok.json"\n')
+    spec = _spec(tmp, "ok", f'bundle = "{bundle}"\n{good}pose_file = "pose_ok.json"\n')
     proc = subprocess.run([sys.executable, *_dry(spec)], cwd=ROOT, capture_output=True, text=True, timeout=120)
     if proc.returncode != 0 or "a_f0001" not in proc.stdout:
         return Outcome("FAIL", f"exit {proc.returncode}: {(proc.stderr or proc.stdout).strip()[-160:]}")
     return Outcome("ok", "exit 0: lists a_f0001")
 
 
-def cases(tmp: Path) -> list[Case]:
-    """The batch section of the catalogue."""
+def cases(tmp: Path, field: str) -> list[Case]:
+    """The batch section of the catalogue, its specs on the ``field`` backend."""
     tmp = tmp / "batch"
     tmp.mkdir(parents=True, exist_ok=True)
     _pose_files(tmp)
-    good = _spec(tmp, "good", GOOD)
-    argv_cases = (_file_cases(tmp) + _body_cases(tmp) + _scene_cases(tmp) + _out_cases(tmp, good)
-                  + _resume_cases(tmp, good)
-                  + _merge_cases(tmp) + _argument_cases(good))
+    text = _good(field)
+    good = _spec(tmp, "good", text)
+    argv_cases = (_file_cases(tmp, text) + _body_cases(tmp, text) + _scene_cases(tmp, text) + _out_cases(tmp, good)
+                  + _resume_cases(tmp, good) + _merge_cases(tmp) + _argument_cases(good))
     out = [Case("batch", name, lambda argv=argv, fragment=fragment: _expect(argv, fragment))
            for name, argv, fragment in argv_cases]
     return out + [Case("batch", "merge, duplicated items", lambda: _merge_duplicates(tmp)),
-                  Case("batch", "valid spec, pose_file and bundle", lambda: _dry_run_ok(tmp))]
+                  Case("batch", "valid spec, pose_file and bundle", lambda: _dry_run_ok(tmp, text))]

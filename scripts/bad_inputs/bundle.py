@@ -1,6 +1,7 @@
 """Bad model bundles for the loader (``load_bundle`` / ``load_model``) and the light header readers
 (``vocabulary.load``, ``summary.read_header``): missing, foreign, truncated, tampered, edited or
-malformed files. Each must end in a BundleError (a ValueError) that says what is wrong."""
+malformed files (the full loader on the catalogue's field backend). Each must end in a BundleError (a
+ValueError) that says what is wrong."""
 from __future__ import annotations
 
 import json
@@ -37,10 +38,10 @@ def _raw(tmp: Path, name: str, data: bytes) -> Path:
     return path
 
 
-def _loads(path: Path) -> Callable[[], object]:
+def _loads(path: Path, field: str) -> Callable[[], object]:
     from imghum_blender import load_model
 
-    return lambda: load_model(path)
+    return lambda: load_model(path, field=field)
 
 
 def _files(tmp: Path) -> list[tuple[str, Path]]:
@@ -105,13 +106,14 @@ def _documents(tmp: Path) -> list[tuple[str, Path]]:
     ]
 
 
-def cases(tmp: Path) -> list[Case]:
-    """Every broken file through the full loader, and the edited ones through the header readers."""
+def cases(tmp: Path, field: str) -> list[Case]:
+    """Every broken file through the full loader (``field`` backend), and the edited ones through the header
+    readers."""
     from imghum_blender.bundle import summary, vocabulary
 
     tmp = tmp / AREA
     tmp.mkdir(parents=True, exist_ok=True)
-    out = [Case(AREA, f"load_model: {name}", lambda p=path: expect_error(_loads(p)))
+    out = [Case(AREA, f"load_model: {name}", lambda p=path: expect_error(_loads(p, field)))
            for name, path in _files(tmp) + _documents(tmp)]
     edited = tmp / "softmin.safetensors"
     out += [Case(AREA, "vocabulary.load: edited document", lambda: expect_error(lambda: vocabulary.load(edited))),

@@ -1,19 +1,22 @@
-"""Bad inputs to the mesh command line (``python -m imghum_blender mesh``): latents files, flags,
-resolutions, regions, output paths and bundles. Each must exit 2 with one ``error:`` line."""
+"""Bad inputs to the command lines (``python -m imghum_blender mesh|fit``, run with ``--field`` set to the
+catalogue's backend): latents files, flags, resolutions, regions, scans, output paths, bundles and backend
+names. Each must exit 2 with one ``error:`` line."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import numpy as np
 from imghum_blender.bundle.vocabulary import load as load_vocabulary
 
 from .bundle import edited_bundle
-from .catalogue import Case, expect_exit
+from .catalogue import Case, Outcome, expect_exit
 
 AREA = "cli"
 #: the shipped model's shape-code length
 K = load_vocabulary().beta_size
 MESH = ["-m", "imghum_blender", "mesh"]
+FIT = ["-m", "imghum_blender", "fit"]
 
 
 def _latents_files() -> list[tuple[str, object]]:
@@ -81,18 +84,47 @@ def _flag_cases(tmp: Path, out: str) -> list[tuple[str, list[str]]]:
     ]
 
 
-def cases(tmp: Path) -> list[Case]:
-    """Every bad latents file and flag, one subprocess each; and one good run (exit 0)."""
+def _fit_cases(tmp: Path, out: str) -> list[tuple[str, list[str]]]:
+    """(name, fit argv after the command) the fit command must refuse: bad scans before the model loads,
+    a missing bundle when it loads."""
+    scan = tmp / "cloud.xyz"
+    np.savetxt(scan, np.random.default_rng(0).normal(0, [0.15, 0.1, 0.5], (400, 3)))
+    text = tmp / "text.ply"
+    text.write_text("hello\n")
+    return [
+        ("fit: scan file missing", [str(tmp / "missing.ply"), "--out", out]),
+        ("fit: scan not a scan", [str(text), "--out", out]),
+        ("fit: --effort 9", [str(scan), "--out", out, "--effort", "9"]),
+        ("fit: --resolution 4", [str(scan), "--out", out, "--resolution", "4"]),
+        ("fit: --bundle missing", [str(scan), "--out", out, "--bundle", str(tmp / "missing.safetensors")]),
+    ]
+
+
+def _good_run(argv: list[str], field: str) -> Outcome:
+    """Exit 0, and the command says it meshed with the ``field`` backend."""
+    outcome = expect_exit(argv, code=0)
+    if outcome.status == "ok" and f"{field} field" not in outcome.detail:
+        return Outcome("FAIL", f"not the {field} field: {outcome.detail}")
+    return outcome
+
+
+def cases(tmp: Path, field: str) -> list[Case]:
+    """Every bad latents file and flag of ``mesh`` and ``fit`` on the ``field`` backend, one subprocess each; an
+    unknown backend name; and one good run (exit 0)."""
     tmp = tmp / AREA
     tmp.mkdir(parents=True, exist_ok=True)
     out = str(tmp / "body.obj")
-    argvs = [(f"--latents: {name}", ["--out", out, "--resolution", "32", "--latents", str(_write(tmp, i, content))])
+    mesh, fit = [*MESH, "--field", field], [*FIT, "--field", field]
+    argvs = [(f"--latents: {name}", [*mesh, "--out", out, "--resolution", "32", "--latents",
+                                     str(_write(tmp, i, content))])
              for i, (name, content) in enumerate(_latents_files())]
-    argvs += _flag_cases(tmp, out)
-    result = [Case(AREA, name, lambda a=argv: expect_exit([*MESH, *a])) for name, argv in argvs]
-    result.append(Case(AREA, "no command", lambda: expect_exit(["-m", "imghum_blender"])))
+    argvs += [(name, [*mesh, *argv]) for name, argv in _flag_cases(tmp, out)]
+    argvs += [(name, [*fit, *argv]) for name, argv in _fit_cases(tmp, out)]
+    argvs += [("mesh --field bogus", [*MESH, "--out", out, "--field", "bogus"]),
+              ("fit --field bogus", [*FIT, str(tmp / "cloud.xyz"), "--out", out, "--field", "bogus"]),
+              ("no command", ["-m", "imghum_blender"])]
+    result = [Case(AREA, name, lambda a=argv: expect_exit(a)) for name, argv in argvs]
     good = _write(tmp, 100, {"phenotypes": {"age": 0.3}, "pose": {"lowerarm01.L": [0, 0, 1.0]}})
     result.append(Case(AREA, "a good run (exit 0)",
-                       lambda: expect_exit([*MESH, "--out", out, "--resolution", "32", "--latents", str(good)],
-                                           code=0)))
+                       lambda: _good_run([*mesh, "--out", out, "--resolution", "32", "--latents", str(good)], field)))
     return result
