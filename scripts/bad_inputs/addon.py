@@ -257,15 +257,24 @@ def _fit_and_bake_cases(s: Session) -> dict:
 
 
 def _field_cases(s: Session) -> dict:
-    """The ``field`` preference is an enum: other names are refused by Blender; the body uses the chosen one."""
+    """The ``field`` preference is an enum: Blender refuses other names (the preference keeps its value);
+    the body is evaluated by the chosen backend."""
+    def bad_name(name: str):
+        def run():
+            status, detail = s.refused(lambda: setattr(s.prefs, "field", name))
+            if s.prefs.field != s.field.upper():
+                return "FAIL", f"the preference became {s.prefs.field} after: {detail}"
+            return status, detail
+        return run
+
     def evaluated():
         got = s.rt.evaluator().model().field
         return ("ok", f"evaluated by the {got} field") if got == s.field else (
             "FAIL", f"preference {s.prefs.field}, but evaluated by the {got} field")
 
     return {
-        "preference field = 'BOGUS'": lambda: s.refused(lambda: setattr(s.prefs, "field", "BOGUS")),
-        "preference field = 'neural' (lower case)": lambda: s.refused(lambda: setattr(s.prefs, "field", "neural")),
+        "preference field = 'BOGUS'": bad_name("BOGUS"),
+        "preference field = 'neural' (lower case)": bad_name("neural"),
         f"the body is evaluated by the {s.field} field": evaluated,
     }
 

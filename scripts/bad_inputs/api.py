@@ -115,11 +115,15 @@ def _fit_image_case(m, change) -> object:
     return ih.fit_image(m, mask, kp, camera, iterations=(1, 0, 0), resolution=0)
 
 
+def body_cloud() -> np.ndarray:
+    """400 points (meters) spread like a body: the scan of the point-fit cases."""
+    return np.random.default_rng(0).normal(0, [0.15, 0.1, 0.5], (400, 3))
+
+
 def _fit_cases(m) -> list[tuple[str, object]]:
     import imghum_blender as ih
 
-    rng = np.random.default_rng(0)
-    body = rng.normal(0, [0.15, 0.1, 0.5], (400, 3))
+    body = body_cloud()
     line = np.linspace(0, 1.7, 1200).reshape(400, 3)
     intr = lambda fx: [[fx, 0, 128], [0, 700.0, 128], [0, 0, 1]]  # noqa: E731
     image = [
@@ -140,7 +144,7 @@ def _fit_cases(m) -> list[tuple[str, object]]:
     ]
     return [
         ("fit_points: 0 points", lambda: ih.fit_points(m, np.zeros((0, 3)))),
-        ("fit_points: cloud in millimetres", lambda: ih.fit_points(m, body * 1000)),
+        ("fit_points: cloud in millimetres, unit='m'", lambda: ih.fit_points(m, body * 1000, unit="m")),
         ("fit_points: a line", lambda: ih.fit_points(m, line)),
         ("fit_points: NaN", lambda: ih.fit_points(m, np.full((400, 3), np.nan))),
         ("fit_points: (N,2) points", lambda: ih.fit_points(m, body[:, :2])),
@@ -148,20 +152,47 @@ def _fit_cases(m) -> list[tuple[str, object]]:
     ] + [(name, lambda c=change: _fit_image_case(m, c)) for name, change in image]
 
 
+#: fit_points keyword arguments of a short fit.
+_SHORT_FIT = {"iterations": (5, 8, 0), "samples": 400}
+
+
+def _mm_cloud(m):
+    """A short fit of the body-like cloud given in millimetres (unit auto), meshed."""
+    import imghum_blender as ih
+
+    return ih.fit_points(m, body_cloud() * 1000, **_SHORT_FIT)
+
+
+def _check_mm(fit) -> str | None:
+    """Read as millimetres: the transform scales by 1/1000 and the mesh has a body's size in mm."""
+    from imghum_blender.fitting.inputs import CLOUD_EXTENT
+
+    scale = np.cbrt(np.linalg.det(fit.transform[:3, :3]))
+    if fit.unit != "mm" or not np.isclose(scale, 1e-3):
+        return f"read in {fit.unit} (transform scale {scale:.3g})"
+    extent = np.ptp(np.asarray(fit.mesh.vertices), axis=0).max()
+    ok = CLOUD_EXTENT[0] * 1000 <= extent <= CLOUD_EXTENT[1] * 1000
+    return None if ok else f"the mesh spans {extent:.3g} mm, not a body"
+
+
 def _far_cloud(m):
-    """The same short fit of a cloud 100 m and 1000 km from the origin."""
+    """The same short fit of a cloud 100 m and 1000 km from the origin: [(cloud, fit)] for each."""
     import imghum_blender as ih
 
     mesh = m.mesh(m.latents(phenotypes={"weight": 0.7}), resolution=64)
     pts = mesh.vertices[np.random.default_rng(1).choice(len(mesh.vertices), 3000)].astype(np.float64)
-    kw = {"iterations": (5, 8, 0), "samples": 400, "resolution": 0}
-    return [ih.fit_points(m, pts + shift, **kw) for shift in ([100.0, 0, 0], [1e6, 1e6, 0])]
+    clouds = [pts + shift for shift in ([100.0, 0, 0], [1e6, 1e6, 0])]
+    return [(c, ih.fit_points(m, c, **_SHORT_FIT, resolution=0)) for c in clouds]
 
 
 def _check_far(fits) -> str | None:
-    near, far = (np.median(f.residual) for f in fits)
-    if not fits[1].origin.any():
-        return "a cloud 1000 km away came back without an origin"
+    """Both clouds are explained as well, and their transforms take them to the same place in the model's frame."""
+    (_, near), (_, far) = fits
+    placed = [f.transform[:3, :3] @ c.mean(axis=0) + f.transform[:3, 3] for c, f in fits]
+    gap = np.linalg.norm(placed[0] - placed[1])
+    if gap > 0.01:
+        return f"the cloud 1000 km away lands {gap:.3g} m from the near one in the model's frame"
+    near, far = np.median(near.residual), np.median(far.residual)
     return None if abs(near - far) < 0.1 * near else f"median residual {far * 1000:.2f} mm vs {near * 1000:.2f} mm"
 
 
@@ -196,6 +227,8 @@ def cases(tmp: Path, field: str) -> list[Case]:
     out.append(Case(AREA, "surface_attributes 3x after importing body_mesh",
                     lambda: expect_exit(["-c", _ATTRIBUTES.format(field=field)], code=0)))
     out += [Case(AREA, name, lambda fn=fn: expect_error(fn)) for name, fn in _fit_cases(m)]
+    out.append(Case(AREA, "fit_points: cloud in millimetres (unit auto)",
+                    lambda: expect_error(lambda: _mm_cloud(m), check=_check_mm)))
     out.append(Case(AREA, "fit_points: cloud 1000 km away",
                     lambda: expect_error(lambda: _far_cloud(m), check=_check_far)))
     return out

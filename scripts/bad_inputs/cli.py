@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 from imghum_blender.bundle.vocabulary import load as load_vocabulary
 
+from .api import body_cloud
 from .bundle import edited_bundle
 from .catalogue import Case, Outcome, expect_exit
 
@@ -88,7 +89,7 @@ def _fit_cases(tmp: Path, out: str) -> list[tuple[str, list[str]]]:
     """(name, fit argv after the command) the fit command must refuse: bad scans before the model loads,
     a missing bundle when it loads."""
     scan = tmp / "cloud.xyz"
-    np.savetxt(scan, np.random.default_rng(0).normal(0, [0.15, 0.1, 0.5], (400, 3)))
+    np.savetxt(scan, body_cloud())
     text = tmp / "text.ply"
     text.write_text("hello\n")
     return [
