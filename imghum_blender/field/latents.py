@@ -68,7 +68,9 @@ def as_tensor(value, name: str) -> torch.Tensor:
 def _rows(t: torch.Tensor, width: int, name: str) -> torch.Tensor:
     """(W,) or (B,W) -> (B,W) with B >= 1."""
     rows = t.reshape(1, -1) if t.dim() == 1 else t
-    if rows.dim() != 2 or rows.shape[1] != width or rows.shape[0] < 1:
+    if rows.dim() == 2 and rows.shape[1] == width and rows.shape[0] < 1:
+        raise LatentError(f"{name} holds no body (shape {tuple(t.shape)}); give at least one")
+    if rows.dim() != 2 or rows.shape[1] != width:
         raise LatentError(f"{name} must have {width} values per body, shape ({width},) or (B,{width}); "
                           f"got shape {tuple(t.shape)}")
     return rows
@@ -105,9 +107,11 @@ def _beta(voc: Vocabulary, beta_from_phenotypes, beta, phenotypes, width: int) -
     if beta is None:
         return torch.zeros(1, width)
     t = as_tensor(beta, "beta")
-    short = t.shape[-1] == voc.beta_size if t.dim() in (1, 2) else False
-    t = _rows(t, voc.beta_size if short else width, "beta" if width == voc.beta_size
-              else f"beta (the first {voc.beta_size} or all {width} components)")
+    if width != voc.beta_size and t.dim() in (1, 2) and t.shape[-1] not in (voc.beta_size, width):
+        raise LatentError(f"beta must have {voc.beta_size} or {width} values per body (the shape code's first "
+                          f"{voc.beta_size} components, as the neural field reads it, or all {width}); got shape "
+                          f"{tuple(t.shape)}")
+    t = _rows(t, voc.beta_size if t.dim() in (1, 2) and t.shape[-1] == voc.beta_size else width, "beta")
     if t.abs().max() > voc.beta_limit:
         raise LatentError(f"beta values must lie within +-{voc.beta_limit:g} (standard deviations)")
     return torch.nn.functional.pad(t, (0, width - t.shape[1]))
