@@ -165,13 +165,9 @@ def part_geometry(model: Model) -> PartGeometry:
 
 def _smooth(w: np.ndarray, faces: np.ndarray, steps: int) -> np.ndarray:
     """Laplacian smoothing of vertex values over the mesh graph (steps of neighbour averaging)."""
-    from scipy.sparse import coo_matrix
+    from .graph import vertex_adjacency
 
-    n = len(w)
-    e = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
-    adj = coo_matrix((np.ones(2 * len(e)), (np.r_[e[:, 0], e[:, 1]], np.r_[e[:, 1], e[:, 0]])), shape=(n, n)).tocsr()
-    adj.data[:] = 1.0
-    deg = np.asarray(adj.sum(1)).ravel()
+    adj, deg = vertex_adjacency(faces, len(w))
     for _ in range(steps):
         w = 0.5 * w + 0.5 * (adj @ w) / np.maximum(deg, 1)
     return w

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from .edits import Edits, layer_offset, part_geometry, removed_distance
+from .graph import edge_face_counts
 from .meshing import SPECKS, Mesh, extract_mesh
 
 if TYPE_CHECKING:
@@ -134,7 +135,7 @@ def zip_loops(pos: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _edited_part(model: Model, lat, resolution: int, edits: Edits, edited: np.ndarray,
-                 min_component: float | None) -> Mesh:
+                 min_component: float | None, state) -> Mesh:
     """Marching cubes of the edited field in the box of the ``edited`` template points (plus the
     layers' thickness and :data:`PAD`), at ``resolution`` or finer (:data:`MIN_CELLS`)."""
     from ..bundle.vocabulary import RESOLUTION
@@ -147,7 +148,7 @@ def _edited_part(model: Model, lat, resolution: int, edits: Edits, edited: np.nd
     fine = int(min(RESOLUTION["any"].hi, np.ceil(float((hi - lo).max()) / finer) + 1))
     pad = margin + max(PAD_VOXELS * float((hi - lo).max()) / (fine - 1), PAD)
     return extract_mesh(model, lat, resolution=fine, region=(box_lo - pad, box_hi + pad),
-                        min_component=SPECKS if min_component is None else min_component, edits=edits)
+                        min_component=SPECKS if min_component is None else min_component, edits=edits, state=state)
 
 
 def _stitch(pos: np.ndarray, faces: np.ndarray, mine: list[np.ndarray], theirs: list[np.ndarray]) -> np.ndarray:
@@ -184,12 +185,6 @@ def _stitch(pos: np.ndarray, faces: np.ndarray, mine: list[np.ndarray], theirs: 
 def _fan(loop: np.ndarray) -> np.ndarray:
     """Triangles closing a small boundary loop (given in its faces' winding) with a fan."""
     return np.stack([np.full(len(loop) - 2, loop[0]), loop[2:], loop[1:-1]], 1)
-
-
-def _open_edges(faces: np.ndarray) -> int:
-    """How many edges of a triangle mesh have one face only."""
-    edges = np.sort(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), 1)
-    return int((np.unique(edges, axis=0, return_counts=True)[1] == 1).sum())
 
 
 def _crossings(model: Model, state, edits: Edits, frames: np.ndarray, verts: np.ndarray, u: np.ndarray,
@@ -229,14 +224,13 @@ def hybrid_mesh(model: Model, lat, resolution: int, edits: Edits, min_component:
     moved = offset > 0  # out along the normal, then onto the layer's surface (folds and creases)
     tv[moved], tsem[moved], tnormals[moved] = snap(model, state, tv[moved], edits)
     tf = model.template_faces.numpy().astype(np.int64)
-    grown = _edited_part(model, lat, resolution, edits, tv[influence(model, edits, frames, tv, tsem) > 0],
-                         min_component)
+    tu = influence(model, edits, frames, tv, tsem)
+    grown = _edited_part(model, lat, resolution, edits, tv[tu > 0], min_component, state)
+    gv, gsem = grown.vertices.astype(np.float64), grown.semantics.astype(np.float64)
     parts = []
-    for verts, faces, sem, normals, keep_positive in (
-            (tv, tf, tsem, tnormals, False),
-            (grown.vertices.astype(np.float64), grown.faces, grown.semantics.astype(np.float64),
-             grown.normals.astype(np.float64), True)):
-        u = influence(model, edits, frames, verts, sem)
+    for verts, faces, sem, normals, u, keep_positive in (
+            (tv, tf, tsem, tnormals, tu, False),
+            (gv, grown.faces, gsem, grown.normals.astype(np.float64), influence(model, edits, frames, gv, gsem), True)):
         kept, ends, boundary = clip(verts, faces, u, keep_positive)
         cut_pos, cut_sem, cut_nrm = _crossings(model, state, edits, frames, verts, u, ends)
         parts.append((np.concatenate([verts, cut_pos]), kept, np.concatenate([sem, cut_sem]),
@@ -245,8 +239,8 @@ def hybrid_mesh(model: Model, lat, resolution: int, edits: Edits, min_component:
     pos = np.concatenate([parts[0][0], parts[1][0]])
     faces = _stitch(pos, np.concatenate([parts[0][1], parts[1][1] + offset]), loops(parts[0][4]),
                     loops(parts[1][4] + offset))
-    if _open_edges(faces):  # a cut loop without its partner: the whole body from marching cubes
-        return extract_mesh(model, lat, resolution=resolution, min_component=min_component, edits=edits)
+    if (edge_face_counts(faces, len(pos))[1] == 1).any():  # a loop without its partner: marching cubes alone
+        return extract_mesh(model, lat, resolution=resolution, min_component=min_component, edits=edits, state=state)
     used = np.unique(faces)
     remap = np.full(len(pos), -1)
     remap[used] = np.arange(len(used))

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from ..bundle.vocabulary import RESOLUTION
+from .graph import edge_face_counts
 from .snapping import FINE_VOXEL, MAX_GROWTH, growth, settle, snap
 
 if TYPE_CHECKING:
@@ -80,10 +81,11 @@ class _SparseField:
     """A dense grid of SDF values of which only some nodes are evaluated by the network; the
     others hold trilinear predictions from the next coarser level."""
 
-    def __init__(self, model: Model, lat, lo: np.ndarray, h: float, shape: np.ndarray, grid_cells: int, edits=None):
+    def __init__(self, model: Model, lat, lo: np.ndarray, h: float, shape: np.ndarray, grid_cells: int, edits=None,
+                 state=None):
         self.model, self.lat, self.lo, self.h, self.edits = model, lat, lo, h, edits
         self.shape = tuple(int(n) for n in shape)
-        self.state = model.prepare(lat, grid_cells=grid_cells)
+        self.state = state if state is not None else model.prepare(lat, grid_cells=grid_cells)
         self.values = np.zeros(self.shape, dtype=np.float32)
         self.known = np.zeros(self.shape, dtype=bool)
         self.queries = 0
@@ -237,7 +239,7 @@ def _coarse_to_fine_cells(field: _SparseField, s: int) -> np.ndarray:
 
 
 def extract_mesh(model: Model, lat, resolution: int = 256, region=None, min_component: float | None = None,
-                 dense: bool = False, edits=None) -> Mesh:
+                 dense: bool = False, edits=None, state=None) -> Mesh:
     """Mesh of body 0 of ``lat`` (a batch's other bodies are ignored); voxel size = the body's
     longest box side / (resolution - 1), ``resolution`` an integer within
     ``vocabulary.RESOLUTION["any"]`` (else :class:`ResolutionError`).
@@ -260,6 +262,7 @@ def extract_mesh(model: Model, lat, resolution: int = 256, region=None, min_comp
     eyeball's front, a region's piece cut off by the box). ``dense=True`` evaluates every grid node
     instead (the reference that the coarse-to-fine result is tested and benchmarked against). ``edits``: an
     :class:`imghum_blender.surface.edits.Edits` (garment layers, limb differences) applied to the field.
+    ``state``: body 0's prepared state (``model.prepare(lat.body(0))``) when the caller has it.
     """
     from skimage.measure import marching_cubes
 
@@ -277,7 +280,8 @@ def extract_mesh(model: Model, lat, resolution: int = 256, region=None, min_comp
     if nodes > MAX_GRID_NODES:
         raise ResolutionError(f"resolution {resolution} needs a {shape[0]}x{shape[1]}x{shape[2]} grid "
                               f"(~{nodes * 6 / 1e9:.1f} GB); use a lower resolution or a smaller region")
-    field = _SparseField(model, lat, lo, h, shape, PREVIEW_GRID_CELLS if resolution <= 96 else MESH_GRID_CELLS, edits)
+    field = _SparseField(model, lat, lo, h, shape, PREVIEW_GRID_CELLS if resolution <= 96 else MESH_GRID_CELLS, edits,
+                         state)
     cells = _dense_cells(field) if dense else _coarse_to_fine_cells(field, stride)
     if region is not None:  # the lattice rounds up to whole coarse cells: keep the region's own cells
         cells = cells[((cells + 1) * h <= (hi - lo) + 1e-9).all(1)]
@@ -377,11 +381,9 @@ def _drop_voids(verts: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.nd
     tri = verts[faces].astype(np.float64)
     volume = np.bincount(label[faces[:, 0]], np.einsum("ij,ij->i", tri[:, 0], np.cross(tri[:, 1], tri[:, 2])) / 6,
                          minlength=label.max() + 1)
-    edges = np.sort(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), 1)
-    _, inverse, counts = np.unique(edges[:, 0].astype(np.int64) * len(verts) + edges[:, 1], return_inverse=True,
-                                   return_counts=True)
+    edges, counts = edge_face_counts(faces, len(verts))
     open_ = np.zeros(label.max() + 1, dtype=bool)
-    open_[label[edges[counts[inverse] != 2, 0]]] = True
+    open_[label[edges[counts != 2, 0]]] = True
     return _keep_vertices(verts, faces, ~((volume < 0) & ~open_)[label])
 
 

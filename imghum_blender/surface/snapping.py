@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..field import exact
+from .graph import vertex_adjacency
 
 if TYPE_CHECKING:
     from ..field.model import Model
@@ -67,7 +68,7 @@ def snap(model: Model, state: exact.ExactBodies, verts: np.ndarray, edits: Edits
     (N,3): the vertices' own normals (marching cubes'); a vertex whose closest surface point faces
     elsewhere (by more than :data:`AGREEMENT`: it would jump onto another sheet across a slit
     thinner than a voxel, folding its triangles) stays where it is, with its own normal."""
-    from .edits import apply_with_gradient
+    from .edits import apply, apply_with_gradient
 
     surface = state.surfaces[0]
     template = model.template_vertices.double().numpy()
@@ -80,7 +81,7 @@ def snap(model: Model, state: exact.ExactBodies, verts: np.ndarray, edits: Edits
         return near, sem, normal
     frames = state.frames[0].detach().double().cpu().numpy()
     pos, sems, normals = near.copy(), sem.copy(), normal.copy()
-    todo = np.flatnonzero(np.abs(apply_with_gradient(model, edits, frames, x, sdf, grad, sem)[0] - sdf) > 1e-7)
+    todo = np.flatnonzero(np.abs(apply(model, edits, frames, x, sdf, sem) - sdf) > 1e-7)
     for _ in range(NEWTON_STEPS):
         if len(todo) == 0:
             break
@@ -112,14 +113,7 @@ def settle(model: Model, state: exact.ExactBodies, verts: np.ndarray, faces: np.
     faces (where several grid vertices met at a crease, or a grown slit closed; ``movable`` (V,)
     bool: only those) move to the mean of their neighbours and back onto the surface, up to
     :data:`SETTLE_ROUNDS` times."""
-    from scipy.sparse import coo_matrix
-
-    edges = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
-    n = len(verts)
-    adj = coo_matrix((np.ones(2 * len(edges)), (np.r_[edges[:, 0], edges[:, 1]], np.r_[edges[:, 1], edges[:, 0]])),
-                     shape=(n, n)).tocsr()
-    adj.data[:] = 1.0
-    degree = np.asarray(adj.sum(1)).ravel()
+    adj, degree = vertex_adjacency(faces, len(verts))
     verts, semantics, normals = verts.copy(), semantics.copy(), normals.copy()
     for _ in range(SETTLE_ROUNDS):
         bad = np.unique(faces[_folded(verts, faces, normals)])
