@@ -94,6 +94,13 @@ def test_corner_evaluation_counts_pieces_and_measures_the_teacher_distance(model
     assert ec.large_pieces(verts, np.concatenate([tri, tri + 3])) == 2
     many = np.concatenate([verts[:3] + [10 * k, 0, 0] for k in range(200)])
     assert ec.large_pieces(many, np.concatenate([tri + 3 * k for k in range(200)])) == 0  # each under 1 %
+    import trimesh  # a hollow solid: its void's wall (faces inwards) is no second piece, an open one is
+    outer, inner = trimesh.creation.icosphere(2, 1.0), trimesh.creation.icosphere(2, 0.5)
+    shell = np.concatenate([outer.vertices, inner.vertices])
+    walls = np.concatenate([outer.faces, inner.faces[:, ::-1] + len(outer.vertices)])
+    assert ec.large_pieces(shell, walls) == 1
+    assert ec.large_pieces(shell, np.concatenate([outer.faces, inner.faces + len(outer.vertices)])) == 2
+    assert ec.large_pieces(shell, walls[:-1]) == 2
     (row,) = ec.evaluate(model, (0.3, 0.7), resolution=64, seed=3, limit=1, points=3000)
     assert row["large_pieces"] >= 1 and set(row["phenotypes"]) == set(model.vocabulary.phenotype_names)
     d, p = row["teacher_to_model"], row["projection"]

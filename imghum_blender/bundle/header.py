@@ -26,28 +26,43 @@ def document_digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _metadata(path: Path) -> dict:
-    """The ``__metadata__`` map of the file's header."""
+def _metadata(path: Path, key: str = "bundle") -> dict:
+    """The ``__metadata__`` map of the file's header, which must hold the document ``key``."""
+    what = "model bundle" if key == "bundle" else f"{key} file"
     if path.is_dir():
-        raise BundleHeaderError(f"{path} is a directory, not a model bundle")
+        raise BundleHeaderError(f"{path} is a directory, not a {what}")
     try:
         with open(path, "rb") as f:
             raw = f.read(8)
             if len(raw) < 8:
-                raise BundleHeaderError(f"{path} is truncated or not a model bundle")
+                raise BundleHeaderError(f"{path} is truncated or not a {what}")
             (n,) = struct.unpack("<Q", raw)
             header = f.read(n) if n < 64 * 1024 * 1024 else b""
     except FileNotFoundError as exc:
-        raise BundleHeaderError(f"model bundle not found: {path}") from exc
+        raise BundleHeaderError(f"{what} not found: {path}") from exc
     except OSError as exc:
-        raise BundleHeaderError(f"cannot read model bundle {path}: {exc.strerror}") from exc
+        raise BundleHeaderError(f"cannot read {what} {path}: {exc.strerror}") from exc
     try:
         meta = json.loads(header)["__metadata__"]
     except (ValueError, KeyError, TypeError) as exc:
-        raise BundleHeaderError(f"{path} is truncated or not an imGHUM model bundle") from exc
-    if not isinstance(meta, dict) or not isinstance(meta.get("bundle"), str):
-        raise BundleHeaderError(f"{path} is not an imGHUM model bundle (no bundle document)")
+        raise BundleHeaderError(f"{path} is truncated or not an imGHUM {what}") from exc
+    if not isinstance(meta, dict) or not isinstance(meta.get(key), str):
+        raise BundleHeaderError(f"{path} is not an imGHUM {what} (no {key} document)")
     return meta
+
+
+def read_file_document(path: str | Path, key: str, fmt: str, version: int) -> dict:
+    """The JSON document ``key`` of a model file's header (an explicit layer's, the modifiers'),
+    checked against its SHA-256, its ``format`` and ``format_version``; :class:`BundleHeaderError`."""
+    path = Path(path)
+    meta = _metadata(path, key)
+    text = meta[key]
+    if meta.get("document_sha256") != document_digest(text):
+        raise BundleHeaderError(f"{path} is corrupt or was modified (document checksum mismatch)")
+    doc = json.loads(text)
+    if not isinstance(doc, dict) or doc.get("format") != fmt or doc.get("format_version") != version:
+        raise BundleHeaderError(f"{path} is not a {fmt} file of version {version}")
+    return doc
 
 
 def read_document(path: str | Path) -> dict:

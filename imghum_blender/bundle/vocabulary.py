@@ -7,7 +7,7 @@ bundle (:func:`load`), so a bundle with other names or sizes changes every front
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -55,10 +55,28 @@ RANDOM_EXPRESSION_COUNT, RANDOM_EXPRESSION_STRENGTH = (1, 3), (0.3, 1.0)
 RESOLUTION = {"preview": Range(64, 24, 256), "final": Range(192, 32, 768), "any": Range(256, 8, 2048)}
 #: A fit's mesh with the neural field (the exact one gives its template mesh): marching cubes at this resolution.
 NEURAL_FIT_RESOLUTION = 128
+#: The local shape changes' file (:mod:`imghum_blender.field.modifiers`) and its document's format.
+DEFAULT_MODIFIERS = Path(__file__).parents[1] / "data" / "modifiers_v1.safetensors"
+MODIFIERS_FORMAT, MODIFIERS_VERSION = "imghum-modifiers", 1
+#: Every modifier's range and default (negative: the pair's "decr" target, positive: its "incr" one).
+MODIFIER_RANGE = Range(0.0, -1.0, 1.0)
+#: Random modifiers of a dataset's "variation": how many per body and their largest magnitude.
+RANDOM_MODIFIER_COUNT, RANDOM_MODIFIER_STRENGTH = (2, 8), 0.5
 
 
 class VocabularyError(ValueError):
     """A bundle document whose spec or parts are malformed."""
+
+
+@dataclass(frozen=True)
+class Modifier:
+    """A local shape change: one of the teacher's MakeHuman / MPFB2 modelling target pairs as a signed
+    value in :data:`MODIFIER_RANGE` (e.g. ``l-ear-lobe-decr-incr`` in region ``ears``); ``partner``: the
+    other side's modifier (left/right targets), else empty."""
+
+    name: str
+    region: str
+    partner: str = ""
 
 
 @dataclass(frozen=True)
@@ -75,6 +93,17 @@ class Vocabulary:
     phenotype_range: tuple[float, float] = (0.0, 1.0)
     expression_range: tuple[float, float] = (0.0, 1.0)
     region_names: tuple[str, ...] = REGION_NAMES
+    modifiers: tuple[Modifier, ...] = ()
+
+    @property
+    def modifier_names(self) -> tuple[str, ...]:
+        """The modifiers' names, in the order of a (B,M) modifier array."""
+        return tuple(m.name for m in self.modifiers)
+
+    @property
+    def modifier_regions(self) -> tuple[str, ...]:
+        """The regions holding modifiers, each once, in first-seen order."""
+        return tuple(dict.fromkeys(m.region for m in self.modifiers))
 
     @property
     def limb_parts(self) -> tuple[str, ...]:
@@ -94,6 +123,15 @@ class Vocabulary:
         """A raw shape code: normal with :data:`RANDOM_BETA_STD`, clipped to :data:`RANDOM_BETA_CLIP`."""
         lim = min(RANDOM_BETA_CLIP, self.beta_limit)
         return [float(min(max(x, -lim), lim)) for x in rng.normal(0.0, RANDOM_BETA_STD, self.beta_size)]
+
+    def random_modifiers(self, rng, strength: float = RANDOM_MODIFIER_STRENGTH) -> dict[str, float]:
+        """A few modifiers (:data:`RANDOM_MODIFIER_COUNT`) uniform in +-``strength``; absent = 0."""
+        if not self.modifiers:
+            return {}
+        lo, hi = RANDOM_MODIFIER_COUNT
+        chosen = rng.choice(len(self.modifiers), size=min(int(rng.integers(lo, hi + 1)), len(self.modifiers)),
+                            replace=False)
+        return {self.modifiers[i].name: float(rng.uniform(-strength, strength)) for i in sorted(chosen)}
 
     def random_expression(self, rng) -> dict[str, float]:
         """A few facial actions (:data:`RANDOM_EXPRESSION_COUNT`) at random strengths; absent = 0."""
@@ -132,9 +170,24 @@ class Vocabulary:
                 "phenotype_defaults": dict(self.phenotype_defaults)}
 
 
+def read_modifiers(path: str | Path = DEFAULT_MODIFIERS) -> tuple[Modifier, ...]:
+    """The modifiers listed in a modifiers file's header (no tensors read); ``()`` when the file is
+    absent; :class:`~.header.BundleHeaderError` / :class:`VocabularyError` when it is broken."""
+    if not Path(path).exists():
+        return ()
+    doc = header.read_file_document(path, "modifiers", MODIFIERS_FORMAT, MODIFIERS_VERSION)
+    try:
+        mods = tuple(Modifier(str(m["name"]), str(m["region"]), str(m.get("partner") or "")) for m in doc["modifiers"])
+    except (KeyError, TypeError) as exc:
+        raise VocabularyError(f"{path}: the modifier list is malformed ({type(exc).__name__}: {exc})") from exc
+    if len({m.name for m in mods}) != len(mods):
+        raise VocabularyError(f"{path}: the modifier names are not unique")
+    return mods
+
+
 @lru_cache(maxsize=4)
 def _load(path: str, mtime: float) -> Vocabulary:
-    return Vocabulary.from_document(header.read_document(path))
+    return replace(Vocabulary.from_document(header.read_document(path)), modifiers=read_modifiers())
 
 
 def load(path: str | Path | None = None) -> Vocabulary:

@@ -6,6 +6,7 @@ same coefficients (orientations through a special Procrustes step, as the teache
 posing is :func:`~.kinematics.forward_kinematics` followed by sparse linear blend skinning with the
 teacher's weights. Shapes: B bodies, V vertices, J bones, C = 136 shape rows, E = 52 facial actions.
 
+Local shape changes (:mod:`.modifiers`, optional) add sparse vertex and bone blendshapes after those.
 Shape comes either as named phenotypes (mapped to coefficients multilinearly on the teacher's anchor
 grid: exact) or as the full shape code (C values; a code of K < C values is the neural bundle's beta,
 the rest taken as zero). The layer's file is written by :mod:`imghum_blender.training.build_explicit`.
@@ -22,6 +23,7 @@ import torch
 from ..bundle import tensorfile
 from ..bundle.header import BundleHeaderError, document_digest
 from .kinematics import Skeleton, forward_kinematics, rest_frames
+from .modifiers import ModifierBasis, split_values
 from .rotations import rigid
 from .shape_space import interpolate_grid
 
@@ -63,7 +65,8 @@ class ExplicitLayer:
 
     template (V,3), basis (C+E,V,3), faces (F,3) long, skin_indices (V,S) long, skin_weights (V,S),
     skeleton (a :class:`~.kinematics.Skeleton` over the C+E coefficients), coefficient_grid
-    (n_1..n_6, C) on ``phenotype_nodes``, code_mean (C,), code_basis (C,C), code_projection (C,C).
+    (n_1..n_6, C) on ``phenotype_nodes``, code_mean (C,), code_basis (C,C), code_projection (C,C);
+    ``modifiers``: the local shape changes (the skeleton's bases then end with their bone rows).
     """
 
     template: torch.Tensor
@@ -78,6 +81,7 @@ class ExplicitLayer:
     code_basis: torch.Tensor
     code_projection: torch.Tensor
     document: dict
+    modifiers: ModifierBasis | None = None
 
     @property
     def shape_rows(self) -> int:
@@ -96,10 +100,33 @@ class ExplicitLayer:
         skel = Skeleton(sk.names, keep(sk.parents), *(keep(getattr(sk, n)) for n in
                                                      ("ref_orient", "heads_mean", "heads_basis", "orient_mean",
                                                       "orient_basis")))
+        mods = self.modifiers.to(dtype=dtype, device=device) if self.modifiers is not None else None
         return ExplicitLayer(move(self.template), move(self.basis), move(self.faces), move(self.skin_indices),
                              move(self.skin_weights), skel, keep(self.coefficient_grid),
                              [keep(n) for n in self.phenotype_nodes], keep(self.code_mean), keep(self.code_basis),
-                             keep(self.code_projection), self.document)
+                             keep(self.code_projection), self.document, mods)
+
+    def with_modifiers(self, modifiers: ModifierBasis) -> "ExplicitLayer":
+        """This layer with local shape changes: their bone rows appended to the skeleton's bases."""
+        sk = self.skeleton
+        skel = Skeleton(sk.names, sk.parents, sk.ref_orient, sk.heads_mean,
+                        torch.cat([sk.heads_basis, modifiers.heads.to(sk.heads_basis)]), sk.orient_mean,
+                        torch.cat([sk.orient_basis, modifiers.orient.to(sk.orient_basis)]))
+        return ExplicitLayer(self.template, self.basis, self.faces, self.skin_indices, self.skin_weights, skel,
+                             self.coefficient_grid, self.phenotype_nodes, self.code_mean, self.code_basis,
+                             self.code_projection, self.document, modifiers.to(dtype=self.basis.dtype))
+
+    def rig_code(self, coefficients: torch.Tensor, expression: torch.Tensor,
+                 modifiers: torch.Tensor | None = None) -> torch.Tensor:
+        """The skeleton's coefficients (B, C+E[+2M]) in float64: shape, facial actions and, with
+        modifiers, their target weights (``modifiers`` (B,M) values; None: all zero)."""
+        dt = self.skeleton.heads_mean.dtype
+        parts = [coefficients.to(dt), expression.to(dt)]
+        if self.modifiers is not None:
+            values = modifiers if modifiers is not None else coefficients.new_zeros(len(coefficients),
+                                                                                   len(self.modifiers.names))
+            parts.append(split_values(values.to(dt)))
+        return torch.cat(parts, -1)
 
     # -- shape -> coefficients -------------------------------------------------------------------
     def coefficients_from_phenotypes(self, phenotypes: torch.Tensor) -> torch.Tensor:
@@ -121,21 +148,26 @@ class ExplicitLayer:
         return ((coefficients.to(mean.dtype) - mean) @ self.code_projection).to(coefficients.dtype)
 
     # -- surface -------------------------------------------------------------------------------------
-    def rest(self, coefficients: torch.Tensor, expression: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    def rest(self, coefficients: torch.Tensor, expression: torch.Tensor,
+             modifiers: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
         """Rest vertices (B,V,3) in the coefficients' dtype, bone orientations (B,J,3,3) and heads
-        (B,J,3) in float64 (the smallest bodies' bones need it) for shape coefficients (B,C) and facial
-        actions (B,E)."""
+        (B,J,3) in float64 (the smallest bodies' bones need it) for shape coefficients (B,C), facial
+        actions (B,E) and modifier values (B,M) (None: none)."""
         coeffs = torch.cat([coefficients, expression.to(coefficients.dtype)], -1)
         basis = self.basis.to(coeffs.dtype)
         verts = self.template.to(coeffs.dtype) + torch.einsum("br,rvc->bvc", coeffs, basis)
-        rot, heads = rest_frames(self.skeleton, coeffs.to(self.skeleton.heads_mean.dtype), proper=True)
+        code = self.rig_code(coefficients, expression, modifiers)
+        if self.modifiers is not None and modifiers is not None:
+            verts = verts + self.modifiers.offsets(code[:, coeffs.shape[1]:], verts.shape[1]).to(verts.dtype)
+        rot, heads = rest_frames(self.skeleton, code, proper=True)
         return verts, rot, heads
 
     def posed(self, coefficients: torch.Tensor, expression: torch.Tensor, pose: torch.Tensor,
-              root_translation: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+              root_translation: torch.Tensor,
+              modifiers: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Posed vertices (B,V,3) and bone frames (B,J,4,4) for coefficients (B,C), facial actions
-        (B,E), pose deltas (B,J,3,3) and root translations (B,3)."""
-        verts, rot, heads = self.rest(coefficients, expression)
+        (B,E), pose deltas (B,J,3,3), root translations (B,3) and modifier values (B,M) (None: none)."""
+        verts, rot, heads = self.rest(coefficients, expression, modifiers)
         frames = forward_kinematics(self.skeleton, rot, heads, pose.to(rot.dtype), root_translation.to(rot.dtype))
         rest_frames_ = rigid(rot, heads)
         dt = verts.dtype

@@ -27,12 +27,14 @@ class LatentError(ValueError):
 @dataclass
 class Latents:
     """A batch of B bodies: beta (B,K), expression (B,E) in [0,1], pose deltas (B,J,3,3) in the
-    teacher's 'local-ref' parameterization, root translation (B,3) in meters."""
+    teacher's 'local-ref' parameterization, root translation (B,3) in meters, and modifiers (B,M) in
+    [-1,1] (local shape changes, in the vocabulary's order; None: all zero)."""
 
     beta: torch.Tensor
     expression: torch.Tensor
     pose: torch.Tensor
     root_translation: torch.Tensor
+    modifiers: torch.Tensor | None = None
 
     @property
     def batch_size(self) -> int:
@@ -41,14 +43,16 @@ class Latents:
 
     def detach(self) -> "Latents":
         """A copy cut from the autograd graph."""
-        return Latents(*(t.detach() for t in (self.beta, self.expression, self.pose, self.root_translation)))
+        mods = self.modifiers.detach() if self.modifiers is not None else None
+        return Latents(*(t.detach() for t in (self.beta, self.expression, self.pose, self.root_translation)), mods)
 
     def body(self, index: int = 0) -> "Latents":
         """Body ``index`` alone (a batch of one)."""
         if not -self.batch_size <= index < self.batch_size:
             raise LatentError(f"body {index} does not exist in a batch of {self.batch_size}")
         i = index % self.batch_size
-        return Latents(*(t[i:i + 1] for t in (self.beta, self.expression, self.pose, self.root_translation)))
+        mods = self.modifiers[i:i + 1] if self.modifiers is not None else None
+        return Latents(*(t[i:i + 1] for t in (self.beta, self.expression, self.pose, self.root_translation)), mods)
 
 
 def as_tensor(value, name: str) -> torch.Tensor:
@@ -128,6 +132,30 @@ def _expression(voc: Vocabulary, expression) -> torch.Tensor:
     return _unit_range(t, "facial action")
 
 
+def _modifiers(voc: Vocabulary, modifiers) -> torch.Tensor | None:
+    """(B,M) modifier values in [-1,1], or None when none is given."""
+    if modifiers is None:
+        return None
+    names = voc.modifier_names
+    if not names:
+        raise LatentError("this model has no modifiers (its modifiers file is missing)")
+    if isinstance(modifiers, Mapping):
+        unknown = [str(n) for n in modifiers if n not in names]
+        if unknown:
+            import difflib
+
+            hints = {n: difflib.get_close_matches(n, names, 1) for n in unknown[:3]}
+            near = "; ".join(f"{n!r}: did you mean {h[0]!r}?" for n, h in hints.items() if h)
+            raise LatentError(f"unknown modifiers {sorted(unknown)[:5]}" + (f" ({near})" if near else "")
+                              + f"; {len(names)} are known (e.g. {', '.join(names[:3])})")
+        t = _columns(modifiers, names, lambda _: 0.0, "modifier") if modifiers else torch.zeros(1, len(names))
+    else:
+        t = _rows(as_tensor(modifiers, "modifiers"), len(names), "modifiers")
+    if (t.abs() > 1).any():
+        raise LatentError("modifier values must lie in [-1, 1]")
+    return t
+
+
 def check_rotations(rot: torch.Tensor, name: str = "pose") -> torch.Tensor:
     """``rot`` (...,3,3) when every matrix is a proper rotation, else :class:`LatentError`."""
     eye = torch.eye(3, dtype=rot.dtype, device=rot.device)
@@ -184,23 +212,28 @@ def _translation(value) -> torch.Tensor:
 def make_latents(voc: Vocabulary, beta_from_phenotypes: Callable[[torch.Tensor], torch.Tensor],
                  dtype: torch.dtype = torch.float32, device: torch.device | str | None = None, beta=None,
                  phenotypes=None, expression=None, pose=None, root_translation=None,
-                 beta_width: int | None = None, beta_dtype: torch.dtype | None = None) -> Latents:
+                 beta_width: int | None = None, beta_dtype: torch.dtype | None = None, modifiers=None) -> Latents:
     """Validated latents of ``dtype`` on ``device`` (see :meth:`imghum_blender.field.model.Model.latents`
     for the accepted forms); ``beta_from_phenotypes`` maps (B,P) phenotypes in
     ``voc.phenotype_names`` order to beta (B,K); K = ``beta_width`` (default: the vocabulary's
     beta size), and a beta of the vocabulary's size is padded with zeros to it; ``beta_dtype``
-    (default ``dtype``): beta's own dtype (the exact field keeps its long code in float64)."""
+    (default ``dtype``): beta's own dtype (the exact field keeps its long code in float64);
+    ``modifiers``: dict name -> value(s) or (M,)/(B,M) values in [-1,1] (None: all zero)."""
     beta_t = _beta(voc, beta_from_phenotypes, beta, phenotypes, beta_width or voc.beta_size)
     expr_t = _expression(voc, expression)
     rot, trans = _pose(voc, pose)
     if root_translation is not None:
         trans = root_translation
     trans_t = _translation(trans if trans is not None else torch.zeros(1, 3))
+    mods_t = _modifiers(voc, modifiers)
     parts = {"beta": beta_t, "expression": expr_t, "pose": rot, "root_translation": trans_t}
+    if mods_t is not None:
+        parts["modifiers"] = mods_t
     bsz = max(t.shape[0] for t in parts.values())
     for name, t in parts.items():
         if t.shape[0] not in (1, bsz):
             raise LatentError(f"{name} has batch size {t.shape[0]}, expected 1 or {bsz}")
     rest = (t.to(device=device, dtype=dtype) for t in (expr_t.expand(bsz, -1), rot.expand(bsz, -1, -1, -1),
                                                        trans_t.expand(bsz, -1)))
-    return Latents(beta_t.expand(bsz, -1).to(device=device, dtype=beta_dtype or dtype), *rest)
+    mods = mods_t.expand(bsz, -1).to(device=device, dtype=dtype) if mods_t is not None else None
+    return Latents(beta_t.expand(bsz, -1).to(device=device, dtype=beta_dtype or dtype), *rest, mods)

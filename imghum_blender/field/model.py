@@ -3,7 +3,7 @@ backends: ``neural`` (the imGHUM part network of the bundle) or ``exact`` (the t
 from :mod:`.explicit`, with exact signed distance and semantics from :mod:`.exact`)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import NamedTuple
 
@@ -14,10 +14,11 @@ from . import exact
 from .explicit import DEFAULT_EXPLICIT, ExplicitLayer, extends_beta, load_explicit
 from .loader import Bundle, load_bundle
 from .kinematics import forward_kinematics, rest_frames
-from .latents import Latents, make_latents
+from .latents import LatentError, Latents, make_latents
+from .modifiers import load_modifiers
 from .network import PartGrid
 from .rotations import matrix_to_6d
-from ..bundle.vocabulary import FIELD_BACKENDS
+from ..bundle.vocabulary import DEFAULT_MODIFIERS, FIELD_BACKENDS, read_modifiers
 
 
 class BoneFrames(NamedTuple):
@@ -75,7 +76,10 @@ class Model:
                     or explicit.skeleton.names != bundle.skeleton.names:
                 raise ExplicitMismatch("the explicit layer does not extend this bundle's shape code (built for another "
                                  "bundle); load it with field='neural'")
-        self.vocabulary = bundle.vocabulary
+        self.vocabulary = replace(bundle.vocabulary, modifiers=read_modifiers())
+        if explicit is not None and explicit.modifiers is not None \
+                and explicit.modifiers.names != self.vocabulary.modifier_names:
+            raise ExplicitMismatch("the modifiers file does not match the model's modifier list")
         self.skeleton = bundle.skeleton
         self.network = bundle.build_network()
         self._levels = self.skeleton.levels
@@ -108,7 +112,7 @@ class Model:
 
     # -- latents -------------------------------------------------------------------------------
     def latents(self, beta=None, phenotypes=None, expression=None, pose=None,
-                root_translation=None) -> Latents:
+                root_translation=None, modifiers=None) -> Latents:
         """Validated latents; defaults: the mean body (beta = 0, the template's shape), a neutral face
         and the teacher's rest pose (identity deltas). Raises
         :class:`~imghum_blender.field.latents.LatentError` naming the bad input.
@@ -118,11 +122,26 @@ class Model:
         pose: (J,4,4)/(B,J,4,4) teacher 'local-ref' deltas (root translation included),
         (J,3,3)/(B,J,3,3) rotations, (J,3)/(B,J,3) rotation vectors, or dict bone -> rotvec/matrix.
         root_translation: (3,)/(B,3) meters, within +-:data:`~imghum_blender.field.latents.MAX_TRANSLATION`.
+        modifiers: dict name -> value(s) in [-1,1] (``vocabulary.modifier_names``; unset: 0) or (M,)/(B,M)
+        values: local shape changes, exact field only (the network's beta does not span them).
         """
-        return make_latents(self.vocabulary, self._beta_from_phenotypes, self.dtype, self.device, beta=beta,
-                            phenotypes=phenotypes, expression=expression, pose=pose,
-                            root_translation=root_translation, beta_width=self.beta_width,
-                            beta_dtype=torch.float64 if self.explicit is not None else None)
+        lat = make_latents(self.vocabulary, self._beta_from_phenotypes, self.dtype, self.device, beta=beta,
+                           phenotypes=phenotypes, expression=expression, pose=pose,
+                           root_translation=root_translation, beta_width=self.beta_width,
+                           beta_dtype=torch.float64 if self.explicit is not None else None, modifiers=modifiers)
+        self.check_modifiers(lat)
+        return lat
+
+    def check_modifiers(self, lat: Latents) -> None:
+        """:class:`~imghum_blender.field.latents.LatentError` when ``lat`` has non-zero modifiers and this
+        model cannot show them (the neural field, or an exact one without the modifiers file)."""
+        if lat.modifiers is None or not bool((lat.modifiers != 0).any()):
+            return
+        if self.explicit is None:
+            raise LatentError("modifiers need the exact field: the neural network's shape code does not span "
+                              "them (load the model with field='exact', or set every modifier to 0)")
+        if self.explicit.modifiers is None:
+            raise LatentError("this explicit layer was loaded without its modifiers file")
 
     @property
     def beta_width(self) -> int:
@@ -144,7 +163,8 @@ class Model:
             raise ValueError("the neural field has no explicit surface; load the model with field='exact'")
         layer, dt = self.explicit, self.dtype
         coefficients = layer.coefficients_from_code(lat.beta.double()).to(dt)
-        return layer.posed(coefficients, lat.expression.to(dt), lat.pose.to(dt), lat.root_translation.to(dt))
+        return layer.posed(coefficients, lat.expression.to(dt), lat.pose.to(dt), lat.root_translation.to(dt),
+                           lat.modifiers)
 
     # -- evaluation ----------------------------------------------------------------------------
     def bone_frames(self, lat: Latents) -> BoneFrames:
@@ -152,7 +172,8 @@ class Model:
         dt = self.dtype
         if self.explicit is not None:  # the teacher's rig, computed in float64 (the smallest bodies need it)
             skel, ct = self.explicit.skeleton, torch.float64
-            code = torch.cat([self.explicit.coefficients_from_code(lat.beta.double()), lat.expression.to(ct)], -1)
+            code = self.explicit.rig_code(self.explicit.coefficients_from_code(lat.beta.double()), lat.expression,
+                                          lat.modifiers)
         else:
             skel, ct = self.skeleton, dt
             code = torch.cat([lat.beta, lat.expression], -1).to(dt)
@@ -274,7 +295,10 @@ def load_model(path: str | Path | None = None, field: str | None = None,
     if field == "neural":
         return Model(bundle)
     try:
-        return Model(bundle, load_explicit(explicit or DEFAULT_EXPLICIT))
+        layer = load_explicit(explicit or DEFAULT_EXPLICIT)
+        if DEFAULT_MODIFIERS.exists():
+            layer = layer.with_modifiers(load_modifiers(DEFAULT_MODIFIERS, len(layer.template), layer.skeleton.names))
+        return Model(bundle, layer)
     except ExplicitMismatch:
         if field == "exact":
             raise

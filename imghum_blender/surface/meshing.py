@@ -99,7 +99,7 @@ class _SparseField:
         self.offset = min(GROW * h, MAX_GROWTH) if self.exact and h > FINE_VOXEL else 0.0
         self.distance_bound = self.exact and not edits
         #: Fine grids look for pockets smaller than a cell (a mouth closed over its cavity); coarse
-        #: ones grow the head, which seals such pockets (their voids are dropped).
+        #: ones grow the head, which seals such pockets (the cavity stays, an enclosed inner wall).
         self.pockets = self.distance_bound and not self.offset
 
     def evaluate(self, nodes: np.ndarray) -> None:
@@ -293,8 +293,6 @@ def extract_mesh(model: Model, lat, resolution: int = 256, region=None, min_comp
                                         gradient_direction="descent", allow_degenerate=False)
     verts, faces = _drop_small_components(verts + lo, faces, (0.0 if field.exact else SPECKS)
                                           if min_component is None else min_component)
-    if field.offset:  # a grown head seals the mouth over its cavity: an enclosed void, no surface to show
-        verts, faces = _drop_voids(verts, faces)
     if field.exact:
         verts, sem, normals = snap(model, field.state, verts, edits, vertex_normals(verts, faces))
         verts, sem, normals = settle(model, field.state, verts, faces, sem, normals, edits)
@@ -375,8 +373,9 @@ def _keep_vertices(verts: np.ndarray, faces: np.ndarray, keep_v: np.ndarray) -> 
     return verts[keep_v], remap[faces[keep_v[faces[:, 0]]]]
 
 
-def _drop_voids(verts: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The mesh without its enclosed voids: closed components facing inwards (negative volume)."""
+def enclosed_voids(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Which vertices (V,) bound an enclosed void: closed components facing inwards (negative volume),
+    e.g. the mouth's cavity under lips that a coarse grid sealed; walls of a solid, not pieces."""
     label, _ = components(len(verts), faces)
     tri = verts[faces].astype(np.float64)
     volume = np.bincount(label[faces[:, 0]], np.einsum("ij,ij->i", tri[:, 0], np.cross(tri[:, 1], tri[:, 2])) / 6,
@@ -384,7 +383,7 @@ def _drop_voids(verts: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.nd
     edges, counts = edge_face_counts(faces, len(verts))
     open_ = np.zeros(label.max() + 1, dtype=bool)
     open_[label[edges[counts != 2, 0]]] = True
-    return _keep_vertices(verts, faces, ~((volume < 0) & ~open_)[label])
+    return ((volume < 0) & ~open_)[label]
 
 
 def _drop_small_components(verts: np.ndarray, faces: np.ndarray, fraction: float) -> tuple[np.ndarray, np.ndarray]:

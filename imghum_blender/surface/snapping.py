@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 #: Largest growth (m), and the template-space ramp (m) over which it fades from the head to the neck.
 MAX_GROWTH, RAMP = 0.005, 0.04
 #: Voxels (m) at or below this size resolve the mouth and nostrils: no growth (a grown head seals the
-#: mouth pocket, whose inside is surface too).
+#: mouth over its cavity, which then stays as an enclosed inner wall).
 FINE_VOXEL = 0.005
 #: Newton steps for vertices on an edited part of the surface, and their stopping tolerance (m).
 NEWTON_STEPS, NEWTON_TOLERANCE = 6, 1e-6

@@ -6,7 +6,8 @@
 Protocol (model issue 12): every corner of {low, high}^6 over the six phenotypes (64 bodies), each
 in a mild random pose (a seed never used in training), meshed at ``resolution`` through the public
 path (``model.latents(phenotypes=...)``, as the add-on's sliders do). Per body: the number of large
-components (at least :data:`LARGE` of the mesh's vertices: a body that came apart has several), and
+pieces (components with at least :data:`LARGE` of the mesh's vertices, enclosed voids not counted:
+a body that came apart has several; a mouth cavity sealed by a coarse grid is a wall inside one), and
 the distance from the exact teacher body at the same phenotypes and pose to the model's surface
 (100k points on the teacher surface): mean, p95, p99, max — over all its triangles (hidden sheets
 included: the backs of the eyeballs, a tongue behind closed lips) and over its boundary alone. The
@@ -25,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..surface.meshing import components
+from ..surface.meshing import components, enclosed_voids
 from ..bundle.vocabulary import FIELD_BACKENDS
 from ..field.model import Model, load_model
 from . import teacher
@@ -37,9 +38,12 @@ LARGE = 0.01
 
 
 def large_pieces(vertices: np.ndarray, faces: np.ndarray) -> int:
-    """How many components hold at least :data:`LARGE` of the mesh's vertices."""
-    _, counts = components(len(vertices), faces)
-    return int((counts >= LARGE * len(vertices)).sum())
+    """How many components hold at least :data:`LARGE` of the mesh's vertices, not counting the walls
+    of enclosed voids (:func:`~imghum_blender.surface.meshing.enclosed_voids`)."""
+    label, counts = components(len(vertices), faces)
+    large = counts >= LARGE * len(vertices)
+    large[np.unique(label[enclosed_voids(vertices, faces)])] = False
+    return int(large.sum())
 
 
 def _distances(points: np.ndarray, vertices: np.ndarray, faces: np.ndarray) -> dict[str, float]:

