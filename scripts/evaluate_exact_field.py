@@ -138,9 +138,15 @@ def main() -> None:
     ap.add_argument("--bodies", type=int, default=16)
     ap.add_argument("--points", type=int, default=100_000)
     ap.add_argument("--out", default=None)
+    ap.add_argument("--speed-only", action="store_true", help="re-measure the speed rows of an existing --out")
     args = ap.parse_args()
     torch.set_num_threads(2)
     model = ih.load_model(field="exact")
+    if args.speed_only and args.out:
+        doc = json.loads(Path(args.out).read_text())
+        doc["speed"] = speed(model)
+        Path(args.out).write_text(json.dumps(doc, indent=1) + "\n")
+        return
     gen = torch.Generator().manual_seed(SEED)
     doc = {"script": "scripts/evaluate_exact_field.py", "seed": SEED,
            "machine": f"{platform.machine()}, {torch.get_num_threads()} threads",

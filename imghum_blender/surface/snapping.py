@@ -113,14 +113,20 @@ def settle(model: Model, state: exact.ExactBodies, verts: np.ndarray, faces: np.
     faces (where several grid vertices met at a crease, or a grown slit closed; ``movable`` (V,)
     bool: only those) move to the mean of their neighbours and back onto the surface, up to
     :data:`SETTLE_ROUNDS` times."""
+    from scipy.sparse import csr_matrix
+
     adj, degree = vertex_adjacency(faces, len(verts))
+    incident = csr_matrix((np.ones(faces.size, dtype=bool), (faces.ravel(), np.repeat(np.arange(len(faces)), 3))),
+                          shape=(len(verts), len(faces)))
     verts, semantics, normals = verts.copy(), semantics.copy(), normals.copy()
+    candidates = np.arange(len(faces))  # after a round only the faces around moved vertices can change
     for _ in range(SETTLE_ROUNDS):
-        bad = np.unique(faces[_folded(verts, faces, normals)])
+        bad = np.unique(faces[candidates[_folded(verts, faces[candidates], normals)]])
         if movable is not None:
             bad = bad[movable[bad]]
         if len(bad) == 0:
             break
         mean = (adj[bad] @ verts) / np.maximum(degree[bad], 1)[:, None]
         verts[bad], semantics[bad], normals[bad] = snap(model, state, mean, edits)
+        candidates = np.unique(incident[bad].indices)
     return verts, semantics, normals
