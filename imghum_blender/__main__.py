@@ -1,10 +1,11 @@
 """Command line: ``python -m imghum_blender mesh --out body.obj [latent flags]`` and
 ``python -m imghum_blender fit SCAN --out body.obj [--latents-out fit.json]``.
 
-Latents from flags (``--phenotype age=0.8``, ``--expression jawOpen=0.5``, ``--beta v1 v2 ...``,
-``--pose lowerarm01.L=0,0,1.2``) or a JSON file (``--latents file.json`` with keys beta |
-phenotypes, expression, pose: a map of bone name -> rotation vector in radians, root_translation;
-see :mod:`.latents_file`; a fit's latents file is one); flags override the file. Writes OBJ (seam-aware UVs,
+Latents from flags (``--phenotype age=0.8``, ``--modifier nose-scale-vert-decr-incr=-0.4``,
+``--expression jawOpen=0.5``, ``--beta v1 v2 ...``, ``--pose lowerarm01.L=0,0,1.2``) or a JSON file
+(``--latents file.json`` with keys beta | phenotypes, modifiers, expression, pose: a map of bone name ->
+rotation vector in radians, root_translation; see :mod:`.latents_file`; a fit's latents file is one);
+flags override the file. Writes OBJ (seam-aware UVs,
 normals) or PLY (normals, part label, canonical template point and skin weights per vertex) by the file extension.
 """
 from __future__ import annotations
@@ -48,6 +49,7 @@ def latent_kwargs(args: argparse.Namespace) -> dict:
     """Keyword arguments for ``Model.latents`` from the CLI flags and the optional JSON file."""
     kwargs: dict = read_latents_file(args.latents)[0] if args.latents else {}
     for key, flag, values in (("phenotypes", "--phenotype", args.phenotype),
+                              ("modifiers", "--modifier", args.modifier),
                               ("expression", "--expression", args.expression)):
         if values:
             if not isinstance(kwargs.get(key, {}), dict):
@@ -141,6 +143,7 @@ def cmd_fit(args: argparse.Namespace) -> None:
     from .formats.atomic import atomic_write
     from .fitting.inputs import check_points
     from .fitting.optimiser import scaled_iterations
+    from .fitting.modifiers import chosen_modifiers
     from .fitting.points import CLOUD_ITERATIONS, fit_points
     from .formats.latents_file import fit_document
     from .fitting.scan_frame import describe
@@ -158,6 +161,7 @@ def cmd_fit(args: argparse.Namespace) -> None:
     check_points(points, args.unit)  # before the model loads: a bad scan is refused at once
     use_runtime_policy()
     model = load_model(args.bundle, field=args.field)
+    chosen_modifiers(model, args.free_modifiers)  # before the fit starts
     shown = [-1]
 
     def progress(f: float) -> None:
@@ -167,7 +171,7 @@ def cmd_fit(args: argparse.Namespace) -> None:
 
     fit = fit_points(model, points, None if args.ignore_normals else normals, unit=args.unit, up=args.up,
                      iterations=scaled_iterations(CLOUD_ITERATIONS, args.effort), resolution=args.resolution,
-                     progress=progress)
+                     free_modifiers=args.free_modifiers, progress=progress)
     print(file=sys.stderr)
     template = getattr(fit.mesh, "mode", None) == "template"
     if template:
@@ -210,8 +214,10 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--topology", default="adaptive", choices=("adaptive", "template"),
                    help="adaptive: marching cubes at --resolution; template: the template's quads and UVs, the "
                         "same vertices for every body")
-    m.add_argument("--latents", default=None, help="JSON file with beta|phenotypes, expression, pose")
+    m.add_argument("--latents", default=None, help="JSON file with beta|phenotypes, modifiers, expression, pose")
     m.add_argument("--phenotype", nargs="*", default=[], metavar="NAME=VALUE")
+    m.add_argument("--modifier", nargs="*", default=[], metavar="NAME=VALUE",
+                   help="local shape changes in [-1, 1] (exact field), e.g. nose-scale-vert-decr-incr=-0.4")
     m.add_argument("--expression", nargs="*", default=[], metavar="NAME=VALUE")
     m.add_argument("--beta", nargs="*", type=float, default=None)
     m.add_argument("--pose", nargs="*", default=[], metavar="BONE=X,Y,Z")
@@ -225,6 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     f.add_argument("--unit", default="auto", choices=("auto", "m", "cm", "mm"))
     f.add_argument("--up", default="auto", choices=("auto", "x", "y", "z", "-x", "-y", "-z"))
     f.add_argument("--ignore-normals", action="store_true", help="do not use the file's normals")
+    f.add_argument("--free-modifiers", nargs="*", default=[], metavar="NAME",
+                   help="modifiers to fit too, by name, region (nose, mouth, ...) or group (face); exact field")
     f.add_argument("--effort", type=float, default=1.0, help="scales the optimisation steps (0.1-3)")
     f.add_argument("--resolution", type=int, default=None,
                    help="mesh the fitted body by marching cubes at this resolution (default: the template mesh, "

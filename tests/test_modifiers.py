@@ -83,3 +83,28 @@ def test_a_broken_modifiers_file_is_refused(tmp_path, exact):
         load_modifiers(DEFAULT_MODIFIERS, len(layer.template) - 1, layer.skeleton.names)
     with pytest.raises(ModifiersError, match="not found"):
         load_modifiers(tmp_path / "missing.safetensors", len(layer.template), layer.skeleton.names)
+
+
+def test_a_fit_can_free_the_faces_modifiers(exact):
+    from imghum_blender.fitting.modifiers import chosen_modifiers, refine_modifiers
+    from imghum_blender.training.ground_truth import surface_samples
+
+    with pytest.raises(ValueError, match="unknown modifier, region or group 'noze'"):
+        chosen_modifiers(exact, ["noze"])
+    with pytest.raises(ValueError, match="needs the exact field"):
+        chosen_modifiers(ih.load_model(field="neural"), "face")
+    free = chosen_modifiers(exact, ["nose", "chin"])
+    names = exact.vocabulary.modifier_names
+    assert {exact.vocabulary.modifiers[k].region for k in free} == {"nose", "chin"}
+    truth = {"nose-scale-vert-decr-incr": 0.8, "nose-hump-decr-incr": -0.6, "chin-prominent-decr-incr": 0.7}
+    target = exact.latents(phenotypes={"age": 0.6}, modifiers=truth)
+    verts = exact.posed_surface(target)[0]
+    pts, _, _ = surface_samples(verts[0].double().numpy(), exact.template_faces.numpy(), 20000,
+                                np.random.default_rng(SEED))
+    plain = exact.latents(phenotypes={"age": 0.6})
+    fitted = refine_modifiers(exact, plain, pts, free, robust=0.01)
+    before = (exact.posed_surface(plain)[0] - verts).norm(dim=-1).max()
+    after = (exact.posed_surface(fitted)[0] - verts).norm(dim=-1).max()
+    assert after < before / 4, (before, after)
+    assert abs(float(fitted.modifiers[0, names.index("chin-prominent-decr-incr")]) - 0.7) < 0.15
+    assert fitted.modifiers.abs().max() <= 1

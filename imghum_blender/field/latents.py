@@ -46,6 +46,14 @@ class Latents:
         mods = self.modifiers.detach() if self.modifiers is not None else None
         return Latents(*(t.detach() for t in (self.beta, self.expression, self.pose, self.root_translation)), mods)
 
+    def expand(self, n: int) -> "Latents":
+        """A batch of one body repeated ``n`` times (views, no copies)."""
+        if self.batch_size != 1:
+            raise LatentError(f"only a batch of one body can be expanded; this one has {self.batch_size}")
+        mods = self.modifiers.expand(n, -1) if self.modifiers is not None else None
+        return Latents(self.beta.expand(n, -1), self.expression.expand(n, -1), self.pose.expand(n, -1, -1, -1),
+                       self.root_translation.expand(n, -1), mods)
+
     def body(self, index: int = 0) -> "Latents":
         """Body ``index`` alone (a batch of one)."""
         if not -self.batch_size <= index < self.batch_size:

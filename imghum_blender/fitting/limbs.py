@@ -3,13 +3,13 @@ random poses within its joints' ranges, scored by the points and by how the body
 (:class:`Cover`). A point-cloud fit runs it halfway through its body stage."""
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from scipy.spatial import cKDTree
 
-from ..field.latents import Latents
 from ..field.rotations import rotvec_to_matrix
 from .optimiser import Params
 
@@ -95,9 +95,7 @@ def limb_search(model: Model, params: Params, pts: torch.Tensor, cover: Cover | 
             u = torch.as_tensor(rng.uniform(size=(candidates, len(j), 3)), dtype=pose.dtype, device=pose.device)
             trial[1:, j] = params.lo[j] + u * (params.hi[j] - params.lo[j])
             b = len(trial)
-            many = Latents(lat.beta.expand(b, -1), lat.expression.expand(b, -1),
-                           rotvec_to_matrix(trial.reshape(-1, 3)).reshape(b, -1, 3, 3),
-                           lat.root_translation.expand(b, -1))
+            many = replace(lat.expand(b), pose=rotvec_to_matrix(trial.reshape(-1, 3)).reshape(b, -1, 3, 3))
             sdf = model.network_sdf(x[None].expand(b, -1, -1), many, grid_cells=8)
             score = torch.log1p((sdf / robust) ** 2).mean(1)
             if cover is not None:

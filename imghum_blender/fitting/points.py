@@ -17,6 +17,7 @@ from . import scan_frame
 from ..field.latents import Latents
 from .inputs import check_normals, check_points
 from .limbs import cloud_limb_search
+from .modifiers import chosen_modifiers, refine_modifiers
 from .optimiser import FitResult, Params, Runner, fitted_mesh
 from .orientation import distinct, rigid_search, start_pose, start_rotations
 
@@ -150,7 +151,7 @@ def _scan_mesh(model: Model, lat: Latents, transform: np.ndarray, rotation: np.n
 
 def fit_points(model: Model, points, normals=None, *, unit: str = "auto", up: str = "auto",
                iterations: tuple[int, int, int] = CLOUD_ITERATIONS, hypotheses: int = 2, samples: int = 1000,
-               robust: float = 0.01, resolution: int | None = None, seed: int = 0,
+               robust: float = 0.01, resolution: int | None = None, seed: int = 0, free_modifiers=(),
                progress: Callable[[float], None] | None = None, cancel: Callable[[], bool] | None = None) -> FitResult:
     """Fit beta, pose, expression and root translation so the zero level set explains ``points``
     (N,3; full or partial scans; outliers are down-weighted by a Cauchy loss of scale ``robust``).
@@ -162,8 +163,11 @@ def fit_points(model: Model, points, normals=None, *, unit: str = "auto", up: st
     ``normals`` (N,3, outward), if given, add a sign-aware term; otherwise normals estimated from
     the points and oriented by the winning hypothesis do. Returns the fit with the completed mesh
     (``resolution``: see :func:`.optimiser.fitted_mesh`; by default the exact field's template
-    mesh) in the cloud's frame and units, latents in the model's frame."""
+    mesh) in the cloud's frame and units, latents in the model's frame. ``free_modifiers``: modifier,
+    region or group names (e.g. ``["face"]``; exact field) fitted last on the exact surface
+    (:mod:`.modifiers`); checked before any work."""
     t0 = time.perf_counter()
+    free = chosen_modifiers(model, free_modifiers)
     scan = _read_scan(points, normals, unit)
     rng = np.random.default_rng(seed)
     rotations = start_rotations(up)
@@ -179,13 +183,16 @@ def fit_points(model: Model, points, normals=None, *, unit: str = "auto", up: st
     loss = new_loss(cloud, _model_normals(model, scan, best, cloud))
     moved = _body_and_details(model, best.params, loss, cloud, runner, (iterations[1] - trial, iterations[2]), rng)
     lat = runner.final_latents(best.params, iterations[2])
+    if free and not runner.cancelled:
+        lat = refine_modifiers(model, lat, cloud, free, robust)
     with torch.no_grad():
         residual = np.abs(model.query(loss.pts, lat)[0].cpu().numpy())
     # cloud = rot @ (pts - centre) + trans with pts = scale * scan: the scan -> model similarity.
     transform = scan_frame.similarity(scan_frame.UNITS[scan.unit], best.rotation,
                                       best.translation - best.rotation @ scan.centre)
     confidence = {"start": best.start, "residual_mm": float(np.median(residual) * 1000),
-                  "margin_mm": float(ranked[1].score - best.score) if len(ranked) > 1 else None, "limbs_moved": moved}
+                  "margin_mm": float(ranked[1].score - best.score) if len(ranked) > 1 else None, "limbs_moved": moved,
+                  "modifiers_freed": len(free)}
     return FitResult(lat, _scan_mesh(model, lat, transform, best.rotation, resolution), residual,
                      time.perf_counter() - t0, runner.history, runner.cancelled, transform, scan.unit,
                      scan_frame.up_name(best.rotation), confidence)

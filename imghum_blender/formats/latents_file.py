@@ -3,6 +3,7 @@
 (no bpy)::
 
     {"beta": [16 numbers] | "phenotypes": {"age": 0.7, ...},
+     "modifiers": {"nose-scale-vert-decr-incr": -0.4, ...},
      "expression": {"jawOpen": 0.3, ...}, "pose": {"bone": [rx, ry, rz], ...},
      "root_translation": [x, y, z],
      "fit": {"unit": "mm", "up": "y", "scan_to_model": 4x4, ...}}   # a fit's notes (optional)
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     from ..field.model import Model
 
 #: The latent keys of a latents file (``Model.latents`` keyword arguments).
-KEYS = ("beta", "phenotypes", "expression", "pose", "root_translation")
+KEYS = ("beta", "phenotypes", "modifiers", "expression", "pose", "root_translation")
 #: Largest file read as a latents file (one body's latents are a few kB).
 MAX_BYTES = 2_000_000
 
@@ -48,7 +49,7 @@ def read_latents_file(path: str | Path) -> tuple[dict, dict | None]:
     notes = data.pop("fit", None)
     if notes is not None and not isinstance(notes, dict):
         raise ValueError(f"latents file {path}: fit must be an object (a fit's notes), not {type(notes).__name__}")
-    for key in ("phenotypes", "pose"):
+    for key in ("phenotypes", "modifiers", "pose"):
         if key in data and not isinstance(data[key], dict):
             raise ValueError(f"latents file {path}: {key} must be an object name -> value, not "
                              f"{type(data[key]).__name__}")
@@ -82,7 +83,9 @@ def fit_document(model: Model, fit) -> dict:
     beta = fit.latents.beta[0].tolist()
     if not any(beta[voc.beta_size:]):  # a fit's code is the network's beta: the exact field's long tail is zero
         beta = beta[:voc.beta_size]
-    return {"beta": beta,
+    mods = fit.latents.modifiers
+    modifiers = {n: float(v) for n, v in zip(voc.modifier_names, mods[0].tolist()) if v} if mods is not None else {}
+    return {"beta": beta, **({"modifiers": modifiers} if modifiers else {}),
             "expression": {n: float(v) for n, v in zip(voc.expression_names, fit.latents.expression[0].tolist())},
             "pose": {n: rotvec[i].tolist() for i, n in enumerate(voc.bone_names)},
             "root_translation": fit.latents.root_translation[0].tolist(),

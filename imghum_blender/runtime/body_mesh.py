@@ -32,17 +32,19 @@ class ArmaturePose:
 
 @dataclass
 class BodyRequest:
-    """Latents of one body. Shape: ``phenotypes`` (name -> [0,1]) or ``beta`` (K,); ``expression``
-    (E,) in [0,1]; the pose either as model ``pose`` (J,3,3) deltas and ``root_translation`` (3,)
-    (None: the rest pose) or as an ``armature`` pose (converted on evaluation); ``layers``:
-    [(edits.Layer, separate)], ``cuts``: [edits.LimbCut]; ``topology``: "adaptive" (marching cubes
-    at ``resolution``) or "template" (the template's quads, see :mod:`.template_layout`; bodies with
-    merged layers or limb cuts always mesh adaptively; separate layers' garments always do)."""
+    """Latents of one body. Shape: ``phenotypes`` (name -> [0,1]) or ``beta`` (K,), and ``modifiers``
+    (name -> [-1,1], local shape changes; exact field only); ``expression`` (E,) in [0,1]; the pose
+    either as model ``pose`` (J,3,3) deltas and ``root_translation`` (3,) (None: the rest pose) or as an
+    ``armature`` pose (converted on evaluation); ``layers``: [(edits.Layer, separate)], ``cuts``:
+    [edits.LimbCut]; ``topology``: "adaptive" (marching cubes at ``resolution``) or "template" (the
+    template's quads, see :mod:`.template_layout`; bodies with merged layers or limb cuts always mesh
+    adaptively; separate layers' garments always do)."""
 
     resolution: int
     phenotypes: dict[str, float] | None = None
     beta: np.ndarray | None = None
     expression: np.ndarray | None = None
+    modifiers: dict[str, float] | None = None
     pose: np.ndarray | None = None
     root_translation: np.ndarray | None = None
     armature: ArmaturePose | None = None
@@ -84,7 +86,7 @@ def latents_for(model, req: BodyRequest):
     """Validated model latents for a request (raises ``LatentError`` on bad values)."""
     kw = {"phenotypes": req.phenotypes} if req.phenotypes is not None else {"beta": req.beta}
     pose, root = req.armature.model_pose(model) if req.armature is not None else (req.pose, req.root_translation)
-    return model.latents(**kw, expression=req.expression,
+    return model.latents(**kw, expression=req.expression, modifiers=req.modifiers,
                          pose=None if pose is None else np.asarray(pose, dtype=np.float32),
                          root_translation=root)
 

@@ -73,8 +73,7 @@ def face_keys(model: Model, lat, names: list[str] | None = None) -> FaceKeys:
     n = len(names) + 1
     actions = torch.zeros(n, one.expression.shape[1], dtype=one.expression.dtype, device=one.expression.device)
     actions[torch.arange(1, n), torch.tensor([voc.expression_names.index(a) for a in names], dtype=torch.long)] = 1.0
-    batch = replace(one, beta=one.beta.expand(n, -1), expression=actions, pose=one.pose.expand(n, *one.pose.shape[1:]),
-                    root_translation=one.root_translation.expand(n, -1))
+    batch = replace(one.expand(n), expression=actions)
     meshes = template_meshes(model, batch, movable=face_region(model), fixed=neutral.vertices.astype(np.float64))
     base = meshes[0].vertices
     regions = action_regions(model, KEY_RINGS)
