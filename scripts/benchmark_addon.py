@@ -1,5 +1,6 @@
 """Benchmark the add-on's interactive loop in real Blender (bpy module), for each Mesh > Topology
-(template, the default, and adaptive): a slider change -> new preview mesh applied to the body
+(template, the default, and adaptive): a slider change -> new preview mesh applied to the body (the
+Weight phenotype, and for the template body a modifier, nose-scale-vert, dragged the same way)
 (evaluation on the worker thread, then mesh, UVs, attributes and vertex groups written on the main
 thread; adaptive at the default preview resolution), plus a final update and a 10-frame bake.
 
@@ -35,14 +36,18 @@ def main() -> None:
         bpy.ops.imghum.add_body(topology=topology)
         arm = bpy.context.active_object
         p = arm.imghum
-        slider = []
-        for i in range(args.repeats + 1):
-            t0 = time.perf_counter()
-            p.weight = 0.3 + 0.04 * i  # what dragging the Weight slider does
-            errors = runtime.drain()
-            slider.append(time.perf_counter() - t0)
-            assert not errors, errors
-        slider = slider[1:]
+        def drag(group, name: str, start: float) -> list[float]:
+            times = []
+            for i in range(args.repeats + 1):
+                t0 = time.perf_counter()
+                setattr(group, name, start + 0.04 * i)  # what dragging a slider does
+                errors = runtime.drain()
+                times.append(time.perf_counter() - t0)
+                assert not errors, errors
+            return times[1:]
+
+        slider = drag(p, "weight", 0.3)
+        modifier = drag(p.modifiers, "nose_scale_vert_decr_incr", -0.2) if topology == "TEMPLATE" else None
         vertices = len(p.mesh_object.data.vertices)
         t0 = time.perf_counter()
         bpy.ops.imghum.update_mesh()
@@ -54,6 +59,8 @@ def main() -> None:
         return {"preview_resolution": p.preview_resolution, "preview_vertices": vertices,
                 "slider_to_mesh_seconds_median": float(np.median(slider)),
                 "slider_to_mesh_seconds_max": float(max(slider)),
+                **({"modifier_to_mesh_seconds_median": float(np.median(modifier)),
+                    "modifier_to_mesh_seconds_max": float(max(modifier))} if modifier else {}),
                 "final_resolution": p.final_resolution, "final_vertices": final_vertices, "final_update_seconds": final,
                 "bake_seconds_per_frame": bake}
 

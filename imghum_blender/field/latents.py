@@ -95,12 +95,16 @@ def _columns(values: Mapping, names: tuple[str, ...], default: Callable[[str], f
     unknown = [str(n) for n in values if n not in names]
     if unknown:
         raise LatentError(f"unknown {what}s {sorted(unknown)}; known: {list(names)}")
-    cols = [as_tensor(values.get(n, default(n)), f"{what} {n}").reshape(-1) for n in names]
-    bsz = max(c.shape[0] for c in cols)
-    for n, c in zip(names, cols):
+    given = {n: as_tensor(v, f"{what} {n}").reshape(-1) for n, v in values.items()}
+    bsz = max((c.shape[0] for c in given.values()), default=1)
+    for n, c in given.items():
         if c.shape[0] not in (1, bsz) or bsz == 0:
             raise LatentError(f"{what} {n} has {c.shape[0]} values; expected 1 or {bsz} (one per body)")
-    return torch.stack([c.expand(bsz) for c in cols], -1)
+    out = torch.tensor([float(default(n)) for n in names], dtype=torch.float64).repeat(bsz, 1)
+    column = {n: k for k, n in enumerate(names)}
+    for n, c in given.items():
+        out[:, column[n]] = c.to(out.dtype)
+    return out
 
 
 def _unit_range(t: torch.Tensor, name: str) -> torch.Tensor:
@@ -156,7 +160,7 @@ def _modifiers(voc: Vocabulary, modifiers) -> torch.Tensor | None:
             near = "; ".join(f"{n!r}: did you mean {h[0]!r}?" for n, h in hints.items() if h)
             raise LatentError(f"unknown modifiers {sorted(unknown)[:5]}" + (f" ({near})" if near else "")
                               + f"; {len(names)} are known (e.g. {', '.join(names[:3])})")
-        t = _columns(modifiers, names, lambda _: 0.0, "modifier") if modifiers else torch.zeros(1, len(names))
+        t = _columns(modifiers, names, lambda _: 0.0, "modifier")
     else:
         t = _rows(as_tensor(modifiers, "modifiers"), len(names), "modifiers")
     if (t.abs() > 1).any():

@@ -6,10 +6,13 @@ Agreement: held-out bodies over the whole slider range (the first 16 at the slid
 expressions and random poses, each with random modifiers — a random third of them, in every region,
 at values uniform in [-1, 1] (both signs; every fourth body sets all of them) — posed by the teacher
 built with its local changes and by the explicit layer: the largest vertex distance. Locality: each
-modifier at -1 and +1 on the mean body's rest surface; how far it moves any vertex outside its region
-(the vertices its region's targets touch). Posed, a modifier that moves a bone (148 of 256 do, as the
-teacher's: bone heads are means of vertex groups) also moves what that bone carries, and one that
-moves the root bone's head moves the whole body, since posing puts that head at the root translation.
+modifier at -1 and +1 on the mean body; how far it moves any vertex outside its region (the vertices
+its region's targets touch), at rest and posed (the identity 'local-ref' pose). Posed, a modifier that
+changes a bone's rest head or orientation (as the teacher's do: both are linear in the vertices) also
+moves what that bone carries, and one that moves the root bone's head moves the whole body, since
+posing puts that head at the root translation. Macro phenotypes the default teacher leaves out (cup
+size, firmness, the African / Asian / Caucasian mix): how far each moves a young adult's vertices at
+its ends (the teacher built with ``phenotypes="all"``), to say what is not offered.
 """
 from __future__ import annotations
 
@@ -75,8 +78,8 @@ def agreement(model: Model, n: int, seed: int) -> list[dict]:
 
 
 def locality(model: Model) -> list[dict]:
-    """Per modifier: its largest displacement (mm) inside and outside its region on the mean body's
-    rest surface, at -1 and +1, and whether it moves a bone."""
+    """Per modifier: its largest displacement (mm) inside and outside its region on the mean body at -1
+    and +1, at rest and posed, and whether it moves a bone head."""
     layer = model.explicit
     mods = layer.modifiers
     voc = model.vocabulary
@@ -93,6 +96,7 @@ def locality(model: Model) -> list[dict]:
     face = lat.expression.expand(2, -1)
     with torch.no_grad():
         ref = layer.rest(coeffs[:1], face[:1])[0][0]
+        posed_ref = model.posed_surface(lat)[0][0]
         rows = []
         for k, m in enumerate(voc.modifiers):
             values = torch.zeros(2, len(voc.modifiers))
@@ -101,9 +105,36 @@ def locality(model: Model) -> list[dict]:
             d = (verts - ref).norm(dim=-1)
             outside = ~torch.from_numpy(touched[m.region])
             bones = bool((mods.heads[2 * k:2 * k + 2].abs() > 1e-9).any())
+            posed = (model.posed_surface(model.latents(modifiers=values))[0] - posed_ref).norm(dim=-1)
             rows.append({"name": m.name, "region": m.region, "inside_max_mm": float(d[:, ~outside].max()) * 1000,
-                         "outside_max_mm": float(d[:, outside].max()) * 1000, "moves_bones": bones})
+                         "outside_max_mm": float(d[:, outside].max()) * 1000, "moves_bones": bones,
+                         "posed_outside_max_mm": float(posed[:, outside].max()) * 1000})
     return rows
+
+
+def macro_phenotype_reach() -> dict[str, list[float]]:
+    """Largest vertex displacement (mm) of a young adult (gender 0 and 1) when each left-out macro
+    phenotype goes to an end (the race mix to one race alone), from the default 0.5 / equal mix."""
+    import warnings
+
+    import anny
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t = anny.Anny(phenotypes="all")
+    f64 = torch.float64
+    base = {"gender": torch.tensor([0.0, 1.0], dtype=f64), "age": torch.full((2,), 0.667, dtype=f64)}
+
+    def vertices(**kw) -> torch.Tensor:
+        with torch.no_grad():
+            phen = {**base, **{k: torch.full((2,), v, dtype=f64) for k, v in kw.items()}}
+            return t(phenotype_kwargs=phen)["vertices"]
+
+    ref, races = vertices(), ("african", "asian", "caucasian")
+    ends = {f"{k} {v:g}": {k: v} for k in ("cupsize", "firmness") for v in (0.0, 1.0)}
+    ends.update({f"{r} alone": {q: float(q == r) for q in races} for r in races})
+    return {name: [round(float(x) * 1000, 1) for x in (vertices(**kw) - ref).norm(dim=-1).amax(-1)]
+            for name, kw in ends.items()}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -123,11 +154,13 @@ def main(argv: list[str] | None = None) -> None:
                "outside_region_max_mm": worst["outside_max_mm"], "worst_modifier": worst["name"],
                "outside_over_0.1mm": sum(r["outside_max_mm"] > 0.1 for r in local),
                "inside_max_mm": max(r["inside_max_mm"] for r in local),
-               "moving_bones": sum(r["moves_bones"] for r in local)}
+               "moving_bone_heads": sum(r["moves_bones"] for r in local),
+               "posed_outside_over_0.1mm": sum(r["posed_outside_max_mm"] > 0.1 for r in local),
+               "posed_outside_over_1mm": sum(r["posed_outside_max_mm"] > 1.0 for r in local)}
     out = {"protocol": __doc__.split("\n\n")[1].replace("\n", " ").strip(), "seed": args.seed, "summary": summary,
            "seconds": round(time.time() - t0, 1), "machine": f"{platform.machine()}, torch threads "
                                                              f"{torch.get_num_threads()}",
-           "bodies": rows, "locality": local}
+           "macro_phenotypes_mm_gender_0_1": macro_phenotype_reach(), "bodies": rows, "locality": local}
     args.out.write_text(json.dumps(out, indent=1))
     print(json.dumps(summary, indent=1))
 
