@@ -17,8 +17,11 @@ be used is refused and the preferences say why.
 """
 import bpy
 
-from .imghum_blender.bundle.vocabulary import CUT, FIELD_BACKENDS, LAYER, PHENOTYPE_HELP, RESOLUTION, Range, Vocabulary
-from .operators import runtime, scene_data
+from .imghum_blender.bundle.vocabulary import (CUT, FIELD_BACKENDS, LAYER, MODIFIER_RANGE, PHENOTYPE_HELP, RESOLUTION,
+                                               Range, Vocabulary)
+from .imghum_blender.surface.appearance import (CUSTOM, DEFAULT_EYE_COLOR, DEFAULT_TONE, EYE_COLORS, LEVEL_RANGE,
+                                                SKIN_TONES, identifier)
+from .operators import modifiers, runtime, scene_data, skin
 
 
 def _latents_changed(self, context) -> None:
@@ -29,6 +32,47 @@ def _color_mode_changed(self, context) -> None:
     arm = runtime.body_object(self.id_data)
     if arm is not None:
         scene_data.set_color_mode(arm, self.color_mode)
+
+
+def _look_changed(self, context) -> None:
+    arm = runtime.body_object(self.id_data)
+    if arm is not None:
+        skin.show_look(arm)
+
+
+def _tone_chosen(self, context) -> None:
+    name = skin.named(self.skin_tone, SKIN_TONES)
+    if name is not None:  # written as stored values: their own updates would make the tone Custom
+        self["melanin"], self["redness"] = SKIN_TONES[name].melanin, SKIN_TONES[name].redness
+    _look_changed(self, context)
+
+
+def _same(values, preset) -> bool:
+    """Stored (float32) values equal to a preset's."""
+    return all(abs(a - b) < 1e-6 for a, b in zip(values, preset))
+
+
+def _levels_changed(self, context) -> None:
+    tone = SKIN_TONES.get(skin.named(self.skin_tone, SKIN_TONES))
+    if tone is not None and not _same((self.melanin, self.redness), (tone.melanin, tone.redness)):
+        self.skin_tone = identifier(CUSTOM)  # (its update shows the look)
+    else:
+        _look_changed(self, context)
+
+
+def _eye_chosen(self, context) -> None:
+    name = skin.named(self.eye_color, EYE_COLORS)
+    if name is not None:
+        self["iris_color"] = EYE_COLORS[name]
+    _look_changed(self, context)
+
+
+def _iris_changed(self, context) -> None:
+    name = skin.named(self.eye_color, EYE_COLORS)
+    if name is not None and not _same(self.iris_color, EYE_COLORS[name]):
+        self.eye_color = identifier(CUSTOM)
+    else:
+        _look_changed(self, context)
 
 
 def bundle_path(prefs) -> str:
@@ -103,6 +147,21 @@ def _expression_group(voc: Vocabulary) -> type:
                                    options={"ANIMATABLE"}) for n in voc.expression_names})
 
 
+def _modifier_changed(name: str):
+    def update(self, context) -> None:
+        modifiers.mirror(self, name)
+        runtime.latents_changed(self.id_data)
+    return update
+
+
+def _modifier_group(voc: Vocabulary) -> type:
+    r = MODIFIER_RANGE
+    return _group("IMGHUM_PG_modifiers", "The local shape changes of a body (keyframable; exact field).", {
+        modifiers.ident(m.name): bpy.props.FloatProperty(
+            name=modifiers.label(m), description=modifiers.description(m), min=r.lo, max=r.hi, default=r.default,
+            update=_modifier_changed(m.name), options={"ANIMATABLE"}) for m in voc.modifiers})
+
+
 def _layer_group(voc: Vocabulary) -> type:
     distance = {"subtype": "DISTANCE", "unit": "LENGTH"}
     kinds = [("GARMENT", "Garment", "An offset layer over a body region"),
@@ -123,10 +182,9 @@ def _layer_group(voc: Vocabulary) -> type:
     })
 
 
-def _body_group(voc: Vocabulary, expression: type, layer: type) -> type:
+def _body_group(voc: Vocabulary, expression: type, layer: type, modifier: type) -> type:
     k, limit = voc.beta_size, voc.beta_limit
-    colours = [("UV", "UV Texture", "The texture through the semantic UVs"),
-               ("PARTS", "Body Parts", "One colour per body part")]
+    tone, level = SKIN_TONES[DEFAULT_TONE], {"min": LEVEL_RANGE[0], "max": LEVEL_RANGE[1], "subtype": "FACTOR"}
     fixed = {
         "is_body": bpy.props.BoolProperty(default=False, options={"HIDDEN"}),
         "body_id": bpy.props.StringProperty(options={"HIDDEN"}),
@@ -144,6 +202,12 @@ def _body_group(voc: Vocabulary, expression: type, layer: type) -> type:
                                               soft_min=-min(3.0, limit), soft_max=min(3.0, limit),
                                               update=_latents_changed, description="Shape code (unit-variance PCA)"),
         "expression": bpy.props.PointerProperty(type=expression),
+        "modifiers": bpy.props.PointerProperty(type=modifier),
+        "modifier_symmetry": bpy.props.BoolProperty(name="Symmetry", default=True,
+                                                    description="Move a left or right modifier's partner with it"),
+        "modifier_search": bpy.props.StringProperty(name="Search", options={"TEXTEDIT_UPDATE"},
+                                                    description="Find modifiers by name or region (words, any "
+                                                                "order)"),
         "layers": bpy.props.CollectionProperty(type=layer),
         "active_layer": bpy.props.IntProperty(default=0, min=0),
         "preview_resolution": _int(RESOLUTION["preview"], "Preview",
@@ -151,7 +215,21 @@ def _body_group(voc: Vocabulary, expression: type, layer: type) -> type:
         "final_resolution": _int(RESOLUTION["final"], "Final", "Grid resolution of Update Mesh and of bakes"),
         "auto_update": bpy.props.BoolProperty(name="Auto Update", default=True,
                                               description="Re-mesh in the background whenever a latent changes"),
-        "color_mode": bpy.props.EnumProperty(name="Colour", items=colours, update=_color_mode_changed),
+        "color_mode": bpy.props.EnumProperty(name="Colour", items=scene_data.COLOR_MODES,
+                                             default=scene_data.DEFAULT_COLOR_MODE, update=_color_mode_changed),
+        "skin_tone": bpy.props.EnumProperty(name="Skin Tone", items=skin.TONE_ITEMS, default=identifier(DEFAULT_TONE),
+                                            update=_tone_chosen, description="A named skin tone (sets melanin and "
+                                                                             "redness)"),
+        "melanin": bpy.props.FloatProperty(name="Melanin", default=tone.melanin, update=_levels_changed, **level,
+                                           description="Melanin in the skin: from very light (0) to very dark (1)"),
+        "redness": bpy.props.FloatProperty(name="Redness", default=tone.redness, update=_levels_changed, **level,
+                                           description="Blood (haemoglobin) in the skin: olive (0) to pink (1)"),
+        "eye_color": bpy.props.EnumProperty(name="Eye Colour", items=skin.EYE_ITEMS,
+                                            default=identifier(DEFAULT_EYE_COLOR), update=_eye_chosen,
+                                            description="A named iris colour"),
+        "iris_color": bpy.props.FloatVectorProperty(name="Iris", subtype="COLOR", size=3, min=0.0, max=1.0,
+                                                    default=EYE_COLORS[DEFAULT_EYE_COLOR], update=_iris_changed,
+                                                    description="The iris's mid tone (linear)"),
         "topology": bpy.props.EnumProperty(name="Topology", items=scene_data.TOPOLOGIES, default="TEMPLATE",
                                            update=_latents_changed),
     }
@@ -169,8 +247,8 @@ _groups: list[type] = []
 def _attach(voc: Vocabulary) -> None:
     """Register the body groups of ``voc`` and hang them on ``Armature.imghum``; ValueError (nothing
     registered) when the vocabulary's names cannot be Blender properties."""
-    expression, layer = _expression_group(voc), _layer_group(voc)
-    classes = [expression, layer, _body_group(voc, expression, layer)]
+    expression, layer, modifier = _expression_group(voc), _layer_group(voc), _modifier_group(voc)
+    classes = [expression, layer, modifier, _body_group(voc, expression, layer, modifier)]
     for k, cls in enumerate(classes):
         try:
             bpy.utils.register_class(cls)

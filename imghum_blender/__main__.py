@@ -17,9 +17,13 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .formats.atomic import check_writable
 from .formats.latents_file import read_latents_file
 from .runtime.threads import use_runtime_policy
 from .bundle.vocabulary import FIELD_BACKENDS, NEURAL_FIT_RESOLUTION, RESOLUTION
+
+#: What ``--out`` writes.
+MESH_SUFFIXES = (".obj", ".ply")
 
 if TYPE_CHECKING:
     from .field.model import Model
@@ -70,14 +74,17 @@ def latent_kwargs(args: argparse.Namespace) -> dict:
     return kwargs
 
 
-def _check_out(out: Path) -> None:
-    """An output path with a supported suffix in an existing folder, not a folder itself."""
-    if out.suffix.lower() not in (".obj", ".ply"):
-        raise ValueError(f"unsupported output format {out.suffix!r}; use .obj or .ply")
-    if out.is_dir():
-        raise ValueError(f"--out {out} is a directory; give a file name ending in .obj or .ply")
-    if not out.resolve().parent.is_dir():
-        raise ValueError(f"--out {out}: the folder {out.parent} does not exist")
+def _check_out(path: str, flag: str, suffixes: tuple[str, ...]) -> Path:
+    """An output file ``path`` ending in one of ``suffixes`` that can be written (an existing folder:
+    missing folders are refused, never created); ValueError naming ``flag`` otherwise."""
+    try:
+        out = check_writable(path)
+    except ValueError as exc:
+        raise ValueError(f"{flag}: {exc}") from None
+    if out.suffix.lower() not in suffixes:
+        raise ValueError(f"{flag}: {path}: unsupported output format {out.suffix!r}; give a file name ending in "
+                         f"{' or '.join(suffixes)}")
+    return out
 
 
 def _region(words: list[str] | None):
@@ -113,19 +120,21 @@ def _write_body(out: Path, model: Model, mesh, attrs=None) -> None:
 def cmd_mesh(args: argparse.Namespace) -> None:
     """Extract a mesh with its semantic attributes and write it."""
     from . import load_model
+    from .surface.meshing import check_resolution
 
-    out = Path(args.out)
-    _check_out(out)
+    out = _check_out(args.out, "--out", MESH_SUFFIXES)
+    region = _region(args.region)
+    if args.topology == "template" and region is not None:
+        raise ValueError("--region meshes part of the body: it needs --topology adaptive")
+    check_resolution(args.resolution)
+    kwargs = latent_kwargs(args)
     use_runtime_policy()
     model = load_model(args.bundle, field=args.field)
-    lat = model.latents(**latent_kwargs(args))
-    region = _region(args.region)
+    lat = model.latents(**kwargs)
     t0 = time.time()
     if args.topology == "template":
         from .surface.template_layout import template_attributes, template_mesh
 
-        if region is not None:
-            raise ValueError("--region meshes part of the body: it needs --topology adaptive")
         mesh = template_mesh(model, lat)
         _write_body(out, model, mesh, template_attributes(model))
         print(f"wrote {out}: {len(mesh.vertices)} vertices, {len(mesh.faces)} quads (template topology, "
@@ -144,15 +153,15 @@ def cmd_fit(args: argparse.Namespace) -> None:
     from .fitting.inputs import check_points
     from .fitting.optimiser import scaled_iterations
     from .fitting.modifiers import chosen_modifiers
-    from .fitting.points import CLOUD_ITERATIONS, fit_points
+    from .fitting.points import CLOUD_ITERATIONS, MAX_FIT_POINTS, fit_points
     from .formats.latents_file import fit_document
     from .fitting.scan_frame import describe
     from .formats.scans import read_scan
 
-    out = Path(args.out)
-    _check_out(out)
-    if args.latents_out and Path(args.latents_out).suffix.lower() != ".json":
-        raise ValueError(f"--latents-out {args.latents_out}: give a file name ending in .json")
+    out = _check_out(args.out, "--out", MESH_SUFFIXES)
+    latents_out = _check_out(args.latents_out, "--latents-out", (".json",)) if args.latents_out is not None else None
+    if not 0.1 <= args.effort <= 3:
+        raise ValueError(f"--effort must lie in 0.1-3, got {args.effort:g}")
     if args.resolution is not None:
         from .surface.meshing import check_resolution
 
@@ -162,6 +171,9 @@ def cmd_fit(args: argparse.Namespace) -> None:
     use_runtime_policy()
     model = load_model(args.bundle, field=args.field)
     chosen_modifiers(model, args.free_modifiers)  # before the fit starts
+    if len(points) > MAX_FIT_POINTS:
+        print(f"using {MAX_FIT_POINTS:,} of the scan's {len(points):,} points (a random subsample: what the fit "
+              "needs; the result records both)", file=sys.stderr)
     shown = [-1]
 
     def progress(f: float) -> None:
@@ -173,14 +185,17 @@ def cmd_fit(args: argparse.Namespace) -> None:
                      iterations=scaled_iterations(CLOUD_ITERATIONS, args.effort), resolution=args.resolution,
                      free_modifiers=args.free_modifiers, progress=progress)
     print(file=sys.stderr)
+    if fit.confidence["verdict"] == "refused":  # nothing written
+        raise ValueError(f"fit refused: {fit.confidence['verdict_reason']}")
     template = getattr(fit.mesh, "mode", None) == "template"
     if template:
         from .surface.template_layout import template_attributes
 
     _write_body(out, model, fit.mesh, template_attributes(model) if template else None)
-    if args.latents_out:
-        atomic_write(Path(args.latents_out), (json.dumps(fit_document(model, fit), indent=1) + "\n").encode())
+    if latents_out:
+        atomic_write(latents_out, (json.dumps(fit_document(model, fit), indent=1) + "\n").encode())
     margin = fit.confidence["margin_mm"]
+    print(f"verdict: {fit.confidence['verdict']} ({fit.confidence['verdict_reason']})")
     print(f"{describe(fit.unit, fit.up)}; fitted in {fit.seconds:.1f} s; median residual "
           f"{fit.confidence['residual_mm']:.1f} mm"
           + ("" if margin is None else f"; the chosen orientation beat the next by {margin:.1f} mm")
@@ -242,8 +257,6 @@ def main(argv: list[str] | None = None) -> int:
                    help="field backend: exact (the default) or neural")
     args = ap.parse_args(argv)
     try:
-        if args.command == "fit" and not 0.1 <= args.effort <= 3:
-            raise ValueError(f"--effort must lie in 0.1-3, got {args.effort:g}")
         (cmd_fit if args.command == "fit" else cmd_mesh)(args)
     except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)

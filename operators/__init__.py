@@ -1,9 +1,10 @@
 """Operators of the imGHUM add-on, one module per family, registered in order."""
 import bpy
 
-from . import animation, body, export, fitting, layers, mocap, model_status, presets, previews, runtime, shape_keys
+from . import (animation, body, export, fitting, layers, mocap, model_status, modifiers, presets, previews, runtime,
+               shape_keys)
 
-classes = (model_status.classes + previews.classes + body.classes + layers.classes + fitting.classes
+classes = (model_status.classes + previews.classes + body.classes + modifiers.classes + layers.classes + fitting.classes
            + animation.classes + mocap.classes + presets.classes + shape_keys.classes + export.classes)
 register, _unregister_classes = bpy.utils.register_classes_factory(classes)
 

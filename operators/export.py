@@ -3,6 +3,7 @@ own glTF and FBX exporters with the settings each target needs, one operator per
 import bpy
 from bpy_extras.io_utils import ExportHelper
 
+from ..imghum_blender.formats.atomic import check_writable
 from .animation import live_objects
 from .base import BodyOperator
 
@@ -31,6 +32,10 @@ class _ExportBody(BodyOperator, ExportHelper):
     settings: dict = {}
 
     def run(self, context, arm):
+        try:  # one rule for every exporter: an existing folder where files can be written
+            path = str(check_writable(bpy.path.abspath(self.filepath)))
+        except ValueError as exc:
+            raise ValueError(f"cannot export {arm.name}: {exc}") from None
         objects = [arm, *live_objects(arm)]
         previous = (list(context.selected_objects), context.view_layer.objects.active)
         for o in context.selected_objects:
@@ -42,7 +47,12 @@ class _ExportBody(BodyOperator, ExportHelper):
                 o.select_set(True)
             context.view_layer.objects.active = arm
             op = getattr(bpy.ops.export_scene, self.exporter)
-            result = op(filepath=self.filepath, use_selection=True, **self.settings)
+            result = op(filepath=path, use_selection=True, **self.settings)
+        except RuntimeError as exc:  # the exporter's own failure: the error its traceback ends in, not the traceback
+            reason = next((ln.strip() for ln in reversed(str(exc).splitlines())
+                           if ln.strip() and not ln.startswith("Location:")), "no reason given")
+            raise OSError(f"Blender's {self.exporter} exporter could not write {path}: "
+                          f"{reason.removeprefix('Error: ')}") from None
         finally:
             for o in objects:
                 o.select_set(False)
@@ -53,7 +63,7 @@ class _ExportBody(BodyOperator, ExportHelper):
             context.view_layer.objects.active = previous[1]
         if result != {"FINISHED"}:
             raise ValueError(f"Blender's {self.exporter} exporter did not finish: {sorted(result)}")
-        self.report({"INFO"}, f"exported {arm.name} to {self.filepath}")
+        self.report({"INFO"}, f"exported {arm.name} to {path}")
         return {"FINISHED"}
 
 

@@ -10,6 +10,7 @@ import numpy as np
 from mathutils import Matrix
 from bpy_extras.io_utils import ImportHelper
 
+from ..imghum_blender.formats.parsing import json_loads
 from ..imghum_blender.surface import rig
 from . import runtime, scene_data
 from .base import ModalJob, Operator
@@ -102,10 +103,14 @@ class _FitOperator(ModalJob):
         self._stop.set()  # the fit returns what it has so far
 
     def job_done(self, context, fit, name: str | None = None) -> set:
+        judged, reason = fit.confidence.get("verdict"), fit.confidence.get("verdict_reason", "")
+        if judged == "refused":
+            raise ValueError(f"fit refused: {reason}; no body was made")
         apply_fit(context, name or self._name, fit.latents, fit.transform)
         scale, unit = self.residual_unit
-        self.report({"INFO"}, f"fitted in {fit.seconds:.1f} s, median residual "
-                              f"{np.median(fit.residual) * scale:.1f} {unit}" + self.frame_note(fit))
+        self.report({"WARNING" if judged == "doubtful" else "INFO"},
+                    f"fitted in {fit.seconds:.1f} s, median residual {np.median(fit.residual) * scale:.1f} {unit}"
+                    + self.frame_note(fit) + (f"; verdict: {judged} ({reason})" if judged else ""))
         return {"FINISHED"}
 
 
@@ -208,7 +213,7 @@ def read_view(path: Path, person: int) -> dict:
     from ..imghum_blender.fitting.image import LANDMARKS
 
     try:
-        data = json.loads(path.read_text())
+        data = json_loads(path.read_text())
         entry = data["people"][person] if "people" in data else data
         kp = dict(zip(entry["joints"], entry["joints_2d"]))
         camera = {"intrinsics": data["intrinsics"], "world_to_camera": data["world_to_camera"]}
@@ -217,7 +222,9 @@ def read_view(path: Path, person: int) -> dict:
     except IndexError:
         raise ValueError(f"the keypoint file {path.name} has {len(data['people'])} people; person {person} is not "
                          "one") from None
-    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"the keypoint file {path.name} is not valid JSON: {exc}") from None
+    except (KeyError, TypeError) as exc:
         raise ValueError(f"the keypoint file {path.name} needs joints, joints_2d, intrinsics and world_to_camera "
                          f"({exc})") from exc
     return {"keypoints": {n: kp[n] for n in LANDMARKS if n in kp} or kp, "camera": camera}

@@ -1,11 +1,12 @@
-"""Character preset operators: save the active body's shape, expression, layers and colour mode to
-the user's preset library, apply a preset to the active body, delete one (the files are
+"""Character preset operators: save the active body's shape, expression, layers, colour mode, skin
+tone and eye colour to the user's preset library, apply a preset to the active body, delete one (the files are
 :mod:`imghum_blender.formats.presets` documents)."""
 import bpy
 
 from ..imghum_blender.formats import presets
 from ..imghum_blender.formats.presets import LAYER_FIELDS, Preset, PresetLayer
-from . import runtime
+from ..imghum_blender.surface.appearance import CUSTOM, EYE_COLORS, SKIN_TONES, Appearance, identifier
+from . import runtime, skin
 from .base import BodyOperator, Operator
 from .body import set_expression
 
@@ -19,17 +20,19 @@ def library(create: bool = True) -> str:
 
 
 def body_preset(arm, name: str) -> Preset:
-    """The body's shape, non-zero facial actions, layers and colour mode as a preset."""
+    """The body's shape, non-zero facial actions, layers, colour mode and appearance as a preset."""
     p, voc = arm.imghum, runtime.vocabulary()
+    look = Appearance(skin.named(p.skin_tone, SKIN_TONES) or CUSTOM, p.melanin, p.redness,
+                      skin.named(p.eye_color, EYE_COLORS) or CUSTOM, tuple(p.iris_color))
     return Preset(name=name, phenotypes={n: getattr(p, n) for n in voc.phenotype_names}, use_beta=p.use_beta,
                   beta=list(p.beta), expression={n: v for n in voc.expression_names if (v := getattr(p.expression, n))},
                   layers=[PresetLayer(**{k: getattr(ly, k) for k in LAYER_FIELDS}) for ly in p.layers],
-                  color_mode=p.color_mode)
+                  color_mode=p.color_mode, appearance=look)
 
 
 def apply_preset(arm, preset: Preset) -> None:
-    """Replace the body's shape, facial actions, layers and colour mode by the preset's; the body
-    re-meshes once, as after a slider change."""
+    """Replace the body's shape, facial actions, layers, colour mode and appearance by the preset's;
+    the body re-meshes once, as after a slider change."""
     p = arm.imghum
     with runtime.editing(arm):
         for name, value in preset.phenotypes.items():
@@ -43,16 +46,19 @@ def apply_preset(arm, preset: Preset) -> None:
                 setattr(item, key, getattr(layer, key))
         p.active_layer = 0
         p.color_mode = preset.color_mode
+        look = preset.appearance
+        p.skin_tone, p.eye_color = identifier(look.skin_tone), identifier(look.eye_color)
+        p.melanin, p.redness, p.iris_color = look.melanin, look.redness, look.iris
 
 
 class IMGHUM_OT_save_preset(BodyOperator):
-    """Save the active body's shape, expression, layers and colour mode as a character preset"""
+    """Save the active body's shape, expression, layers, colour mode, skin and eyes as a character preset"""
 
     bl_idname = "imghum.save_preset"
     bl_label = "Save Preset"
     bl_options = {"REGISTER"}  # writes a file, not the scene
 
-    name: bpy.props.StringProperty(name="Name", maxlen=presets.MAX_NAME,
+    name: bpy.props.StringProperty(name="Name",  # no maxlen: Blender would cut a long name silently
                                    description="Preset name (a preset of that name is replaced)")
 
     def invoke(self, context, event):
@@ -69,7 +75,7 @@ class IMGHUM_OT_save_preset(BodyOperator):
 
 
 class IMGHUM_OT_apply_preset(BodyOperator):
-    """Replace the active body's shape, expression, layers and colour mode by a character preset"""
+    """Replace the active body's shape, expression, layers, colour mode, skin and eyes by a character preset"""
 
     bl_idname = "imghum.apply_preset"
     bl_label = "Apply Preset"

@@ -237,6 +237,8 @@ def snapshot(arm, resolution: int, posed: bool = False, merge_layers: bool = Fal
     """The body's latents read once (main thread) as a plain request: shape, expression, layers
     and, when ``posed``, the armature's pose as evaluated now (``merge_layers``: separate garment
     layers merged into the body, as bakes do). Raises ValueError on a layer out of range."""
+    from . import modifiers  # (it imports this module)
+
     p, voc = arm.imghum, vocabulary()
     if p.use_beta:
         shape = {"beta": np.array(p.beta[:])}
@@ -247,7 +249,7 @@ def snapshot(arm, resolution: int, posed: bool = False, merge_layers: bool = Fal
         local, root = scene_data.pose_rotations(arm, voc.bone_names)
         armature = ArmaturePose(scene_data.bone_rest_rotations(arm, voc.bone_names), local, root)
     return BodyRequest(
-        resolution=int(resolution), **shape, armature=armature,
+        resolution=int(resolution), **shape, modifiers=modifiers.values(p, voc), armature=armature,
         expression=np.array([getattr(p.expression, n) for n in voc.expression_names]),
         layers=[(Layer(ly.region, ly.thickness, ly.border), ly.separate and not merge_layers)
                 for ly in p.layers if ly.kind == "GARMENT"],

@@ -29,12 +29,21 @@ import bpy
 import numpy as np
 
 from ..imghum_blender.surface.attributes import part_colors
+from . import skin
 
 SEMANTIC_ATTR = "imghum_semantic"
 PART_ATTR = "imghum_part"
 PART_COLOR_ATTR = "imghum_part_color"
 UV_NAME = "UVMap"
 GRID_IMAGE = "imGHUM UV Grid"
+#: Mesh > Colour: the modes of the body material, and a new body's.
+COLOR_MODES = [("UV", "UV Texture", "The texture through the semantic UVs"),
+               ("PARTS", "Body Parts", "One colour per body part"),
+               ("SKIN", "Skin", "Skin and eyes in the body's skin tone and eye colour (procedural: no hair, "
+                "brows or lashes)")]
+DEFAULT_COLOR_MODE = "SKIN"
+#: The material's mix between the UV / part-colour shading and the skin.
+SKIN_MODE = "Skin Mode"
 #: Mesh custom property naming how the body was meshed ("template" or "adaptive").
 TOPOLOGY_PROP = "imghum_topology"
 #: Mesh > Topology: the template's quads, or marching cubes.
@@ -55,7 +64,7 @@ def write_mesh(me: bpy.types.Mesh, data, n_parts: int) -> bool:
     groups with painted weights included), modifiers and shape keys (sculpt layers: each keeps its
     offsets from the basis) survive. Otherwise the geometry is replaced: UVs per corner, semantic
     point, part label and part colour per vertex, smooth shading (with the field's normals as custom
-    normals where the data has them)."""
+    normals where the data has them) and one float attribute per skin region (:data:`skin.REGION_ATTRS`)."""
     v, f = data.vertices, data.faces
     topology = data.topology
     if (topology == "template" and me.get(TOPOLOGY_PROP) == "template" and len(me.vertices) == len(v)
@@ -74,7 +83,9 @@ def write_mesh(me: bpy.types.Mesh, data, n_parts: int) -> bool:
     for name, kind, key, values in ((SEMANTIC_ATTR, "FLOAT_VECTOR", "vector", data.semantics.astype(np.float32)),
                                     (PART_ATTR, "INT", "value", data.attributes.parts.astype(np.int32)),
                                     (PART_COLOR_ATTR, "FLOAT_COLOR", "color",
-                                     part_colors(n_parts)[data.attributes.parts])):
+                                     part_colors(n_parts)[data.attributes.parts]),
+                                    *((name, "FLOAT", "value", data.attributes.regions[:, k])
+                                      for k, name in enumerate(skin.REGION_ATTRS.values()))):
         attr = me.attributes.get(name) or me.attributes.new(name, kind, "POINT")
         attr.data.foreach_set(key, values.ravel())
     me.polygons.foreach_set("use_smooth", np.ones(len(f), dtype=bool))
@@ -230,7 +241,8 @@ def set_pose_rotations(arm: bpy.types.Object, names, local: np.ndarray, bones=No
 
 
 def body_material(name: str) -> bpy.types.Material:
-    """A material showing the UV texture (a colour grid the artist can swap) or the part colours."""
+    """A material showing the skin (:mod:`.skin`), the UV texture (a colour grid the artist can swap)
+    or the part colours, in :data:`DEFAULT_COLOR_MODE` and the default skin tone and eye colour."""
     mat = bpy.data.materials.new(name)
     mat.use_nodes = True
     nt = mat.node_tree
@@ -252,15 +264,31 @@ def body_material(name: str) -> bpy.types.Material:
     nt.links.new(attr.outputs["Color"], mix.inputs[7])
     nt.links.new(mix.outputs[2], bsdf.inputs["Base Color"])
     bsdf.inputs["Roughness"].default_value = 0.6
+    out = next(n for n in nt.nodes if n.type == "OUTPUT_MATERIAL")
+    show = nt.nodes.new("ShaderNodeMixShader")
+    show.name = show.label = SKIN_MODE
+    show.location = out.location.x - 200, out.location.y - 200
+    nt.links.new(bsdf.outputs["BSDF"], show.inputs[1])
+    nt.links.new(skin.add_skin(nt, SEMANTIC_ATTR), show.inputs[2])
+    nt.links.new(show.outputs[0], out.inputs["Surface"])
+    skin.default_look(mat)
+    _show(mat, DEFAULT_COLOR_MODE)
     return mat
 
 
 def set_color_mode(arm: bpy.types.Object, mode: str) -> None:
-    """Switch the body material between UV texture and part colours."""
+    """Switch the body material between skin, UV texture and part colours."""
     ob = arm.imghum.mesh_object
-    mat = ob.active_material if ob else None
-    if mat and mat.node_tree and "Colour Mode" in mat.node_tree.nodes:
-        mat.node_tree.nodes["Colour Mode"].inputs[0].default_value = 1.0 if mode == "PARTS" else 0.0
+    if ob and ob.active_material:
+        _show(ob.active_material, mode)
+
+
+def _show(mat: bpy.types.Material, mode: str) -> None:
+    nodes = mat.node_tree.nodes if mat.node_tree else {}
+    if "Colour Mode" in nodes:
+        nodes["Colour Mode"].inputs[0].default_value = 1.0 if mode == "PARTS" else 0.0
+    if SKIN_MODE in nodes:
+        nodes[SKIN_MODE].inputs[0].default_value = 1.0 if mode == "SKIN" else 0.0
 
 
 GARMENT_PROP = "imghum_garment_of"

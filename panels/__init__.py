@@ -1,7 +1,8 @@
 """Sidebar panels of the imGHUM add-on (tab "imGHUM")."""
 import bpy
 
-from . import body, model, presets
+from . import body, model, modifiers, presets
 
-classes = model.classes + body.classes + presets.classes
+#: Modifiers come right after the shape panels.
+classes = model.classes + body.classes[:3] + modifiers.classes + body.classes[3:] + presets.classes
 register, unregister = bpy.utils.register_classes_factory(classes)

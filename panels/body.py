@@ -1,4 +1,5 @@
-"""Panels that edit the active body: Shape (+ raw beta), Expression, Pose, Mesh, Animation."""
+"""Panels that edit the active body: Shape (+ raw beta), Expression, Pose, Layers, Mesh, Skin & Eyes,
+Animation."""
 import bpy
 
 from ..operators import runtime
@@ -186,6 +187,26 @@ class IMGHUM_PT_mesh(BodyPanel, bpy.types.Panel):
             col.label(text="Adaptive: each re-mesh writes fresh weights", icon="INFO")
 
 
+class IMGHUM_PT_skin(BodyPanel, bpy.types.Panel):
+    """Skin tone and eye colour (the Skin colour mode)."""
+
+    bl_idname = "IMGHUM_PT_skin"
+    bl_label = "Skin & Eyes"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context):
+        p = self.body(context).imghum
+        layout = self.layout
+        layout.prop(p, "skin_tone")
+        col = layout.column(align=True)
+        col.prop(p, "melanin", slider=True)
+        col.prop(p, "redness", slider=True)
+        layout.prop(p, "eye_color")
+        layout.prop(p, "iris_color")
+        if p.color_mode != "SKIN":
+            layout.label(text="Shown in the Skin colour mode (Mesh panel)", icon="INFO")
+
+
 class IMGHUM_PT_animation(BodyPanel, bpy.types.Panel):
     """Bake and import animation."""
 
@@ -210,4 +231,4 @@ class IMGHUM_PT_animation(BodyPanel, bpy.types.Panel):
 
 
 classes = (IMGHUM_UL_layers, IMGHUM_PT_shape, IMGHUM_PT_shape_beta, IMGHUM_PT_expression, IMGHUM_PT_pose,
-           IMGHUM_PT_layers, IMGHUM_PT_mesh, IMGHUM_PT_animation)
+           IMGHUM_PT_layers, IMGHUM_PT_mesh, IMGHUM_PT_skin, IMGHUM_PT_animation)

@@ -1,13 +1,17 @@
-"""Benchmark the runtime thread policy: preview and 128³ meshing alone and beside CPU-bound neighbours.
+"""Benchmark the runtime thread policy: previews, meshes and fits alone and beside CPU-bound neighbours.
 
     python scripts/benchmark_threads.py [--runs 7] [--out docs/benchmarks/threads.json]
 
-Each measurement runs in a fresh process under one policy — ``torch-default`` (torch's own thread
-count, the behaviour before the policy) or ``runtime`` (:func:`imghum_blender.runtime.threads.use_runtime_policy`)
-— while a neighbour process runs: none, a multi-threaded torch matmul loop, a numpy matmul loop, or a
-second model process meshing in a loop under the same policy (two batch shards on one machine).
-Tasks: a 64³ preview (mesh + surface attributes, as the add-on does) on the main thread and on the
-background evaluator's worker thread, and a 128³ mesh. Prints medians and slowdowns vs alone.
+Each measurement runs in a fresh process through the Python API under one policy — ``torch-default``
+(``ih.load_model(threads=None)``: torch's own thread count, the behaviour before the policy) or
+``runtime`` (plain ``ih.load_model()``, which applies
+:func:`imghum_blender.runtime.threads.use_runtime_policy`, as the add-on, the CLIs and the batch
+renderer do) — while a neighbour process runs: none, a multi-threaded torch matmul loop, a numpy
+matmul loop, or a second model process meshing in a loop under the same policy (two batch shards on
+one machine). Tasks: a 64³ preview (mesh + surface attributes, as the add-on does) on the main thread
+and on the background evaluator's worker thread, a 128³ mesh, and a point-cloud fit (5,000 points,
+a fifth of the default steps; beside no neighbour and the torch loop only). Prints medians and
+slowdowns vs alone.
 """
 from __future__ import annotations
 
@@ -23,14 +27,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 POLICIES = ("torch-default", "runtime")
 NEIGHBOURS = ("none", "torch-matmul", "numpy-matmul", "model-shard")
-TASKS = ("preview-main", "preview-worker", "mesh-128")
+TASKS = ("preview-main", "preview-worker", "mesh-128", "fit-5k")
+#: Neighbours the (slow) fit task runs beside.
+FIT_NEIGHBOURS = ("none", "torch-matmul")
 
 
-def _apply(policy: str) -> None:
-    if policy == "runtime":
-        from imghum_blender.runtime.threads import use_runtime_policy
+def _load(policy: str):
+    import imghum_blender as ih
 
-        use_runtime_policy()
+    return ih.load_model() if policy == "runtime" else ih.load_model(threads=None)
 
 
 def neighbour(kind: str, policy: str) -> None:
@@ -48,10 +53,7 @@ def neighbour(kind: str, policy: str) -> None:
         while True:
             a = np.tanh(a @ a)
     if kind == "model-shard":
-        _apply(policy)
-        import imghum_blender as ih
-
-        model = ih.load_model()
+        model = _load(policy)
         lat = model.latents()
         while True:
             model.mesh(lat, resolution=128)
@@ -59,16 +61,25 @@ def neighbour(kind: str, policy: str) -> None:
 
 def measure(task: str, policy: str, runs: int) -> dict:
     """Seconds per call of ``task`` (after two warm-ups) in this process under ``policy``."""
-    _apply(policy)
+    import numpy as np
     import torch
 
     import imghum_blender as ih
+    from imghum_blender.fitting.optimiser import scaled_iterations
+    from imghum_blender.fitting.points import CLOUD_ITERATIONS
 
-    model = ih.load_model()
+    model = _load(policy)
     resolution = 128 if task == "mesh-128" else 64
 
     def work(m, i: int):
-        mesh = m.mesh(m.latents(phenotypes={"age": 0.5 + 0.02 * i}), resolution=resolution)
+        lat = m.latents(phenotypes={"age": 0.5 + 0.02 * i})
+        if task == "fit-5k":
+            with torch.no_grad():
+                verts = m.posed_surface(lat)[0][0].numpy()
+            pts = verts[np.random.default_rng(i).choice(len(verts), 5000, replace=False)]
+            with torch.enable_grad():
+                return ih.fit_points(m, pts, iterations=scaled_iterations(CLOUD_ITERATIONS, 0.2), resolution=0)
+        mesh = m.mesh(lat, resolution=resolution)
         return ih.surface_attributes(m, mesh) if task != "mesh-128" else mesh
 
     if task == "preview-worker":
@@ -113,7 +124,7 @@ def run_all(runs: int) -> dict:
                                         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 time.sleep(8 if kind == "model-shard" else 2)
             try:
-                for task in TASKS:
+                for task in (t for t in TASKS if t != "fit-5k" or kind in FIT_NEIGHBOURS):
                     r = _child(["--task", task, "--policy", policy, "--runs", str(runs)])
                     rows.append({"policy": policy, "neighbour": kind, "task": task, **r})
                     print(f"{policy:14} {kind:13} {task:15} median {r['median_s']:.3f} s  max {r['max_s']:.3f} s",

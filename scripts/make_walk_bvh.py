@@ -92,9 +92,10 @@ def _world(offsets: dict, local: dict, root_pos: np.ndarray) -> dict[str, np.nda
 
 
 def walk_bvh(rest: str = "T", up: str = "Y", unit: str = "cm", frames: int = 60, fps: float = 30.0,
-             prefix: str = "", root_motion: bool = True) -> str:
-    """The BVH text of the walk."""
-    offsets = {name: np.array(off, dtype=float) for name, _, off in SKELETON}
+             prefix: str = "", root_motion: bool = True, collapsed: tuple[str, ...] = ()) -> str:
+    """The BVH text of the walk; ``collapsed`` joints sit at their parent (zero-length bones, as a
+    broken exporter writes them)."""
+    offsets = {name: np.array(off, dtype=float) * (name not in collapsed) for name, _, off in SKELETON}
     local = _local_rotations(frames, fps)
     if rest == "A":
         _a_pose(offsets, local)

@@ -254,6 +254,22 @@ def test_fitting_operators(built_zip, blender_script, tmp_path):
     assert "has 2 people; person 2 is not one" in seen["no_such_person"]
 
 
+def test_exports_to_unusable_paths_report_one_clear_message(built_zip, blender_script, tmp_path):
+    """Issue 31.3: an unwritable folder, a folder, no name or a missing folder is one clear message,
+    the same for glTF and FBX (a missing folder is refused, not created); an exporter's own failure
+    is its error's last line, not Blender's traceback."""
+    seen = blender_script("addon_exports.py", built_zip, tmp_path, tmp_path=tmp_path / "user")
+    for target, errors in seen["errors"].items():
+        assert "cannot write /sys/body." in errors["unwritable"], (target, errors)
+        assert "is a folder; give a file name" in errors["folder"], (target, errors)
+        assert "no file name given" in errors["empty"], (target, errors)
+        assert "no/such does not exist; create it first" in errors["missing folder"], (target, errors)
+        assert "exporter could not write" in errors["exporter fails"] and "Permission denied" in errors[
+            "exporter fails"], (target, errors)
+        assert all("Traceback" not in e and "unexpectedly" not in e for e in errors.values()), (target, errors)
+    assert seen["folder_created"] is False and seen["files"] == ["user"] and seen["state_kept"]
+
+
 @pytest.fixture(scope="module")
 def topology(built_zip, blender_script, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("topology")

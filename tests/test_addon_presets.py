@@ -30,6 +30,8 @@ def test_bad_presets_and_names_are_reported_and_change_nothing(seen):
     assert "there is no preset 'Villain' in" in errors["missing"]
     assert f"broken.json: shape.beta: expected a list of {load().beta_size} numbers" in errors["broken"]
     assert "contains '/'" in errors["unsafe_name"] and "a preset needs a name" in errors["empty_name"]
+    assert "deep.json is not valid JSON: its arrays or objects are nested too deeply" in errors["deep"]
+    assert "is 100 characters; at most 64" in errors["long_name"] and seen["long_name_files"] == []
     assert seen["refusal_changes"] == {}
 
 
@@ -51,5 +53,8 @@ def test_list_and_delete(seen):
 def test_the_core_names_the_addon_enums(seen):
     from imghum_blender.formats import presets
 
+    from imghum_blender.surface.appearance import CUSTOM, EYE_COLORS, SKIN_TONES
+
     assert tuple(seen["color_modes"]) == presets.COLOR_MODES and tuple(seen["layer_kinds"]) == presets.LAYER_KINDS
+    assert seen["skin_tones"] == [*SKIN_TONES, CUSTOM] and seen["eye_colors"] == [*EYE_COLORS, CUSTOM]
     assert "IMGHUM_PT_presets" in seen["panels"]

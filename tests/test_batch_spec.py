@@ -39,6 +39,7 @@ def write_spec(tmp_path: Path, text: str | bytes, name: str = "spec.toml") -> Pa
     ('{"frames": [{"tail": [0, 0, 0]}]}', "unknown bones ['tail']"),
     ('{"frames": [{"upperarm01.L": [0, 0]}]}', "expected 3 finite numbers"),
     ('[{"upperarm01.L": [0, 0, 0]}]', "non-empty 'frames' list"),
+    ("[" * 200_000, "pose.json is not valid JSON: its arrays or objects are nested too deeply"),
 ])
 def test_dry_run_checks_pose_file_contents(tmp_path, capsys, pose, message):
     (tmp_path / "pose.json").write_text(pose)
@@ -81,6 +82,8 @@ def test_specs_that_could_not_render_well(tmp_path, text, message):
 def test_binary_spec_is_a_message(tmp_path, capsys):
     code, err = cli(capsys, write_spec(tmp_path, bytes(range(256)) * 8), "--dry-run")
     assert code == 2 and "is not a text file (not UTF-8)" in err
+    code, err = cli(capsys, write_spec(tmp_path, "a = " + "[" * 200_000), "--dry-run")
+    assert code == 2 and "spec.toml is not valid TOML: its arrays or objects are nested too deeply" in err
 
 
 @pytest.mark.parametrize("target", ["file", "below_file", "proc"])
@@ -95,6 +98,7 @@ def test_unusable_out_fails_before_rendering(tmp_path, capsys, target):
 
 @pytest.mark.parametrize("content, message", [
     (b"{not json", "not a JSON manifest"),
+    (b"[" * 200_000, "not a JSON manifest (its arrays or objects are nested too deeply"),
     (b"[]", "expected a JSON object, got list"),
     (json.dumps({"items": []}).encode(), "'spec_sha256' must be a SHA-256"),
     (json.dumps({"spec_sha256": "0" * 64, "items": [{"id": "a_f0001"}]}).encode(), "items[0] needs"),

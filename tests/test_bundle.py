@@ -52,6 +52,18 @@ def test_missing_and_foreign_files(tmp_path):
         load_bundle(p)
 
 
+def test_hostile_headers_give_bundle_errors(tmp_path):
+    """Issue 31.3: a header nested too deeply or holding a number too long is a BundleError, not
+    RecursionError / a bare ValueError."""
+    import struct
+
+    for name, header in (("deep", b"[" * 200_000), ("digits", b'{"a": ' + b"1" * 5000 + b"}")):
+        p = tmp_path / f"{name}.safetensors"
+        p.write_bytes(struct.pack("<Q", len(header)) + header)
+        with pytest.raises(ih.BundleError, match="truncated or not an imGHUM"):
+            load_bundle(p)
+
+
 def _write_document(tmp_path, doc, checksum: str, name: str = "edited"):
     """A copy of the shipped bundle with JSON document ``doc`` (the tensors untouched) and its
     document checksum: "reseal" (matching: a malformed bundle from a buggy tool), "keep" (the

@@ -1,5 +1,6 @@
 """The mesh command line: OBJ/PLY output with attributes, latents from flags and files, errors."""
 import json
+from pathlib import Path
 
 import numpy as np
 
@@ -103,3 +104,23 @@ def test_malformed_latent_files_and_flags_exit_2(tmp_path, capsys):
         main(["mesh", "--out", str(out), "--resolution", "high"])
     assert exc.value.code == 2 and capsys.readouterr().err.splitlines()[-1].startswith("error: ")
     assert not out.exists()
+
+
+def test_unusable_output_paths_and_unreadable_latents_are_refused_before_any_work(tmp_path, capsys):
+    """Issue 31.2/31.3: every output path is checked first (one rule: a missing folder is refused);
+    a latents file nested too deeply is a message, not RecursionError."""
+    out = tmp_path / "x.obj"
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 200_000)
+    cases = [(["--out", str(out), "--latents", str(deep)], "is not valid JSON: its arrays or objects are nested"),
+             (["--out", ""], "--out: no file name given"),
+             (["--out", str(tmp_path)], "is a folder; give a file name"),
+             (["--out", str(tmp_path / "no" / "x.obj")], "the folder " + str(tmp_path / "no") + " does not exist"),
+             (["--out", str(deep / "x.obj")], f"{deep} is not a folder")]
+    if Path("/sys").is_dir():  # a folder no one may write in, also as root
+        cases.append((["--out", "/sys/x.obj"], "--out: cannot write /sys/x.obj (Permission denied)"))
+    for extra, message in cases:
+        assert main(["mesh", "--resolution", "32", *extra]) == 2, extra
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err, (extra, err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["deep.json"], "nothing written, no folder made"

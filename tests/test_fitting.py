@@ -45,6 +45,7 @@ def test_fit_points_recovers_a_known_body(model, known):
     mpjpe = np.linalg.norm(_scan_joints(model, fit) - _joints(model, lat), axis=1).mean()
     assert mpjpe < 0.025, mpjpe
     assert (fit.unit, fit.up) == ("m", "z")
+    assert fit.confidence["verdict"] == "good" and fit.confidence["inliers"] > 0.95
     # the residual is measured on the exact surface, while the fit optimises the network (about a
     # millimetre from it; model card): 3.3 mm here, against 2.x mm on the network itself
     assert np.median(fit.residual) < 0.0035 and len(fit.residual) == len(pts)
@@ -259,3 +260,41 @@ def test_cancel_returns_a_usable_body(model, known):
     assert torch.isfinite(fit.latents.beta).all() and torch.isfinite(fit.latents.pose).all()
     model.latents(beta=fit.latents.beta, pose=fit.latents.pose, expression=fit.latents.expression)
     assert len(fit.mesh.vertices) > 500
+
+
+def test_a_big_scan_is_fitted_through_a_subsample(model, known, monkeypatch):
+    """Issue 31.5: a cloud bigger than MAX_FIT_POINTS is subsampled to it (said in the result), and
+    still fits; here the limit is lowered so the test stays small."""
+    from imghum_blender.fitting import points
+
+    lat, _, pts, nrm = known
+    monkeypatch.setattr(points, "MAX_FIT_POINTS", 3000)
+    fit = ih.fit_points(model, pts, nrm, iterations=QUICK, samples=1000, resolution=0)
+    assert fit.confidence["points_given"] == len(pts) and fit.confidence["points_used"] == 3000
+    assert len(fit.residual) == 3000 and np.median(fit.residual) < 0.005
+    mpjpe = np.linalg.norm(_scan_joints(model, fit) - _joints(model, lat), axis=1).mean()
+    assert mpjpe < 0.03, mpjpe
+
+
+def test_clouds_that_are_not_one_person_are_refused_before_fitting(model, known):
+    """Issue 31.1: three distinct points (x100) and two people far apart never reach the fit."""
+    _, _, pts, _ = known
+    three = np.repeat([[0.0, 0.0, 0.0], [0.3, 0.1, 1.7], [0.1, 0.2, 0.9]], 100, axis=0)
+    with pytest.raises(ValueError, match="3 distinct points"):
+        ih.fit_points(model, three)
+    two = np.concatenate([pts, pts + [np.ptp(pts[:, 0]) + 0.5, 0, 0]])
+    with pytest.raises(ValueError, match="2 separate groups of points .* fit one person at a time"):
+        ih.fit_points(model, two)
+
+
+def test_a_sphere_gets_no_good_verdict(model):
+    """Issue 31.1: a 0.9 m sphere used to fit "with residual 120 mm" and no verdict."""
+    from imghum_blender.fitting.verdict import verdict
+
+    rng = np.random.default_rng(3)
+    sphere = rng.normal(size=(5000, 3))
+    sphere = 0.45 * sphere / np.linalg.norm(sphere, axis=1, keepdims=True)
+    fit = ih.fit_points(model, sphere, iterations=QUICK, samples=500, resolution=0)
+    assert fit.confidence["verdict"] == "refused" and "is it one person" in fit.confidence["verdict_reason"]
+    assert verdict(np.full(100, 0.002))[0] == "good" and verdict(np.full(100, 0.012))[0] == "doubtful"
+    assert verdict(np.r_[np.full(50, 0.002), np.full(50, 0.2)])[0] == "refused"

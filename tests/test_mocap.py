@@ -2,6 +2,7 @@
 and the add-on's import of BVH and Mixamo-named FBX clips in real bpy."""
 import importlib.util
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -182,11 +183,45 @@ def test_bad_bvh_files_are_refused(tmp_path, text, message):
         mocap.read_bvh(_write_text(tmp_path / "bad.bvh", text))
 
 
+def test_valid_bvh_variants_are_read(tmp_path):
+    """Issue 31.4: a joint whose name starts with MOTION, a Latin-1 file (and a UTF-8 one with a BOM)."""
+    text = walk.walk_bvh()
+    reference = mocap.read_bvh(_write_text(tmp_path / "walk.bvh", text))
+    variants = {"motion.bvh": text.replace("JOINT Spine1\n", "JOINT MOTION_Spine1\n").encode(),
+                "latin1.bvh": text.replace("JOINT Spine1\n", "JOINT Rücken\n").encode("latin-1"),
+                "bom.bvh": text.encode("utf-8-sig")}
+    for name, data in variants.items():
+        (tmp_path / name).write_bytes(data)
+        motion = mocap.read_bvh(tmp_path / name)
+        assert len(motion.names) == len(reference.names) and np.allclose(motion.positions, reference.positions), name
+    assert "MOTION_Spine1" in mocap.read_bvh(tmp_path / "motion.bvh").names
+    assert "Rücken" in mocap.read_bvh(tmp_path / "latin1.bvh").names
+
+
+def test_zero_length_bones(model, tmp_path, capsys):
+    """Issue 31.3: legs of no length are refused with a message (also by a batch --dry-run), not
+    ZeroDivisionError; an arm bone of no length keeps its parent's alignment (no NaN pose)."""
+    from imghum_blender.batch.__main__ import main
+
+    legs = mocap.read_bvh(_write(tmp_path / "legs.bvh", collapsed=("LeftLeg", "LeftFoot")))
+    message = "legs.bvh: in its rest pose the left thigh has no length (LeftUpLeg and LeftLeg are at one point)"
+    with pytest.raises(mocap.MocapError, match=re.escape(message)):
+        mocap.retarget(model, model.latents(), legs)
+    (tmp_path / "spec.toml").write_text(SPEC.replace("POSE", "legs.bvh"))
+    assert main([str(tmp_path / "spec.toml"), "--dry-run"]) == 2
+    assert f"bodies[0].pose_file: {message}" in capsys.readouterr().err
+    arm = mocap.read_bvh(_write(tmp_path / "arm.bvh", collapsed=("LeftHand",)))
+    track = mocap.retarget(model, model.latents(), arm)
+    assert np.isfinite(track.deltas).all() and np.isfinite(track.root_translation).all()
+
+
 def test_bad_joint_maps_are_refused(model, tmp_path):
     names = model.vocabulary.bone_names
     cases = {"list.json": ("[]", "expected an object"),
              "bone.json": ('{"tail": "Hips"}', "this model has no bone 'tail'"),
-             "value.json": ('{"root": 3}', "must name a source joint"), "syntax.toml": ("root = ", "not valid TOML")}
+             "value.json": ('{"root": 3}', "must name a source joint"), "syntax.toml": ("root = ", "not valid TOML"),
+             "deep.json": ("[" * 200_000, "not valid JSON: its arrays or objects are nested too deeply"),
+             "deep.toml": ("a = " + "[" * 200_000, "not valid TOML: its arrays or objects are nested too deeply")}
     for name, (text, message) in cases.items():
         with pytest.raises(mocap.MocapError, match=message):
             mocap.read_mapping(_write_text(tmp_path / name, text), names)

@@ -48,7 +48,7 @@ def test_absent_values_take_their_defaults(tmp_path):
     path.write_text(json.dumps({"format": "imghum-preset", "version": 1, "shape": {"phenotypes": {"age": 0.9}},
                                 "layers": [{"kind": "LIMB", "part": "lowerleg.L"}]}))
     p = presets.read_preset(path, VOC)
-    assert p.name == "x" and p.phenotypes["age"] == 0.9 and not p.use_beta and p.color_mode == "UV"
+    assert p.name == "x" and p.phenotypes["age"] == 0.9 and not p.use_beta and p.color_mode == "SKIN"
     assert p.phenotypes["weight"] == VOC.phenotype_default("weight") and p.beta == [0.0] * VOC.beta_size
     assert p.expression == {} and p.layers[0].fraction == vocabulary.CUT["fraction"].default
     assert p.layers[0].region == VOC.region_names[0]
@@ -117,7 +117,7 @@ def _edit(doc: dict, where: str, value) -> dict:
     ("layers.1.rounding", float("inf"), "layers[1].rounding: inf is outside [0, 0.1]"),
     ("layers.1.colour", 1, "layers[1]: unknown field 'colour'"),
     ("layers", {}, "layers: expected a list of layers"),
-    ("color_mode", "TEXTURE", "color_mode: 'TEXTURE' is not one of 'UV', 'PARTS'"),
+    ("color_mode", "TEXTURE", "color_mode: 'TEXTURE' is not one of 'UV', 'PARTS', 'SKIN'"),
 ])
 def test_bad_values_name_the_file_and_the_field(tmp_path, where, value, message):
     path = tmp_path / "bad.json"
@@ -132,6 +132,7 @@ def test_bad_values_name_the_file_and_the_field(tmp_path, where, value, message)
     (b"\xff\xfe\x00", "is not a text file (not UTF-8)"),
     (b"[1, 2]", "preset: expected an object, got list"),
     (b" " * (presets.MAX_BYTES + 1), "bytes is too large for a preset"),
+    (b"[" * 200_000, "is not valid JSON: its arrays or objects are nested too deeply"),
 ])
 def test_bad_files_are_refused(tmp_path, content, message):
     path = tmp_path / "bad.json"
@@ -211,6 +212,7 @@ def test_a_changed_preset_is_another_spec_for_resume(tmp_path):
     ('preset = "../hero"', "bodies[0].preset: the preset name '../hero' contains '/'"),
     ('preset = "gone.json"', "bodies[0].preset: {tmp}/gone.json does not exist or is not a file"),
     ('preset = "bad.json"', "bodies[0].preset: {tmp}/bad.json: shape.phenotypes.age: 2 is outside [0, 1]"),
+    ('preset = "deep.json"', "bodies[0].preset: {tmp}/deep.json is not valid JSON: its arrays or objects are nested"),
     ("preset = 3", "bodies[0].preset: expected a preset name or the path of a preset .json file, got 3"),
     ('preset = "hero"\nbeta = [0.5]', f"bodies[0].beta: expected a list of {VOC.beta_size} numbers"),
 ])
@@ -218,6 +220,7 @@ def test_bad_preset_references_are_refused(tmp_path, capsys, body, message):
     presets.write_preset(tmp_path / "presets", hero("hero"), VOC)
     (tmp_path / "bad.json").write_text(json.dumps({"format": "imghum-preset", "version": 1,
                                                    "shape": {"phenotypes": {"age": 2}}}))
+    (tmp_path / "deep.json").write_text("[" * 200_000)
     spec = tmp_path / "spec.toml"
     spec.write_text(SPEC + "[[bodies]]\n" + body + "\n")
     assert main([str(spec), "--dry-run"]) == 2

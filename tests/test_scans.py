@@ -1,6 +1,8 @@
 """Scans as they come: units, up axes, estimated normals, scan files, the fit in the scan's frame
 and the ``fit`` command."""
 import json
+import struct
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -102,6 +104,7 @@ def test_scan_files_of_every_format_read_back(body, tmp_path):
     ("s.xyz", b"1 2\n3 4\n", "not a readable XYZ"),
     ("s.xyz", b"# nothing\n", "holds no points"),
     ("s.obj", b"v 0 0 0\nv 1 0 0\nf 1 2 9\n", "does not exist"),
+    ("s.obj", b"v 0 0 0\nv 1 2\nv 0 1 0\n", "line 2: a vertex needs x y z, got 2 values"),
 ])
 def test_bad_scan_files_are_refused(tmp_path, name, content, message):
     (tmp_path / name).write_bytes(content)
@@ -109,6 +112,34 @@ def test_bad_scan_files_are_refused(tmp_path, name, content, message):
         read_scan(tmp_path / name)
     with pytest.raises(ValueError, match="cannot read"):
         read_scan(tmp_path / "missing.ply")
+
+
+TETRA = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]], dtype=np.float64)
+TETRA_FACES = [[0, 1, 2], [0, 1, 3], [0, 2, 3], [1, 2, 3]]
+_PLY_HEAD = ("ply\nformat {fmt} 1.0\nelement vertex 4\nproperty float x\nproperty float y\nproperty float z\n"
+             "element face 4\n{face}element edge 0\nproperty int vertex1\nproperty int vertex2\nend_header")
+_ASCII_BODY = ("".join(f"{x} {y} {z}\n" for x, y, z in TETRA)
+               + "".join(f"3 {a} {b} {c} 200 7\n" for a, b, c in TETRA_FACES))
+_FACE_COLOUR = "property list uchar int vertex_indices\nproperty uchar red\nproperty uchar flags\n"
+
+
+@pytest.mark.parametrize("data", [
+    (_PLY_HEAD.format(fmt="ascii", face=_FACE_COLOUR) + "\n" + _ASCII_BODY).encode(),  # faces with more properties
+    (_PLY_HEAD.format(fmt="ascii", face=_FACE_COLOUR) + " " + _ASCII_BODY).encode(),  # no newline after end_header
+    (_PLY_HEAD.format(fmt="ascii", face=_FACE_COLOUR) + "\n" + _ASCII_BODY).replace("\n", "\r").encode(),  # CR only
+    _PLY_HEAD.format(fmt="binary_little_endian", face="property uchar flags\n" + _FACE_COLOUR).encode() + b"\n"
+    + TETRA.astype("<f4").tobytes() + b"".join(struct.pack("<BB3iBB", 1, 3, *f, 200, 7) for f in TETRA_FACES),
+])
+def test_valid_ply_variants_are_read(tmp_path, data):
+    """Issue 31.4: properties beside a face's vertex list, a header ending without a newline."""
+    from imghum_blender.formats import scans
+
+    path = tmp_path / "t.ply"
+    path.write_bytes(data)
+    points, normals = read_scan(path)
+    assert len(points) == scans.MESH_SAMPLES and normals is None, "a mesh: samples of its surface"
+    assert points.min() > -1e-9 and np.abs(points.sum(1)).max() <= 1 + 1e-6, "on the tetrahedron"
+    assert np.isclose(points[:, 0], 0).mean() > 0.15 and np.isclose(points.sum(1), 1).mean() > 0.3, "all four faces"
 
 
 def _joints(model, lat) -> np.ndarray:
@@ -170,6 +201,26 @@ def test_the_fit_command_refuses_a_bad_resolution_before_fitting(model, body, tm
     assert main(["fit", str(tmp_path / "scan.xyz"), "--out", str(tmp_path / "b.obj"), "--resolution", "0"]) == 2
     text = capsys.readouterr()
     assert "resolution must be an integer" in text.err and "fitting" not in text.err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scan.xyz"]
+
+
+def test_the_fit_command_refuses_unusable_output_paths_before_fitting(body, tmp_path, capsys):
+    """Issue 31.2: --out and --latents-out follow one rule (a missing folder is refused, not
+    created), checked before the scan is fitted."""
+    np.savetxt(tmp_path / "scan.xyz", body[2])
+    scan, out = str(tmp_path / "scan.xyz"), str(tmp_path / "b.obj")
+    cases = [(["--out", out, "--latents-out", str(tmp_path / "no" / "f.json")],
+              f"--latents-out: the folder {tmp_path}/no does not exist; create it first"),
+             (["--out", str(tmp_path / "no" / "b.obj")], f"the folder {tmp_path}/no does not exist"),
+             (["--out", out, "--latents-out", str(tmp_path)], "is a folder; give a file name"),
+             (["--out", out, "--latents-out", str(tmp_path / "f.txt")], "give a file name ending in .json")]
+    if Path("/sys").is_dir():  # a folder no one may write in, also as root
+        cases += [(["--out", "/sys/b.obj"], "--out: cannot write /sys/b.obj"),
+                  (["--out", out, "--latents-out", "/sys/f.json"], "--latents-out: cannot write /sys/f.json")]
+    for extra, message in cases:
+        assert main(["fit", scan, *extra]) == 2, extra
+        err = capsys.readouterr().err
+        assert message in err and "fitting" not in err, (extra, err)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["scan.xyz"]
 
 

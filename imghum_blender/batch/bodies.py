@@ -1,8 +1,9 @@
 """The bodies of a batch run (bpy; imported through :mod:`.render`), driven through the add-on's own
 operators: added once and kept while the next item uses them, given an item's latents (shape and
-expression on ``obj.imghum``, the pose through ``imghum.import_pose_json``) and edits, and baked at
-its frame (the exact implicit field at the pose). Also the arrays read back from a body (vertices,
-joints, semantics) and its mesh file.
+expression on ``obj.imghum``, the pose through ``imghum.import_pose_json``), edits and skin tone and
+eye colour (the body's settings: its own skin material shows them), and baked at its frame (the
+exact implicit field at the pose). Also the arrays read back from a body (vertices, joints,
+semantics) and its mesh file.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import numpy as np
 from mathutils import Matrix
 
 from ..formats.mesh_files import write_obj, write_ply
+from ..surface.appearance import Appearance, identifier
 from .spec import Body, Spec
 
 #: Grid resolution of the live (unbaked) body: only its rig is used, the render is the bake.
@@ -23,8 +25,8 @@ LIVE_RESOLUTION = 32
 class Cast:
     """The armatures on stage, by body name (each with its baked mesh once :meth:`bake` ran)."""
 
-    def __init__(self, spec: Spec, skin: bpy.types.Material, scratch: Path):
-        self.spec, self.skin, self.scratch = spec, skin, scratch
+    def __init__(self, spec: Spec, scratch: Path):
+        self.spec, self.scratch = spec, scratch
         self.arms: dict[str, bpy.types.Object] = {}
 
     def take(self, names: list[str]) -> list[bpy.types.Object]:
@@ -45,20 +47,20 @@ class Cast:
         self.arms = {}
 
     def bake(self, arm: bpy.types.Object, body: Body, frame: int, lat: dict) -> bpy.types.Object:
-        """Give the body's armature the item's latents and edits and bake it at ``frame`` (in its own
-        frame: placement moves the armature afterwards); returns the baked mesh object."""
+        """Give the body's armature the item's latents, edits and appearance and bake it at ``frame``
+        (in its own frame: placement moves the armature afterwards); returns the baked mesh object
+        (with the body's skin material)."""
         bpy.context.view_layer.objects.active = arm  # the add-on's operators act on the active body
         arm.matrix_world = Matrix.Identity(4)
         self._shape(arm.imghum, lat)
         _edit(arm.imghum, body)
+        _look(arm.imghum, body.appearance)
         arm.imghum.preview_resolution = LIVE_RESOLUTION
         bpy.ops.imghum.update_mesh(preview=True, wait=True)  # refits the rig to this shape (keypoints, pose mapping)
         self._pose(arm, body, frame, lat["pose"])
         bpy.ops.imghum.bake_animation(frame_start=frame, frame_end=frame, resolution=self.spec.mesh_resolution)
         baked = next(o for o in arm.children if "imghum_bake_of" in o)
         baked.hide_render = baked.hide_viewport = False
-        baked.data.materials.clear()
-        baked.data.materials.append(self.skin)
         return baked
 
     def _shape(self, p, lat: dict) -> None:
@@ -108,6 +110,13 @@ def _edit(p, body: Body) -> None:
     for d in body.limb_cuts:
         layer = p.layers.add()
         layer.kind, layer.part, layer.fraction, layer.rounding = "LIMB", d["part"], d["fraction"], d["rounding"]
+
+
+def _look(p, a: Appearance) -> None:
+    """The body's skin tone and eye colour (named ones by name) in the Skin colour mode."""
+    p.color_mode = "SKIN"
+    p.skin_tone, p.eye_color = identifier(a.skin_tone), identifier(a.eye_color)
+    p.melanin, p.redness, p.iris_color = a.melanin, a.redness, a.iris
 
 
 def _remove(arm) -> None:

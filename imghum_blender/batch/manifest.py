@@ -7,6 +7,7 @@ import re
 from pathlib import Path, PurePosixPath
 
 from ..formats.atomic import atomic_write
+from ..formats.parsing import json_loads
 from .spec import parse_shard
 
 _SHARD_FILE = re.compile(r"manifest-shard-(\d+)-of-(\d+)\.json")
@@ -34,7 +35,7 @@ def load(path: Path) -> dict | None:
     if not path.exists():
         return None
     try:
-        data = json.loads(path.read_bytes().decode("utf-8"))
+        data = json_loads(path.read_bytes().decode("utf-8"))
     except OSError as exc:
         raise ManifestError(f"{path}: cannot read the manifest ({exc.strerror or exc})") from exc
     except ValueError as exc:  # not UTF-8, not JSON

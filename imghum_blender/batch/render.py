@@ -35,7 +35,7 @@ class Renderer:
         self.api = session.addon_api(addon)  # the add-on's model and body snapshots
         scratch = session.scratch_dir("batch")
         self.studio = Studio(spec.scene)
-        self.cast = Cast(spec, self.studio.skin, scratch)
+        self.cast = Cast(spec, scratch)
         self.layouts = Layouts(self.api, spec.mesh_resolution)
         self.ground_truth = GroundTruth(scratch)
 
@@ -45,8 +45,8 @@ class Renderer:
 
     def render_item(self, shot: Shot, frame: int, item_id: str) -> dict:
         """Render one item (a body, or a scene of bodies, at a frame); returns its manifest fields:
-        {kind: path relative to the output folder}, latents, edits and, for a scene, each body's
-        position, visible fraction and box and the gaps between the bodies. Should it fail, the
+        {kind: path relative to the output folder}, latents, edits, skin tone and eye colour and, for
+        a scene, each body's position, visible fraction and box and the gaps between the bodies. Should it fail, the
         item leaves no partial file behind."""
         bodies = [self.spec.bodies[b] for b in shot.bodies]
         arms = self.cast.take([b.name for b in bodies])
@@ -67,8 +67,8 @@ class Renderer:
         if background:
             self.studio.use_background(background)
         files, seen = self._write(shot, item_id, arms, baked)
-        entries = [{"latents": lat, "edits": {"layers": b.layers, "limb_cuts": b.limb_cuts}, "preset": b.preset}
-                   for b, lat in zip(bodies, lats)]
+        entries = [{"latents": lat, "edits": {"layers": b.layers, "limb_cuts": b.limb_cuts}, "preset": b.preset,
+                    "appearance": b.appearance.document()} for b, lat in zip(bodies, lats)]
         if shot.layout:
             who = {"bodies": [{"body": b.name, "seed": b.seed, **e, "position": list(pos), **vis}
                               for b, e, pos, vis in zip(bodies, entries, positions, seen)], "gaps": gaps}

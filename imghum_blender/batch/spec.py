@@ -19,9 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..formats import animation as animation_io, latents_file, mocap, presets, validate as check
+from ..formats.parsing import toml_loads
 from ..bundle import header, vocabulary
 from ..field import poses
 from ..bundle.vocabulary import CUT, FIELD_BACKENDS, LAYER, RESOLUTION, Vocabulary
+from ..surface.appearance import CUSTOM, EYE_COLORS, LEVEL_RANGE, SKIN_TONES, Appearance
 
 
 class SpecError(check.ValidationError):
@@ -54,11 +56,17 @@ CAMERA_RANGES = {"distance": (0.3, 100.0, "meters from the body's centre, horizo
 _OUTPUT = ("images", "passes", "meshes", "blend")
 _BODY = ("name", "phenotypes", "beta", "expression", "expression_preset", "pose", "hands", "random_shape",
          "random_pose", "random_expression", "count", "frames", "keyframes", "pose_file", "framing", "layers",
-         "limb_cuts", "preset", "fit")
+         "limb_cuts", "preset", "fit", "appearance")
 _SCENES = ("name", "bodies", "people", "count", "frames", "area", "clearance", "yaw", "positions")
-_TOP = ("seed", "bundle", "field", "mesh_resolution", "preset_folder", "scene", "output", "bodies", "scenes")
+_TOP = ("seed", "bundle", "field", "mesh_resolution", "preset_folder", "scene", "output", "appearance", "bodies",
+        "scenes")
+#: ``appearance`` (top level, or a body's): the skin as weighted named tones or uniform melanin and
+#: redness ranges, the eyes as weighted named colours or one iris colour. Default: every named tone
+#: and eye colour, equally likely; the redness range with melanin ranges: :data:`REDNESS_RANGE`.
+_SKIN, _EYES = ("skin_tones", "melanin", "redness"), ("eye_colors", "iris")
+REDNESS_RANGE = (0.4, 0.55)
 #: The schema: allowed fields per table (types and ranges are checked in ``validate``).
-FIELDS = {"top": _TOP, "scene": _SCENE, "output": _OUTPUT, "bodies[]": _BODY,
+FIELDS = {"top": _TOP, "scene": _SCENE, "output": _OUTPUT, "appearance": _SKIN + _EYES, "bodies[]": _BODY,
           "bodies[].keyframes[]": ("frame", "phenotypes", "beta", "expression", "pose"), "scenes[]": _SCENES}
 #: Most bodies in one ``[[scenes]]`` image.
 MAX_PEOPLE = 16
@@ -113,6 +121,7 @@ class Body:
     limb_cuts: list[dict] = field(default_factory=list)
     preset: str | None = None
     fit: str | None = None
+    appearance: Appearance = Appearance()
 
 
 @dataclass(frozen=True)
@@ -171,7 +180,7 @@ def load(path: str | Path) -> Spec:
     except OSError as exc:
         raise SpecError(f"cannot read spec {path}: {exc.strerror or exc}") from exc
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        data = toml_loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise SpecError(f"{path} is not a text file (not UTF-8): expected a TOML spec") from None
     except tomllib.TOMLDecodeError as exc:
@@ -198,7 +207,8 @@ def validate(data: dict, base_dir: Path = Path(".")) -> Spec:
     if not isinstance(raw, list) or not raw:
         raise SpecError("bodies: the spec needs at least one [[bodies]] table")
     folder = _preset_folder(data, base_dir)
-    groups = [_bodies(f"bodies[{i}]", d, i, seed, base_dir, folder, voc) for i, d in enumerate(raw)]
+    looks = _appearance("appearance", data.get("appearance", {}))
+    groups = [_bodies(f"bodies[{i}]", d, i, seed, base_dir, folder, voc, looks) for i, d in enumerate(raw)]
     bodies = [b for g in groups for b in g]
     if "scenes" in data:
         shots = _scenes(data["scenes"], groups, seed)
@@ -314,7 +324,7 @@ def _output(out: dict) -> Output:
 
 # -- bodies --------------------------------------------------------------------------------------
 def _bodies(path: str, b: dict, index: int, seed: int, base_dir: Path, preset_folder: Path,
-            voc: Vocabulary) -> list[Body]:
+            voc: Vocabulary, looks: dict) -> list[Body]:
     check.table(path, b, _BODY)
     preset = fit = None
     if "preset" in b and "fit" in b:
@@ -333,11 +343,81 @@ def _bodies(path: str, b: dict, index: int, seed: int, base_dir: Path, preset_fo
         frames = [k["frame"] for k in keys] or [1]
     extra = _body_options(path, b, base_dir, voc)
     extra["preset"], extra["fit"] = preset, fit
+    looks = _over(looks, _appearance(f"{path}.appearance", b.get("appearance", {})))
     out = []
     for c in range(count):
         body_seed = zlib.crc32(f"{seed}/{index}/{c}".encode()) & 0x7FFFFFFF
-        out.append(Body(name if count == 1 else f"{name}_{c:03d}", body_seed, base, keys, frames, voc, **extra))
+        out.append(Body(name if count == 1 else f"{name}_{c:03d}", body_seed, base, keys, frames, voc,
+                        appearance=draw_appearance(looks, body_seed), **extra))
     return out
+
+
+# -- skin tones and eye colours --------------------------------------------------------------------
+def _appearance(path: str, d) -> dict:
+    """A checked ``appearance`` table (see :data:`_SKIN`, :data:`_EYES`)."""
+    check.table(path, d, _SKIN + _EYES)
+    if "skin_tones" in d and ("melanin" in d or "redness" in d):
+        raise SpecError(f"{path}: give either skin_tones or melanin (and redness) ranges, not both")
+    if "redness" in d and "melanin" not in d:
+        raise SpecError(f"{path}.redness: a redness range goes with a melanin range (named tones have their own)")
+    if "eye_colors" in d and "iris" in d:
+        raise SpecError(f"{path}: give either eye_colors or one iris colour, not both")
+    out = {}
+    for key, names, what in (("skin_tones", SKIN_TONES, "skin tone"), ("eye_colors", EYE_COLORS, "eye colour")):
+        if key in d:
+            out[key] = _weights(f"{path}.{key}", d[key], tuple(names), what)
+    for key in ("melanin", "redness"):
+        if key in d:
+            lo, hi = check.vector(f"{path}.{key}", d[key], 2, *LEVEL_RANGE)
+            if lo > hi:
+                raise SpecError(f"{path}.{key}: the range [{lo:g}, {hi:g}] runs backwards")
+            out[key] = (lo, hi)
+    if "iris" in d:
+        out["iris"] = tuple(check.vector(f"{path}.iris", d["iris"], 3, 0.0, 1.0))
+    return out
+
+
+def _weights(path: str, v, names: tuple[str, ...], what: str) -> dict[str, float]:
+    """A table of names (of ``names``) to weights (>= 0, not all 0)."""
+    if not isinstance(v, dict) or not v:
+        raise SpecError(f"{path}: expected a table of {what} names and weights, e.g. {{ {names[0]!r} = 1 }}")
+    out = {check.choice(path, k, names): check.number(f"{path}.{k}", w, 0, 1e6) for k, w in v.items()}
+    if not sum(out.values()) > 0:
+        raise SpecError(f"{path}: every weight is 0; at least one {what} needs a weight above 0")
+    return out
+
+
+def _over(base: dict, top: dict) -> dict:
+    """The appearance ``top`` over ``base``: each of its groups (skin, eyes) replaces base's."""
+    replaced = {k for group in (_SKIN, _EYES) if any(g in top for g in group) for k in group}
+    return {**{k: v for k, v in base.items() if k not in replaced}, **top}
+
+
+def _fixed(a: Appearance) -> dict:
+    """An ``appearance`` table that always draws ``a``."""
+    skin = ({"skin_tones": {a.skin_tone: 1.0}} if a.skin_tone != CUSTOM
+            else {"melanin": [a.melanin] * 2, "redness": [a.redness] * 2})
+    return {**skin, **({"eye_colors": {a.eye_color: 1.0}} if a.eye_color != CUSTOM else {"iris": list(a.iris)})}
+
+
+def draw_appearance(looks: dict, body_seed: int) -> Appearance:
+    """A body's skin tone and eye colour, drawn from its checked ``appearance`` table; it depends only
+    on the body's seed (the same for every frame, shard and resumed run)."""
+    skin, eyes = random.Random(f"skin/{body_seed}"), random.Random(f"eyes/{body_seed}")
+    if "melanin" in looks:
+        tone = CUSTOM
+        melanin, redness = (round(skin.uniform(*looks.get(k, REDNESS_RANGE)), 4) for k in ("melanin", "redness"))
+    else:
+        weights = looks.get("skin_tones", dict.fromkeys(SKIN_TONES, 1.0))
+        tone = skin.choices(list(weights), list(weights.values()))[0]
+        melanin, redness = SKIN_TONES[tone].melanin, SKIN_TONES[tone].redness
+    if "iris" in looks:
+        eye, iris = CUSTOM, looks["iris"]
+    else:
+        weights = looks.get("eye_colors", dict.fromkeys(EYE_COLORS, 1.0))
+        eye = eyes.choices(list(weights), list(weights.values()))[0]
+        iris = EYE_COLORS[eye]
+    return Appearance(tone, melanin, redness, eye, tuple(iris))
 
 
 def _name(path: str, name, count: int) -> str:
@@ -453,7 +533,8 @@ def _with_preset(path: str, b: dict, base_dir: Path, folder: Path, voc: Vocabula
     gives, validated as such afterwards). The body's ``phenotypes`` and ``expression`` override the
     preset's by name; its ``beta`` or ``random_shape`` replace the preset's shape, its
     ``expression_preset`` or ``random_expression`` the preset's expression, its ``layers`` and
-    ``limb_cuts`` the preset's garment layers and limb differences."""
+    ``limb_cuts`` the preset's garment layers and limb differences; the preset's skin tone and eye
+    colour are the body's unless its ``appearance`` gives its own skin or eyes."""
     v = b["preset"]
     if not isinstance(v, str) or not v:
         raise SpecError(f"{path}: expected a preset name or the path of a preset .json file, got {v!r}")
@@ -472,7 +553,10 @@ def _with_preset(path: str, b: dict, base_dir: Path, folder: Path, voc: Vocabula
         fields["expression"] = p.expression
     for key, kind in (("layers", "GARMENT"), ("limb_cuts", "LIMB")):
         fields[key] = [ly.settings() for ly in p.layers if ly.kind == kind]
+    fields["appearance"] = _fixed(p.appearance)
     merged = {**fields, **b}
+    if isinstance(b.get("appearance"), dict):
+        merged["appearance"] = _over(fields["appearance"], b["appearance"])
     for key in ("phenotypes", "expression"):
         if key in fields and isinstance(b.get(key), dict):
             merged[key] = {**fields[key], **b[key]}
@@ -534,7 +618,7 @@ def _pose_file(path: str, v, base_dir: Path, voc: Vocabulary) -> str:
         if suffix == ".json":
             animation_io.read_pose_json(pf, voc.bone_names)
         elif suffix == ".bvh":
-            mocap.joint_map(mocap.read_bvh(pf).names, source=pf.name)
+            mocap.clip_map(mocap.read_bvh(pf))
     except ValueError as exc:
         raise SpecError(f"{path}: {exc}") from exc
     return str(pf)

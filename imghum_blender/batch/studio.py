@@ -1,6 +1,7 @@
 """The studio of a batch run (bpy; imported through :mod:`.render`): the scene's resolution and colour
 management, the world (a plain colour, an HDRI, or an image composited behind the bodies), the camera
-and the studio lights, the skin material, and the one render call every image and pass goes through.
+and the studio lights, and the one render call every image and pass goes through. (Each body shows
+its own skin material: :mod:`.bodies`.)
 """
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ from mathutils import Vector
 from .camera import look_at
 from .spec import HDRI_SUFFIXES, Scene
 
-SKIN = (0.8, 0.62, 0.52)
 #: The world's strength behind a plain colour or an image background.
 WORLD_STRENGTH = 0.6
 #: Studio lights (``lights = "studio"``): name, power (W), size (m), and where each stands relative
@@ -23,7 +23,7 @@ LIGHTS = (("Key", 250.0, 1.5, (-40, 35, 3.0)), ("Fill", 80.0, 2.0, (50, 10, 3.5)
 
 
 class Studio:
-    """The scene's settings, world, camera, lights and skin; :meth:`use_background` per item."""
+    """The scene's settings, world, camera and lights; :meth:`use_background` per item."""
 
     def __init__(self, sc: Scene):
         for o in list(bpy.data.objects):
@@ -53,7 +53,6 @@ class Studio:
             light.data.energy, light.data.size = energy, size
             scene.collection.objects.link(light)
             self.lights.append((light, where))
-        self.skin = _skin()
         self.backdrop: np.ndarray | None = None  # the image composited behind this item's render
         self._backdrops: dict[str, np.ndarray] = {}  # read and resized once per run
 
@@ -101,16 +100,6 @@ class Studio:
         rgba = imread(png).astype(np.float32) / 255.0
         rgb = rgba[..., :3] * rgba[..., 3:] + self.backdrop * (1.0 - rgba[..., 3:])
         imsave(png, np.round(rgb * 255).astype(np.uint8), check_contrast=False)
-
-
-def _skin():
-    mat = bpy.data.materials.new("Batch Skin")
-    mat.use_nodes = True
-    bsdf = next(n for n in mat.node_tree.nodes if n.type == "BSDF_PRINCIPLED")
-    bsdf.inputs["Base Color"].default_value = (*SKIN, 1.0)
-    bsdf.inputs["Roughness"].default_value = 0.55
-    mat.diffuse_color = (*SKIN, 1.0)
-    return mat
 
 
 def _read_backdrop(path: str, resolution: tuple[int, int]) -> np.ndarray:

@@ -12,6 +12,8 @@ import struct
 from pathlib import Path
 from typing import Callable
 
+from ..formats.parsing import json_loads
+
 FORMAT = "imghum-bundle"
 FORMAT_VERSION = 1
 DEFAULT_BUNDLE = Path(__file__).parents[1] / "data" / "imghum_v2.safetensors"
@@ -43,7 +45,7 @@ def _metadata(path: Path, key: str = "bundle") -> dict:
     except OSError as exc:
         raise BundleHeaderError(f"cannot read {what} {path}: {exc.strerror}") from exc
     try:
-        meta = json.loads(header)["__metadata__"]
+        meta = json_loads(header)["__metadata__"]
     except (ValueError, KeyError, TypeError) as exc:
         raise BundleHeaderError(f"{path} is truncated or not an imGHUM {what}") from exc
     if not isinstance(meta, dict) or not isinstance(meta.get(key), str):
@@ -59,7 +61,7 @@ def read_file_document(path: str | Path, key: str, fmt: str, version: int) -> di
     text = meta[key]
     if meta.get("document_sha256") != document_digest(text):
         raise BundleHeaderError(f"{path} is corrupt or was modified (document checksum mismatch)")
-    doc = json.loads(text)
+    doc = json_loads(text)
     if not isinstance(doc, dict) or doc.get("format") != fmt or doc.get("format_version") != version:
         raise BundleHeaderError(f"{path} is not a {fmt} file of version {version}")
     return doc
@@ -72,7 +74,7 @@ def read_document(path: str | Path) -> dict:
     meta = _metadata(path)
     text = meta["bundle"]
     try:
-        doc = json.loads(text)
+        doc = json_loads(text)
     except ValueError as exc:
         raise BundleHeaderError(f"{path} has a corrupt bundle document ({exc})") from exc
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
@@ -94,7 +96,7 @@ def derive_bundle(src: str | Path, dst: str | Path, edit: Callable[[dict], objec
     doc = read_document(src)
     edit(doc)
     (n,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8:8 + n])
+    header = json_loads(data[8:8 + n])
     text = json.dumps(doc)
     header["__metadata__"].update(bundle=text, document_sha256=document_digest(text))
     raw = json.dumps(header).encode()

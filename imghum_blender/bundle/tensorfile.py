@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..formats.atomic import atomic_path
+from ..formats.parsing import json_loads
 
 _DTYPES = {"F16": np.float16, "F32": np.float32, "F64": np.float64, "I64": np.int64,
            "I32": np.int32, "I16": np.int16, "U8": np.uint8, "BOOL": np.bool_}
@@ -69,7 +70,7 @@ def load(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     if n > _MAX_HEADER or 8 + n > len(data):
         raise TensorFileError(f"{path} is truncated or not a model file (bad header length)")
     try:
-        header = json.loads(data[8:8 + n])
+        header = json_loads(data[8:8 + n])
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise TensorFileError(f"{path} has a corrupt header: {exc}") from exc
     if not isinstance(header, dict):

@@ -282,15 +282,31 @@ class Model:
         return extract_mesh(self, lat, resolution=resolution, **kwargs)
 
 
+def _set_threads(threads: int | str | None) -> None:
+    if threads == "runtime":
+        from ..runtime.threads import use_runtime_policy
+
+        use_runtime_policy()
+    elif isinstance(threads, int) and not isinstance(threads, bool) and threads >= 1:
+        torch.set_num_threads(threads)
+    elif threads is not None:
+        raise ValueError(f"threads must be 'runtime', a positive integer or None; got {threads!r}")
+
+
 def load_model(path: str | Path | None = None, field: str | None = None,
-               explicit: str | Path | None = None) -> Model:
+               explicit: str | Path | None = None, threads: int | str | None = "runtime") -> Model:
     """Load a model bundle (default: the shipped model) with the ``field`` backend: ``exact`` (the
     teacher's surface from the explicit layer at ``explicit``, default: the shipped one, which extends
     the shipped bundle) or ``neural`` (the bundle's network). ``None``: exact where the explicit layer
     extends the bundle (always for the shipped model), else neural. ValueError for an unknown backend
-    name or an explicit layer built for another bundle."""
+    name or an explicit layer built for another bundle.
+
+    ``threads``: torch's thread count for this process — "runtime" (the default) applies the runtime's
+    policy (:func:`~imghum_blender.runtime.threads.use_runtime_policy`: one thread, or ``IMGHUM_THREADS``;
+    beside a busy process torch's own pool collapses), an integer sets that many, None leaves torch's."""
     if field is not None and field not in FIELD_BACKENDS:
         raise ValueError(f"unknown field backend {field!r}; choose one of {', '.join(FIELD_BACKENDS)}")
+    _set_threads(threads)
     bundle = load_bundle(path)
     if field == "neural":
         return Model(bundle)

@@ -9,6 +9,10 @@ import numpy as np
 #: Extent (m) of a plausible human point cloud along its longest axis, and its least spread across it.
 CLOUD_EXTENT = (0.3, 3.0)
 CLOUD_MIN_SPREAD = 0.01
+#: Least number of distinct points (at 1 mm) in a cloud that can be one person.
+CLOUD_MIN_DISTINCT = 100
+#: Two people: points closer than LINK (m) are joined; groups of at least GROUP of the points each.
+CLOUD_LINK, CLOUD_GROUP = 0.08, 0.2
 #: Meters per unit of the units a scan may come in.
 UNITS = {"m": 1.0, "cm": 0.01, "mm": 0.001}
 #: How far (fraction of the image's longer side) a keypoint may lie outside the image (a cropped foot).
@@ -41,7 +45,33 @@ def check_points(points, unit: str = "m") -> tuple[np.ndarray, str]:
     if spread < CLOUD_MIN_SPREAD:
         raise ValueError(f"the point cloud is (nearly) a line: it spreads {spread * 1000:.3g} mm across its "
                          f"axis; a body needs at least {CLOUD_MIN_SPREAD * 1000:g} mm")
+    check_one_person(p)
     return p, unit
+
+
+def check_one_person(p: np.ndarray) -> None:
+    """ValueError when a cloud (meters) cannot be one person: fewer than :data:`CLOUD_MIN_DISTINCT`
+    distinct points, or two or more separate groups of points (:data:`CLOUD_LINK`, :data:`CLOUD_GROUP`)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+    from scipy.spatial import cKDTree
+
+    distinct = len(np.unique(np.round(p * 1000).astype(np.int64), axis=0))
+    if distinct < CLOUD_MIN_DISTINCT:
+        raise ValueError(f"the point cloud has {distinct} distinct points (at 1 mm); one person needs at least "
+                         f"{CLOUD_MIN_DISTINCT}")
+    rng = np.random.default_rng(0)
+    sub = p[rng.choice(len(p), min(len(p), 4000), replace=False)]
+    pairs = cKDTree(sub).query_pairs(CLOUD_LINK, output_type="ndarray")
+    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(len(sub), len(sub)))
+    _, label = connected_components(graph, directed=False)
+    counts = np.bincount(label)
+    groups = np.flatnonzero(counts >= CLOUD_GROUP * len(sub))
+    if len(groups) > 1:
+        a, b = (sub[label == g] for g in groups[np.argsort(counts[groups])[::-1][:2]])
+        gap = float(cKDTree(a).query(b)[0].min())
+        raise ValueError(f"the point cloud holds {len(groups)} separate groups of points ({gap * 100:.0f} cm apart at "
+                         "their closest): fit one person at a time (crop the scan to one body)")
 
 
 def robust_extent(points: np.ndarray) -> float:

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .parsing import json_loads
+
 
 @dataclass
 class FaceTrack:
@@ -64,7 +66,7 @@ def read_pose_json(path: str | Path, bone_names: tuple[str, ...]) -> tuple[float
     """Frames per second and the per-frame {bone: rotation vector} maps of a pose JSON file."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text())
+        data = json_loads(path.read_text())
     except OSError as exc:
         raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from exc
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:

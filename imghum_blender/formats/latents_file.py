@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .parsing import json_loads
+
 if TYPE_CHECKING:
     from ..field.model import Model
 
@@ -35,7 +37,7 @@ def read_latents_file(path: str | Path) -> tuple[dict, dict | None]:
     try:
         if path.stat().st_size > MAX_BYTES:
             raise ValueError(f"latents file {path} is {path.stat().st_size} bytes; a latents file is a few kB")
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json_loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ValueError(f"cannot read latents file {path}: {exc.strerror or exc}") from exc
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:

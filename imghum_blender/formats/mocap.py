@@ -25,10 +25,9 @@ translation ``t`` puts the root at ``U_0^T t``.
 """
 from __future__ import annotations
 
-import json
 import math
 import re
-import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -36,6 +35,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import validate as check
+from .parsing import json_loads, toml_loads
 
 if TYPE_CHECKING:
     from ..field.model import Model
@@ -209,45 +209,54 @@ def _turn(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 # -- BVH ------------------------------------------------------------------------------------------
 def read_bvh(path: str | Path) -> Motion:
-    """A BVH file (any channel order, degrees, any up axis and unit) as a :class:`Motion`; End Sites
-    become leaf joints named ``<parent>_end``. MocapError with the line's context otherwise."""
+    """A BVH file (any channel order, degrees, any up axis and unit; UTF-8 or, failing that,
+    Latin-1 text) as a :class:`Motion`; End Sites become leaf joints named ``<parent>_end``.
+    MocapError with the line's context otherwise."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8", errors="strict")
+        raw = path.read_bytes()
     except OSError as exc:
         raise MocapError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise MocapError(f"{path.name} is not a BVH text file") from exc
-    head, sep, motion = text.partition("MOTION")
-    tokens = head.split()
-    if not sep or not tokens or tokens[0] != "HIERARCHY":
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:  # older exporters write joint names in Latin-1 (every byte is a character)
+        text = raw.decode("latin-1")
+    words = re.finditer(r"\S+", text)
+    first = next(words, None)
+    if first is None or first.group() != "HIERARCHY":
         raise MocapError(f"{path.name} is not a BVH file (it needs a HIERARCHY and a MOTION section)")
-    names, parents, offsets, channels = _hierarchy(tokens[1:], path.name)
-    values, fps = _motion(motion, sum(len(c) for c in channels), path.name)
+    names, parents, offsets, channels, end = _hierarchy(words, path.name)
+    motion = re.compile(r"\s*MOTION(?:\s|$)").match(text, end)
+    if motion is None:
+        raise MocapError(f"{path.name}: 'MOTION' expected after the HIERARCHY")
+    values, fps = _motion(text[motion.end():], sum(len(c) for c in channels), path.name)
     return _forward(names, np.array(parents), np.array(offsets), channels, values, fps, path.name)
 
 
-def _hierarchy(tokens: list[str], source: str):
+def _hierarchy(words: Iterator[re.Match], source: str):
+    """Joints of the HIERARCHY up to the brace closing its root, and the text offset after that brace."""
     names: list[str] = []
     parents: list[int] = []
     offsets: list[list[float]] = []
     channels: list[list[str]] = []
     stack: list[int] = []
-    pos = 0
+    end = 0
 
     def take() -> str:
-        nonlocal pos
-        if pos >= len(tokens):
-            raise MocapError(f"{source}: the HIERARCHY ends early")
-        pos += 1
-        return tokens[pos - 1]
+        nonlocal end
+        word = next(words, None)
+        if word is None:
+            raise MocapError(f"{source}: the file ends inside the HIERARCHY (it needs a HIERARCHY and a MOTION "
+                             "section)")
+        end = word.end()
+        return word.group()
 
-    while pos < len(tokens):
+    while not names or stack:
         word = take()
         if word in ("ROOT", "JOINT", "End"):
             if (word == "ROOT") == bool(names) or word == "End" and not stack:
                 raise MocapError(f"{source}: unexpected {word} in the HIERARCHY")
-            name = take()
+            name = take()  # any word, also MOTION or a brace: a name
             if word == "End":  # "End Site": a leaf without channels
                 name = f"{names[stack[-1]]}_end"
             if take() != "{":
@@ -274,13 +283,13 @@ def _hierarchy(tokens: list[str], source: str):
             channels[stack[-1]] = found
         elif word == "}" and stack:
             stack.pop()
+        elif word == "MOTION":
+            raise MocapError(f"{source}: the HIERARCHY is incomplete (unbalanced braces or no joints)")
         else:
             raise MocapError(f"{source}: unexpected {word!r} in the HIERARCHY")
-    if stack or not names:
-        raise MocapError(f"{source}: the HIERARCHY is incomplete (unbalanced braces or no joints)")
     if len(set(names)) != len(names):
         raise MocapError(f"{source}: joint names repeat")
-    return names, parents, offsets, channels
+    return names, parents, offsets, channels, end
 
 
 def _motion(text: str, width: int, source: str) -> tuple[np.ndarray, float]:
@@ -336,7 +345,7 @@ def read_mapping(path: str | Path, bone_names: tuple[str, ...]) -> dict[str, str
     where = f"joint map {path.name}"
     try:
         raw = path.read_text(encoding="utf-8")
-        data = tomllib.loads(raw) if path.suffix.lower() == ".toml" else json.loads(raw)
+        data = toml_loads(raw) if path.suffix.lower() == ".toml" else json_loads(raw)
     except OSError as exc:
         raise MocapError(f"cannot read the joint map {path}: {exc.strerror or exc}") from exc
     except (ValueError, UnicodeDecodeError) as exc:
@@ -372,17 +381,43 @@ def joint_map(names: tuple[str, ...], overrides: dict[str, str | None] | None = 
 
 
 # -- retargeting ------------------------------------------------------------------------------------
-def _source_frame(m: Motion, idx: dict[str, int]) -> np.ndarray:
-    """C (3,3): the source's rest frame -> the model's (left = +X, up = +Z, facing -Y)."""
-    p = m.rest_positions
+def clip_map(motion: Motion, overrides: dict[str, str | None] | None = None) -> tuple[dict[str, str], str]:
+    """:func:`joint_map` for a clip whose rest pose retargeting can use: legs of some length (they set
+    the scale), hips of some width and a body of some height (they set the frame); MocapError naming
+    what is missing otherwise."""
+    mapping, family = joint_map(motion.names, overrides, motion.source)
+    idx = {b: motion.names.index(j) for b, j in mapping.items()}
+    p = motion.rest_positions
+    for s, side in (("L", "left"), ("R", "right")):
+        for upper, lower, what in (("upperleg01", "lowerleg01", "thigh"), ("lowerleg01", "foot", "shin")):
+            a, b = f"{upper}.{s}", f"{lower}.{s}"
+            if not _long(p[idx[a]] - p[idx[b]]):
+                raise MocapError(f"{motion.source}: in its rest pose the {side} {what} has no length ({mapping[a]} "
+                                 f"and {mapping[b]} are at one point); retargeting needs the legs")
+    left, up = _left_and_up(p, idx)
+    if not (_long(left) and _long(up)):
+        raise MocapError(f"{motion.source}: its rest pose has no width at the hips or no height")
+    return mapping, family
+
+
+def _long(v: np.ndarray) -> bool:
+    """Whether the offset ``v`` has a length (a direction)."""
+    return bool(np.linalg.norm(v) >= 1e-9)
+
+
+def _left_and_up(p: np.ndarray, idx: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
+    """The source's left (right hip to left hip) and up (hips to the top of the spine, else feet to
+    hips) in its rest positions ``p``."""
     left = p[idx["upperleg01.L"]] - p[idx["upperleg01.R"]]
     top = next((b for b in ("neck01", "head", "spine01", "spine03", "spine05") if b in idx), None)
     if top is None:
-        up = p[idx["root"]] - 0.5 * (p[idx["foot.L"]] + p[idx["foot.R"]])
-    else:
-        up = p[idx[top]] - p[idx["root"]]
-    if np.linalg.norm(left) < 1e-9 or np.linalg.norm(up) < 1e-9:
-        raise MocapError(f"{m.source}: its rest pose has no width at the hips or no height")
+        return left, p[idx["root"]] - 0.5 * (p[idx["foot.L"]] + p[idx["foot.R"]])
+    return left, p[idx[top]] - p[idx["root"]]
+
+
+def _source_frame(m: Motion, idx: dict[str, int]) -> np.ndarray:
+    """C (3,3): the source's rest frame -> the model's (left = +X, up = +Z, facing -Y)."""
+    left, up = _left_and_up(m.rest_positions, idx)
     z = up / np.linalg.norm(up)
     x = left - (left @ z) * z
     x /= np.linalg.norm(x)
@@ -408,8 +443,8 @@ def _descendants(parents: np.ndarray, k: int) -> list[int]:
 def _alignments(m: Motion, c: np.ndarray, bones: tuple[str, ...], parents: np.ndarray, heads: np.ndarray,
                 idx: dict[str, int]) -> np.ndarray:
     """A_b (J,3,3): per mapped limb bone (:data:`ALIGNED`), the smallest rotation taking its model
-    rest direction onto the source's (see :data:`TOWARD_CHILDREN`); other bones inherit their
-    parent's (the root: none)."""
+    rest direction onto the source's (see :data:`TOWARD_CHILDREN`); other bones, and source bones
+    of no length (no direction), inherit their parent's (the root: none)."""
     src = m.rest_positions @ c.T
     a = np.broadcast_to(np.eye(3), (len(bones), 3, 3)).copy()
     for b, name in enumerate(bones):
@@ -419,12 +454,13 @@ def _alignments(m: Motion, c: np.ndarray, bones: tuple[str, ...], parents: np.nd
         j = idx[name]
         src_desc = set(_descendants(m.parents, j))
         candidates = [bones.index(TOWARD[name])] if name in TOWARD else _descendants(parents, b)
-        child = next((d for d in candidates if bones[d] in idx and idx[bones[d]] in src_desc), None)
+        child = next((d for d in candidates if bones[d] in idx and idx[bones[d]] in src_desc
+                      and _long(src[idx[bones[d]]] - src[j])), None)
         if child is not None:
             a[b] = _turn(heads[child] - heads[b], src[idx[bones[child]]] - src[j])
         elif name in TOWARD_CHILDREN:
             kids, src_kids = np.flatnonzero(parents == b), np.flatnonzero(m.parents == j)
-            if len(kids) and len(src_kids):
+            if len(kids) and len(src_kids) and _long(src[src_kids].mean(0) - src[j]):
                 a[b] = _turn(heads[kids].mean(0) - heads[b], src[src_kids].mean(0) - src[j])
     return a
 
@@ -442,7 +478,7 @@ def retarget(model: Model, lat, motion: Motion, overrides: dict[str, str | None]
     from ..surface import rig
 
     names = model.vocabulary.bone_names
-    mapping, family = joint_map(motion.names, overrides, motion.source)
+    mapping, family = clip_map(motion, overrides)
     src_index = {n: i for i, n in enumerate(motion.names)}
     idx = {b: src_index[j] for b, j in mapping.items()}
     parents = model.skeleton.parents.numpy()

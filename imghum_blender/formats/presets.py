@@ -1,5 +1,5 @@
-"""Character presets: a body's shape, facial actions, layers and colour mode saved as a small JSON
-file and reused across .blend files and in batch specs (no bpy, no torch).
+"""Character presets: a body's shape, facial actions, layers, colour mode, skin tone and eye colour
+saved as a small JSON file and reused across .blend files and in batch specs (no bpy, no torch).
 
 A preset file::
 
@@ -8,12 +8,16 @@ A preset file::
      "expression": {"jawOpen": 0.3},            # facial actions; absent: 0
      "layers": [{"kind": "GARMENT", "region": "SHIRT", "thickness": 0.005, "border": 0.02,
                  "separate": false, "part": "upperarm.L", "fraction": 0.5, "rounding": 0.015}, ...],
-     "color_mode": "PARTS"}
+     "color_mode": "SKIN",
+     "appearance": {"skin_tone": "Dark", "melanin": 0.72, "redness": 0.45,   # or "Custom" and any levels
+                    "eye_color": "Brown", "iris": [0.15, 0.05, 0.01]}}      # or "Custom" and any colour
 
 Reading validates every value against a :class:`~.vocabulary.Vocabulary` (names, sizes and the
-shared ranges); absent values take their defaults (phenotype defaults, beta 0, no layers, ``UV``),
-so a hand-written preset may list only what it changes. Errors are :class:`PresetError` messages
-that name the file and the field. In a preset folder a preset is the file ``<name>.json``.
+shared ranges); absent values take their defaults (phenotype defaults, beta 0, no layers, ``SKIN``,
+the default tone and eye colour; a named tone or eye colour its own values), so a hand-written
+preset may list only what it changes (files written before skin tones load unchanged). Errors are
+:class:`PresetError` messages that name the file and the field. In a preset folder a preset is the
+file ``<name>.json``.
 """
 from __future__ import annotations
 
@@ -23,15 +27,19 @@ from pathlib import Path
 
 from . import validate as check
 from .atomic import atomic_write
+from .parsing import json_loads
 from ..bundle.vocabulary import CUT, LAYER, Vocabulary
+from ..surface.appearance import (CUSTOM, DEFAULT_EYE_COLOR, DEFAULT_TONE, EYE_COLORS, LEVEL_RANGE, SKIN_TONES,
+                                  Appearance, named)
 
 FORMAT, VERSION = "imghum-preset", 1
 #: Longest preset name (it becomes a file name).
 MAX_NAME = 64
 #: Largest file read as a preset (a preset is a few kB).
 MAX_BYTES = 1_000_000
-#: The add-on's colour modes and layer kinds (the enum identifiers of its body settings).
-COLOR_MODES = ("UV", "PARTS")
+#: The add-on's colour modes (and a new body's) and layer kinds (the enum identifiers of its body settings).
+COLOR_MODES = ("UV", "PARTS", "SKIN")
+DEFAULT_COLOR_MODE = "SKIN"
 LAYER_KINDS = ("GARMENT", "LIMB")
 #: The fields a layer of each kind uses (the others are kept, for an exact round trip).
 KIND_FIELDS = {"GARMENT": ("region", "thickness", "border", "separate"), "LIMB": ("part", "fraction", "rounding")}
@@ -63,12 +71,13 @@ class PresetLayer:
 
 
 LAYER_FIELDS = tuple(f.name for f in fields(PresetLayer))
+APPEARANCE_FIELDS = tuple(f.name for f in fields(Appearance))
 
 
 @dataclass
 class Preset:
     """A character: shape (all phenotypes, ``use_beta``, beta), the non-zero facial actions, the
-    layers in order and the colour mode."""
+    layers in order, the colour mode and the skin tone and eye colour."""
 
     name: str
     phenotypes: dict[str, float]
@@ -76,7 +85,8 @@ class Preset:
     beta: list[float]
     expression: dict[str, float]
     layers: list[PresetLayer]
-    color_mode: str = "UV"
+    color_mode: str = DEFAULT_COLOR_MODE
+    appearance: Appearance = Appearance()
 
 
 # -- names and folders ---------------------------------------------------------------------------
@@ -143,7 +153,7 @@ def read_preset(path: str | Path, voc: Vocabulary) -> Preset:
         size = path.stat().st_size
         if size > MAX_BYTES:
             raise PresetError(f"{path}: {size} bytes is too large for a preset")
-        doc = json.loads(path.read_bytes().decode("utf-8"))
+        doc = json_loads(path.read_bytes().decode("utf-8"))
     except FileNotFoundError:
         raise PresetError(f"{path} does not exist") from None
     except OSError as exc:
@@ -181,14 +191,15 @@ def to_document(preset: Preset) -> dict:
     return {"format": FORMAT, "version": VERSION, "name": preset.name,
             "shape": {"use_beta": preset.use_beta, "phenotypes": dict(preset.phenotypes), "beta": list(preset.beta)},
             "expression": {k: v for k, v in preset.expression.items() if v},
-            "layers": [asdict(ly) for ly in preset.layers], "color_mode": preset.color_mode}
+            "layers": [asdict(ly) for ly in preset.layers], "color_mode": preset.color_mode,
+            "appearance": preset.appearance.document()}
 
 
 @check.errors_as(PresetError)
 def from_document(doc, voc: Vocabulary, default_name: str | None = None) -> Preset:
     """A validated :class:`Preset` from a parsed document (``default_name`` when it has no name)."""
-    check.table("preset", doc, ("format", "version", "name", "shape", "expression", "layers", "color_mode"),
-                kind=_OBJECT)
+    check.table("preset", doc, ("format", "version", "name", "shape", "expression", "layers", "color_mode",
+                                "appearance"), kind=_OBJECT)
     if doc.get("format") != FORMAT:
         raise PresetError(f"format: expected {FORMAT!r}, got {doc.get('format')!r} (not an imGHUM preset)")
     version = doc.get("version")
@@ -211,7 +222,33 @@ def from_document(doc, voc: Vocabulary, default_name: str | None = None) -> Pres
                   expression={k: v for k, v in expression.items() if v},
                   layers=check.list_of("layers", doc.get("layers", []), lambda where, d: _layer(where, d, voc),
                                        "layers"),
-                  color_mode=check.choice("color_mode", doc.get("color_mode", "UV"), COLOR_MODES))
+                  color_mode=check.choice("color_mode", doc.get("color_mode", DEFAULT_COLOR_MODE), COLOR_MODES),
+                  appearance=_appearance(doc.get("appearance", {})))
+
+
+def _appearance(d) -> Appearance:
+    """Values without a name are ``Custom``; a named tone (eye colour) takes its own values and
+    refuses others."""
+    check.table("appearance", d, APPEARANCE_FIELDS, kind=_OBJECT)
+    tone = check.choice("appearance.skin_tone", d.get("skin_tone", CUSTOM if {"melanin", "redness"} & d.keys()
+                                                      else DEFAULT_TONE), (*SKIN_TONES, CUSTOM))
+    eye = check.choice("appearance.eye_color", d.get("eye_color", CUSTOM if "iris" in d else DEFAULT_EYE_COLOR),
+                       (*EYE_COLORS, CUSTOM))
+    own = named(DEFAULT_TONE if tone == CUSTOM else tone, DEFAULT_EYE_COLOR if eye == CUSTOM else eye)
+    values = {k: check.number(f"appearance.{k}", d.get(k, getattr(own, k)), *LEVEL_RANGE)
+              for k in ("melanin", "redness")}
+    values["iris"] = tuple(check.vector("appearance.iris", d.get("iris", list(own.iris)), 3, 0.0, 1.0))
+    for key, name, field in (("melanin", tone, "skin_tone"), ("redness", tone, "skin_tone"),
+                             ("iris", eye, "eye_color")):
+        if name != CUSTOM and key in d and _differs(values[key], getattr(own, key)):
+            raise PresetError(f"appearance.{key}: {d[key]!r} is not the value of {name!r}; leave it out, or set "
+                              f"{field} = {CUSTOM!r}")
+    return Appearance(tone, values["melanin"], values["redness"], eye, values["iris"])
+
+
+def _differs(a, b) -> bool:
+    """Numbers (or tuples of them) further apart than float32 storage explains."""
+    return any(abs(x - y) > 1e-6 for x, y in (zip(a, b) if isinstance(a, tuple) else [(a, b)]))
 
 
 def _layer(where: str, d, voc: Vocabulary) -> PresetLayer:

@@ -3,6 +3,7 @@ meshes. A mesh gives area-weighted samples of its surface (scanners' vertices cr
 is); a point cloud gives its points. Normals come along where the file has them for every point."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -63,11 +64,13 @@ def _read_xyz(data: bytes):
 
 def _read_obj(data: bytes):
     verts, faces = [], []
-    for line in data.decode(errors="replace").splitlines():
+    for number, line in enumerate(data.decode(errors="replace").splitlines(), start=1):
         w = line.split()
         if not w:
             continue
         if w[0] == "v":
+            if len(w) < 4:
+                raise ValueError(f"line {number}: a vertex needs x y z, got {len(w) - 1} values")
             verts.append([float(x) for x in w[1:4]])
         elif w[0] == "f":
             idx = [int(x.split("/")[0]) for x in w[1:]]
@@ -78,11 +81,10 @@ def _read_obj(data: bytes):
 
 
 def _read_ply(data: bytes):
-    end = data.find(b"end_header")
-    if not data.startswith(b"ply") or end < 0:
+    end = re.search(rb"(?:^|[\r\n])end_header[ \t]*(?:\r\n|\r|\n)?", data)
+    if not data.startswith(b"ply") or end is None:
         raise ValueError("no PLY header")
-    header = data[:end].decode().splitlines()
-    body = data[data.index(b"\n", end) + 1:]
+    header = data[:end.start()].decode("latin-1").splitlines()
     fmt = next(ln.split()[1] for ln in header if ln.startswith("format"))
     elements: list[tuple[str, int, list]] = []
     for ln in header:
@@ -92,58 +94,81 @@ def _read_ply(data: bytes):
         elif w[:1] == ["property"] and elements:
             elements[-1][2].append(w[1:])
     if fmt == "ascii":
-        return _ply_ascii(body.decode().split(), elements)
-    if fmt != "binary_little_endian":
+        reader: _PlyAscii | _PlyBinary = _PlyAscii(data[end.end():])
+    elif fmt == "binary_little_endian":
+        reader = _PlyBinary(data[end.end():])
+    else:
         raise ValueError(f"PLY format {fmt} is not read; save as ASCII or binary little-endian")
-    return _ply_binary(body, elements)
-
-
-def _ply_tables(vertex: np.ndarray, names: list[str], faces):
-    cols = {n: vertex[:, i] for i, n in enumerate(names)}
-    verts = np.stack([cols["x"], cols["y"], cols["z"]], 1).astype(np.float64)
-    normals = np.stack([cols[k] for k in ("nx", "ny", "nz")], 1).astype(np.float64) if "nx" in cols else None
+    columns = {name: reader.element(count, props) for name, count, props in elements}  # every element is read past
+    vertex = columns.get("vertex", {})
+    if not {"x", "y", "z"} <= set(vertex):
+        raise ValueError("no vertex element with x, y and z")
+    verts = np.stack([np.asarray(vertex[k], dtype=np.float64) for k in "xyz"], 1)
+    normals = np.stack([np.asarray(vertex[k], dtype=np.float64) for k in ("nx", "ny", "nz")], 1) \
+        if {"nx", "ny", "nz"} <= set(vertex) else None
+    if "face" not in columns:
+        return verts, _normals_of(normals), None
+    lists = [columns["face"][k] for k in ("vertex_indices", "vertex_index") if k in columns["face"]]
+    if not lists:
+        raise ValueError("the faces have no vertex_indices list")
+    faces = np.array([t for idx in lists[0] for t in _fan(idx)], dtype=np.int64).reshape(-1, 3)
     return verts, _normals_of(normals), faces
 
 
-def _ply_ascii(tokens: list[str], elements):
-    pos, vertex, names, faces = 0, None, [], None
-    for name, count, props in elements:
-        if name == "vertex":
-            names = [p[-1] for p in props]
-            vertex = np.array(tokens[pos:pos + count * len(props)], dtype=np.float64).reshape(count, len(props))
-            pos += count * len(props)
-        elif name == "face":
-            tris = []
-            for _ in range(count):
-                n = int(tokens[pos])
-                idx = [int(t) for t in tokens[pos + 1:pos + 1 + n]]
-                tris.extend(_fan(idx))
-                pos += n + 1
-            faces = np.array(tris, dtype=np.int64).reshape(-1, 3)
-        else:
-            raise ValueError(f"element {name} is not read")
-    return _ply_tables(vertex, names, faces)
+class _PlyAscii:
+    """The values of an ASCII PLY body, element by element."""
+
+    def __init__(self, body: bytes):
+        self.tokens, self.pos = body.split(), 0
+
+    def element(self, count: int, props: list[list[str]]) -> dict[str, np.ndarray | list]:
+        """Property name -> its column: numbers (count,), or per row a list of ints for a list property."""
+        t = self.tokens
+        if all(p[0] != "list" for p in props):
+            n = count * len(props)
+            if self.pos + n > len(t):
+                raise ValueError("the file ends early")
+            table = np.array(t[self.pos:self.pos + n], dtype=np.float64).reshape(count, len(props))
+            self.pos += n
+            return {p[-1]: table[:, i] for i, p in enumerate(props)}
+        columns: dict[str, list] = {p[-1]: [] for p in props}
+        pos = self.pos
+        for _ in range(count):
+            for p in props:
+                if p[0] == "list":
+                    n = int(t[pos])
+                    columns[p[-1]].append([int(x) for x in t[pos + 1:pos + 1 + n]])
+                    pos += n + 1
+                else:
+                    columns[p[-1]].append(float(t[pos]))
+                    pos += 1
+        self.pos = pos
+        return columns
 
 
-def _ply_binary(body: bytes, elements):
-    pos, vertex, names, faces = 0, None, [], None
-    for name, count, props in elements:
-        if name == "vertex":
+class _PlyBinary:
+    """The values of a binary little-endian PLY body, element by element."""
+
+    def __init__(self, body: bytes):
+        self.body, self.pos = body, 0
+
+    def _take(self, kind: str, n: int) -> np.ndarray:
+        values = np.frombuffer(self.body, "<" + _PLY_TYPES[kind], n, self.pos)
+        self.pos += values.nbytes
+        return values
+
+    def element(self, count: int, props: list[list[str]]) -> dict[str, np.ndarray | list]:
+        """Property name -> its column: numbers (count,), or per row an int array for a list property."""
+        if all(p[0] != "list" for p in props):
             dtype = np.dtype([(p[-1], "<" + _PLY_TYPES[p[0]]) for p in props])
-            rec = np.frombuffer(body, dtype=dtype, count=count, offset=pos)
-            pos += dtype.itemsize * count
-            names = [p[-1] for p in props]
-            vertex = np.stack([rec[n].astype(np.float64) for n in names], 1)
-        elif name == "face" and len(props) == 1 and props[0][0] == "list":
-            cnt_t, idx_t = "<" + _PLY_TYPES[props[0][1]], "<" + _PLY_TYPES[props[0][2]]
-            tris = []
-            for _ in range(count):
-                n = int(np.frombuffer(body, cnt_t, 1, pos)[0])
-                pos += np.dtype(cnt_t).itemsize
-                idx = np.frombuffer(body, idx_t, n, pos).astype(np.int64)
-                pos += np.dtype(idx_t).itemsize * n
-                tris.extend(_fan(idx))
-            faces = np.array(tris, dtype=np.int64).reshape(-1, 3)
-        else:
-            raise ValueError(f"element {name} is not read")
-    return _ply_tables(vertex, names, faces)
+            rec = np.frombuffer(self.body, dtype, count, self.pos) if count else np.zeros(0, dtype)
+            self.pos += dtype.itemsize * count
+            return {name: rec[name].astype(np.float64) for name in dtype.names}
+        columns: dict[str, list] = {p[-1]: [] for p in props}
+        for _ in range(count):
+            for p in props:
+                if p[0] == "list":
+                    columns[p[-1]].append(self._take(p[2], int(self._take(p[1], 1)[0])).astype(np.int64))
+                else:
+                    columns[p[-1]].append(float(self._take(p[0], 1)[0]))
+        return columns

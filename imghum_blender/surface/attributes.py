@@ -1,5 +1,5 @@
 """Per-vertex and per-corner attributes of an extracted mesh from its semantics: template
-correspondence, seam-aware UVs, part labels and skin weights."""
+correspondence, seam-aware UVs, part labels, skin weights and skin regions."""
 from __future__ import annotations
 
 import colorsys
@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .correspondence import template_surface
+from .regions import region_weights
 
 if TYPE_CHECKING:
     from ..field.model import Model
@@ -21,7 +22,8 @@ class SurfaceAttributes:
     template_triangle (V,) and barycentrics (V,3): nearest canonical-template point per vertex;
     corner_uvs (F,3,2): UVs per face corner, every triangle inside one template UV chart;
     parts (V,): index into ``model.bundle.parts``; skin_indices / skin_weights (V,k): top-k bones
-    (indices into the model's bone names) with weights summing to 1 (unused slots: weight 0).
+    (indices into the model's bone names) with weights summing to 1 (unused slots: weight 0);
+    regions (V,R): skin-region weights (:data:`.regions.REGIONS`).
     """
 
     template_triangle: np.ndarray
@@ -30,6 +32,7 @@ class SurfaceAttributes:
     parts: np.ndarray
     skin_indices: np.ndarray
     skin_weights: np.ndarray
+    regions: np.ndarray
 
 
 def surface_attributes(model: Model, mesh, skin_bones: int = 4) -> SurfaceAttributes:
@@ -41,7 +44,8 @@ def surface_attributes(model: Model, mesh, skin_bones: int = 4) -> SurfaceAttrib
     parts = tensors["template_parts"].numpy()[corners[np.arange(len(tri)), bary.argmax(1)]].astype(np.int32)
     idx, w = blend_skin(corners, bary, tensors["skin_indices"].numpy(), tensors["skin_weights"].numpy(),
                    len(model.vocabulary.bone_names), skin_bones)
-    return SurfaceAttributes(tri, bary, _corner_uvs(model, mesh, tri, bary), parts, idx, w)
+    return SurfaceAttributes(tri, bary, _corner_uvs(model, mesh, tri, bary), parts, idx, w,
+                             region_weights(model, corners, bary))
 
 
 def blend_skin(corners: np.ndarray, bary: np.ndarray, bone_idx: np.ndarray, bone_w: np.ndarray,

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from .attributes import SurfaceAttributes, blend_skin
+from .regions import region_weights
 from ..field.cache import per_model
 from .meshing import components
 
@@ -341,7 +342,7 @@ def _fill(topo: TemplateTopology, placed: np.ndarray, skinned: np.ndarray, ok: n
 def template_attributes(model: Model, skin_bones: int = 4) -> SurfaceAttributes:
     """The attributes of every template-topology mesh (they do not depend on the body): each
     vertex's own template triangle, the template's UVs per quad corner (Q,4,2), part labels and
-    its skin weights reduced to the top ``skin_bones`` bones."""
+    its skin weights reduced to the top ``skin_bones`` bones, and its skin-region weights."""
     topo = template_topology(model)
     faces = model.template_faces.numpy()
     n = len(topo.parts)
@@ -352,4 +353,5 @@ def template_attributes(model: Model, skin_bones: int = 4) -> SurfaceAttributes:
     bary = np.eye(3)[corner]
     idx, w = blend_skin(faces[tri], bary, topo.skin_indices, topo.skin_weights, len(model.vocabulary.bone_names),
                         skin_bones)
-    return SurfaceAttributes(tri, bary, topo.uvs[topo.quad_uvs], topo.parts.astype(np.int32), idx, w)
+    return SurfaceAttributes(tri, bary, topo.uvs[topo.quad_uvs], topo.parts.astype(np.int32), idx, w,
+                             region_weights(model, faces[tri], bary))

@@ -208,6 +208,9 @@ def _bundle_cases(s: Session) -> dict:
 
 
 def _file_cases(s: Session) -> dict:
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from make_walk_bvh import walk_bvh
+
     csv = lambda name, text: lambda: _on_body(s, "import_arkit_csv", filepath=_file(s, name, text))  # noqa: E731
     pose = lambda name, text: lambda: _on_body(s, "import_pose_json", filepath=_file(s, name, text))  # noqa: E731
     return {
@@ -220,6 +223,9 @@ def _file_cases(s: Session) -> dict:
         "pose JSON: not JSON": pose("oops.json", "{oops"),
         "pose JSON: NaN rotation": pose("nan.json", '{"fps": 30, "frames": [{"head": [NaN, 0, 0]}]}'),
         "pose JSON: frames not a list": pose("frames.json", '{"fps": 30, "frames": 3}'),
+        "pose JSON: nested 200000 deep": pose("deep.json", "[" * 200_000),
+        "motion capture: BVH with zero-length legs": lambda: _on_body(s, "import_mocap", filepath=_file(
+            s, "legs.bvh", walk_bvh(frames=2, collapsed=("LeftLeg", "LeftFoot")))),
     }
 
 
@@ -249,11 +255,47 @@ def _fit_and_bake_cases(s: Session) -> dict:
             s, lambda: s.op("fit_image", filepath=str(s.tmp / "mask.png"), keypoints=_file(s, "k.json", "{"))),
         "fit_image: empty silhouette": lambda: _nothing_added(
             s, lambda: s.op("fit_image", filepath=str(s.tmp / "mask.png"), keypoints=kp)),
+        "fit_image: keypoints nested 200000 deep": lambda: _nothing_added(s, lambda: s.op(
+            "fit_image", filepath=str(s.tmp / "mask.png"), keypoints=_file(s, "deep_kp.json", "[" * 200_000))),
         "bake: end before start": lambda: _on_body(s, "bake_animation", frame_start=10, frame_end=5),
         "bake: 5000 frames": lambda: _on_body(s, "bake_animation", frame_start=1, frame_end=5000),
         "remove_layer: no such layer": lambda: _on_body(s, "remove_layer", index=7),
         "expression_preset: unknown preset": lambda: _on_body(s, "expression_preset", preset="GRIN"),
     }
+
+
+def _export_and_preset_cases(s: Session) -> dict:
+    """Exports to paths they cannot write (one rule for glTF and FBX: a missing folder is refused, not
+    created); presets the library cannot hold or read."""
+    library = Path(sys.modules[f"{s.module}.operators.presets"].library())
+
+    def kept_folder(operator: str, path: Path):
+        def run():
+            status, detail = _on_body(s, operator, filepath=str(path))
+            return ("FAIL", f"{path.parent} was created") if path.parent.exists() else (status, detail)
+        return run
+
+    def deep_preset():
+        (library / "deep.json").write_text("[" * 200_000)
+        try:
+            return _on_body(s, "apply_preset", name="deep")
+        finally:
+            (library / "deep.json").unlink()
+
+    def long_name():
+        status, detail = _on_body(s, "save_preset", name="x" * 100)
+        saved = [f.name for f in library.iterdir() if f.name.startswith("xxx")]
+        return ("FAIL", f"saved as {saved[0]}") if saved else (status, detail)
+
+    cases = {"apply_preset: file nested 200000 deep": deep_preset, "save_preset: 100-character name": long_name}
+    for target, ext in (("gltf", "glb"), ("fbx_unreal", "fbx")):
+        op = f"export_{target}"
+        cases |= {f"{op}: folder no one may write (/sys)": lambda op=op, ext=ext: _on_body(s, op,
+                                                                                       filepath=f"/sys/b.{ext}"),
+                  f"{op}: a folder": lambda op=op: _on_body(s, op, filepath=str(s.tmp)),
+                  f"{op}: no file name": lambda op=op: _on_body(s, op, filepath=""),
+                  f"{op}: missing folder": kept_folder(op, s.tmp / f"no_{target}" / f"b.{ext}")}
+    return cases
 
 
 def _field_cases(s: Session) -> dict:
@@ -318,7 +360,8 @@ def main(tmp: Path, field: str) -> None:
     """Run every case in this bpy process (the ``field`` backend) and print ``CASES {name: [status, detail]}``."""
     s = Session(tmp, field)
     outcomes = {}
-    for group in (_field_cases, _object_cases, _latent_cases, _bundle_cases, _file_cases, _fit_and_bake_cases):
+    for group in (_field_cases, _object_cases, _latent_cases, _bundle_cases, _file_cases, _fit_and_bake_cases,
+                  _export_and_preset_cases):
         for name, run in group(s).items():
             captured, sys.stderr = sys.stderr, io.StringIO()
             try:

@@ -1,6 +1,6 @@
 """Bad inputs to the Python API: backend names, latents, queries, meshing, attributes and fits, on the
-catalogue's field backend. Each must end in a LatentError / ResolutionError / ValueError naming the input,
-or in a result checked as correct."""
+catalogue's field backend, and the files the API reads (scans, motion capture, latents files). Each must end
+in a LatentError / ResolutionError / ValueError naming the input, or in a result checked as correct."""
 from __future__ import annotations
 
 from functools import lru_cache
@@ -205,6 +205,55 @@ for _ in range(3):
 """
 
 
+#: A tetrahedron as an ASCII PLY whose faces carry a colour and flags beside their vertex list.
+TETRA_PLY = ("ply\nformat ascii 1.0\nelement vertex 4\nproperty float x\nproperty float y\nproperty float z\n"
+             "element face 4\nproperty list uchar int vertex_indices\nproperty uchar red\nproperty uchar flags\n"
+             "end_header\n0 0 0\n1 0 0\n0 1 0\n0 0 1\n3 0 1 2 9 1\n3 0 1 3 9 1\n3 0 2 3 9 1\n3 1 2 3 9 1\n")
+
+
+def _on_tetra(scan) -> str | None:
+    """The samples of :data:`TETRA_PLY` lie on all four faces of the tetrahedron."""
+    points = scan[0]
+    on = [np.isclose(points[:, k], 0).mean() for k in range(3)] + [np.isclose(points.sum(1), 1).mean()]
+    inside = points.min() > -1e-9 and points.sum(1).max() <= 1 + 1e-6
+    return None if inside and min(on) > 0.1 else f"samples off the tetrahedron or a face missing: {on}"
+
+
+def _same_motion(reference) -> Callable[[object], str | None]:
+    return lambda motion: None if np.allclose(motion.positions, reference.positions) else "other joint positions"
+
+
+def _file_cases(tmp: Path, m) -> list[Case]:
+    """Scans, motion files and latents files read through the API: refused with a message, or read right."""
+    from make_walk_bvh import walk_bvh
+
+    from imghum_blender.formats import mocap
+    from imghum_blender.formats.latents_file import read_latents_file
+    from imghum_blender.formats.scans import read_scan
+
+    def write(name: str, data: str | bytes) -> Path:
+        (tmp / name).write_bytes(data.encode() if isinstance(data, str) else data)
+        return tmp / name
+
+    walk = walk_bvh(frames=4)
+    reference = mocap.read_bvh(write("walk.bvh", walk))
+    read = {"read_scan: ASCII PLY, faces with more properties": (read_scan, write("extra.ply", TETRA_PLY), _on_tetra),
+            "read_scan: PLY without a newline after end_header":
+                (read_scan, write("nonl.ply", TETRA_PLY.replace("end_header\n", "end_header ")), _on_tetra),
+            "read_bvh: a joint named MOTION_Spine1":
+                (mocap.read_bvh, write("motion.bvh", walk.replace("JOINT Spine1\n", "JOINT MOTION_Spine1\n")),
+                 _same_motion(reference)),
+            "read_bvh: Latin-1 joint names": (mocap.read_bvh, write("latin1.bvh", walk.replace(
+                "JOINT Spine1\n", "JOINT Rücken\n").encode("latin-1")), _same_motion(reference))}
+    legs = write("legs.bvh", walk_bvh(frames=4, collapsed=("LeftLeg", "LeftFoot")))
+    refused = {"read_scan: OBJ with 2-value vertices": lambda: read_scan(write("flat.obj", "v 0 0\nv 1 0\nv 0 1\n")),
+               "retarget: BVH with zero-length legs": lambda: mocap.retarget(m, m.latents(), mocap.read_bvh(legs)),
+               "read_latents_file: nested 200000 deep": lambda: read_latents_file(write("deep.json", "[" * 200_000))}
+    return ([Case(AREA, name, lambda fn=fn, path=path, check=check: expect_error(lambda: fn(path), check=check))
+             for name, (fn, path, check) in read.items()]
+            + [Case(AREA, name, lambda fn=fn: expect_error(fn)) for name, fn in refused.items()])
+
+
 def cases(tmp: Path, field: str) -> list[Case]:
     """Backend names, then latents, queries, meshing, attributes and fits on the ``field`` backend."""
     import imghum_blender as ih
@@ -231,4 +280,6 @@ def cases(tmp: Path, field: str) -> list[Case]:
                     lambda: expect_error(lambda: _mm_cloud(m), check=_check_mm)))
     out.append(Case(AREA, "fit_points: cloud 1000 km away",
                     lambda: expect_error(lambda: _far_cloud(m), check=_check_far)))
-    return out
+    files = tmp / AREA
+    files.mkdir(parents=True, exist_ok=True)
+    return out + _file_cases(files, m)

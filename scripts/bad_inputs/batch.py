@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from make_walk_bvh import walk_bvh
+
 from .catalogue import ROOT, Case, Outcome, expect_exit
 
 BATCH = ["-m", "imghum_blender.batch"]
@@ -61,6 +63,7 @@ def _file_cases(tmp: Path, good: str) -> list[Argv]:
         ("spec file empty", spec("empty", b""), "at least one [[bodies]]"),
         ("spec file binary (not UTF-8)", spec("binary", bytes(range(256)) * 4), "not a text file"),
         ("spec not TOML", spec("syntax", "seed = = 1\n[[bodies]\n"), "not valid TOML"),
+        ("spec nested 200000 deep", spec("deep", "a = " + "[" * 200_000), "not valid TOML: its arrays or objects"),
         ("unknown top-level field", spec("top", "colour = 1\n" + good), "unknown field 'colour'"),
         ("NaN mesh_resolution", spec("nanres", good.replace("= 64", "= nan")), "mesh_resolution: expected an integer"),
         ("inf camera location", spec("inf", good.replace("[scene]", "[scene]\ncamera = {location = [inf, 0, 0]}")),
@@ -122,8 +125,11 @@ def _body_cases(tmp: Path, good: str) -> list[Argv]:
         ("pose_file BVH truncated", body('pose_file = "cut.bvh"'), "needs a HIERARCHY and a MOTION section"),
         ("pose_file BVH with NaN", body('pose_file = "nan.bvh"'), "NaN or infinite"),
         ("pose_file BVH of an unknown skeleton", body('pose_file = "odd.bvh"'), "cannot map the model bones"),
+        ("pose_file BVH with zero-length legs", body('pose_file = "legs.bvh"'), "the left thigh has no length"),
+        ("pose_file nested 200000 deep", body('pose_file = "deep.json"'), "not valid JSON: its arrays or objects"),
         ("preset missing", body('preset = "nobody"'), "bodies[0].preset: "),
         ("preset not a preset", body('preset = "pose_text.json"'), "bodies[0].preset: "),
+        ("preset nested 200000 deep", body('preset = "deep.json"'), "not valid JSON: its arrays or objects"),
         ("body name of 300 characters", named("x" * 300), "300 characters; at most 64"),
         ("body name + count suffix > 64", named("x" * 62, "count = 2\n"), "with the count suffix"),
         ("body name with a path separator", named("../a"), "bodies[0].name"),
@@ -173,6 +179,8 @@ def _pose_files(tmp: Path) -> None:
     (tmp / "cut.bvh").write_text("HIERARCHY\nROOT Hips\n{\n OFFSET 0 0 0\n")
     (tmp / "nan.bvh").write_text(one_joint.format("Hips", "nan"))
     (tmp / "odd.bvh").write_text(one_joint.format("Bone01", "0"))
+    (tmp / "legs.bvh").write_text(walk_bvh(frames=2, collapsed=("LeftLeg", "LeftFoot")))
+    (tmp / "deep.json").write_text("[" * 200_000)
 
 
 def _manifest(items: list[dict] | None = None, **fields) -> dict:
@@ -190,6 +198,7 @@ def _resume_cases(tmp: Path, good: Path) -> list[Argv]:
     outside = {**_item(0, "a_f0001"), "files": {"image": "../../etc/passwd"}}
     contents = {"not JSON": (b"{items: [}", "not a JSON manifest"),
                 "binary": (bytes(range(256)), "not a JSON manifest"),
+                "nested 200000 deep": (b"[" * 200_000, "not a JSON manifest (its arrays or objects"),
                 "a list": (b"[]", "got list"),
                 "without spec_sha256": (json.dumps({"items": []}).encode(), "'spec_sha256'"),
                 "items not a list": (json.dumps(_manifest(items={})).encode(), "'items' must be a list"),

@@ -62,6 +62,7 @@ def _files(tmp: Path) -> list[tuple[str, Path]]:
         ("foreign file (zip)", _raw(tmp, "zip", b"PK\x03\x04 not a bundle" * 20)),
         ("header length 2^60", _raw(tmp, "huge", (2 ** 60).to_bytes(8, "little") + data[8:])),
         ("header not JSON", _raw(tmp, "notjson", (12).to_bytes(8, "little") + b"{not json!!}" + data[8:])),
+        ("header nested 200000 deep", _raw(tmp, "deep", (200_000).to_bytes(8, "little") + b"[" * 200_000)),
         ("tensor byte flipped", _raw(tmp, "tampered", bytes(tampered))),
     ]
 

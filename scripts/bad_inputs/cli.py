@@ -41,6 +41,7 @@ def _latents_files() -> list[tuple[str, object]]:
         ("a list at the top", [1, 2, 3]),
         ("not JSON", "{not json"),
         ("binary", bytes(range(256))),
+        ("nested 200000 deep", "[" * 200_000),
     ]
 
 
@@ -76,6 +77,8 @@ def _flag_cases(tmp: Path, out: str) -> list[tuple[str, list[str]]]:
         ("--out .stl", ["--out", str(tmp / "x.stl")]),
         ("--out a directory", ["--out", str(tmp)]),
         ("--out in a missing folder", ["--out", str(tmp / "no" / "such" / "x.obj")]),
+        ("--out ''", ["--out", ""]),
+        ("--out in a folder no one may write (/sys)", ["--out", "/sys/x.obj"]),
         ("--bundle missing", ["--out", out, "--bundle", str(tmp / "missing.safetensors")]),
         ("--bundle a directory", ["--out", out, "--bundle", str(tmp)]),
         ("--bundle with an edited document", ["--out", out, "--bundle", str(edited)]),
@@ -92,11 +95,22 @@ def _fit_cases(tmp: Path, out: str) -> list[tuple[str, list[str]]]:
     np.savetxt(scan, body_cloud())
     text = tmp / "text.ply"
     text.write_text("hello\n")
+    flat = tmp / "flat.obj"  # 2-value vertices: not to be read as other points
+    flat.write_text("".join(f"v {x:.4f} {z:.4f}\n" for x, _, z in body_cloud()))
     return [
         ("fit: scan file missing", [str(tmp / "missing.ply"), "--out", out]),
         ("fit: scan not a scan", [str(text), "--out", out]),
+        ("fit: OBJ with 2-value vertices", [str(flat), "--out", out]),
         ("fit: --effort 9", [str(scan), "--out", out, "--effort", "9"]),
         ("fit: --resolution 4", [str(scan), "--out", out, "--resolution", "4"]),
+        ("fit: --resolution 0", [str(scan), "--out", out, "--resolution", "0"]),
+        ("fit: --out in a missing folder", [str(scan), "--out", str(tmp / "no" / "b.obj")]),
+        ("fit: --out in a folder no one may write (/sys)", [str(scan), "--out", "/sys/b.obj"]),
+        ("fit: --latents-out in a missing folder", [str(scan), "--out", out, "--latents-out",
+                                                    str(tmp / "no" / "f.json")]),
+        ("fit: --latents-out a folder", [str(scan), "--out", out, "--latents-out", str(tmp)]),
+        ("fit: --latents-out in a folder no one may write (/sys)", [str(scan), "--out", out, "--latents-out",
+                                                                    "/sys/f.json"]),
         ("fit: --bundle missing", [str(scan), "--out", out, "--bundle", str(tmp / "missing.safetensors")]),
     ]
 

@@ -26,7 +26,8 @@ def settings(arm) -> dict:
     return {"phenotypes": {n: getattr(p, n) for n in voc.phenotype_names}, "use_beta": p.use_beta,
             "beta": list(p.beta), "expression": {n: getattr(p.expression, n) for n in voc.expression_names},
             "layers": [{k: getattr(ly, k) for k in core.LAYER_FIELDS} for ly in p.layers],
-            "color_mode": p.color_mode}
+            "color_mode": p.color_mode, "skin_tone": p.skin_tone, "melanin": p.melanin, "redness": p.redness,
+            "eye_color": p.eye_color, "iris_color": list(p.iris_color)}
 
 
 def differences(want: dict, got: dict) -> dict:
@@ -55,6 +56,8 @@ p.layers[0].border = 0.03
 bpy.ops.imghum.add_layer(preset="FOREARM_L")
 p.layers[1].fraction, p.layers[1].rounding = 0.4, 0.02
 p.color_mode = "PARTS"
+p.skin_tone = "DARK"
+p.iris_color = (0.1, 0.3, 0.2)  # a custom eye colour
 rt.drain()
 source = settings(arm)
 seen["save"] = sorted(bpy.ops.imghum.save_preset(name="Hero Knight"))
@@ -90,12 +93,17 @@ seen["undo"] = {"applied_differences": applied, "restored_differences": differen
 third = bpy.data.objects["Third"]
 bpy.context.view_layer.objects.active = third
 (folder / "broken.json").write_text('{"format": "imghum-preset", "version": 1, "shape": {"beta": [1]}}')
+(folder / "deep.json").write_text("[" * 200_000)
 seen["errors"] = {
     "missing": operator_error(bpy.ops.imghum.apply_preset, name="Villain"),
     "broken": operator_error(bpy.ops.imghum.apply_preset, name="broken"),
+    "deep": operator_error(bpy.ops.imghum.apply_preset, name="deep"),
     "unsafe_name": operator_error(bpy.ops.imghum.save_preset, name="../up"),
     "empty_name": operator_error(bpy.ops.imghum.save_preset, name="  "),
+    "long_name": operator_error(bpy.ops.imghum.save_preset, name="x" * 100),
 }
+(folder / "deep.json").unlink()
+seen["long_name_files"] = [f.name for f in folder.iterdir() if f.name.startswith("xxx")]
 seen["refusal_changes"] = differences(plain, settings(third))
 
 
@@ -130,6 +138,8 @@ seen["delete_again"] = operator_error(bpy.ops.imghum.delete_preset, name="Hero K
 # The core's enum identifiers are the add-on's, and the panel is registered.
 rna = third.data.imghum.bl_rna.properties
 seen["color_modes"] = [e.identifier for e in rna["color_mode"].enum_items]
+seen["skin_tones"] = [e.name for e in rna["skin_tone"].enum_items]
+seen["eye_colors"] = [e.name for e in rna["eye_color"].enum_items]
 seen["layer_kinds"] = [e.identifier for e in rna["layers"].fixed_type.properties["kind"].enum_items]
 seen["panels"] = sorted(n for n in dir(bpy.types) if n.startswith("IMGHUM_PT_"))
 report(seen)
