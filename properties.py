@@ -1,4 +1,4 @@
-"""Add-on preferences and the body settings (latents, layers, mesh settings).
+"""Add-on preferences and the body settings (latents, layers, mesh settings, skin tone and eye colour).
 
 A body is an armature object whose children are its skinned mesh (and garment / bake meshes).
 Its settings live in ONE property group on the armature's data, ``Armature.imghum``: saved in
@@ -41,7 +41,7 @@ def _look_changed(self, context) -> None:
 
 
 def _tone_chosen(self, context) -> None:
-    name = skin.named(self.skin_tone, SKIN_TONES)
+    name = skin.name_of(self.skin_tone, SKIN_TONES)
     if name is not None:  # written as stored values: their own updates would make the tone Custom
         self["melanin"], self["redness"] = SKIN_TONES[name].melanin, SKIN_TONES[name].redness
     _look_changed(self, context)
@@ -53,7 +53,7 @@ def _same(values, preset) -> bool:
 
 
 def _levels_changed(self, context) -> None:
-    tone = SKIN_TONES.get(skin.named(self.skin_tone, SKIN_TONES))
+    tone = SKIN_TONES.get(skin.name_of(self.skin_tone, SKIN_TONES))
     if tone is not None and not _same((self.melanin, self.redness), (tone.melanin, tone.redness)):
         self.skin_tone = identifier(CUSTOM)  # (its update shows the look)
     else:
@@ -61,14 +61,14 @@ def _levels_changed(self, context) -> None:
 
 
 def _eye_chosen(self, context) -> None:
-    name = skin.named(self.eye_color, EYE_COLORS)
+    name = skin.name_of(self.eye_color, EYE_COLORS)
     if name is not None:
         self["iris_color"] = EYE_COLORS[name]
     _look_changed(self, context)
 
 
 def _iris_changed(self, context) -> None:
-    name = skin.named(self.eye_color, EYE_COLORS)
+    name = skin.name_of(self.eye_color, EYE_COLORS)
     if name is not None and not _same(self.iris_color, EYE_COLORS[name]):
         self.eye_color = identifier(CUSTOM)
     else:
@@ -184,7 +184,8 @@ def _layer_group(voc: Vocabulary) -> type:
 
 def _body_group(voc: Vocabulary, expression: type, layer: type, modifier: type) -> type:
     k, limit = voc.beta_size, voc.beta_limit
-    tone, level = SKIN_TONES[DEFAULT_TONE], {"min": LEVEL_RANGE[0], "max": LEVEL_RANGE[1], "subtype": "FACTOR"}
+    still = {"options": set()}  # the look is one per body: a keyframe would not reach the material
+    tone, level = SKIN_TONES[DEFAULT_TONE], {"min": LEVEL_RANGE[0], "max": LEVEL_RANGE[1], "subtype": "FACTOR", **still}
     fixed = {
         "is_body": bpy.props.BoolProperty(default=False, options={"HIDDEN"}),
         "body_id": bpy.props.StringProperty(options={"HIDDEN"}),
@@ -219,24 +220,24 @@ def _body_group(voc: Vocabulary, expression: type, layer: type, modifier: type) 
                                              default=scene_data.DEFAULT_COLOR_MODE, update=_color_mode_changed),
         "skin_tone": bpy.props.EnumProperty(name="Skin Tone", items=skin.TONE_ITEMS, default=identifier(DEFAULT_TONE),
                                             update=_tone_chosen, description="A named skin tone (sets melanin and "
-                                                                             "redness)"),
+                                                                             "redness)", **still),
         "melanin": bpy.props.FloatProperty(name="Melanin", default=tone.melanin, update=_levels_changed, **level,
                                            description="Melanin in the skin: from very light (0) to very dark (1)"),
         "redness": bpy.props.FloatProperty(name="Redness", default=tone.redness, update=_levels_changed, **level,
                                            description="Blood (haemoglobin) in the skin: olive (0) to pink (1)"),
         "eye_color": bpy.props.EnumProperty(name="Eye Colour", items=skin.EYE_ITEMS,
                                             default=identifier(DEFAULT_EYE_COLOR), update=_eye_chosen,
-                                            description="A named iris colour"),
+                                            description="A named iris colour", **still),
         "iris_color": bpy.props.FloatVectorProperty(name="Iris", subtype="COLOR", size=3, min=0.0, max=1.0,
                                                     default=EYE_COLORS[DEFAULT_EYE_COLOR], update=_iris_changed,
-                                                    description="The iris's mid tone (linear)"),
+                                                    description="The iris's mid tone (linear)", **still),
         "topology": bpy.props.EnumProperty(name="Topology", items=scene_data.TOPOLOGIES, default="TEMPLATE",
                                            update=_latents_changed),
     }
     _refuse_clashes("phenotype", voc.phenotype_names, set(fixed) | _RESERVED)
     phenotypes = {n: _float(Range(voc.phenotype_default(n), 0.0, 1.0), n.capitalize(),
                             description=PHENOTYPE_HELP.get(n, n)) for n in voc.phenotype_names}
-    return _group("IMGHUM_PG_body", "A body's latents and mesh settings (on its armature data).",
+    return _group("IMGHUM_PG_body", "A body's latents, mesh settings, skin and eyes (on its armature data).",
                   {**fixed, **phenotypes})
 
 

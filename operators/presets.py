@@ -22,8 +22,8 @@ def library(create: bool = True) -> str:
 def body_preset(arm, name: str) -> Preset:
     """The body's shape, non-zero facial actions, layers, colour mode and appearance as a preset."""
     p, voc = arm.imghum, runtime.vocabulary()
-    look = Appearance(skin.named(p.skin_tone, SKIN_TONES) or CUSTOM, p.melanin, p.redness,
-                      skin.named(p.eye_color, EYE_COLORS) or CUSTOM, tuple(p.iris_color))
+    look = Appearance(skin.name_of(p.skin_tone, SKIN_TONES) or CUSTOM, p.melanin, p.redness,
+                      skin.name_of(p.eye_color, EYE_COLORS) or CUSTOM, tuple(p.iris_color))
     return Preset(name=name, phenotypes={n: getattr(p, n) for n in voc.phenotype_names}, use_beta=p.use_beta,
                   beta=list(p.beta), expression={n: v for n in voc.expression_names if (v := getattr(p.expression, n))},
                   layers=[PresetLayer(**{k: getattr(ly, k) for k in LAYER_FIELDS}) for ly in p.layers],

@@ -28,6 +28,7 @@ import logging
 import bpy
 import numpy as np
 
+from ..imghum_blender.formats.presets import DEFAULT_COLOR_MODE
 from ..imghum_blender.surface.attributes import part_colors
 from . import skin
 
@@ -36,12 +37,11 @@ PART_ATTR = "imghum_part"
 PART_COLOR_ATTR = "imghum_part_color"
 UV_NAME = "UVMap"
 GRID_IMAGE = "imGHUM UV Grid"
-#: Mesh > Colour: the modes of the body material, and a new body's.
+#: Mesh > Colour: the modes of the body material (a new body's: ``DEFAULT_COLOR_MODE``, skin).
 COLOR_MODES = [("UV", "UV Texture", "The texture through the semantic UVs"),
                ("PARTS", "Body Parts", "One colour per body part"),
                ("SKIN", "Skin", "Skin and eyes in the body's skin tone and eye colour (procedural: no hair, "
                 "brows or lashes)")]
-DEFAULT_COLOR_MODE = "SKIN"
 #: The material's mix between the UV / part-colour shading and the skin.
 SKIN_MODE = "Skin Mode"
 #: Mesh custom property naming how the body was meshed ("template" or "adaptive").

@@ -16,11 +16,10 @@ from __future__ import annotations
 import math
 
 import bpy
-import numpy as np
 
 from ..imghum_blender.surface.appearance import (
-    CUSTOM, DEFAULT_EYE_COLOR, DEFAULT_TONE, EYE_COLORS, HAEMOGLOBIN_DENSITY, LOOK_FIELDS, MELANIN_DENSITY,
-    PIGMENT_FREE, REGION_LOOKS, SKIN_LOOK, SKIN_TONES, SURFACE_SHARE, identifier, skin_albedo)
+    CUSTOM, EYE_COLORS, HAEMOGLOBIN_DENSITY, LOOK_FIELDS, MELANIN_DENSITY, PIGMENT_FREE, REGION_LOOKS, SKIN_LOOK,
+    SKIN_TONES, SURFACE_SHARE, Appearance, identifier, skin_albedo)
 from ..imghum_blender.surface.regions import REGIONS, eye_frame
 
 #: The mesh attribute of each skin region's weights (FLOAT, per vertex).
@@ -193,17 +192,17 @@ def set_look(mat: bpy.types.Material, melanin: float, redness: float, iris: tupl
     nodes[MELANIN].outputs[0].default_value = melanin
     nodes[REDNESS].outputs[0].default_value = redness
     nodes[IRIS].outputs[0].default_value = (*iris, 1.0)
-    mat.diffuse_color = (*np.asarray(skin_albedo(melanin, redness), dtype=float).tolist(), 1.0)
+    mat.diffuse_color = (*skin_albedo(melanin, redness).tolist(), 1.0)
 
 
 def default_look(mat: bpy.types.Material) -> None:
     """The look of a new body (the body settings' defaults)."""
-    tone = SKIN_TONES[DEFAULT_TONE]
-    set_look(mat, tone.melanin, tone.redness, EYE_COLORS[DEFAULT_EYE_COLOR])
+    look = Appearance()
+    set_look(mat, look.melanin, look.redness, look.iris)
 
 
 # -- the body settings' choices ----------------------------------------------------------------------
-def named(ident: str, names) -> str | None:
+def name_of(ident: str, names) -> str | None:
     """The name behind an enum identifier (None: custom)."""
     return next((n for n in names if identifier(n) == ident), None)
 

@@ -4,6 +4,7 @@ import pytest
 
 from imghum_blender.bundle.header import DEFAULT_BUNDLE
 from imghum_blender.bundle.vocabulary import load
+from imghum_blender.surface.regions import REGIONS
 
 from expect import includes, same
 
@@ -140,7 +141,8 @@ def test_body_structure(editing):
     assert len(bones) == 104
     same(editing["bone_names"], bones, "armature bones")
     assert editing["uv_maps"] == ["UVMap"]
-    assert editing["attributes"] == ["imghum_part", "imghum_part_color", "imghum_semantic"]
+    regions = [f"imghum_region_{r}" for r in REGIONS]  # the skin regions (tests/test_skin.py)
+    assert editing["attributes"] == sorted(["imghum_part", "imghum_part_color", "imghum_semantic", *regions])
     assert editing["semantic_outside_template_box"] < 0.03 and editing["part_count"] > 20
     groups = editing["vertex_groups"]
     same([g for g in groups if g not in bones], [], "vertex groups that are no bone")

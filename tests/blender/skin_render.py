@@ -1,6 +1,7 @@
 """The skin material in real bpy with the add-on enabled from this checkout: a new body's colour
-mode and region attributes, and tiny Cycles renders of its face in three tones and of its left eye
-with blue and brown irises; prints what it saw as one JSON line.
+mode and region attributes, tiny Cycles renders of its face in three tones and of its left eye with
+blue and brown irises, and the face again from the saved .blend with the add-on gone; prints what it
+saw as one JSON line.
 
 argv: OUT_DIR"""
 import sys
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from imghum_blender.batch import session
 from imghum_blender.batch.session import enable_addon
 
 enable_addon()
@@ -76,4 +78,15 @@ for colour in ("BLUE", "BROWN"):
 changed = np.abs(irises["BLUE"] - irises["BROWN"]).sum(-1) > 0.1
 seen["iris"] = {"changed_pixels": int(changed.sum()),
                 **{c: irises[c][changed].mean(0).tolist() for c in irises}}
+
+p.skin_tone = "VERY_DARK"
+face = render("with_addon", (0.0, -0.6, top - 0.12), (0.0, 0.0, top - 0.12), 85, 40)
+bpy.ops.wm.save_as_mainfile(filepath=str(out / "skin.blend"))
+session.close()  # the add-on disabled and its repository removed
+bpy.ops.wm.open_mainfile(filepath=str(out / "skin.blend"))
+seen["addons_after_close"] = [a.module for a in bpy.context.preferences.addons if "imghum" in a.module]
+scene = bpy.context.scene
+scene.render.filepath = str(out / "without_addon.png")
+bpy.ops.render.render(write_still=True)
+seen["without_addon_difference"] = float(np.abs(imread(scene.render.filepath) / 255.0 - face).max())
 report(seen)
