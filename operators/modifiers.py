@@ -4,16 +4,12 @@ modifiers for a request."""
 import bpy
 
 from ..imghum_blender.bundle.vocabulary import Modifier, Vocabulary
+from ..imghum_blender.bundle.vocabulary import modifier_ident as ident
 from . import runtime
 from .base import BodyOperator
 
 _SIDES = {"l": "Left", "r": "Right"}
 _SINGULAR = {"feet": "foot"}
-
-
-def ident(name: str) -> str:
-    """The Blender property name of modifier ``name`` (``-`` is not allowed in one)."""
-    return name.replace("-", "_")
 
 
 def label(m: Modifier) -> str:

@@ -6,7 +6,7 @@ import bpy
 from ..imghum_blender.formats import presets
 from ..imghum_blender.formats.presets import LAYER_FIELDS, Preset, PresetLayer
 from ..imghum_blender.surface.appearance import CUSTOM, EYE_COLORS, SKIN_TONES, Appearance, identifier
-from . import runtime, skin
+from . import modifiers, runtime, skin
 from .base import BodyOperator, Operator
 from .body import set_expression
 
@@ -20,14 +20,15 @@ def library(create: bool = True) -> str:
 
 
 def body_preset(arm, name: str) -> Preset:
-    """The body's shape, non-zero facial actions, layers, colour mode and appearance as a preset."""
+    """The body's shape (with its non-zero modifiers), non-zero facial actions, layers, colour mode and
+    appearance as a preset."""
     p, voc = arm.imghum, runtime.vocabulary()
     look = Appearance(skin.name_of(p.skin_tone, SKIN_TONES) or CUSTOM, p.melanin, p.redness,
                       skin.name_of(p.eye_color, EYE_COLORS) or CUSTOM, tuple(p.iris_color))
     return Preset(name=name, phenotypes={n: getattr(p, n) for n in voc.phenotype_names}, use_beta=p.use_beta,
                   beta=list(p.beta), expression={n: v for n in voc.expression_names if (v := getattr(p.expression, n))},
                   layers=[PresetLayer(**{k: getattr(ly, k) for k in LAYER_FIELDS}) for ly in p.layers],
-                  color_mode=p.color_mode, appearance=look)
+                  color_mode=p.color_mode, appearance=look, modifiers=modifiers.values(p, voc) or {})
 
 
 def apply_preset(arm, preset: Preset) -> None:
@@ -38,6 +39,8 @@ def apply_preset(arm, preset: Preset) -> None:
         for name, value in preset.phenotypes.items():
             setattr(p, name, value)
         p.use_beta, p.beta = preset.use_beta, preset.beta
+        for m in runtime.vocabulary().modifier_names:  # stored directly: symmetry must not mirror a preset's
+            p.modifiers[modifiers.ident(m)] = float(preset.modifiers.get(m, 0.0))
         set_expression(arm, preset.expression)
         p.layers.clear()
         for layer in preset.layers:

@@ -63,7 +63,7 @@ def nonsense_clouds(model) -> list[tuple[str, str, np.ndarray]]:
     wall = np.c_[rng.uniform(0, 2, 20000), np.zeros(20000), rng.uniform(0, 1.8, 20000)]
     noise = rng.uniform(0, 1, (20000, 3)) * [0.6, 0.4, 1.8]
     three = np.repeat([[0.0, 0.0, 0.0], [0.3, 0.1, 1.7], [0.1, 0.2, 0.9]], 100, axis=0)
-    lat = model.latents(phenotypes={"gender": 0.3}, pose={"upperarm01.L": [0, 0, 1.1], "upperarm01.R": [0, 0, -1.1]})
+    lat = model.latents(phenotypes={"gender": 0.3}, pose={"upperarm01.L": [0, 0, -1.1], "upperarm01.R": [0, 0, 1.1]})
     verts = model.posed_surface(lat)[0][0].detach().double().numpy()
     one, _, _ = surface_samples(verts, model.template_faces.numpy(), 10000, rng)
     width = np.ptp(one[:, 0])

@@ -15,6 +15,7 @@ def test_a_preset_carries_a_body_into_another_file_exactly(seen):
     assert seen["save"] == ["FINISHED"] and "Hero Knight.json" in seen["files"]
     assert seen["folder"] == [".user", "user_default", "imghum", "presets"]  # in the user's extensions
     assert seen["reloaded_source_differences"] == {}  # setting: [saved, after reloading]
+    assert seen["source_lobes"] == [pytest.approx(0.7), pytest.approx(0.2)]  # asymmetric modifiers kept
     assert seen["apply"] == ["FINISHED"] and seen["applied_differences"] == {}  # setting: [preset, applied]
     remeshed = seen["remeshed"]
     assert remeshed["mesh_after"] != remeshed["mesh_before"] and not remeshed["status"].startswith("Error")

@@ -25,7 +25,7 @@ def hero(name: str = "Hero Knight") -> Preset:
                   expression={"jawOpen": 0.3, "mouthSmileLeft": 0.8123456789},
                   layers=[PresetLayer("GARMENT", "SHORTS", 0.011, 0.031, True, "lowerleg.R", 0.25, 0.02),
                           PresetLayer("LIMB", "CAP", 0.0, 0.0, False, "lowerarm.L", 0.6, 0.021)],
-                  color_mode="PARTS")
+                  color_mode="PARTS", modifiers={"nose-hump-decr-incr": -0.45, "l-ear-lobe-decr-incr": 0.7})
 
 
 def test_round_trip_is_exact_and_the_folder_is_listed(tmp_path):
@@ -232,3 +232,44 @@ def test_a_missing_preset_folder_is_refused(tmp_path, capsys):
     spec.write_text('preset_folder = "nowhere"\n' + SPEC + '[[bodies]]\nname = "a"\n')
     assert main([str(spec), "--dry-run"]) == 2
     assert f"preset_folder: {tmp_path}/nowhere does not exist or is not a folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("mods, message", [
+    ({"nose-hump": 0.5}, "shape.modifiers: this model has no modifier 'nose-hump'"),
+    ({"nose-hump-decr-incr": 1.5}, r"shape.modifiers.nose-hump-decr-incr: .*1.5"),
+    ([0.5], "shape.modifiers: expected an object of modifier values"),
+])
+def test_modifiers_of_another_model_or_out_of_range_are_refused(tmp_path, mods, message):
+    """A preset saved with another model's modifiers (or a hand-edited one) says what is wrong."""
+    doc = presets.to_document(hero())
+    doc["shape"]["modifiers"] = mods
+    (tmp_path / "odd.json").write_text(json.dumps(doc))
+    with pytest.raises(PresetError, match=message):
+        presets.read_preset(tmp_path / "odd.json", VOC)
+
+
+def test_batch_modifiers_named_drawn_and_from_presets(tmp_path):
+    """Named modifiers, a seeded variation (named ones win), keyframed modifiers, a preset's modifiers
+    under the body's own, and the neural field's refusal."""
+    presets.write_preset(tmp_path, hero(), VOC)
+    text = (f'preset_folder = "{tmp_path.as_posix()}"\n' + SPEC
+            + '[[bodies]]\nname = "a"\nmodifiers = {"nose-hump-decr-incr" = 0.8}\nmodifier_variation = 0.3\n'
+            + '[[bodies]]\nname = "b"\npreset = "Hero Knight"\nmodifiers = {"nose-hump-decr-incr" = 0.1}\n'
+            + '[[bodies]]\nname = "c"\nframes = [1, 3]\n[[bodies.keyframes]]\nframe = 1\n'
+            + 'modifiers = {"chin-width-decr-incr" = -1.0}\n[[bodies.keyframes]]\nframe = 3\n'
+            + 'modifiers = {"chin-width-decr-incr" = 1.0}\n')
+    (tmp_path / "spec.toml").write_text(text)
+    spec = bs.load(tmp_path / "spec.toml")
+    a, b, c = spec.bodies
+    drawn = frame_latents(a, 1)["modifiers"]
+    assert drawn["nose-hump-decr-incr"] == 0.8 and 3 <= len(drawn) <= 9
+    assert all(abs(v) <= 0.3 for k, v in drawn.items() if k != "nose-hump-decr-incr")
+    assert frame_latents(a, 1) == frame_latents(bs.load(tmp_path / "spec.toml").bodies[0], 1)  # seeded
+    assert frame_latents(b, 1)["modifiers"] == {"nose-hump-decr-incr": 0.1, "l-ear-lobe-decr-incr": 0.7}
+    assert frame_latents(c, 2)["modifiers"] == {"chin-width-decr-incr": 0.0}
+    (tmp_path / "neural.toml").write_text('field = "neural"\n' + text)
+    with pytest.raises(bs.SpecError, match=r"bodies\[0\]: modifiers need the exact field"):
+        bs.load(tmp_path / "neural.toml")
+    (tmp_path / "bad.toml").write_text(SPEC + '[[bodies]]\nmodifiers = {"nose" = 0.2}\n')
+    with pytest.raises(bs.SpecError, match=r"bodies\[0\].modifiers: this model has no modifier 'nose'"):
+        bs.load(tmp_path / "bad.toml")

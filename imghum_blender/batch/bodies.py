@@ -14,6 +14,7 @@ import bpy
 import numpy as np
 from mathutils import Matrix
 
+from ..bundle.vocabulary import modifier_ident
 from ..formats.mesh_files import write_obj, write_ply
 from ..surface.appearance import Appearance, identifier
 from .spec import Body, Spec
@@ -64,7 +65,8 @@ class Cast:
         return baked
 
     def _shape(self, p, lat: dict) -> None:
-        """Shape (beta, or phenotypes over their defaults) and facial actions onto the body's settings."""
+        """Shape (beta, or phenotypes over their defaults), modifiers and facial actions onto the body's
+        settings."""
         voc = self.spec.vocabulary
         if "beta" in lat:
             p.use_beta, p.beta = True, lat["beta"]
@@ -74,6 +76,9 @@ class Cast:
                 _set(p, name, lat.get("phenotypes", {}).get(name, voc.phenotype_default(name)))
         for name in voc.expression_names:
             _set(p.expression, name, float(lat["expression"].get(name, 0.0)))
+        given = lat.get("modifiers", {})
+        for name in voc.modifier_names:
+            _set(p.modifiers, modifier_ident(name), float(given.get(name, 0.0)))
 
     def _pose(self, arm, body: Body, frame: int, pose: dict) -> None:
         """The item's own pose at ``frame`` (then the body's pose file, if any), nothing from earlier

@@ -10,8 +10,8 @@ from .spec import Body
 
 
 def frame_latents(body: Body, frame: int) -> dict:
-    """Latents of ``body`` at ``frame``: phenotypes or beta, expression (name -> value) and pose
-    (bone -> rotation vector); random draws are seeded per body (the same in every frame)."""
+    """Latents of ``body`` at ``frame``: phenotypes or beta, modifiers and expression (name -> value)
+    and pose (bone -> rotation vector); random draws are seeded per body (the same in every frame)."""
     voc = body.vocabulary
     rng = np.random.default_rng(body.seed)
     lat: dict = {"expression": {}, "pose": {}}
@@ -23,6 +23,8 @@ def frame_latents(body: Body, frame: int) -> dict:
         lat["expression"].update(poses.EXPRESSION_PRESETS[body.expression_preset])
     if body.random_pose:
         lat["pose"] = {k: v.tolist() for k, v in poses.random_pose(voc.bone_names, rng, body.random_pose).items()}
+    if body.modifier_variation:  # drawn after the others: specs without it keep their draws
+        lat["modifiers"] = voc.random_modifiers(rng, body.modifier_variation)
     _apply(lat, body.base, voc)
     if body.hands:
         hand_bones = [b for b in voc.bone_names if b.startswith(("finger", "metacarpal"))]
@@ -43,17 +45,19 @@ def _apply(lat: dict, d: dict, voc: Vocabulary) -> None:
         if key in d:
             lat.pop("beta" if key == "phenotypes" else "phenotypes", None)
             lat[key] = d[key]
-    if "expression" in d:
-        lat["expression"] = {**lat["expression"], **d["expression"]}
+    for key in ("expression", "modifiers"):
+        if key in d:
+            lat[key] = {**lat.get(key, {}), **d[key]}
     if "pose" in d:
         lat["pose"] = {**lat["pose"], **_resolved(d, "pose", voc)}
 
 
 def _mix(a: dict, b: dict, t: float, current: dict, voc: Vocabulary) -> dict:
     """Linear blend of two keyframes (values a key lacks come from the current latents)."""
-    rest = {"pose": lambda n: [0.0, 0.0, 0.0], "expression": lambda n: 0.0, "phenotypes": voc.phenotype_default}
+    rest = {"pose": lambda n: [0.0, 0.0, 0.0], "expression": lambda n: 0.0, "modifiers": lambda n: 0.0,
+            "phenotypes": voc.phenotype_default}
     out = {}
-    for key in ("phenotypes", "expression", "pose"):
+    for key in ("phenotypes", "modifiers", "expression", "pose"):
         if key in a or key in b:
             ka, kb = _resolved(a, key, voc), _resolved(b, key, voc)
             base = current.get(key) if isinstance(current.get(key), dict) else {}

@@ -22,7 +22,7 @@ from ..formats import animation as animation_io, latents_file, mocap, presets, v
 from ..formats.parsing import toml_loads
 from ..bundle import header, vocabulary
 from ..field import poses
-from ..bundle.vocabulary import CUT, FIELD_BACKENDS, LAYER, RESOLUTION, Vocabulary
+from ..bundle.vocabulary import CUT, FIELD_BACKENDS, LAYER, MODIFIER_RANGE, RESOLUTION, Vocabulary
 from ..surface.appearance import CUSTOM, EYE_COLORS, LEVEL_RANGE, SKIN_TONES, Appearance
 
 
@@ -54,9 +54,9 @@ CAMERA_RANGES = {"distance": (0.3, 100.0, "meters from the body's centre, horizo
                  "yaw": (-180.0, 180.0, "degrees around the body from its front (90: its left side)"),
                  "focal": (5.0, 500.0, "focal length in mm (36 mm sensor)")}
 _OUTPUT = ("images", "passes", "meshes", "blend")
-_BODY = ("name", "phenotypes", "beta", "expression", "expression_preset", "pose", "hands", "random_shape",
-         "random_pose", "random_expression", "count", "frames", "keyframes", "pose_file", "framing", "layers",
-         "limb_cuts", "preset", "fit", "appearance")
+_BODY = ("name", "phenotypes", "beta", "modifiers", "modifier_variation", "expression", "expression_preset",
+         "pose", "hands", "random_shape", "random_pose", "random_expression", "count", "frames", "keyframes",
+         "pose_file", "framing", "layers", "limb_cuts", "preset", "fit", "appearance")
 _SCENES = ("name", "bodies", "people", "count", "frames", "area", "clearance", "yaw", "positions")
 _TOP = ("seed", "bundle", "field", "mesh_resolution", "preset_folder", "scene", "output", "appearance", "bodies",
         "scenes")
@@ -67,7 +67,8 @@ _SKIN, _EYES = ("skin_tones", "melanin", "redness"), ("eye_colors", "iris")
 REDNESS_RANGE = (0.4, 0.55)
 #: The schema: allowed fields per table (types and ranges are checked in ``validate``).
 FIELDS = {"top": _TOP, "scene": _SCENE, "output": _OUTPUT, "appearance": _SKIN + _EYES, "bodies[]": _BODY,
-          "bodies[].keyframes[]": ("frame", "phenotypes", "beta", "expression", "pose"), "scenes[]": _SCENES}
+          "bodies[].keyframes[]": ("frame", "phenotypes", "beta", "modifiers", "expression", "pose"),
+          "scenes[]": _SCENES}
 #: Most bodies in one ``[[scenes]]`` image.
 MAX_PEOPLE = 16
 
@@ -113,6 +114,7 @@ class Body:
     hands: str | None = None
     expression_preset: str | None = None
     random_shape: bool = False
+    modifier_variation: float = 0.0
     random_pose: float = 0.0
     random_expression: bool = False
     pose_file: str | None = None
@@ -221,9 +223,22 @@ def validate(data: dict, base_dir: Path = Path(".")) -> Spec:
         raise SpecError(f"{'scenes' if 'scenes' in data else 'bodies'}: more than {MAX_ITEMS} items "
                         "(images x frames); split the spec")
     backend = check.choice("field", data.get("field", FIELD_BACKENDS[0]), FIELD_BACKENDS)
+    if backend != "exact":
+        _refuse_modifiers(raw, bodies)
     spec = Spec(seed, mesh_res, scene, output, bodies, voc, bundle, backend=backend, shots=shots)
     spec.items = [(si, f) for si, s in enumerate(shots) for f in s.frames]
     return spec
+
+
+def _refuse_modifiers(raw: list, bodies: list[Body]) -> None:
+    """SpecError when a body of a spec on the neural field sets modifiers (its β does not span them)."""
+    for i, b in enumerate(bodies):
+        keys = [k for k in b.keyframes if any(k.get("modifiers", {}).values())]
+        if any(b.base.get("modifiers", {}).values()) or b.modifier_variation or keys:
+            where = next((f"bodies[{j}]" for j, d in enumerate(raw) if isinstance(d, dict)
+                          and d.get("name", f"body{j}") in (b.name, b.name.rsplit("_", 1)[0])), f"bodies[{i}]")
+            raise SpecError(f"{where}: modifiers need the exact field (field = \"exact\"); the neural network's "
+                            "shape code does not span them")
 
 
 def _bundle(data: dict, base_dir: Path) -> tuple[Path | None, Vocabulary]:
@@ -530,8 +545,8 @@ def _preset_folder(data: dict, base_dir: Path) -> Path:
 
 def _with_preset(path: str, b: dict, base_dir: Path, folder: Path, voc: Vocabulary) -> tuple[str, dict]:
     """The preset file a body names and the body's fields over the preset's (the same fields a body
-    gives, validated as such afterwards). The body's ``phenotypes`` and ``expression`` override the
-    preset's by name; its ``beta`` or ``random_shape`` replace the preset's shape, its
+    gives, validated as such afterwards). The body's ``phenotypes``, ``modifiers`` and ``expression``
+    override the preset's by name; its ``beta`` or ``random_shape`` replace the preset's shape, its
     ``expression_preset`` or ``random_expression`` the preset's expression, its ``layers`` and
     ``limb_cuts`` the preset's garment layers and limb differences; the preset's skin tone and eye
     colour are the body's unless its ``appearance`` gives its own skin or eyes."""
@@ -549,6 +564,8 @@ def _with_preset(path: str, b: dict, base_dir: Path, folder: Path, voc: Vocabula
     fields = {"beta": p.beta} if p.use_beta else {"phenotypes": p.phenotypes}
     if "beta" in b or b.get("random_shape") is True or ("phenotypes" in b and p.use_beta):
         fields = {}
+    if p.modifiers:
+        fields["modifiers"] = p.modifiers
     if "expression_preset" not in b and b.get("random_expression") is not True:
         fields["expression"] = p.expression
     for key, kind in (("layers", "GARMENT"), ("limb_cuts", "LIMB")):
@@ -557,7 +574,7 @@ def _with_preset(path: str, b: dict, base_dir: Path, folder: Path, voc: Vocabula
     merged = {**fields, **b}
     if isinstance(b.get("appearance"), dict):
         merged["appearance"] = _over(fields["appearance"], b["appearance"])
-    for key in ("phenotypes", "expression"):
+    for key in ("phenotypes", "modifiers", "expression"):
         if key in fields and isinstance(b.get(key), dict):
             merged[key] = {**fields[key], **b[key]}
     return str(file), merged
@@ -599,6 +616,10 @@ def _body_options(path: str, b: dict, base_dir: Path, voc: Vocabulary) -> dict:
             extra[key] = check.flag(f"{path}.{key}", b[key])
     if "random_pose" in b:
         extra["random_pose"] = check.number(f"{path}.random_pose", b["random_pose"], 0, 1)
+    if "modifier_variation" in b:
+        extra["modifier_variation"] = check.number(f"{path}.modifier_variation", b["modifier_variation"], 0, 1)
+        if extra["modifier_variation"] and not voc.modifiers:
+            raise SpecError(f"{path}.modifier_variation: this model has no modifiers")
     if "pose_file" in b:
         extra["pose_file"] = _pose_file(f"{path}.pose_file", b["pose_file"], base_dir, voc)
     extra["layers"] = check.list_of(f"{path}.layers", b.get("layers", []), lambda p, d: _layer(p, d, voc.region_names))
@@ -645,6 +666,9 @@ def _latents(path: str, d: dict, voc: Vocabulary) -> dict:
         out["beta"] = check.vector(f"{path}.beta", d["beta"], voc.beta_size, -voc.beta_limit, voc.beta_limit)
     if "phenotypes" in out and "beta" in out:
         raise SpecError(f"{path}: give either phenotypes or beta, not both")
+    if "modifiers" in d:
+        out["modifiers"] = check.named_values(f"{path}.modifiers", d["modifiers"], voc.modifier_names, "modifier",
+                                              MODIFIER_RANGE.lo, MODIFIER_RANGE.hi)
     if "expression" in d:
         out["expression"] = check.named_values(f"{path}.expression", d["expression"], voc.expression_names,
                                                "facial action", *voc.expression_range)

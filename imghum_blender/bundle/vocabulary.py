@@ -68,6 +68,11 @@ class VocabularyError(ValueError):
     """A bundle document whose spec or parts are malformed."""
 
 
+def modifier_ident(name: str) -> str:
+    """The Blender property name of modifier ``name`` (``-`` is not allowed in one)."""
+    return name.replace("-", "_")
+
+
 @dataclass(frozen=True)
 class Modifier:
     """A local shape change: one of the teacher's MakeHuman / MPFB2 modelling target pairs as a signed

@@ -22,13 +22,13 @@ file ``<name>.json``.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from . import validate as check
 from .atomic import atomic_write
 from .parsing import json_loads
-from ..bundle.vocabulary import CUT, LAYER, Vocabulary
+from ..bundle.vocabulary import CUT, LAYER, MODIFIER_RANGE, Vocabulary
 from ..surface.appearance import (CUSTOM, DEFAULT_EYE_COLOR, DEFAULT_TONE, EYE_COLORS, LEVEL_RANGE, SKIN_TONES,
                                   Appearance, named)
 
@@ -76,8 +76,8 @@ APPEARANCE_FIELDS = tuple(f.name for f in fields(Appearance))
 
 @dataclass
 class Preset:
-    """A character: shape (all phenotypes, ``use_beta``, beta), the non-zero facial actions, the
-    layers in order, the colour mode and the skin tone and eye colour."""
+    """A character: shape (all phenotypes, ``use_beta``, beta, the non-zero modifiers), the non-zero
+    facial actions, the layers in order, the colour mode and the skin tone and eye colour."""
 
     name: str
     phenotypes: dict[str, float]
@@ -87,6 +87,7 @@ class Preset:
     layers: list[PresetLayer]
     color_mode: str = DEFAULT_COLOR_MODE
     appearance: Appearance = Appearance()
+    modifiers: dict[str, float] = field(default_factory=dict)
 
 
 # -- names and folders ---------------------------------------------------------------------------
@@ -189,7 +190,8 @@ def delete_preset(folder: str | Path, name: str) -> None:
 def to_document(preset: Preset) -> dict:
     """The JSON document of a preset (facial actions at 0 are left out)."""
     return {"format": FORMAT, "version": VERSION, "name": preset.name,
-            "shape": {"use_beta": preset.use_beta, "phenotypes": dict(preset.phenotypes), "beta": list(preset.beta)},
+            "shape": {"use_beta": preset.use_beta, "phenotypes": dict(preset.phenotypes), "beta": list(preset.beta),
+                      "modifiers": {k: v for k, v in preset.modifiers.items() if v}},
             "expression": {k: v for k, v in preset.expression.items() if v},
             "layers": [asdict(ly) for ly in preset.layers], "color_mode": preset.color_mode,
             "appearance": preset.appearance.document()}
@@ -210,11 +212,13 @@ def from_document(doc, voc: Vocabulary, default_name: str | None = None) -> Pres
         name = check_name(doc.get("name", default_name))
     except PresetError as exc:
         raise PresetError(f"name: {exc}") from None
-    shape = check.table("shape", doc.get("shape", {}), ("use_beta", "phenotypes", "beta"), kind=_OBJECT)
+    shape = check.table("shape", doc.get("shape", {}), ("use_beta", "phenotypes", "beta", "modifiers"), kind=_OBJECT)
     phen = check.named_values("shape.phenotypes", shape.get("phenotypes", {}), voc.phenotype_names, "phenotype",
                               *voc.phenotype_range, kind=_OBJECT)
     expression = check.named_values("expression", doc.get("expression", {}), voc.expression_names,
                                     "facial action", *voc.expression_range, kind=_OBJECT)
+    modifiers = check.named_values("shape.modifiers", shape.get("modifiers", {}), voc.modifier_names, "modifier",
+                                   MODIFIER_RANGE.lo, MODIFIER_RANGE.hi, kind=_OBJECT)
     return Preset(name=name, phenotypes={n: phen.get(n, voc.phenotype_default(n)) for n in voc.phenotype_names},
                   use_beta=check.flag("shape.use_beta", shape.get("use_beta", False)),
                   beta=check.vector("shape.beta", shape.get("beta", [0.0] * voc.beta_size), voc.beta_size,
@@ -223,7 +227,8 @@ def from_document(doc, voc: Vocabulary, default_name: str | None = None) -> Pres
                   layers=check.list_of("layers", doc.get("layers", []), lambda where, d: _layer(where, d, voc),
                                        "layers"),
                   color_mode=check.choice("color_mode", doc.get("color_mode", DEFAULT_COLOR_MODE), COLOR_MODES),
-                  appearance=_appearance(doc.get("appearance", {})))
+                  appearance=_appearance(doc.get("appearance", {})),
+                  modifiers={k: v for k, v in modifiers.items() if v})
 
 
 def _appearance(d) -> Appearance:
@@ -238,11 +243,11 @@ def _appearance(d) -> Appearance:
     values = {k: check.number(f"appearance.{k}", d.get(k, getattr(own, k)), *LEVEL_RANGE)
               for k in ("melanin", "redness")}
     values["iris"] = tuple(check.vector("appearance.iris", d.get("iris", list(own.iris)), 3, 0.0, 1.0))
-    for key, name, field in (("melanin", tone, "skin_tone"), ("redness", tone, "skin_tone"),
-                             ("iris", eye, "eye_color")):
+    for key, name, setting in (("melanin", tone, "skin_tone"), ("redness", tone, "skin_tone"),
+                               ("iris", eye, "eye_color")):
         if name != CUSTOM and key in d and _differs(values[key], getattr(own, key)):
             raise PresetError(f"appearance.{key}: {d[key]!r} is not the value of {name!r}; leave it out, or set "
-                              f"{field} = {CUSTOM!r}")
+                              f"{setting} = {CUSTOM!r}")
     return Appearance(tone, values["melanin"], values["redness"], eye, values["iris"])
 
 

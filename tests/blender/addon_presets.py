@@ -27,7 +27,8 @@ def settings(arm) -> dict:
             "beta": list(p.beta), "expression": {n: getattr(p.expression, n) for n in voc.expression_names},
             "layers": [{k: getattr(ly, k) for k in core.LAYER_FIELDS} for ly in p.layers],
             "color_mode": p.color_mode, "skin_tone": p.skin_tone, "melanin": p.melanin, "redness": p.redness,
-            "eye_color": p.eye_color, "iris_color": list(p.iris_color)}
+            "eye_color": p.eye_color, "iris_color": list(p.iris_color),
+            "modifiers": {m: getattr(p.modifiers, m.replace("-", "_")) for m in voc.modifier_names}}
 
 
 def differences(want: dict, got: dict) -> dict:
@@ -55,11 +56,16 @@ bpy.ops.imghum.add_layer(preset="SHORTS", thickness=0.012, separate=True)
 p.layers[0].border = 0.03
 bpy.ops.imghum.add_layer(preset="FOREARM_L")
 p.layers[1].fraction, p.layers[1].rounding = 0.4, 0.02
+p.modifiers.nose_scale_vert_decr_incr = -0.6
+p.modifiers.l_ear_lobe_decr_incr = 0.7  # symmetry on: the right lobe follows
+p.modifier_symmetry = False
+p.modifiers.r_ear_lobe_decr_incr = 0.2  # then an asymmetric right lobe
 p.color_mode = "PARTS"
 p.skin_tone = "DARK"
 p.iris_color = (0.1, 0.3, 0.2)  # a custom eye colour
 rt.drain()
 source = settings(arm)
+seen["source_lobes"] = [source["modifiers"]["l-ear-lobe-decr-incr"], source["modifiers"]["r-ear-lobe-decr-incr"]]
 seen["save"] = sorted(bpy.ops.imghum.save_preset(name="Hero Knight"))
 seen["files"] = sorted(f.name for f in folder.iterdir() if f.is_file())
 
