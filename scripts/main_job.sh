@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up (if needed) and run the main job: a headless batch render of examples/gallery.toml with the
-# shipped model (25 bodies: shapes, ages, sliders at their ends, expressions, poses, layers, each with
+# shipped model (34 bodies: shapes and skin tones, ages, sliders at their ends, expressions, modifiers, poses, layers, each with
 # its ground-truth passes) into out/gallery, then tile the README's gallery sheets into out/gallery/sheets.
 # Extra arguments go to the batch renderer (e.g. --resume, --shard 1/4).
 set -euo pipefail

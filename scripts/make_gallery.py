@@ -1,5 +1,6 @@
 """Tile the stills of a batch run into the README's gallery sheets (one row per group of body
-names: shapes, ages, sliders at their ends, faces, poses, layers, and the part segmentation of the poses).
+names: shapes, ages, sliders at their ends, faces, modifiers, poses, layers, and the part segmentation of the
+poses).
 
     python scripts/make_gallery.py out/gallery --out docs/images
 """
@@ -14,7 +15,8 @@ from skimage.io import imread, imsave
 
 ROWS = {"gallery_shapes": ("shape_", "image"), "gallery_ages": ("age_", "image"),
         "gallery_extremes": ("extreme_", "image"),
-        "gallery_faces": ("face_", "image"), "gallery_poses": ("pose_", "image"),
+        "gallery_faces": ("face_", "image"), "gallery_modifiers_face": ("modface_", "image"),
+        "gallery_modifiers_body": ("modbody_", "image"), "gallery_poses": ("pose_", "image"),
         "gallery_layers": ("layers_", "image"), "gallery_mocap": ("walk_", "image"),
         "gallery_segmentation": ("pose_", "segmentation_color")}
 

@@ -84,7 +84,8 @@ class Renderer:
         if output.images:
             final = out / "images" / f"{item_id}.png"
             with atomic_path(final) as tmp:
-                self.studio.composite(render(tmp, self.spec.scene.engine, self.spec.scene.samples))
+                sc = self.spec.scene
+                self.studio.composite(render(tmp, sc.engine, sc.samples, denoise=sc.denoise))
             files["image"] = final
         seen = [{} for _ in baked]
         if output.passes:

@@ -42,8 +42,8 @@ MAX_ITEMS = 1_000_000
 POSE_FILE_SUFFIXES = (".json", ".bvh", ".fbx")
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
 
-_SCENE = ("engine", "samples", "resolution", "background", "backgrounds", "view", "camera", "random_camera", "lens",
-          "lights")
+_SCENE = ("engine", "samples", "denoise", "resolution", "background", "backgrounds", "view", "camera",
+          "random_camera", "lens", "lights")
 #: Files a ``scene.backgrounds`` folder may hold: images (composited behind the body) and HDRIs
 #: (the world: they light the scene too; Cycles only).
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -77,6 +77,7 @@ MAX_PEOPLE = 16
 class Scene:
     engine: str = "WORKBENCH"
     samples: int = 16
+    denoise: bool = True
     resolution: tuple[int, int] = (512, 512)
     background: tuple[float, float, float] | None = (0.8, 0.8, 0.82)
     view: str = "front"
@@ -258,6 +259,8 @@ def _scene(sc: dict, base_dir: Path) -> Scene:
         scene.engine = check.choice("scene.engine", sc["engine"], ("WORKBENCH", "CYCLES"))
     if "samples" in sc:
         scene.samples = check.number("scene.samples", sc["samples"], 1, 4096, integer=True)
+    if "denoise" in sc:
+        scene.denoise = check.flag("scene.denoise", sc["denoise"])
     if "resolution" in sc:
         scene.resolution = tuple(check.vector("scene.resolution", sc["resolution"], 2, 16, 8192, integer=True))
     if "background" in sc:

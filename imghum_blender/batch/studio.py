@@ -115,16 +115,20 @@ def _read_backdrop(path: str, resolution: tuple[int, int]) -> np.ndarray:
 
 
 def render(path: Path, engine: str, samples: int, override: bpy.types.Material | None = None,
-           exr: bool = False) -> Path:
+           exr: bool = False, denoise: bool = True) -> Path:
     """Render the scene into ``path`` (PNG, or 32-bit EXR) with ``engine``; ``override``: a material
-    every object shows (a ground-truth pass: 1 sample, no filter, no bounces, transparent film)."""
+    every object shows (a ground-truth pass: 1 sample, no filter, no bounces, transparent film);
+    ``denoise``: Cycles' OpenImageDenoise on an image (skin's subsurface scattering is noisy at the
+    few samples a dataset affords), never on a pass."""
     scene, vl = bpy.context.scene, bpy.context.view_layer
     scene.render.engine = "BLENDER_WORKBENCH" if engine == "WORKBENCH" else engine
     if engine == "CYCLES":
         cycles = scene.cycles
         cycles.device = "CPU"
         cycles.samples = samples
-        cycles.use_adaptive_sampling = cycles.use_denoising = False
+        cycles.use_adaptive_sampling = False
+        cycles.use_denoising = denoise and not override
+        cycles.denoiser = "OPENIMAGEDENOISE"
         cycles.seed = 0
         cycles.pixel_filter_type = "BOX"
         cycles.filter_width = 0.01 if override else 1.5
