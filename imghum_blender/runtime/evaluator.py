@@ -25,18 +25,16 @@ KeyFilter = Callable[[str], bool] | None
 
 
 def bundle_loader(path: str, field: str = "exact") -> Callable[[], Any]:
-    """A plain model loader for the bundle at ``path`` with the ``field`` backend: applies the runtime
-    thread policy (:func:`.threads.use_runtime_policy`), then
-    :func:`imghum_blender.field.model.load_model` (torch is imported when it is called, not here)."""
+    """A plain model loader for the bundle at ``path`` with the ``field`` backend:
+    :func:`imghum_blender.field.model.load_model`, which applies the runtime thread policy
+    (:func:`.threads.use_runtime_policy`; torch is imported when it is called, not here)."""
     return partial(_load_bundle, str(path), field)
 
 
 def _load_bundle(path: str, field: str):
     from ..field.model import load_model
-    from .threads import use_runtime_policy
 
-    use_runtime_policy()  # one torch thread unless IMGHUM_THREADS says otherwise
-    return load_model(path, field=field)
+    return load_model(path, field=field)  # one torch thread unless IMGHUM_THREADS says otherwise
 
 
 class Cancelled(Exception):

@@ -57,7 +57,12 @@ def _latent_cases(m) -> list[tuple[str, dict]]:
         ("root_translation a string", {"root_translation": "here"}),
         ("root_translation NaN", {"root_translation": [0.0, float("nan"), 0.0]}),
         ("batch sizes 2 and 3", {"beta": np.zeros((2, k)), "expression": np.zeros((3, 52))}),
-    ]
+        ("unknown modifier", {"modifiers": {"nose-wiggle": 0.5}}),
+        ("modifier 1.5", {"modifiers": {"nose-hump-decr-incr": 1.5}}),
+        ("modifier NaN", {"modifiers": {"nose-hump-decr-incr": float("nan")}}),
+        ("modifiers of 7 values", {"modifiers": np.zeros(7)}),
+    ] + ([("a modifier on the neural field", {"modifiers": {"nose-hump-decr-incr": 0.5}})]
+         if m.field == "neural" else [])
 
 
 def _query_cases() -> list[tuple[str, object]]:
@@ -149,6 +154,9 @@ def _fit_cases(m) -> list[tuple[str, object]]:
         ("fit_points: NaN", lambda: ih.fit_points(m, np.full((400, 3), np.nan))),
         ("fit_points: (N,2) points", lambda: ih.fit_points(m, body[:, :2])),
         ("fit_points: normals of the wrong shape", lambda: ih.fit_points(m, body, np.ones((10, 3)))),
+        ("fit_points: 3 distinct points x100", lambda: ih.fit_points(m, np.repeat(body[:3], 100, axis=0))),
+        ("fit_points: two people side by side", lambda: ih.fit_points(m, np.concatenate([body, body + [1.2, 0, 0]]))),
+        ("fit_points: unknown modifier to free", lambda: ih.fit_points(m, body, free_modifiers=["elbows"])),
     ] + [(name, lambda c=change: _fit_image_case(m, c)) for name, change in image]
 
 
