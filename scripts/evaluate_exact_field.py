@@ -133,6 +133,15 @@ def speed(model) -> dict:
     return row
 
 
+def _one_thread(model) -> dict:
+    """The speed rows under the runtime's default thread policy (one thread), then both cores again."""
+    torch.set_num_threads(1)
+    try:
+        return speed(model)
+    finally:
+        torch.set_num_threads(2)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bodies", type=int, default=16)
@@ -140,11 +149,10 @@ def main() -> None:
     ap.add_argument("--out", default=None)
     ap.add_argument("--speed-only", action="store_true", help="re-measure the speed rows of an existing --out")
     args = ap.parse_args()
-    torch.set_num_threads(2)
-    model = ih.load_model(field="exact")
+    model = ih.load_model(field="exact", threads=2)  # both cores; the default policy's one thread is measured too
     if args.speed_only and args.out:
         doc = json.loads(Path(args.out).read_text())
-        doc["speed"] = speed(model)
+        doc["speed"], doc["speed_one_thread"] = speed(model), _one_thread(model)
         Path(args.out).write_text(json.dumps(doc, indent=1) + "\n")
         return
     gen = torch.Generator().manual_seed(SEED)
@@ -152,7 +160,7 @@ def main() -> None:
            "machine": f"{platform.machine()}, {torch.get_num_threads()} threads",
            "explicit_vs_teacher": explicit_vs_teacher(model, gen),
            "exact_vs_ground_truth": exact_vs_ground_truth(model, gen, args.bodies, args.points),
-           "speed": speed(model)}
+           "speed": speed(model), "speed_one_thread": _one_thread(model)}
     if args.out:
         Path(args.out).write_text(json.dumps(doc, indent=1) + "\n")
         print(f"wrote {args.out}")

