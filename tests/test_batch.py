@@ -29,6 +29,7 @@ meshes = "ply"
 [[bodies]]
 name = "a"
 phenotypes = {gender = 0.1, age = 0.7, weight = 0.3}
+modifiers = {"nose-hump-decr-incr" = 0.8}
 frames = [1, 2]
 [[bodies.keyframes]]
 frame = 1
@@ -41,6 +42,7 @@ expression = {jawOpen = 0.8}
 name = "b"
 random_shape = true
 random_pose = 0.5
+modifier_variation = 0.4
 frames = [1, 2]
 layers = [{region = "SHORTS", thickness = 0.006}]
 limb_cuts = [{part = "finger2-1.R", fraction = 0.0}]
@@ -117,6 +119,11 @@ def test_render_outputs_and_ground_truth(rendered):
     listed = {f for i in m["items"] for f in i["files"].values()} | {m["coco"]}
     assert written == listed and not [p for p in written if ".partial" in p]
     assert all("latents" in i and "seed" in i for i in m["items"])
+    # modifiers render: named ones as given, a variation's drawn per body (the same in both frames)
+    assert m["items"][0]["latents"]["modifiers"] == {"nose-hump-decr-incr": 0.8}
+    drawn = m["items"][2]["latents"]["modifiers"]
+    assert 2 <= len(drawn) <= 8 and max(map(abs, drawn.values())) <= 0.4
+    assert drawn == m["items"][3]["latents"]["modifiers"]
     from skimage.io import imread
 
     images = {i["id"]: imread(out / i["files"]["image"]) for i in m["items"]}
