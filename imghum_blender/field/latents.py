@@ -15,7 +15,10 @@ import torch
 
 from .rotations import rotvec_to_matrix
 from ..bundle.vocabulary import Vocabulary
+from ..formats.validate import did_you_mean
 
+#: Names a message about an unknown one lists in full up to this many (the 255 modifiers are not listed).
+MAX_LISTED = 60
 #: Largest root translation (meters): float32 resolves ~1 mm there; farther, the body breaks up.
 MAX_TRANSLATION = 1e4
 
@@ -92,9 +95,10 @@ def _columns(values: Mapping, names: tuple[str, ...], default: Callable[[str], f
     """A mapping name -> value or (B,) values -> (B, len(names)); unset names take ``default``."""
     if not isinstance(values, Mapping):
         raise LatentError(f"{what}s must be a mapping name -> value, got {type(values).__name__}")
-    unknown = [str(n) for n in values if n not in names]
+    unknown = sorted(str(n) for n in values if n not in names)
     if unknown:
-        raise LatentError(f"unknown {what}s {sorted(unknown)}; known: {list(names)}")
+        known = f"known: {list(names)}" if len(names) <= MAX_LISTED else f"{len(names)} are known, e.g. {names[0]!r}"
+        raise LatentError(f"unknown {what}s {unknown[:5]}{did_you_mean(unknown[0], names)}; {known}")
     given = {n: as_tensor(v, f"{what} {n}").reshape(-1) for n, v in values.items()}
     bsz = max((c.shape[0] for c in given.values()), default=1)
     for n, c in given.items():
@@ -152,14 +156,6 @@ def _modifiers(voc: Vocabulary, modifiers) -> torch.Tensor | None:
     if not names:
         raise LatentError("this model has no modifiers (its modifiers file is missing)")
     if isinstance(modifiers, Mapping):
-        unknown = [str(n) for n in modifiers if n not in names]
-        if unknown:
-            import difflib
-
-            hints = {n: difflib.get_close_matches(n, names, 1) for n in unknown[:3]}
-            near = "; ".join(f"{n!r}: did you mean {h[0]!r}?" for n, h in hints.items() if h)
-            raise LatentError(f"unknown modifiers {sorted(unknown)[:5]}" + (f" ({near})" if near else "")
-                              + f"; {len(names)} are known (e.g. {', '.join(names[:3])})")
         t = _columns(modifiers, names, lambda _: 0.0, "modifier")
     else:
         t = _rows(as_tensor(modifiers, "modifiers"), len(names), "modifiers")

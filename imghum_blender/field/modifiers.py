@@ -53,6 +53,14 @@ class ModifierBasis:
                              self.column.to(device), self.pointers.to(device), self.heads.to(device=device),
                              self.orient.to(device=device))
 
+    def moved_vertices(self, modifiers, n_vertices: int) -> np.ndarray:
+        """Which vertices (V,) bool the targets of the modifiers at indices ``modifiers`` move."""
+        bounds = self.pointers.tolist()
+        moved = np.zeros(n_vertices, dtype=bool)
+        for k in modifiers:
+            moved[self.indices[bounds[2 * k]:bounds[2 * k + 2]].cpu().numpy()] = True
+        return moved
+
     def offsets(self, weights: torch.Tensor, n_vertices: int) -> torch.Tensor:
         """Rest-surface offsets (B,V,3) of target weights (B,2M), differentiable in the weights. Only
         targets with a non-zero weight are summed, unless the weights need gradients (a zero

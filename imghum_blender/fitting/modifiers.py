@@ -47,16 +47,6 @@ def chosen_modifiers(model: Model, names) -> list[int]:
     return sorted(picked)
 
 
-def _moved_vertices(model: Model, free: list[int]) -> np.ndarray:
-    """Which template vertices (V,) bool the modifiers ``free`` move."""
-    mods = model.explicit.modifiers
-    bounds = mods.pointers.tolist()
-    moved = np.zeros(len(model.template_vertices), dtype=bool)
-    for k in free:
-        moved[mods.indices[bounds[2 * k]:bounds[2 * k + 2]].cpu().numpy()] = True
-    return moved
-
-
 def _posed(model: Model, lat: Latents, values: torch.Tensor) -> np.ndarray:
     """Posed vertices (B,V,3) float64 of ``lat``'s body with modifier values (B,M)."""
     with torch.no_grad():
@@ -88,7 +78,7 @@ def refine_modifiers(model: Model, lat: Latents, pts: np.ndarray, free: list[int
         return lat
     values = (lat.modifiers if lat.modifiers is not None else torch.zeros(1, len(model.vocabulary.modifiers)))
     values = values.detach().double().cpu().clone()
-    moved = _moved_vertices(model, free)
+    moved = model.explicit.modifiers.moved_vertices(free, len(model.template_vertices))
     faces = model.template_faces.cpu().numpy()
     index, f = torch.tensor(free), len(free)
     for _ in range(MODIFIER_ROUNDS):

@@ -52,7 +52,8 @@ def _what(v: Any) -> str:
     return f"{type(v).__name__} {v!r}"
 
 
-def _hint(name: str, options: Collection[str]) -> str:
+def did_you_mean(name: str, options: Collection[str]) -> str:
+    """' (did you mean X?)' for the option closest to ``name``, or '' when none is close."""
     close = difflib.get_close_matches(str(name), list(options), n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
@@ -75,7 +76,7 @@ def ranged(where: str, d: dict, key: str, bounds: Bounds, integer: bool = False)
 def choice(where: str, v: Any, options: Collection[str]) -> str:
     """One of ``options``."""
     if not isinstance(v, str) or v not in options:
-        hint = _hint(v, options) if isinstance(v, str) else ""
+        hint = did_you_mean(v, options) if isinstance(v, str) else ""
         raise ValidationError(f"{where}: {v!r} is not one of {', '.join(map(repr, options))}{hint}")
     return v
 
@@ -119,7 +120,7 @@ def model_names(where: str, v: Any, names: Collection[str], what: str, *, kind: 
         raise ValidationError(f"{where}: expected {kind}, got {type(v).__name__}")
     unknown = [k for k in v if k not in names]
     if len(unknown) == 1:
-        raise ValidationError(f"{where}: this model has no {what} {unknown[0]!r}{_hint(unknown[0], names)}")
+        raise ValidationError(f"{where}: this model has no {what} {unknown[0]!r}{did_you_mean(unknown[0], names)}")
     if unknown:
         more = f" and {len(unknown) - 3} more" if len(unknown) > 3 else ""
         raise ValidationError(f"{where}: this model has no {what}s {', '.join(map(repr, unknown[:3]))}{more}")

@@ -84,13 +84,8 @@ def locality(model: Model) -> list[dict]:
     mods = layer.modifiers
     voc = model.vocabulary
     n_vertices = layer.template.shape[0]
-    touched = {}
-    bounds = mods.pointers.tolist()
-    for k, m in enumerate(voc.modifiers):
-        cols = [2 * k, 2 * k + 1]
-        region = touched.setdefault(m.region, np.zeros(n_vertices, dtype=bool))
-        for c in cols:
-            region[mods.indices[bounds[c]:bounds[c + 1]].numpy()] = True
+    touched = {r: mods.moved_vertices([k for k, m in enumerate(voc.modifiers) if m.region == r], n_vertices)
+               for r in voc.modifier_regions}
     lat = model.latents()
     coeffs = layer.coefficients_from_code(lat.beta.double()).float().expand(2, -1)
     face = lat.expression.expand(2, -1)
